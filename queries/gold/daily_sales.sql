@@ -1,0 +1,13 @@
+-- Sales per day, partitioned by day for cheap date-range queries.
+-- partition_by: year, month, day
+SELECT
+    sale_date,
+    CAST(sum(total_value) AS DECIMAL(18, 2)) AS total_sales,
+    CAST(sum(quantity) AS BIGINT) AS total_quantity,
+    count(*) AS sales_count,
+    CAST(date_part('year', sale_date) AS INT) AS year,
+    CAST(date_part('month', sale_date) AS INT) AS month,
+    CAST(date_part('day', sale_date) AS INT) AS day
+FROM gold.fact_sales
+GROUP BY sale_date
+ORDER BY sale_date

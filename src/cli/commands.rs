@@ -1,0 +1,229 @@
+//! What each command does, from a resolved [`Config`] to printed output.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use super::print::{OutputFormat, new_table, render};
+use super::{FixturesArgs, ReportArgs, RunArgs};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::lake::Lake;
+use crate::models::dag::Dag;
+use crate::models::{self, discover_queries};
+use crate::runner::data_tests::{self, TestOutcome};
+use crate::runner::progress::{Progress, bytes, thousands};
+use crate::runner::{self, StepStatus};
+
+/// How a command ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything asked for was done.
+    Success,
+    /// The command ran but something failed (a model, a data test).
+    Failed,
+}
+
+async fn open(config: &Config) -> Result<Engine> {
+    let lake = Arc::new(Lake::open(&config.lake)?);
+    Engine::open(config, lake).await
+}
+
+fn dag(config: &Config, engine: &Engine) -> Result<Dag> {
+    let models = models::discover(&config.queries_dir)?;
+    Dag::new(models, |table| {
+        table
+            .split_once('.')
+            .is_some_and(|(s, t)| engine.has_table(s, t))
+    })
+}
+
+/// `strata run`.
+pub async fn run(config: &Config, args: &RunArgs, quiet: bool) -> Result<Outcome> {
+    let engine = open(config).await?;
+    let dag = dag(config, &engine)?;
+    let selected = dag.select(&args.select)?;
+    let order = runner::plan(&dag, &selected)?;
+    let mut stdout = std::io::stdout().lock();
+
+    if args.dry_run {
+        let mut t = new_table();
+        t.set_header(["#", "model", "reads", "writes", "storage"]);
+        for (n, &i) in order.iter().enumerate() {
+            let m = &dag.models()[i];
+            let storage = if m.write.partition_by.is_empty() {
+                m.write.format.extension().to_string()
+            } else {
+                format!(
+                    "{} partitioned by {}",
+                    m.write.format.extension(),
+                    m.write.partition_by.join(", ")
+                )
+            };
+            t.add_row([
+                (n + 1).to_string(),
+                runner::relative(&m.path, &config.project_dir),
+                m.reads.join(", "),
+                format!(
+                    "{} -> {}/{}",
+                    m.table,
+                    engine.lake().describe(),
+                    m.table.key()
+                ),
+                storage,
+            ]);
+        }
+        writeln!(
+            stdout,
+            "Plan: {} models, source {}\n{t}",
+            order.len(),
+            config.source.describe()
+        )
+        .map_err(|e| Error::io("stdout", e))?;
+        return Ok(Outcome::Success);
+    }
+
+    drop(stdout);
+    let progress = Progress::new(quiet);
+    let run = runner::run(&engine, &dag, &selected, &config.project_dir, &progress).await?;
+    let mut stdout = std::io::stdout().lock();
+    let mut t = new_table();
+    t.set_header(["model", "status", "rows", "files", "bytes", "seconds"]);
+    for s in &run.steps {
+        let status = match &s.status {
+            StepStatus::Ok => "ok",
+            StepStatus::Failed(_) => "FAILED",
+            StepStatus::Skipped(_) => "skipped",
+        };
+        t.add_row([
+            s.table.clone(),
+            status.to_string(),
+            thousands(s.rows),
+            s.files.to_string(),
+            bytes(s.bytes),
+            format!("{:.2}", s.seconds),
+        ]);
+    }
+    let out = |e| Error::io("stdout", e);
+    writeln!(stdout, "Run {} ({:.2}s)\n{t}", run.id, run.seconds).map_err(out)?;
+    if !run.ok() {
+        for s in &run.steps {
+            if let StepStatus::Failed(e) = &s.status {
+                writeln!(stdout, "error: {} failed\n  {e}", s.table).map_err(out)?;
+            }
+        }
+        return Ok(Outcome::Failed);
+    }
+    if !args.no_tests {
+        let outcomes = run_tests(config, &engine).await?;
+        print_tests(&mut stdout, &outcomes)?;
+        if outcomes.iter().any(|o| !o.passed()) {
+            return Ok(Outcome::Failed);
+        }
+    }
+    if !args.no_report
+        && config
+            .queries_dir
+            .join(crate::report::DIR)
+            .join("monthly.sql")
+            .is_file()
+        && engine.has_table("gold", "daily_sales")
+    {
+        let batches = crate::report::run(&engine, &config.queries_dir, "monthly").await?;
+        writeln!(
+            stdout,
+            "Monthly sales\n{}",
+            render(&batches, OutputFormat::Table)?
+        )
+        .map_err(out)?;
+    }
+    Ok(Outcome::Success)
+}
+
+async fn run_tests(config: &Config, engine: &Engine) -> Result<Vec<TestOutcome>> {
+    let tests = discover_queries(&config.queries_dir.join("tests"))?;
+    Ok(data_tests::run_all(engine, &tests, &config.project_dir).await)
+}
+
+fn print_tests(out: &mut impl Write, outcomes: &[TestOutcome]) -> Result<()> {
+    let io = |e| Error::io("stdout", e);
+    let passed = outcomes.iter().filter(|o| o.passed()).count();
+    writeln!(
+        out,
+        "Data tests: {passed} passed, {} failed",
+        outcomes.len() - passed
+    )
+    .map_err(io)?;
+    for o in outcomes.iter().filter(|o| !o.passed()) {
+        match &o.error {
+            Some(e) => writeln!(out, "FAIL {} ({}): could not run: {e}", o.name, o.file),
+            None => writeln!(
+                out,
+                "FAIL {} ({}): {} offending rows, first ones:\n{}",
+                o.name,
+                o.file,
+                thousands(o.failing_rows),
+                o.sample
+            ),
+        }
+        .map_err(io)?;
+    }
+    Ok(())
+}
+
+/// `strata test`.
+pub async fn test(config: &Config) -> Result<Outcome> {
+    let engine = open(config).await?;
+    let outcomes = run_tests(config, &engine).await?;
+    print_tests(&mut std::io::stdout().lock(), &outcomes)?;
+    Ok(if outcomes.iter().all(TestOutcome::passed) {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+/// `strata report NAME`.
+pub async fn report(config: &Config, args: &ReportArgs) -> Result<Outcome> {
+    let engine = open(config).await?;
+    let batches = crate::report::run(&engine, &config.queries_dir, &args.name).await?;
+    print!("{}", render(&batches, args.format)?);
+    Ok(Outcome::Success)
+}
+
+/// `strata fixtures`.
+pub fn fixtures(args: &FixturesArgs) -> Result<Outcome> {
+    let spec = crate::fixtures::FixtureSpec {
+        sales: args.sales,
+        seed: args.seed,
+    };
+    let started = std::time::Instant::now();
+    let stats = if args.out.as_os_str() == "-" {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        crate::fixtures::write_fixture(spec, &mut out).map_err(|e| Error::io("stdout", e))?
+    } else {
+        if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        // Written aside and renamed, so an interrupted run never leaves a
+        // truncated file under the real name.
+        let tmp = args.out.with_extension("csv.partial");
+        let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let stats =
+            crate::fixtures::write_fixture(spec, &mut out).map_err(|e| Error::io(&tmp, e))?;
+        drop(out);
+        std::fs::rename(&tmp, &args.out).map_err(|e| Error::io(&args.out, e))?;
+        stats
+    };
+    eprintln!(
+        "wrote {} rows ({} sales, {} duplicates, {} bad dates) to {} in {:.2}s",
+        thousands(stats.rows),
+        thousands(stats.sales),
+        thousands(stats.duplicates),
+        stats.bad_dates,
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,107 @@
+//! The command line: argument parsing and the commands.
+
+pub mod commands;
+pub mod print;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Overrides;
+use print::OutputFormat;
+
+/// Strata: migrate the legacy sales database into a medallion lake and query it with SQL.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Settings every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings every command takes (flags beat `STRATA_*` variables, which beat `strata.toml`).
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Project folder holding queries/, fixtures/ and strata.toml [env: STRATA_PROJECT] [default: .]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    /// Lake root [env: STRATA_LAKE] [default: <project>/s3]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub lake: Option<String>,
+    /// Legacy source: a CSV file of the contract's shape [env: STRATA_SOURCE] [default: <project>/fixtures/legacy_sales.csv]
+    #[arg(long, global = true, value_name = "PATH|URL")]
+    pub source: Option<String>,
+    /// Print no progress lines.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+impl GlobalArgs {
+    /// The flags that take part in configuration.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            project: self.project.clone(),
+            lake: self.lake.clone(),
+            source: self.source.clone(),
+        }
+    }
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the lake: run the models in dependency order, then the data tests
+    /// and the monthly report.
+    Run(RunArgs),
+    /// Run the data tests (queries/tests/*.sql) against the lake as it is.
+    Test,
+    /// Print a report from queries/reports/NAME.sql (e.g. `monthly`).
+    Report(ReportArgs),
+    /// Generate a legacy sales CSV of the contract's shape, deterministically.
+    Fixtures(FixturesArgs),
+}
+
+/// `strata run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Models to build: `layer.table`, `layer.table+` (and downstream),
+    /// `+layer.table` (and upstream), or a layer. Repeatable; comma lists work.
+    #[arg(long, short = 's', value_name = "SELECTOR")]
+    pub select: Vec<String>,
+    /// Print the plan (order, inputs, outputs) and build nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Skip the data tests after the models.
+    #[arg(long)]
+    pub no_tests: bool,
+    /// Skip the monthly report at the end.
+    #[arg(long)]
+    pub no_report: bool,
+}
+
+/// `strata report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The report's name: a file in queries/reports/ without `.sql`.
+    pub name: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// `strata fixtures`.
+#[derive(Debug, Args)]
+pub struct FixturesArgs {
+    /// Distinct sales to generate (duplicates come on top, about 2%).
+    #[arg(long, default_value_t = crate::fixtures::DEFAULT_SALES)]
+    pub sales: u64,
+    /// Seed: the same sales and seed give the same file, byte for byte.
+    #[arg(long, default_value_t = crate::fixtures::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Output file (`-` for standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}

@@ -1,0 +1,114 @@
+//! The SQL engine: one DataFusion session in which the legacy source and
+//! every lake table are registered (`legacy.sales`, `raw.sales`, ...,
+//! `gold.daily_sales`). The runner, reports and tests all build it here, so
+//! a query means the same thing wherever it runs.
+
+pub mod functions;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::catalog::{CatalogProvider, MemorySchemaProvider, SchemaProvider};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::lake::manifest::TableManifest;
+use crate::lake::{Lake, Layer, catalog};
+
+/// The catalog all schemas live in.
+pub const CATALOG: &str = "datafusion";
+
+/// A session over the source and the lake.
+pub struct Engine {
+    ctx: SessionContext,
+    lake: Arc<Lake>,
+}
+
+impl Engine {
+    /// Builds the session: functions, `legacy.*`, and every table the lake holds.
+    pub async fn open(config: &Config, lake: Arc<Lake>) -> Result<Self> {
+        let mut session = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema(CATALOG, "public");
+        session.options_mut().sql_parser.collect_spans = true;
+        // Tables are replaced under the same path by each run; a cached
+        // listing would show a query the previous version's files.
+        let runtime = RuntimeEnvBuilder::new()
+            .with_object_list_cache_limit(0)
+            .build_arc()?;
+        let ctx = SessionContext::new_with_config_rt(session, runtime);
+        functions::register(&ctx);
+
+        let engine = Engine { ctx, lake };
+        engine.catalog().register_schema(
+            crate::source::SCHEMA,
+            crate::source::schema_provider(&config.source)?,
+        )?;
+        for layer in Layer::MEDALLION {
+            engine.layer_schema(&Layer::new(layer)?)?;
+        }
+        for m in engine.lake.tables().await? {
+            engine.register(&m)?;
+        }
+        Ok(engine)
+    }
+
+    /// The session.
+    pub fn ctx(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The lake behind the session.
+    pub fn lake(&self) -> &Arc<Lake> {
+        &self.lake
+    }
+
+    fn catalog(&self) -> Arc<dyn CatalogProvider> {
+        self.ctx
+            .catalog(CATALOG)
+            .expect("the default catalog always exists")
+    }
+
+    /// The schema of a layer, created when first needed.
+    pub fn layer_schema(&self, layer: &Layer) -> Result<Arc<dyn SchemaProvider>> {
+        let catalog = self.catalog();
+        if let Some(s) = catalog.schema(layer.as_str()) {
+            return Ok(s);
+        }
+        let s: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
+        catalog.register_schema(layer.as_str(), s.clone())?;
+        Ok(s)
+    }
+
+    /// Makes a lake table (new or replaced) visible to queries.
+    pub fn register(&self, m: &TableManifest) -> Result<()> {
+        let layer = m.table.split_once('.').map(|(l, _)| l).unwrap_or_default();
+        let schema = self.layer_schema(&Layer::new(layer)?)?;
+        catalog::register(&schema, &self.lake, m)
+    }
+
+    /// Whether `schema.table` is registered.
+    pub fn has_table(&self, schema: &str, table: &str) -> bool {
+        self.catalog()
+            .schema(schema)
+            .is_some_and(|s| s.table_exist(table))
+    }
+
+    /// A session sharing this one's catalog and functions, but running each
+    /// query on one partition. Model outputs are then produced in the same
+    /// order on every run, which is what makes a re-run write byte-identical
+    /// files; models still run concurrently with each other.
+    pub fn deterministic_ctx(&self) -> SessionContext {
+        // A cloned state shares the catalog list; only its config changes.
+        let mut state = self.ctx.state();
+        state.config_mut().options_mut().execution.target_partitions = 1;
+        SessionContext::new_with_state(state)
+    }
+
+    /// Plans the SQL of `file`, naming the file (and position) on error.
+    pub async fn sql_from_file(ctx: &SessionContext, file: &Path, sql: &str) -> Result<DataFrame> {
+        ctx.sql(sql).await.map_err(|e| Error::sql(file, e))
+    }
+}

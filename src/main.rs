@@ -1,0 +1,48 @@
+//! The `strata` binary: parse, configure, run a command, map the outcome to
+//! an exit code (0 success, 1 failed, 2 usage or configuration error).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use strata::cli::commands::{self, Outcome};
+use strata::cli::{Cli, Command};
+use strata::config::{Config, Environment};
+use strata::error::{Error, user_message};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse(); // exits 2 on usage errors
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(dispatch(&cli)) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {}", user_message(&e));
+            match e {
+                Error::Config(_) => ExitCode::from(2),
+                _ => ExitCode::from(1),
+            }
+        }
+    }
+}
+
+async fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
+    if let Command::Fixtures(args) = &cli.command {
+        return commands::fixtures(args);
+    }
+    let config = Config::load(&cli.global.overrides(), &Environment::from_process())?;
+    match &cli.command {
+        Command::Run(args) => commands::run(&config, args, cli.global.quiet).await,
+        Command::Test => commands::test(&config).await,
+        Command::Report(args) => commands::report(&config, args).await,
+        Command::Fixtures(_) => unreachable!("handled above"),
+    }
+}

@@ -1,0 +1,311 @@
+//! Models: one SQL file per lake table.
+//!
+//! `queries/<layer>/<table>.sql` holds one `SELECT` whose result becomes the
+//! table `<layer>.<table>`. Leading comment lines of the form
+//! `-- key: value` are directives saying how the table is stored:
+//!
+//! | directive | values | default |
+//! |---|---|---|
+//! | `format` | `parquet`, `csv` | `parquet` |
+//! | `partition_by` | comma-separated column names | none |
+//!
+//! A model's dependencies are the tables its statement reads, found by
+//! parsing it; nobody numbers files by hand.
+
+pub mod dag;
+
+use std::path::{Path, PathBuf};
+
+use datafusion::common::TableReference;
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::resolve::resolve_table_references;
+use datafusion::sql::sqlparser::ast::Statement;
+
+use crate::error::{Error, Result};
+use crate::lake::manifest::Format;
+use crate::lake::writer::WriteSpec;
+use crate::lake::{Layer, TableId};
+
+/// Folders of `queries/` that hold something other than models.
+pub const RESERVED_DIRS: [&str; 2] = ["tests", "reports"];
+
+/// A lake table and the SQL that builds it.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The table it produces.
+    pub table: TableId,
+    /// Its SQL file.
+    pub path: PathBuf,
+    /// The file's text (the statement, with its comments).
+    pub sql: String,
+    /// How the table is stored.
+    pub write: WriteSpec,
+    /// Tables it reads, as `schema.table`, sorted and unique.
+    pub reads: Vec<String>,
+}
+
+/// A SQL file that is a single query (a data test or report).
+#[derive(Debug, Clone)]
+pub struct QueryFile {
+    /// Its name (file stem).
+    pub name: String,
+    /// Its path.
+    pub path: PathBuf,
+    /// Its text.
+    pub sql: String,
+    /// Tables it reads, as `schema.table`.
+    pub reads: Vec<String>,
+}
+
+/// Finds every model under `queries_dir`, sorted by table.
+pub fn discover(queries_dir: &Path) -> Result<Vec<Model>> {
+    let mut models = vec![];
+    let entries = read_dir_sorted(queries_dir)?;
+    for layer_dir in entries {
+        if !layer_dir.is_dir() {
+            continue;
+        }
+        let dir_name = file_name(&layer_dir);
+        if RESERVED_DIRS.contains(&dir_name.as_str()) || dir_name.starts_with('.') {
+            continue;
+        }
+        let layer = Layer::new(&dir_name).map_err(|e| Error::Model {
+            file: layer_dir.clone(),
+            message: e.to_string(),
+        })?;
+        for file in read_dir_sorted(&layer_dir)? {
+            if file.extension().and_then(|e| e.to_str()) != Some("sql") {
+                continue;
+            }
+            models.push(Model::load(&layer, &file)?);
+        }
+    }
+    Ok(models)
+}
+
+/// Loads the single-query files of a folder (`queries/tests`, `queries/reports`).
+pub fn discover_queries(dir: &Path) -> Result<Vec<QueryFile>> {
+    if !dir.is_dir() {
+        return Ok(vec![]);
+    }
+    let mut out = vec![];
+    for path in read_dir_sorted(dir)? {
+        if path.extension().and_then(|e| e.to_str()) != Some("sql") {
+            continue;
+        }
+        out.push(QueryFile::load(&path)?);
+    }
+    Ok(out)
+}
+
+impl QueryFile {
+    /// Reads and checks one query file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let sql = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let reads = query_reads(path, &sql)?;
+        Ok(QueryFile {
+            name: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            path: path.to_path_buf(),
+            sql,
+            reads,
+        })
+    }
+}
+
+impl Model {
+    /// Reads and checks one model file of `layer`.
+    pub fn load(layer: &Layer, path: &Path) -> Result<Self> {
+        let model_err = |message: String| Error::Model {
+            file: path.to_path_buf(),
+            message,
+        };
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let table = TableId::new(layer.clone(), &stem).map_err(|e| model_err(e.to_string()))?;
+        let sql = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let write = parse_directives(&sql).map_err(model_err)?;
+        let reads = query_reads(path, &sql)?;
+        if reads.contains(&table.to_string()) {
+            return Err(model_err(format!("the model reads its own table {table}")));
+        }
+        Ok(Model {
+            table,
+            path: path.to_path_buf(),
+            sql,
+            write,
+            reads,
+        })
+    }
+}
+
+/// The directives a model's leading comments may hold.
+const DIRECTIVES: [&str; 2] = ["format", "partition_by"];
+
+/// Levenshtein distance, for catching misspelt directives.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// Reads the directives from the leading comment block.
+fn parse_directives(sql: &str) -> std::result::Result<WriteSpec, String> {
+    let mut spec = WriteSpec::default();
+    for line in sql.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some(comment) = line.strip_prefix("--") else {
+            break; // directives end where the statement starts
+        };
+        let Some((key, value)) = comment.trim().split_once(':') else {
+            continue;
+        };
+        let key = key.trim();
+        if !DIRECTIVES.contains(&key) {
+            // Prose, unless it is one typo away from a directive.
+            if let Some(near) = DIRECTIVES.iter().find(|d| edit_distance(d, key) <= 2) {
+                return Err(format!("unknown directive `{key}`; did you mean `{near}`?"));
+            }
+            continue;
+        }
+        let value = value.trim();
+        match key {
+            "format" => {
+                spec.format = match value {
+                    "parquet" => Format::Parquet,
+                    "csv" => Format::Csv,
+                    other => return Err(format!("unknown format `{other}` (parquet, csv)")),
+                }
+            }
+            "partition_by" => {
+                spec.partition_by = value
+                    .split(',')
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                if spec.partition_by.is_empty() {
+                    return Err("partition_by names no column".into());
+                }
+            }
+            _ => unreachable!("only known directives get here"),
+        }
+    }
+    if spec.format == Format::Csv && !spec.partition_by.is_empty() {
+        return Err("CSV tables cannot be partitioned".into());
+    }
+    Ok(spec)
+}
+
+/// Parses `sql` as exactly one query and returns the tables it reads.
+pub fn query_reads(path: &Path, sql: &str) -> Result<Vec<String>> {
+    let mut statements = DFParser::parse_sql(sql).map_err(|e| Error::sql(path, e.into()))?;
+    let err = |message: &str| Error::Model {
+        file: path.to_path_buf(),
+        message: message.to_string(),
+    };
+    if statements.len() != 1 {
+        return Err(err(&format!(
+            "expected one SELECT statement, found {}",
+            statements.len()
+        )));
+    }
+    let statement = statements.pop_front().expect("one statement");
+    if !matches!(&statement, DFStatement::Statement(s) if matches!(**s, Statement::Query(_))) {
+        return Err(err("expected a SELECT (or WITH ... SELECT) statement"));
+    }
+    let (tables, _ctes) =
+        resolve_table_references(&statement, true).map_err(|e| Error::sql(path, e))?;
+    let mut reads = tables
+        .iter()
+        .map(|t| match t {
+            TableReference::Partial { schema, table } => Ok(format!("{schema}.{table}")),
+            TableReference::Full { schema, table, .. } => Ok(format!("{schema}.{table}")),
+            TableReference::Bare { table } => Err(err(&format!(
+                "table `{table}` needs its layer: write e.g. `silver.{table}`"
+            ))),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    reads.sort();
+    reads.dedup();
+    Ok(reads)
+}
+
+fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|e| Error::io(dir, e))?;
+    entries.sort();
+    Ok(entries)
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directives_are_read_from_the_leading_comments() {
+        let spec = parse_directives(
+            "-- Bronze keeps every row.\n-- partition_by: year, month, day\n\nSELECT 1\n-- format: csv\n",
+        )
+        .unwrap();
+        assert_eq!(spec.partition_by, ["year", "month", "day"]);
+        assert_eq!(spec.format, Format::Parquet);
+        assert_eq!(
+            parse_directives("-- format: csv\nSELECT 1").unwrap().format,
+            Format::Csv
+        );
+        assert!(
+            parse_directives("-- fromat: csv\nSELECT 1")
+                .unwrap_err()
+                .contains("`format`")
+        );
+        assert!(parse_directives("-- partiton_by: a\nSELECT 1").is_err());
+        // Prose that happens to hold a colon is not a directive.
+        assert!(parse_directives("-- nothing: a row is kept\nSELECT 1").is_ok());
+        assert!(parse_directives("-- format: orc\nSELECT 1").is_err());
+    }
+
+    #[test]
+    fn reads_are_the_tables_not_the_ctes() {
+        let reads = query_reads(
+            Path::new("m.sql"),
+            "WITH x AS (SELECT * FROM silver.sales) SELECT * FROM x JOIN gold.dim_date d ON true",
+        )
+        .unwrap();
+        assert_eq!(reads, ["gold.dim_date", "silver.sales"]);
+    }
+
+    #[test]
+    fn only_one_query_is_a_model() {
+        let e = query_reads(Path::new("m.sql"), "SELECT 1; SELECT 2").unwrap_err();
+        assert!(e.to_string().contains("m.sql: expected one SELECT"), "{e}");
+        let e = query_reads(Path::new("m.sql"), "DROP TABLE silver.sales").unwrap_err();
+        assert!(e.to_string().contains("expected a SELECT"), "{e}");
+        let e = query_reads(Path::new("m.sql"), "SELECT * FROM sales").unwrap_err();
+        assert!(e.to_string().contains("silver.sales"), "{e}");
+    }
+}

@@ -1,0 +1,91 @@
+//! Data tests (dbt's singular tests): each `queries/tests/*.sql` is a query
+//! that must return no rows. Rows it returns are the offending records.
+
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use futures::StreamExt;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result, user_message};
+use crate::models::QueryFile;
+
+/// Rows of a failing test shown to the user.
+pub const SAMPLE_ROWS: usize = 5;
+
+/// The outcome of one data test.
+#[derive(Debug, Clone)]
+pub struct TestOutcome {
+    /// The test's name (file stem).
+    pub name: String,
+    /// Its file, relative to the project.
+    pub file: String,
+    /// Offending rows found (0 = passed).
+    pub failing_rows: u64,
+    /// The first offending rows, formatted as a table.
+    pub sample: String,
+    /// Set when the test could not run at all.
+    pub error: Option<String>,
+}
+
+impl TestOutcome {
+    /// True when the test ran and returned no rows.
+    pub fn passed(&self) -> bool {
+        self.error.is_none() && self.failing_rows == 0
+    }
+}
+
+/// Runs every test, each to completion, counting all offending rows but
+/// keeping only a sample of them in memory.
+pub async fn run_all(
+    engine: &Engine,
+    tests: &[QueryFile],
+    project_dir: &std::path::Path,
+) -> Vec<TestOutcome> {
+    let mut out = Vec::with_capacity(tests.len());
+    for test in tests {
+        let file = super::relative(&test.path, project_dir);
+        let outcome = match run_one(engine, test).await {
+            Ok((failing_rows, sample)) => TestOutcome {
+                name: test.name.clone(),
+                file,
+                failing_rows,
+                sample,
+                error: None,
+            },
+            Err(e) => TestOutcome {
+                name: test.name.clone(),
+                file,
+                failing_rows: 0,
+                sample: String::new(),
+                error: Some(user_message(&e)),
+            },
+        };
+        out.push(outcome);
+    }
+    out
+}
+
+async fn run_one(engine: &Engine, test: &QueryFile) -> Result<(u64, String)> {
+    let df = Engine::sql_from_file(engine.ctx(), &test.path, &test.sql).await?;
+    let mut stream = df
+        .execute_stream()
+        .await
+        .map_err(|e| Error::sql(&test.path, e))?;
+    let mut rows = 0u64;
+    let mut sample = Vec::new();
+    let mut kept = 0usize;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(|e| Error::sql(&test.path, e))?;
+        rows += batch.num_rows() as u64;
+        if kept < SAMPLE_ROWS && batch.num_rows() > 0 {
+            let take = (SAMPLE_ROWS - kept).min(batch.num_rows());
+            sample.push(batch.slice(0, take));
+            kept += take;
+        }
+    }
+    let sample = if sample.is_empty() {
+        String::new()
+    } else {
+        pretty_format_batches(&sample)?.to_string()
+    };
+    Ok((rows, sample))
+}

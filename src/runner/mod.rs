@@ -1,0 +1,275 @@
+//! Running models: in dependency order, independent ones at the same time,
+//! each table written aside and swapped in whole.
+
+pub mod data_tests;
+pub mod progress;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::prelude::SessionContext;
+use object_store::ObjectStoreExt;
+use tokio::task::JoinSet;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::lake::manifest::{MANIFEST_FILE, TableManifest};
+use crate::lake::writer::write_stream;
+use crate::lake::{Lake, commit};
+use crate::models::Model;
+use crate::models::dag::Dag;
+use progress::Progress;
+
+/// How a model's step ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepStatus {
+    /// The table was written and swapped in.
+    Ok,
+    /// The model failed; the table is as it was before the run.
+    Failed(String),
+    /// Not run because a model it reads failed.
+    Skipped(String),
+}
+
+/// One model's outcome within a run.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// `layer.table`.
+    pub table: String,
+    /// The model file.
+    pub model: String,
+    /// How it ended.
+    pub status: StepStatus,
+    /// Rows written.
+    pub rows: u64,
+    /// Files written.
+    pub files: usize,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Its id (also the staging folder's name).
+    pub id: String,
+    /// The models' steps, in the order they finished.
+    pub steps: Vec<Step>,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+impl Run {
+    /// True when every step succeeded.
+    pub fn ok(&self) -> bool {
+        self.steps.iter().all(|s| s.status == StepStatus::Ok)
+    }
+}
+
+/// A fresh run id: sortable by time, unique enough for one lake.
+pub fn new_run_id() -> String {
+    format!(
+        "{}-{:04x}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+        rand::random::<u16>()
+    )
+}
+
+/// The models of a run, in order, and what each reads and writes.
+pub fn plan(dag: &Dag, selected: &BTreeSet<usize>) -> Result<Vec<usize>> {
+    Ok(dag
+        .order()?
+        .into_iter()
+        .filter(|i| selected.contains(i))
+        .collect())
+}
+
+/// Builds the selected models. Models whose inputs are ready run at the same
+/// time; a failed model's dependents are skipped, other branches go on.
+pub async fn run(
+    engine: &Engine,
+    dag: &Dag,
+    selected: &BTreeSet<usize>,
+    project_dir: &Path,
+    progress: &Progress,
+) -> Result<Run> {
+    let started = Instant::now();
+    let _lock = engine.lake().lock()?;
+    let run_id = new_run_id();
+    let order = plan(dag, selected)?;
+    let ctx = engine.deterministic_ctx();
+
+    let mut waiting: BTreeMap<usize, usize> = order
+        .iter()
+        .map(|&i| {
+            let inputs = dag
+                .upstream(i)
+                .iter()
+                .filter(|u| selected.contains(u))
+                .count();
+            (i, inputs)
+        })
+        .collect();
+    let mut steps = Vec::new();
+    let mut tasks: JoinSet<(usize, Result<TableManifest>, f64)> = JoinSet::new();
+
+    let spawn = |i: usize, tasks: &mut JoinSet<_>| {
+        let model = dag.models()[i].clone();
+        let ctx = ctx.clone();
+        let lake = engine.lake().clone();
+        let run_id = run_id.clone();
+        let project_dir = project_dir.to_path_buf();
+        let bar = progress.start(&model.table.to_string());
+        tasks.spawn(async move {
+            let t = Instant::now();
+            let result = build(&ctx, &lake, &model, &run_id, &project_dir, &|rows| {
+                bar.rows(rows)
+            })
+            .await;
+            (i, result, t.elapsed().as_secs_f64())
+        });
+    };
+
+    let ready: Vec<usize> = order.iter().copied().filter(|i| waiting[i] == 0).collect();
+    for i in ready {
+        waiting.remove(&i);
+        spawn(i, &mut tasks);
+    }
+
+    while let Some(joined) = tasks.join_next().await {
+        let (i, result, seconds) = joined.map_err(|e| Error::Lake {
+            key: "run".into(),
+            message: format!("a model task panicked: {e}"),
+        })?;
+        let model = &dag.models()[i];
+        let mut step = Step {
+            table: model.table.to_string(),
+            model: relative(&model.path, project_dir),
+            status: StepStatus::Ok,
+            rows: 0,
+            files: 0,
+            bytes: 0,
+            seconds,
+        };
+        match result {
+            Ok(manifest) => {
+                step.rows = manifest.rows;
+                step.files = manifest.files.len();
+                step.bytes = manifest.bytes;
+                engine.register(&manifest)?;
+                progress.finish(&step);
+                steps.push(step);
+                for &d in dag.downstream(i) {
+                    if let Some(n) = waiting.get_mut(&d) {
+                        *n -= 1;
+                        if *n == 0 {
+                            waiting.remove(&d);
+                            spawn(d, &mut tasks);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                step.status = StepStatus::Failed(describe_failure(&e, &model.path, project_dir));
+                progress.finish(&step);
+                steps.push(step);
+                let mut skipped = BTreeSet::new();
+                skip_downstream(dag, i, &mut waiting, &mut skipped);
+                for s in skipped {
+                    let m = &dag.models()[s];
+                    let step = Step {
+                        table: m.table.to_string(),
+                        model: relative(&m.path, project_dir),
+                        status: StepStatus::Skipped(format!("{} failed", model.table)),
+                        rows: 0,
+                        files: 0,
+                        bytes: 0,
+                        seconds: 0.0,
+                    };
+                    progress.finish(&step);
+                    steps.push(step);
+                }
+            }
+        }
+    }
+    Ok(Run {
+        id: run_id,
+        steps,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn skip_downstream(
+    dag: &Dag,
+    i: usize,
+    waiting: &mut BTreeMap<usize, usize>,
+    skipped: &mut BTreeSet<usize>,
+) {
+    for &d in dag.downstream(i) {
+        if waiting.remove(&d).is_some() {
+            skipped.insert(d);
+            skip_downstream(dag, d, waiting, skipped);
+        }
+    }
+}
+
+/// Runs one model: query, write aside, manifest, swap.
+async fn build(
+    ctx: &SessionContext,
+    lake: &Arc<Lake>,
+    model: &Model,
+    run_id: &str,
+    project_dir: &Path,
+    on_rows: &(dyn Fn(u64) + Sync),
+) -> Result<TableManifest> {
+    let df = Engine::sql_from_file(ctx, &model.path, &model.sql).await?;
+    let stream = df
+        .execute_stream()
+        .await
+        .map_err(|e| Error::sql(&model.path, e))?;
+    let staged = lake.staging_key(run_id, &model.table);
+    let written = write_stream(lake.store(), &staged, &model.write, stream, on_rows).await?;
+    let manifest = TableManifest {
+        table: model.table.to_string(),
+        format: model.write.format,
+        partition_by: model.write.partition_by.clone(),
+        columns: TableManifest::columns_of(&written.schema),
+        rows: written.rows,
+        bytes: written.bytes,
+        files: written.files,
+        run_id: run_id.to_string(),
+        written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        model: relative(&model.path, project_dir),
+    };
+    lake.store()
+        .put(
+            &staged.clone().join(MANIFEST_FILE),
+            manifest.to_json().into(),
+        )
+        .await?;
+    commit::commit(lake, &staged, &model.table).await?;
+    Ok(manifest)
+}
+
+/// A failure as one message that names the model file.
+fn describe_failure(e: &Error, path: &Path, project_dir: &Path) -> String {
+    let text = crate::error::user_message(e);
+    let file = relative(path, project_dir);
+    if text.contains(&file) || text.contains(&path.display().to_string()) {
+        text.replace(&format!("{}/", project_dir.display()), "")
+    } else {
+        format!("{file}: {text}")
+    }
+}
+
+/// `path` relative to the project, for messages and manifests.
+pub fn relative(path: &Path, project_dir: &Path) -> String {
+    path.strip_prefix(project_dir)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}

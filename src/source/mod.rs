@@ -1,0 +1,80 @@
+//! The legacy source: what `legacy.*` means in SQL.
+//!
+//! The models only ever read `legacy.sales`; which system stands behind that
+//! name is configuration. With no database configured it is the shipped CSV
+//! fixture, read with the contract's exact column types.
+
+pub mod csv;
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+
+use crate::config::SourceSpec;
+use crate::error::{Error, Result};
+
+/// The SQL schema the source's tables are registered under.
+pub const SCHEMA: &str = "legacy";
+
+/// The legacy `public.sales` table's columns, exactly as the contract types them.
+pub fn sales_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("sale_id", DataType::Int64, false),
+        Field::new("sale_date", DataType::Utf8, false),
+        Field::new("customer_id", DataType::Int32, false),
+        Field::new("customer_name", DataType::Utf8, true),
+        Field::new("product_id", DataType::Int32, false),
+        Field::new("product_name", DataType::Utf8, true),
+        Field::new("category", DataType::Utf8, true),
+        Field::new("seller_id", DataType::Int32, false),
+        Field::new("seller_name", DataType::Utf8, true),
+        Field::new("region", DataType::Utf8, true),
+        Field::new("quantity", DataType::Int32, false),
+        Field::new("unit_price", DataType::Decimal128(12, 2), false),
+        Field::new("total_value", DataType::Decimal128(14, 2), false),
+        Field::new(
+            "updated_at",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            false,
+        ),
+    ]))
+}
+
+/// Builds the `legacy` schema for a source.
+pub fn schema_provider(spec: &SourceSpec) -> Result<Arc<dyn SchemaProvider>> {
+    let provider = Arc::new(MemorySchemaProvider::new());
+    match spec {
+        SourceSpec::Csv(path) => {
+            if !path.is_file() {
+                return Err(Error::Config(format!(
+                    "source CSV {} does not exist (generate one with `strata fixtures --out {}`)",
+                    path.display(),
+                    path.display()
+                )));
+            }
+            let location = Path::from_absolute_path(path)
+                .map_err(|e| Error::Config(format!("source CSV {}: {e}", path.display())))?;
+            let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new());
+            let table = csv::csv_table(
+                sales_schema(),
+                vec![csv::CsvFile {
+                    store,
+                    path: location,
+                    display: path.display().to_string(),
+                }],
+            )?;
+            provider.register_table("sales".into(), Arc::new(table))?;
+        }
+        SourceSpec::Postgres(url) => {
+            return Err(Error::Config(format!(
+                "PostgreSQL sources ({}) are not supported yet; use a CSV source",
+                crate::config::redact_url(url)
+            )));
+        }
+    }
+    Ok(provider)
+}
