@@ -207,6 +207,21 @@ impl Lake {
         }
     }
 
+    /// Removes what a finished run left in staging (the old versions it
+    /// swapped out are already gone; this clears the empty folders).
+    pub async fn clear_staging(&self, run_id: &str) -> Result<()> {
+        match &self.root {
+            LakeRoot::Local(root) => {
+                let dir = root.join(META_DIR).join("staging").join(run_id);
+                match std::fs::remove_dir_all(&dir) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(Error::io(dir, e)),
+                }
+            }
+        }
+    }
+
     /// The tables the lake holds, from their manifests.
     pub async fn tables(&self) -> Result<Vec<manifest::TableManifest>> {
         let mut out = vec![];

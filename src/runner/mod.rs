@@ -196,6 +196,7 @@ pub async fn run(
             }
         }
     }
+    engine.lake().clear_staging(&run_id).await?;
     Ok(Run {
         id: run_id,
         steps,
