@@ -190,7 +190,7 @@ pub fn write_fixture(spec: FixtureSpec, out: &mut impl Write) -> std::io::Result
     } else {
         0
     };
-    let stride = if bad > 0 { spec.sales / bad } else { u64::MAX };
+    let stride = spec.sales.checked_div(bad).unwrap_or(u64::MAX);
     let offset = if bad > 0 {
         rng.random_range(0..stride)
     } else {

@@ -6,6 +6,7 @@
 //! [`models`] and [`runner`] (the SQL files in `queries/` and running them) ->
 //! [`lake`] (files, manifests, atomic swaps) -> [`cli`].
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -43,6 +43,7 @@ async fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Run(args) => commands::run(&config, args, cli.global.quiet).await,
         Command::Test => commands::test(&config).await,
         Command::Report(args) => commands::report(&config, args).await,
+        Command::Bench(args) => commands::bench(&config, args).await,
         Command::Fixtures(_) => unreachable!("handled above"),
     }
 }

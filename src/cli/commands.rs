@@ -4,7 +4,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use super::print::{OutputFormat, new_table, render};
-use super::{FixturesArgs, ReportArgs, RunArgs};
+use super::{BenchArgs, FixturesArgs, ReportArgs, RunArgs};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -225,5 +225,24 @@ pub fn fixtures(args: &FixturesArgs) -> Result<Outcome> {
         args.out.display(),
         started.elapsed().as_secs_f64()
     );
+    Ok(Outcome::Success)
+}
+
+/// `strata bench`.
+pub async fn bench(config: &Config, args: &BenchArgs) -> Result<Outcome> {
+    let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let spec = crate::bench::BenchSpec {
+        sales: args.sales,
+        seed: args.seed,
+        work_dir: args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf()),
+        project_dir: config.project_dir.clone(),
+    };
+    eprintln!(
+        "benchmarking {} sales in {}",
+        thousands(args.sales),
+        spec.work_dir.display()
+    );
+    let report = crate::bench::run(&spec).await?;
+    print!("{}", report.render());
     Ok(Outcome::Success)
 }

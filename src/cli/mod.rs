@@ -62,6 +62,23 @@ pub enum Command {
     Report(ReportArgs),
     /// Generate a legacy sales CSV of the contract's shape, deterministically.
     Fixtures(FixturesArgs),
+    /// Benchmark the whole build on generated data, against a baseline
+    /// measured in the same run (use a release build).
+    Bench(BenchArgs),
+}
+
+/// `strata bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Distinct sales to generate.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub sales: u64,
+    /// Generator seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Folder for the data and the lake (default: a temporary folder, removed after).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// `strata run`.

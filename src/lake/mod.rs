@@ -128,12 +128,12 @@ pub struct Lake {
 impl Lake {
     /// Opens the lake at `location` (created if it is a missing local directory).
     pub fn open(location: &str) -> Result<Self> {
-        if let Some((scheme, _)) = location.split_once("://") {
-            if scheme != "file" {
-                return Err(Error::Config(format!(
-                    "lake {location}: `{scheme}://` lakes are not supported yet; use a local directory"
-                )));
-            }
+        if let Some((scheme, _)) = location.split_once("://")
+            && scheme != "file"
+        {
+            return Err(Error::Config(format!(
+                "lake {location}: `{scheme}://` lakes are not supported yet; use a local directory"
+            )));
         }
         let path = PathBuf::from(location.trim_start_matches("file://"));
         std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;

@@ -58,7 +58,7 @@ const MEMORY_BUDGET: usize = 256 << 20;
 
 enum Sink {
     Parquet(Box<AsyncArrowWriter<BufWriter>>),
-    Csv { out: BufWriter, bytes: u64 },
+    Csv { out: Box<BufWriter>, bytes: u64 },
 }
 
 struct OpenFile {
@@ -93,7 +93,7 @@ impl OpenFile {
                 CsvEncoder::default()
                     .write_header(&mut header, schema)
                     .map_err(|e| Error::io(path.to_string(), e))?;
-                let mut out = BufWriter::new(store.clone(), path.clone());
+                let mut out = Box::new(BufWriter::new(store.clone(), path.clone()));
                 out.write_all(&header)
                     .await
                     .map_err(|e| Error::io(path.to_string(), e))?;

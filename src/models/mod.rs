@@ -214,7 +214,7 @@ fn parse_directives(sql: &str) -> std::result::Result<WriteSpec, String> {
 
 /// Parses `sql` as exactly one query and returns the tables it reads.
 pub fn query_reads(path: &Path, sql: &str) -> Result<Vec<String>> {
-    let mut statements = DFParser::parse_sql(sql).map_err(|e| Error::sql(path, e.into()))?;
+    let mut statements = DFParser::parse_sql(sql).map_err(|e| Error::sql(path, e))?;
     let err = |message: &str| Error::Model {
         file: path.to_path_buf(),
         message: message.to_string(),

@@ -1,0 +1,214 @@
+//! The pipeline benchmark behind `strata bench` and `cargo bench`.
+//!
+//! Timings on a shared 2-core machine are noisy, so every figure is also
+//! given as a ratio to a baseline measured in the same run on the same data:
+//! DataFusion alone reading the legacy CSV (its own CSV reader, the same
+//! schema) and writing it once as a single Parquet file. That is the least
+//! work any tool must do to move the data; the ratio says what the whole
+//! medallion build costs on top of it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::prelude::{CsvReadOptions, SessionContext};
+
+use crate::config::{Config, SourceSpec};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::fixtures::{FixtureSpec, write_fixture};
+use crate::lake::Lake;
+use crate::models::dag::Dag;
+use crate::runner::progress::Progress;
+use crate::runner::{self, data_tests};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchSpec {
+    /// Distinct sales to generate.
+    pub sales: u64,
+    /// Generator seed.
+    pub seed: u64,
+    /// Folder for the generated CSV, the baseline's output and the lake.
+    pub work_dir: PathBuf,
+    /// Project whose `queries/` are run.
+    pub project_dir: PathBuf,
+}
+
+/// One measured phase.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    /// What was measured.
+    pub name: String,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// The benchmark's figures.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    /// Rows in the generated CSV.
+    pub rows: u64,
+    /// Its size in bytes.
+    pub csv_bytes: u64,
+    /// Baseline seconds (CSV -> one Parquet file, DataFusion alone).
+    pub baseline: f64,
+    /// Strata's phases: each model, the data tests, the report, the whole build.
+    pub phases: Vec<Phase>,
+}
+
+impl BenchReport {
+    /// The figures as a table, with ratios to the baseline.
+    pub fn render(&self) -> String {
+        let mut t = crate::cli::print::new_table();
+        t.set_header(["phase", "seconds", "x baseline"]);
+        t.add_row([
+            "baseline: CSV -> Parquet (DataFusion)".to_string(),
+            format!("{:.2}", self.baseline),
+            "1.00".to_string(),
+        ]);
+        for p in &self.phases {
+            t.add_row([
+                p.name.clone(),
+                format!("{:.2}", p.seconds),
+                format!("{:.2}", p.seconds / self.baseline),
+            ]);
+        }
+        format!(
+            "{} rows, {} of CSV\n{t}\n",
+            crate::runner::progress::thousands(self.rows),
+            crate::runner::progress::bytes(self.csv_bytes)
+        )
+    }
+}
+
+/// Generates the data, measures the baseline, then builds the lake.
+pub async fn run(spec: &BenchSpec) -> Result<BenchReport> {
+    std::fs::create_dir_all(&spec.work_dir).map_err(|e| Error::io(&spec.work_dir, e))?;
+    let csv = spec
+        .work_dir
+        .join(format!("legacy_sales_{}.csv", spec.sales));
+    let generated = Instant::now();
+    let stats = {
+        let file = std::fs::File::create(&csv).map_err(|e| Error::io(&csv, e))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        write_fixture(
+            FixtureSpec {
+                sales: spec.sales,
+                seed: spec.seed,
+            },
+            &mut out,
+        )
+        .map_err(|e| Error::io(&csv, e))?
+    };
+    let generate_seconds = generated.elapsed().as_secs_f64();
+    let csv_bytes = std::fs::metadata(&csv)
+        .map_err(|e| Error::io(&csv, e))?
+        .len();
+
+    let baseline = baseline(&csv, &spec.work_dir.join("baseline.parquet")).await?;
+
+    let lake_dir = spec.work_dir.join("lake");
+    if lake_dir.exists() {
+        std::fs::remove_dir_all(&lake_dir).map_err(|e| Error::io(&lake_dir, e))?;
+    }
+    let config = Config {
+        project_dir: spec.project_dir.clone(),
+        lake: lake_dir.display().to_string(),
+        source: SourceSpec::Csv(csv.clone()),
+        queries_dir: spec.project_dir.join("queries"),
+    };
+    let started = Instant::now();
+    let engine = Engine::open(&config, Arc::new(Lake::open(&config.lake)?)).await?;
+    let models = crate::models::discover(&config.queries_dir)?;
+    let dag = Dag::new(models, |t| {
+        t.split_once('.')
+            .is_some_and(|(s, n)| engine.has_table(s, n))
+    })?;
+    let all = dag.select(&[])?;
+    let run = runner::run(
+        &engine,
+        &dag,
+        &all,
+        &config.project_dir,
+        &Progress::new(true),
+    )
+    .await?;
+    if !run.ok() {
+        return Err(Error::Lake {
+            key: "bench".into(),
+            message: format!("the build failed: {:?}", run.steps),
+        });
+    }
+    let models_seconds = started.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let tests = crate::models::discover_queries(&config.queries_dir.join("tests"))?;
+    let outcomes = data_tests::run_all(&engine, &tests, &config.project_dir).await;
+    if let Some(bad) = outcomes.iter().find(|o| !o.passed()) {
+        return Err(Error::Lake {
+            key: "bench".into(),
+            message: format!("data test {} failed: {:?}", bad.name, bad.error),
+        });
+    }
+    let tests_seconds = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    crate::report::run(&engine, &config.queries_dir, "monthly").await?;
+    let report_seconds = t.elapsed().as_secs_f64();
+    let total = started.elapsed().as_secs_f64();
+
+    let mut phases = vec![Phase {
+        name: "generate the CSV (strata fixtures)".into(),
+        seconds: generate_seconds,
+    }];
+    for s in &run.steps {
+        phases.push(Phase {
+            name: format!("model {}", s.table),
+            seconds: s.seconds,
+        });
+    }
+    phases.push(Phase {
+        name: "all models (concurrent)".into(),
+        seconds: models_seconds,
+    });
+    phases.push(Phase {
+        name: "data tests".into(),
+        seconds: tests_seconds,
+    });
+    phases.push(Phase {
+        name: "monthly report".into(),
+        seconds: report_seconds,
+    });
+    phases.push(Phase {
+        name: "strata run: models + tests + report".into(),
+        seconds: total,
+    });
+    Ok(BenchReport {
+        rows: stats.rows,
+        csv_bytes,
+        baseline,
+        phases,
+    })
+}
+
+async fn baseline(csv: &Path, out: &Path) -> Result<f64> {
+    if out.exists() {
+        std::fs::remove_file(out).map_err(|e| Error::io(out, e))?;
+    }
+    let started = Instant::now();
+    let ctx = SessionContext::new();
+    let schema = crate::source::sales_schema();
+    let df = ctx
+        .read_csv(
+            csv.display().to_string(),
+            CsvReadOptions::new().schema(&schema).has_header(true),
+        )
+        .await?;
+    df.write_parquet(
+        &out.display().to_string(),
+        DataFrameWriteOptions::new().with_single_file_output(true),
+        None,
+    )
+    .await?;
+    Ok(started.elapsed().as_secs_f64())
+}
