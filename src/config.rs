@@ -89,6 +89,8 @@ pub struct Environment {
     pub lake: Option<String>,
     /// `STRATA_SOURCE`.
     pub source: Option<String>,
+    /// `DATABASE_URL`: a PostgreSQL source, below `STRATA_SOURCE`.
+    pub database_url: Option<String>,
 }
 
 impl Environment {
@@ -99,6 +101,7 @@ impl Environment {
             project: get("STRATA_PROJECT"),
             lake: get("STRATA_LAKE"),
             source: get("STRATA_SOURCE"),
+            database_url: get("DATABASE_URL"),
         }
     }
 }
@@ -137,7 +140,12 @@ impl Config {
             lake_location(&project_dir, DEFAULT_LAKE)
         };
 
-        let source = if let Some(s) = flags.source.as_ref().or(env.source.as_ref()) {
+        let source = if let Some(s) = flags
+            .source
+            .as_ref()
+            .or(env.source.as_ref())
+            .or(env.database_url.as_ref())
+        {
             SourceSpec::parse(s, &cwd)
         } else if let Some(s) = &file.source {
             SourceSpec::parse(s, &project_dir)

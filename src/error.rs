@@ -55,6 +55,10 @@ pub enum Error {
         message: String,
     },
 
+    /// The legacy source failed (connection, query, a value that cannot be read).
+    #[error("source {0}")]
+    Source(String),
+
     /// The lake's storage failed.
     #[error("lake {key}: {message}")]
     Lake {

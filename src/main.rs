@@ -11,6 +11,14 @@ use strata::error::{Error, user_message};
 
 fn main() -> ExitCode {
     let cli = Cli::parse(); // exits 2 on usage errors
+    // STRATA_LOG=debug shows, among others, the SQL sent to the source.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,6 +52,7 @@ async fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Test => commands::test(&config).await,
         Command::Report(args) => commands::report(&config, args).await,
         Command::Bench(args) => commands::bench(&config, args).await,
+        Command::Seed(args) => commands::seed(&config, args).await,
         Command::Fixtures(_) => unreachable!("handled above"),
     }
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use super::print::{OutputFormat, new_table, render};
-use super::{BenchArgs, FixturesArgs, ReportArgs, RunArgs};
+use super::{BenchArgs, FixturesArgs, ReportArgs, RunArgs, SeedArgs};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -244,5 +244,43 @@ pub async fn bench(config: &Config, args: &BenchArgs) -> Result<Outcome> {
     );
     let report = crate::bench::run(&spec).await?;
     print!("{}", report.render());
+    Ok(Outcome::Success)
+}
+
+/// `strata seed`.
+pub async fn seed(config: &Config, args: &SeedArgs) -> Result<Outcome> {
+    use crate::source::postgres::{connect, seed};
+    let url = match (&args.database_url, &config.source) {
+        (Some(url), _) => url.clone(),
+        (None, crate::config::SourceSpec::Postgres(url)) => url.clone(),
+        (None, _) => std::env::var("DATABASE_URL").map_err(|_| {
+            Error::Config(
+                "strata seed needs a database: --database-url postgres://... or DATABASE_URL"
+                    .into(),
+            )
+        })?,
+    };
+    let connector = connect::PgConnector::new(&url, &connect::PgEnv::from_process())?;
+    let data = match (&args.csv, args.sales) {
+        (Some(csv), _) => seed::SeedData::Csv(csv.clone()),
+        (None, Some(sales)) => seed::SeedData::Generated(crate::fixtures::FixtureSpec {
+            sales,
+            seed: args.seed,
+        }),
+        (None, None) => seed::SeedData::Csv(config.project_dir.join(crate::config::DEFAULT_SOURCE)),
+    };
+    let seeded = seed::seed(&connector, data, args.replace).await?;
+    println!(
+        "{}loaded {} rows into {} public.sales in {:.2}s ({:.0} rows/s)",
+        if seeded.created_database {
+            "created the database; "
+        } else {
+            ""
+        },
+        thousands(seeded.rows),
+        connector.describe(),
+        seeded.seconds,
+        seeded.rows as f64 / seeded.seconds.max(1e-9)
+    );
     Ok(Outcome::Success)
 }

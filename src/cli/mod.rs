@@ -65,6 +65,29 @@ pub enum Command {
     /// Benchmark the whole build on generated data, against a baseline
     /// measured in the same run (use a release build).
     Bench(BenchArgs),
+    /// Create the legacy PostgreSQL database and load `public.sales` with
+    /// the fixture (or generated sales), as the legacy system holds it.
+    Seed(SeedArgs),
+}
+
+/// `strata seed`.
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// The server and database (created if missing) [env: DATABASE_URL]
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Load this many generated sales instead of the fixture.
+    #[arg(long)]
+    pub sales: Option<u64>,
+    /// Seed for generated sales.
+    #[arg(long, default_value_t = crate::fixtures::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Load this CSV (the contract's shape) instead of the fixture.
+    #[arg(long, value_name = "FILE", conflicts_with = "sales")]
+    pub csv: Option<PathBuf>,
+    /// Drop and reload `public.sales` even if it holds rows.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 /// `strata bench`.

@@ -44,7 +44,7 @@ impl Engine {
         let engine = Engine { ctx, lake };
         engine.catalog().register_schema(
             crate::source::SCHEMA,
-            crate::source::schema_provider(&config.source)?,
+            crate::source::schema_provider(&config.source).await?,
         )?;
         for layer in Layer::MEDALLION {
             engine.layer_schema(&Layer::new(layer)?)?;

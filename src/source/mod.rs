@@ -5,6 +5,7 @@
 //! fixture, read with the contract's exact column types.
 
 pub mod csv;
+pub mod postgres;
 
 use std::sync::Arc;
 
@@ -45,7 +46,7 @@ pub fn sales_schema() -> SchemaRef {
 }
 
 /// Builds the `legacy` schema for a source.
-pub fn schema_provider(spec: &SourceSpec) -> Result<Arc<dyn SchemaProvider>> {
+pub async fn schema_provider(spec: &SourceSpec) -> Result<Arc<dyn SchemaProvider>> {
     let provider = Arc::new(MemorySchemaProvider::new());
     match spec {
         SourceSpec::Csv(path) => {
@@ -70,10 +71,11 @@ pub fn schema_provider(spec: &SourceSpec) -> Result<Arc<dyn SchemaProvider>> {
             provider.register_table("sales".into(), Arc::new(table))?;
         }
         SourceSpec::Postgres(url) => {
-            return Err(Error::Config(format!(
-                "PostgreSQL sources ({}) are not supported yet; use a CSV source",
-                crate::config::redact_url(url)
-            )));
+            let connector = postgres::connect::PgConnector::new(
+                url,
+                &postgres::connect::PgEnv::from_process(),
+            )?;
+            return postgres::schema_provider(Arc::new(connector)).await;
         }
     }
     Ok(provider)

@@ -36,6 +36,14 @@ impl Project {
         Project { dir }
     }
 
+    /// The same project without the shipped models, tests and reports.
+    pub fn without_models() -> Self {
+        let p = Project::new();
+        std::fs::remove_dir_all(p.path().join("queries")).unwrap();
+        std::fs::create_dir_all(p.path().join("queries")).unwrap();
+        p
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -156,3 +164,4 @@ pub async fn scalar(engine: &Engine, sql: &str) -> String {
     let batch = batches.iter().find(|b| b.num_rows() > 0).expect("a row");
     datafusion::arrow::util::display::array_value_to_string(batch.column(0), 0).unwrap()
 }
+pub mod pg;
