@@ -212,3 +212,122 @@ async fn baseline(csv: &Path, out: &Path) -> Result<f64> {
     .await?;
     Ok(started.elapsed().as_secs_f64())
 }
+
+/// Figures of the extraction benchmark.
+#[derive(Debug, Clone)]
+pub struct ExtractReport {
+    /// Rows in `public.sales`.
+    pub rows: u64,
+    /// Median seconds of `psql -c "COPY sales TO STDOUT (FORMAT csv)" > file`.
+    pub psql: f64,
+    /// Median seconds of `strata run --select raw.sales` (catalog, extract, write, swap).
+    pub strata: f64,
+    /// Rounds measured (alternating the two).
+    pub rounds: usize,
+}
+
+impl ExtractReport {
+    /// The figures as a table.
+    pub fn render(&self) -> String {
+        let mut t = crate::cli::print::new_table();
+        t.set_header([
+            "extract of public.sales",
+            "median seconds",
+            "rows/s",
+            "x psql COPY",
+        ]);
+        for (name, s) in [
+            ("psql COPY ... TO STDOUT (FORMAT csv) > file", self.psql),
+            ("strata run --select raw.sales", self.strata),
+        ] {
+            t.add_row([
+                name.to_string(),
+                format!("{s:.2}"),
+                format!("{:.0}", self.rows as f64 / s),
+                format!("{:.2}", s / self.psql),
+            ]);
+        }
+        format!(
+            "{} rows, median of {} alternating rounds\n{t}\n",
+            crate::runner::progress::thousands(self.rows),
+            self.rounds
+        )
+    }
+}
+
+/// Times extracting `public.sales` of `url` into the raw layer against
+/// PostgreSQL's own COPY to a CSV file through `psql`, in alternating rounds.
+pub async fn extract(
+    url: &str,
+    project_dir: &Path,
+    work_dir: &Path,
+    rounds: usize,
+) -> Result<ExtractReport> {
+    use crate::source::postgres::connect::{PgConnector, PgEnv};
+    std::fs::create_dir_all(work_dir).map_err(|e| Error::io(work_dir, e))?;
+    let connector = PgConnector::new(url, &PgEnv::from_process())?;
+    let rows: i64 = {
+        let client = connector.connect().await?;
+        client
+            .query_one("SELECT count(*) FROM public.sales", &[])
+            .await
+            .map_err(|e| client.error(e))?
+            .get(0)
+    };
+    let psql = crate::source::postgres::cluster::find_bin_dir()
+        .ok()
+        .map(|d| d.join("psql"))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("psql"));
+    let csv = work_dir.join("psql_copy.csv");
+    let lake = work_dir.join("extract_lake");
+    let config = Config {
+        project_dir: project_dir.to_path_buf(),
+        lake: lake.display().to_string(),
+        source: SourceSpec::Postgres(url.to_string()),
+        queries_dir: project_dir.join("queries"),
+    };
+    let (mut psql_times, mut strata_times) = (vec![], vec![]);
+    for _ in 0..rounds.max(1) {
+        let out = std::fs::File::create(&csv).map_err(|e| Error::io(&csv, e))?;
+        let t = Instant::now();
+        let status = std::process::Command::new(&psql)
+            .args([
+                url,
+                "-X",
+                "-q",
+                "-c",
+                "COPY public.sales TO STDOUT (FORMAT csv)",
+            ])
+            .stdout(out)
+            .status()
+            .map_err(|e| Error::io(&psql, e))?;
+        psql_times.push(t.elapsed().as_secs_f64());
+        if !status.success() {
+            return Err(Error::Source(format!("psql failed ({status})")));
+        }
+
+        let t = Instant::now();
+        let engine = Engine::open(&config, Arc::new(Lake::open(&config.lake)?)).await?;
+        let dag = Dag::new(crate::models::discover(&config.queries_dir)?, |t| {
+            t.split_once('.')
+                .is_some_and(|(s, n)| engine.has_table(s, n))
+        })?;
+        let raw = dag.select(&["raw.sales".to_string()])?;
+        let run = runner::run(&engine, &dag, &raw, project_dir, &Progress::new(true)).await?;
+        strata_times.push(t.elapsed().as_secs_f64());
+        if !run.ok() {
+            return Err(Error::Source(format!("extract failed: {:?}", run.steps)));
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Ok(ExtractReport {
+        rows: rows as u64,
+        psql: median(&mut psql_times),
+        strata: median(&mut strata_times),
+        rounds: rounds.max(1),
+    })
+}

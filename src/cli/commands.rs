@@ -242,6 +242,49 @@ pub async fn bench(config: &Config, args: &BenchArgs) -> Result<Outcome> {
         thousands(args.sales),
         spec.work_dir.display()
     );
+    if args.extract {
+        use crate::source::postgres::{
+            cluster::Cluster, connect::PgConnector, connect::PgEnv, seed,
+        };
+        let (_cluster, url) = match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => (None, url),
+            _ => {
+                let c = Cluster::start()?;
+                let url = c.url("strata_bench");
+                (Some(c), url)
+            }
+        };
+        let connector =
+            PgConnector::new(&url, &PgEnv::from_process())?.with_database("strata_bench");
+        let seeded = seed::seed(
+            &connector,
+            seed::SeedData::Generated(crate::fixtures::FixtureSpec {
+                sales: args.sales,
+                seed: args.seed,
+            }),
+            true,
+        )
+        .await?;
+        eprintln!(
+            "seeded {} rows in {:.1}s",
+            thousands(seeded.rows),
+            seeded.seconds
+        );
+        let url = match url.rsplit_once('/') {
+            Some((root, rest)) if !root.ends_with('/') => {
+                let query = rest
+                    .split_once('?')
+                    .map(|(_, q)| format!("?{q}"))
+                    .unwrap_or_default();
+                format!("{root}/strata_bench{query}")
+            }
+            _ => url,
+        };
+        let report =
+            crate::bench::extract(&url, &config.project_dir, &spec.work_dir, args.rounds).await?;
+        print!("{}", report.render());
+        return Ok(Outcome::Success);
+    }
     let report = crate::bench::run(&spec).await?;
     print!("{}", report.render());
     Ok(Outcome::Success)

@@ -102,6 +102,15 @@ pub struct BenchArgs {
     /// Folder for the data and the lake (default: a temporary folder, removed after).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Benchmark extraction from PostgreSQL instead: raw.sales against
+    /// `psql COPY ... TO STDOUT`. Seeds `--sales` generated sales into the
+    /// `strata_bench` database of DATABASE_URL's server, or of a throwaway
+    /// cluster started for the purpose.
+    #[arg(long)]
+    pub extract: bool,
+    /// Alternating rounds for --extract (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
 }
 
 /// `strata run`.
