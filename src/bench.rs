@@ -120,7 +120,10 @@ pub async fn run(spec: &BenchSpec) -> Result<BenchReport> {
         queries_dir: spec.project_dir.join("queries"),
     };
     let started = Instant::now();
-    let engine = Engine::open(&config, Arc::new(Lake::open(&config.lake)?)).await?;
+    let mut engine = Engine::open(&config, Arc::new(Lake::open(&config.lake)?)).await?;
+    if let Some(e) = engine.take_source_error() {
+        return Err(e);
+    }
     let models = crate::models::discover(&config.queries_dir)?;
     let dag = Dag::new(models, |t| {
         t.split_once('.')
@@ -308,7 +311,10 @@ pub async fn extract(
         }
 
         let t = Instant::now();
-        let engine = Engine::open(&config, Arc::new(Lake::open(&config.lake)?)).await?;
+        let mut engine = Engine::open(&config, Arc::new(Lake::open(&config.lake)?)).await?;
+        if let Some(e) = engine.take_source_error() {
+            return Err(e);
+        }
         let dag = Dag::new(crate::models::discover(&config.queries_dir)?, |t| {
             t.split_once('.')
                 .is_some_and(|(s, n)| engine.has_table(s, n))

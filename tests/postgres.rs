@@ -393,6 +393,17 @@ async fn a_wrong_password_is_a_clear_error_without_the_password() {
     assert!(t.contains("password authentication failed"), "{t}");
     assert!(!t.contains("not-the-password-123"), "{t}");
     assert!(t.contains("postgres://postgres:***@"), "{t}");
+
+    // The lake stays readable when the source is not: reports warn and go on.
+    project.strata_ok(&["run", "--no-report"]);
+    let out = project.strata(&["report", "monthly", "--source", &url]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("warning: legacy.* is unavailable") && t.contains("total_sales"),
+        "{t}"
+    );
+    assert!(!t.contains("not-the-password-123"), "{t}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,9 +24,21 @@ pub enum Outcome {
     Failed,
 }
 
-async fn open(config: &Config) -> Result<Engine> {
+/// Opens the session. `needs_source`: fail when the legacy source cannot be
+/// opened; otherwise warn and go on with the lake alone.
+async fn open(config: &Config, needs_source: bool) -> Result<Engine> {
     let lake = Arc::new(Lake::open(&config.lake)?);
-    Engine::open(config, lake).await
+    let mut engine = Engine::open(config, lake).await?;
+    if let Some(e) = engine.take_source_error() {
+        if needs_source {
+            return Err(e);
+        }
+        eprintln!(
+            "warning: legacy.* is unavailable: {}",
+            crate::error::user_message(&e)
+        );
+    }
+    Ok(engine)
 }
 
 fn dag(config: &Config, engine: &Engine) -> Result<Dag> {
@@ -40,7 +52,7 @@ fn dag(config: &Config, engine: &Engine) -> Result<Dag> {
 
 /// `strata run`.
 pub async fn run(config: &Config, args: &RunArgs, quiet: bool) -> Result<Outcome> {
-    let engine = open(config).await?;
+    let engine = open(config, true).await?;
     let dag = dag(config, &engine)?;
     let selected = dag.select(&args.select)?;
     let order = runner::plan(&dag, &selected)?;
@@ -173,7 +185,7 @@ fn print_tests(out: &mut impl Write, outcomes: &[TestOutcome]) -> Result<()> {
 
 /// `strata test`.
 pub async fn test(config: &Config) -> Result<Outcome> {
-    let engine = open(config).await?;
+    let engine = open(config, false).await?;
     let outcomes = run_tests(config, &engine).await?;
     print_tests(&mut std::io::stdout().lock(), &outcomes)?;
     Ok(if outcomes.iter().all(TestOutcome::passed) {
@@ -185,7 +197,7 @@ pub async fn test(config: &Config) -> Result<Outcome> {
 
 /// `strata report NAME`.
 pub async fn report(config: &Config, args: &ReportArgs) -> Result<Outcome> {
-    let engine = open(config).await?;
+    let engine = open(config, false).await?;
     let batches = crate::report::run(&engine, &config.queries_dir, &args.name).await?;
     print!("{}", render(&batches, args.format)?);
     Ok(Outcome::Success)

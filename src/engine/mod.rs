@@ -24,6 +24,8 @@ pub const CATALOG: &str = "datafusion";
 pub struct Engine {
     ctx: SessionContext,
     lake: Arc<Lake>,
+    /// Why `legacy.*` is empty, when the source could not be opened.
+    source_error: Option<Error>,
 }
 
 impl Engine {
@@ -41,11 +43,23 @@ impl Engine {
         let ctx = SessionContext::new_with_config_rt(session, runtime);
         functions::register(&ctx);
 
-        let engine = Engine { ctx, lake };
-        engine.catalog().register_schema(
-            crate::source::SCHEMA,
-            crate::source::schema_provider(&config.source).await?,
-        )?;
+        // The lake stays queryable when the source is down: reports and
+        // tests read only the lake. `run` checks `source_error` itself.
+        let (legacy, source_error) = match crate::source::schema_provider(&config.source).await {
+            Ok(p) => (p, None),
+            Err(e) => {
+                let empty: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
+                (empty, Some(e))
+            }
+        };
+        let engine = Engine {
+            ctx,
+            lake,
+            source_error,
+        };
+        engine
+            .catalog()
+            .register_schema(crate::source::SCHEMA, legacy)?;
         for layer in Layer::MEDALLION {
             engine.layer_schema(&Layer::new(layer)?)?;
         }
@@ -53,6 +67,16 @@ impl Engine {
             engine.register(&m)?;
         }
         Ok(engine)
+    }
+
+    /// Why the source's tables are missing, if they are.
+    pub fn source_error(&self) -> Option<&Error> {
+        self.source_error.as_ref()
+    }
+
+    /// Takes the source's error out, to report it.
+    pub fn take_source_error(&mut self) -> Option<Error> {
+        self.source_error.take()
     }
 
     /// The session.
