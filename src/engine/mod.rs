@@ -17,6 +17,10 @@ use crate::error::{Error, Result};
 use crate::lake::manifest::TableManifest;
 use crate::lake::{Lake, Layer, catalog};
 
+/// Memory DataFusion may use for sorts, joins and aggregations before it
+/// spills to disk.
+pub const MEMORY_LIMIT: usize = 2 << 30;
+
 /// The catalog all schemas live in.
 pub const CATALOG: &str = "datafusion";
 
@@ -37,8 +41,11 @@ impl Engine {
         session.options_mut().sql_parser.collect_spans = true;
         // Tables are replaced under the same path by each run; a cached
         // listing would show a query the previous version's files.
+        // Sorts and aggregates spill to disk past this, so a table of any
+        // size builds in bounded memory.
         let runtime = RuntimeEnvBuilder::new()
             .with_object_list_cache_limit(0)
+            .with_memory_limit(MEMORY_LIMIT, 1.0)
             .build_arc()?;
         let ctx = SessionContext::new_with_config_rt(session, runtime);
         functions::register(&ctx);

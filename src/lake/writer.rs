@@ -50,6 +50,51 @@ pub struct Written {
     pub bytes: u64,
 }
 
+/// Files being finished (footer written, upload completed) at the same time.
+const FINISHING_AT_ONCE: usize = 32;
+
+/// Finishes files in the background, a bounded number at a time: with many
+/// small partitions, finishing one after another would dominate the write.
+struct Closer {
+    tasks: tokio::task::JoinSet<Result<DataFile>>,
+    done: Vec<DataFile>,
+}
+
+impl Closer {
+    fn new() -> Self {
+        Closer {
+            tasks: tokio::task::JoinSet::new(),
+            done: Vec::new(),
+        }
+    }
+
+    async fn close(&mut self, file: OpenFile) -> Result<()> {
+        while self.tasks.len() >= FINISHING_AT_ONCE {
+            self.join_one().await?;
+        }
+        self.tasks.spawn(file.finish());
+        Ok(())
+    }
+
+    async fn join_one(&mut self) -> Result<()> {
+        if let Some(joined) = self.tasks.join_next().await {
+            let file = joined.map_err(|e| Error::Lake {
+                key: "writer".into(),
+                message: format!("finishing a file failed: {e}"),
+            })??;
+            self.done.push(file);
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<Vec<DataFile>> {
+        while !self.tasks.is_empty() {
+            self.join_one().await?;
+        }
+        Ok(self.done)
+    }
+}
+
 /// Rows per file before an unpartitioned table rolls to the next file.
 const MAX_ROWS_PER_FILE: u64 = 5_000_000;
 /// Encoded Parquet held in memory across open partition files before the
@@ -153,6 +198,11 @@ impl OpenFile {
 /// Writes `stream` under `prefix` as `spec` says, reporting the running row
 /// count to `on_rows`. Batches are pulled by a separate task so that
 /// computing the next batch overlaps with encoding this one.
+///
+/// For a partitioned table the stream should be clustered by partition (the
+/// runner sorts it): a partition's file is finished as soon as a batch
+/// arrives without it, so one file is open at a time. Unclustered input still
+/// loses nothing; a partition seen again gets its next file (`part-00001`).
 pub async fn write_stream(
     store: &Arc<dyn ObjectStore>,
     prefix: &Path,
@@ -190,7 +240,7 @@ pub async fn write_stream(
     });
 
     let mut open: HashMap<String, OpenFile> = HashMap::new();
-    let mut done: Vec<DataFile> = Vec::new();
+    let mut closer = Closer::new();
     let mut rows = 0u64;
     let mut partitioner = if partition_idx.is_empty() {
         None
@@ -198,6 +248,7 @@ pub async fn write_stream(
         Some(Partitioner::new(&schema, &partition_idx)?)
     };
     let mut file_seq = 0usize;
+    let mut next_part: HashMap<String, usize> = HashMap::new();
 
     while let Some(batch) = rx.recv().await {
         let batch = batch?;
@@ -217,18 +268,39 @@ pub async fn write_stream(
                 let file = open.get_mut(&key).expect("just opened");
                 file.write(&data).await?;
                 if file.rows >= MAX_ROWS_PER_FILE {
-                    done.push(open.remove(&key).expect("open").finish().await?);
+                    closer.close(open.remove(&key).expect("open")).await?;
                     file_seq += 1;
                 }
             }
             Some(p) => {
-                for (dir, indices) in p.split(&batch)? {
+                let groups = p.split(&batch)?;
+                // Partitions absent from this batch are finished.
+                let present: std::collections::HashSet<&str> =
+                    groups.iter().map(|(d, _)| d.as_str()).collect();
+                let finished: Vec<String> = open
+                    .iter()
+                    .filter(|(k, _)| !present.contains(folder_of(k)))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for key in finished {
+                    closer.close(open.remove(&key).expect("open")).await?;
+                }
+                for (dir, indices) in groups {
                     let part = if indices.len() == batch.num_rows() {
                         data.clone()
                     } else {
                         take_record_batch(&data, &UInt32Array::from(indices))?
                     };
-                    let key = format!("{dir}/part-00000.{ext}");
+                    let current = open.keys().find(|k| folder_of(k) == dir).cloned();
+                    let key = match current {
+                        Some(k) => k,
+                        None => {
+                            let seq = next_part.entry(dir.clone()).or_insert(0);
+                            let k = format!("{dir}/part-{seq:05}.{ext}");
+                            *seq += 1;
+                            k
+                        }
+                    };
                     if !open.contains_key(&key) {
                         let f =
                             OpenFile::create(store, prefix, key.clone(), spec.format, &file_schema)
@@ -249,16 +321,15 @@ pub async fn write_stream(
 
     // An unpartitioned table always has a file, so its schema is visible to
     // every reader even when it has no rows.
-    if partition_idx.is_empty() && open.is_empty() && done.is_empty() {
+    if partition_idx.is_empty() && open.is_empty() && file_seq == 0 {
         let key = format!("part-00000.{ext}");
         let f = OpenFile::create(store, prefix, key.clone(), spec.format, &file_schema).await?;
         open.insert(key, f);
     }
-    let mut keys: Vec<String> = open.keys().cloned().collect();
-    keys.sort();
-    for key in keys {
-        done.push(open.remove(&key).expect("open").finish().await?);
+    for (_, file) in open.drain() {
+        closer.close(file).await?;
     }
+    let mut done = closer.finish().await?;
     done.sort_by(|a, b| a.key.cmp(&b.key));
     let bytes = done.iter().map(|f| f.bytes).sum();
     Ok(Written {
@@ -267,6 +338,11 @@ pub async fn write_stream(
         rows,
         bytes,
     })
+}
+
+/// The partition folder of a file key (`year=2024/month=1/part-00000.parquet`).
+fn folder_of(key: &str) -> &str {
+    key.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
 async fn enforce_budget(open: &mut HashMap<String, OpenFile>) -> Result<()> {
