@@ -200,7 +200,15 @@ async fn baseline(csv: &Path, out: &Path) -> Result<f64> {
     }
     let started = Instant::now();
     let ctx = SessionContext::new();
-    let schema = crate::source::sales_schema();
+    // Arrow's CSV reader reads `""` as NULL, so the baseline needs every
+    // column nullable (one reason Strata reads CSV itself).
+    let schema = datafusion::arrow::datatypes::Schema::new(
+        crate::source::sales_schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    );
     let df = ctx
         .read_csv(
             csv.display().to_string(),
