@@ -50,6 +50,7 @@ async fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
     match &cli.command {
         Command::Run(args) => commands::run(&config, args, cli.global.quiet).await,
         Command::Test => commands::test(&config).await,
+        Command::Sql(args) => commands::sql(&config, args).await,
         Command::Report(args) => commands::report(&config, args).await,
         Command::Bench(args) => commands::bench(&config, args).await,
         Command::Seed(args) => commands::seed(&config, args).await,

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use super::print::{OutputFormat, new_table, render};
-use super::{BenchArgs, FixturesArgs, ReportArgs, RunArgs, SeedArgs};
+use super::{BenchArgs, FixturesArgs, ReportArgs, RunArgs, SeedArgs, SqlArgs};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -337,5 +337,45 @@ pub async fn seed(config: &Config, args: &SeedArgs) -> Result<Outcome> {
         seeded.seconds,
         seeded.rows as f64 / seeded.seconds.max(1e-9)
     );
+    Ok(Outcome::Success)
+}
+
+/// `strata sql`.
+pub async fn sql(config: &Config, args: &SqlArgs) -> Result<Outcome> {
+    use super::print::PrintOptions;
+    use super::repl::{self, Session};
+    let engine = open(config, false).await?;
+    let interactive = args.command.is_empty() && args.file.is_none() && repl::stdin_is_terminal();
+    let print = PrintOptions {
+        format: args.format,
+        max_rows: args.max_rows.or(interactive.then_some(40)),
+        expanded: false,
+    };
+    if interactive {
+        return repl::interactive(&engine, print, args.output.as_deref())
+            .await
+            .map(|_| Outcome::Success);
+    }
+    let mut session = Session::new(&engine, print);
+    session.set_output(args.output.as_deref())?;
+    let mut texts: Vec<String> = args.command.clone();
+    if let Some(f) = &args.file {
+        texts.push(std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?);
+    }
+    if texts.is_empty() {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| Error::io("stdin", e))?;
+        texts.push(text);
+    }
+    for text in texts {
+        let (ok, flow) = session.run_text(&text, true).await?;
+        if !ok {
+            return Ok(Outcome::Failed);
+        }
+        if flow == repl::Flow::Quit {
+            break;
+        }
+    }
     Ok(Outcome::Success)
 }

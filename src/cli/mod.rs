@@ -2,6 +2,7 @@
 
 pub mod commands;
 pub mod print;
+pub mod repl;
 
 use std::path::PathBuf;
 
@@ -56,6 +57,8 @@ pub enum Command {
     /// Build the lake: run the models in dependency order, then the data tests
     /// and the monthly report.
     Run(RunArgs),
+    /// Query the lake with SQL: a prompt, or `-c`, `-f` and piped input.
+    Sql(SqlArgs),
     /// Run the data tests (queries/tests/*.sql) against the lake as it is.
     Test,
     /// Print a report from queries/reports/NAME.sql (e.g. `monthly`).
@@ -129,6 +132,26 @@ pub struct RunArgs {
     /// Skip the monthly report at the end.
     #[arg(long)]
     pub no_report: bool,
+}
+
+/// `strata sql`.
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// Run these statements and exit (repeatable); exits 1 on the first error.
+    #[arg(long, short = 'c', value_name = "SQL")]
+    pub command: Vec<String>,
+    /// Run the statements in this file and exit.
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Write results to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Rows shown at most per result [default: 40 at the prompt, all otherwise]
+    #[arg(long, value_name = "N")]
+    pub max_rows: Option<usize>,
 }
 
 /// `strata report`.

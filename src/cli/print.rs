@@ -16,8 +16,100 @@ pub enum OutputFormat {
     Table,
     /// CSV with a header (PostgreSQL's dialect).
     Csv,
+    /// Tab-separated, with a header; tabs, newlines and backslashes escaped.
+    Tsv,
     /// A JSON array of objects.
     Json,
+    /// One JSON object per line.
+    Ndjson,
+    /// A Markdown table.
+    Markdown,
+}
+
+/// How results are printed: format, row cap, layout.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PrintOptions {
+    /// The format.
+    pub format: OutputFormat,
+    /// Rows shown at most (a line says how many were left out).
+    pub max_rows: Option<usize>,
+    /// One `column | value` line per column, a block per row (table format).
+    pub expanded: bool,
+}
+
+/// Renders at most `max_rows` rows, saying how many were left out.
+pub fn render_with(batches: &[RecordBatch], options: &PrintOptions) -> Result<String> {
+    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let shown: Vec<RecordBatch> = match options.max_rows {
+        Some(max) if total > max => {
+            let mut left = max;
+            let mut out = vec![];
+            for b in batches {
+                if left == 0 {
+                    break;
+                }
+                let n = left.min(b.num_rows());
+                out.push(b.slice(0, n));
+                left -= n;
+            }
+            out
+        }
+        _ => batches.to_vec(),
+    };
+    let mut text = if options.expanded && options.format == OutputFormat::Table {
+        expanded(&shown)?
+    } else if shown.is_empty() && !batches.is_empty() {
+        render(
+            &batches[..1]
+                .iter()
+                .map(|b| b.slice(0, 0))
+                .collect::<Vec<_>>(),
+            options.format,
+        )?
+    } else {
+        render(&shown, options.format)?
+    };
+    let shown_rows: usize = shown.iter().map(|b| b.num_rows()).sum();
+    if shown_rows < total {
+        text.push_str(&format!(
+            "({} of {} rows shown, {} left out; raise --max-rows to see more)\n",
+            shown_rows,
+            total,
+            total - shown_rows
+        ));
+    }
+    Ok(text)
+}
+
+fn expanded(batches: &[RecordBatch]) -> Result<String> {
+    let options = FormatOptions::default().with_null("NULL");
+    let mut out = String::new();
+    let mut n = 0;
+    for b in batches {
+        let schema = b.schema();
+        let width = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().len())
+            .max()
+            .unwrap_or(0);
+        let formatters = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        for row in 0..b.num_rows() {
+            n += 1;
+            out.push_str(&format!("-[ RECORD {n} ]-\n"));
+            for (f, field) in formatters.iter().zip(schema.fields()) {
+                out.push_str(&format!("{:<width$} | {}\n", field.name(), f.value(row)));
+            }
+        }
+    }
+    if n == 0 {
+        out.push_str("(no rows)\n");
+    }
+    Ok(out)
 }
 
 /// Renders batches in `format`.
@@ -35,6 +127,86 @@ pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
                 enc.write_batch(&mut out, b)?;
             }
             Ok(String::from_utf8(out).expect("CSV output is UTF-8"))
+        }
+        OutputFormat::Tsv => {
+            let options = FormatOptions::default().with_null("");
+            let mut out = String::new();
+            if let Some(first) = batches.first() {
+                let names: Vec<String> = first
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect();
+                out.push_str(&names.join("\t"));
+                out.push('\n');
+            }
+            for b in batches {
+                let formatters = b
+                    .columns()
+                    .iter()
+                    .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                for row in 0..b.num_rows() {
+                    let cells: Vec<String> = formatters
+                        .iter()
+                        .map(|f| {
+                            f.value(row)
+                                .to_string()
+                                .replace('\\', "\\\\")
+                                .replace('\t', "\\t")
+                                .replace('\n', "\\n")
+                                .replace('\r', "\\r")
+                        })
+                        .collect();
+                    out.push_str(&cells.join("\t"));
+                    out.push('\n');
+                }
+            }
+            Ok(out)
+        }
+        OutputFormat::Ndjson => {
+            let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(Vec::new());
+            for b in batches {
+                writer.write(b)?;
+            }
+            writer.finish()?;
+            Ok(String::from_utf8(writer.into_inner()).expect("JSON output is UTF-8"))
+        }
+        OutputFormat::Markdown => {
+            let options = FormatOptions::default().with_null("NULL");
+            let mut out = String::new();
+            let Some(first) = batches.first() else {
+                return Ok(String::new());
+            };
+            let names: Vec<String> = first
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            out.push_str(&format!("| {} |\n", names.join(" | ")));
+            out.push_str(&format!("|{}\n", " --- |".repeat(names.len())));
+            for b in batches {
+                let formatters = b
+                    .columns()
+                    .iter()
+                    .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                for row in 0..b.num_rows() {
+                    let cells: Vec<String> = formatters
+                        .iter()
+                        .map(|f| {
+                            f.value(row)
+                                .to_string()
+                                .replace('|', "\\|")
+                                .replace('\n', " ")
+                        })
+                        .collect();
+                    out.push_str(&format!("| {} |\n", cells.join(" | ")));
+                }
+            }
+            Ok(out)
         }
         OutputFormat::Json => {
             let mut writer = datafusion::arrow::json::ArrayWriter::new(Vec::new());

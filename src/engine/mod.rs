@@ -3,10 +3,12 @@
 //! `gold.daily_sales`). The runner, reports and tests all build it here, so
 //! a query means the same thing wherever it runs.
 
+pub mod athena;
 pub mod functions;
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::catalog::{CatalogProvider, MemorySchemaProvider, SchemaProvider};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -30,6 +32,8 @@ pub struct Engine {
     lake: Arc<Lake>,
     /// Why `legacy.*` is empty, when the source could not be opened.
     source_error: Option<Error>,
+    /// The manifest of every registered lake table, by `layer.table`.
+    manifests: Mutex<BTreeMap<String, TableManifest>>,
 }
 
 impl Engine {
@@ -63,6 +67,7 @@ impl Engine {
             ctx,
             lake,
             source_error,
+            manifests: Mutex::new(BTreeMap::new()),
         };
         engine
             .catalog()
@@ -117,7 +122,38 @@ impl Engine {
     pub fn register(&self, m: &TableManifest) -> Result<()> {
         let layer = m.table.split_once('.').map(|(l, _)| l).unwrap_or_default();
         let schema = self.layer_schema(&Layer::new(layer)?)?;
-        catalog::register(&schema, &self.lake, m)
+        catalog::register(&schema, &self.lake, m)?;
+        self.manifests
+            .lock()
+            .expect("manifest lock")
+            .insert(m.table.clone(), m.clone());
+        Ok(())
+    }
+
+    /// The manifest of a registered lake table (`layer.table`).
+    pub fn manifest(&self, table: &str) -> Option<TableManifest> {
+        self.manifests
+            .lock()
+            .expect("manifest lock")
+            .get(table)
+            .cloned()
+    }
+
+    /// Every schema and its tables, sorted.
+    pub fn tables(&self) -> BTreeMap<String, Vec<String>> {
+        let catalog = self.catalog();
+        let mut out = BTreeMap::new();
+        for schema in catalog.schema_names() {
+            if schema == "information_schema" {
+                continue;
+            }
+            if let Some(s) = catalog.schema(&schema) {
+                let mut names = s.table_names();
+                names.sort();
+                out.insert(schema, names);
+            }
+        }
+        out
     }
 
     /// Whether `schema.table` is registered.

@@ -250,6 +250,19 @@ impl Lake {
         Ok(out)
     }
 
+    /// The manifest of one table, if the lake holds it.
+    pub async fn manifest(&self, table: &TableId) -> Result<Option<manifest::TableManifest>> {
+        let key = table.key().join(manifest::MANIFEST_FILE);
+        match self.store.get(&key).await {
+            Ok(got) => Ok(Some(manifest::TableManifest::from_json(
+                &got.bytes().await?,
+                &key,
+            )?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Every object key under a prefix, sorted.
     pub async fn list_keys(&self, prefix: &Path) -> Result<Vec<(Path, u64)>> {
         let mut keys: Vec<(Path, u64)> = self

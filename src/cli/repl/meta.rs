@@ -34,13 +34,33 @@ pub enum Meta {
 pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("\\?", "", "show this help"),
     ("\\q", "", "quit (Ctrl-D too)"),
-    ("\\d", "[TABLE|SCHEMA]", "list tables, or describe a table (partition columns marked)"),
+    (
+        "\\d",
+        "[TABLE|SCHEMA]",
+        "list tables, or describe a table (partition columns marked)",
+    ),
     ("\\dn", "", "list schemas"),
-    ("\\timing", "[on|off]", "toggle elapsed time and row count after each statement"),
-    ("\\format", "[table|csv|tsv|json|ndjson|markdown]", "show or set the output format"),
-    ("\\o", "[FILE]", "send results to FILE, or back to the terminal"),
+    (
+        "\\timing",
+        "[on|off]",
+        "toggle elapsed time and row count after each statement",
+    ),
+    (
+        "\\format",
+        "[table|csv|tsv|json|ndjson|markdown]",
+        "show or set the output format",
+    ),
+    (
+        "\\o",
+        "[FILE]",
+        "send results to FILE, or back to the terminal",
+    ),
     ("\\i", "FILE", "run the SQL statements in FILE"),
-    ("\\x", "[on|off]", "toggle expanded display (one column per line)"),
+    (
+        "\\x",
+        "[on|off]",
+        "toggle expanded display (one column per line)",
+    ),
 ];
 
 /// The help text.
@@ -50,9 +70,14 @@ pub fn help() -> String {
         .map(|(n, a, _)| n.len() + a.len() + 1)
         .max()
         .unwrap_or(0);
-    let mut out = String::from("Statements end with ';'. Ctrl-C cancels a running query, Ctrl-D leaves.\n");
+    let mut out =
+        String::from("Statements end with ';'. Ctrl-C cancels a running query, Ctrl-D leaves.\n");
     for (name, args, what) in COMMANDS {
-        let left = if args.is_empty() { name.to_string() } else { format!("{name} {args}") };
+        let left = if args.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name} {args}")
+        };
         out.push_str(&format!("  {left:<width$}  {what}\n"));
     }
     out
@@ -87,8 +112,9 @@ pub fn parse(line: &str) -> Result<Meta, String> {
         "\\x" => Meta::Expanded(on_off(arg)?),
         "\\format" => Meta::Format(
             arg.map(|a| {
-                <OutputFormat as clap::ValueEnum>::from_str(a, true)
-                    .map_err(|_| format!("unknown format `{a}` (table, csv, tsv, json, ndjson, markdown)"))
+                <OutputFormat as clap::ValueEnum>::from_str(a, true).map_err(|_| {
+                    format!("unknown format `{a}` (table, csv, tsv, json, ndjson, markdown)")
+                })
             })
             .transpose()?,
         ),
@@ -106,9 +132,15 @@ mod tests {
     fn commands_parse() {
         assert_eq!(parse("\\d"), Ok(Meta::Tables(None)));
         assert_eq!(parse("\\d gold"), Ok(Meta::Tables(Some("gold".into()))));
-        assert_eq!(parse("\\d gold.fact_sales"), Ok(Meta::Describe("gold.fact_sales".into())));
+        assert_eq!(
+            parse("\\d gold.fact_sales"),
+            Ok(Meta::Describe("gold.fact_sales".into()))
+        );
         assert_eq!(parse("\\timing on"), Ok(Meta::Timing(Some(true))));
-        assert_eq!(parse("\\format csv"), Ok(Meta::Format(Some(OutputFormat::Csv))));
+        assert_eq!(
+            parse("\\format csv"),
+            Ok(Meta::Format(Some(OutputFormat::Csv)))
+        );
         assert!(parse("\\format xml").is_err());
         assert!(parse("\\zz").unwrap_err().contains("\\?"));
         assert_eq!(parse("\\q;"), Ok(Meta::Quit));

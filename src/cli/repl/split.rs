@@ -13,7 +13,10 @@ pub fn split(text: &str) -> (Vec<String>, String) {
         match b[i] {
             b'\'' | b'"' => i = skip_quoted(b, i, b[i]),
             b'-' if b.get(i + 1) == Some(&b'-') => {
-                i = b[i..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| i + p + 1);
+                i = b[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(b.len(), |p| i + p + 1);
             }
             b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block_comment(b, i),
             b'$' => i = skip_dollar_quoted(text, i),
@@ -39,7 +42,10 @@ pub fn is_blank(text: &str) -> bool {
         match b[i] {
             c if c.is_ascii_whitespace() => i += 1,
             b'-' if b.get(i + 1) == Some(&b'-') => {
-                i = b[i..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| i + p + 1);
+                i = b[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(b.len(), |p| i + p + 1);
             }
             b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block_comment(b, i),
             _ => return false,
@@ -127,7 +133,10 @@ mod tests {
         assert_eq!(stmts("SELECT 'it''s; fine';"), ["SELECT 'it''s; fine'"]);
         assert_eq!(stmts("SELECT 1 AS \"a;b\";"), ["SELECT 1 AS \"a;b\""]);
         assert_eq!(stmts("SELECT 1 -- no; split\n;"), ["SELECT 1 -- no; split"]);
-        assert_eq!(stmts("SELECT /* a; /* nested; */ b; */ 1;"), ["SELECT /* a; /* nested; */ b; */ 1"]);
+        assert_eq!(
+            stmts("SELECT /* a; /* nested; */ b; */ 1;"),
+            ["SELECT /* a; /* nested; */ b; */ 1"]
+        );
         assert_eq!(stmts("SELECT $x$a;b$x$;"), ["SELECT $x$a;b$x$"]);
     }
 

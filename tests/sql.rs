@@ -1,0 +1,178 @@
+//! `strata sql` without a prompt: `-c`, `-f`, piped input, formats, errors.
+
+mod common;
+
+use common::Project;
+
+fn built() -> Project {
+    let p = Project::new();
+    p.strata_ok(&["run", "--no-report", "--no-tests"]);
+    p
+}
+
+fn sql_with_stdin(p: &Project, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+        .arg("sql")
+        .args(args)
+        .current_dir(p.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn every_output_format_prints_the_same_rows() {
+    let p = built();
+    let q = "SELECT customer_id, customer_name, region FROM gold.dim_customer ORDER BY customer_id LIMIT 2";
+    let out = |format: &str| p.strata_ok(&["sql", "-c", q, "--format", format]);
+    let csv = out("csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "customer_id,customer_name,region");
+    assert_eq!(lines.len(), 3);
+    let (id, rest) = lines[1].split_once(',').unwrap();
+    assert_eq!(id, "1");
+    assert_eq!(out("tsv"), csv.replace(',', "\t"));
+    assert_eq!(
+        out("markdown"),
+        format!(
+            "| customer_id | customer_name | region |\n| --- | --- | --- |\n| 1 | {} |\n| {} |\n",
+            rest.replace(',', " | "),
+            lines[2].replace(',', " | ")
+        )
+    );
+    let ndjson = out("ndjson");
+    assert_eq!(ndjson.lines().count(), 2);
+    assert!(ndjson.starts_with("{\"customer_id\":1,"), "{ndjson}");
+    let json = out("json");
+    assert!(
+        json.starts_with("[{\"customer_id\":1,") && json.trim_end().ends_with("}]"),
+        "{json}"
+    );
+    let table = out("table");
+    assert!(
+        table.contains("customer_id") && table.contains("│"),
+        "{table}"
+    );
+}
+
+#[test]
+fn piped_statements_run_in_order_and_the_first_error_stops_with_exit_1() {
+    let p = built();
+    let ok = sql_with_stdin(
+        &p,
+        &["--format", "csv"],
+        "SELECT 'a;b' AS x;\n-- a comment; not a statement\nSELECT count(*) AS n\nFROM gold.fact_sales;\n",
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&ok.stdout), "x\na;b\nn\n496\n");
+
+    let bad = sql_with_stdin(
+        &p,
+        &["--format", "csv"],
+        "SELECT 1 AS one;\nSELECT nope FROM gold.fact_sales;\nSELECT 2 AS two;\n",
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&bad.stdout), "one\n1\n");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("error:") && err.contains("nope") && err.contains("line 1, column 8"),
+        "{err}"
+    );
+}
+
+#[test]
+fn athena_catalog_statements_answer_from_the_lake() {
+    let p = built();
+    let tables = p.strata_ok(&[
+        "sql",
+        "--format",
+        "csv",
+        "-c",
+        "SHOW TABLES IN gold LIKE 'dim*'",
+    ]);
+    assert_eq!(
+        tables,
+        "schema,table\ngold,dim_customer\ngold,dim_date\ngold,dim_product\ngold,dim_seller\n"
+    );
+    let describe = p.strata_ok(&["sql", "--format", "csv", "-c", "\\d gold.daily_sales"]);
+    assert!(
+        describe.contains("year,Int32,YES,partition key\n"),
+        "{describe}"
+    );
+    assert!(
+        describe.contains("total_sales,\"Decimal128(18, 2)\",YES,\"\"\n"),
+        "{describe}"
+    );
+    let partitions = p.strata_ok(&[
+        "sql",
+        "--format",
+        "csv",
+        "-c",
+        "SHOW PARTITIONS gold.daily_sales",
+    ]);
+    assert_eq!(
+        partitions.lines().count(),
+        410,
+        "a header and one line per day with sales"
+    );
+    assert!(
+        partitions.contains("\nyear=2024/month=2/day=29\n")
+            || partitions.contains("\nyear=2021/month=1/day=10\n")
+    );
+    let repaired = p.strata_ok(&[
+        "sql",
+        "--format",
+        "csv",
+        "-c",
+        "MSCK REPAIR TABLE gold.daily_sales",
+    ]);
+    assert!(
+        repaired.contains("gold.daily_sales: 409 files, 409 rows"),
+        "{repaired}"
+    );
+}
+
+#[test]
+fn max_rows_says_what_it_left_out_and_output_goes_to_a_file() {
+    let p = built();
+    let out = p.strata_ok(&[
+        "sql",
+        "--format",
+        "csv",
+        "--max-rows",
+        "3",
+        "-c",
+        "SELECT sale_id FROM gold.fact_sales ORDER BY sale_id",
+    ]);
+    assert_eq!(
+        out,
+        "sale_id\n1\n2\n3\n(3 of 496 rows shown, 493 left out; raise --max-rows to see more)\n"
+    );
+    p.strata_ok(&[
+        "sql",
+        "-c",
+        "SELECT 42 AS answer",
+        "--format",
+        "csv",
+        "--output",
+        "answer.csv",
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("answer.csv")).unwrap(),
+        "answer\n42\n"
+    );
+}
