@@ -269,16 +269,7 @@ async fn filters_projection_and_limit_reach_the_sql_sent() {
 async fn a_parallel_read_returns_exactly_the_rows_of_a_serial_read() {
     let url = pg::url("parallel_db");
     let project = Project::new();
-    project.strata_ok(&[
-        "seed",
-        "--database-url",
-        &url,
-        "--replace",
-        "--sales",
-        "30000",
-        "--seed",
-        "9",
-    ]);
+    pg::seed(&project, &url, 30000, 9);
     project.write("strata.toml", &format!("source = \"{url}\"\n"));
     let engine = project.engine().await;
     let plan = pretty_format_batches(&query(&engine, "EXPLAIN SELECT * FROM legacy.sales").await)
@@ -318,16 +309,7 @@ async fn a_parallel_read_returns_exactly_the_rows_of_a_serial_read() {
 async fn a_connection_killed_mid_extract_fails_the_run_and_keeps_the_lake() {
     let url = pg::url("killed_db");
     let project = Project::new();
-    project.strata_ok(&[
-        "seed",
-        "--database-url",
-        &url,
-        "--replace",
-        "--sales",
-        "100000",
-        "--seed",
-        "3",
-    ]);
+    pg::seed(&project, &url, 100000, 3);
     project.write("strata.toml", &format!("source = \"{url}\"\n"));
     let extract = ["run", "--select", "raw.sales", "--no-report", "--no-tests"];
     project.strata_ok(&extract);

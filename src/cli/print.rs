@@ -82,7 +82,6 @@ pub fn render_with(batches: &[RecordBatch], options: &PrintOptions) -> Result<St
 }
 
 fn expanded(batches: &[RecordBatch]) -> Result<String> {
-    let options = FormatOptions::default().with_null("NULL");
     let mut out = String::new();
     let mut n = 0;
     for b in batches {
@@ -93,16 +92,11 @@ fn expanded(batches: &[RecordBatch]) -> Result<String> {
             .map(|f| f.name().len())
             .max()
             .unwrap_or(0);
-        let formatters = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        for row in 0..b.num_rows() {
+        for row in rows_of(b, "NULL")? {
             n += 1;
             out.push_str(&format!("-[ RECORD {n} ]-\n"));
-            for (f, field) in formatters.iter().zip(schema.fields()) {
-                out.push_str(&format!("{:<width$} | {}\n", field.name(), f.value(row)));
+            for (value, field) in row.iter().zip(schema.fields()) {
+                out.push_str(&format!("{:<width$} | {value}\n", field.name()));
             }
         }
     }
@@ -110,6 +104,34 @@ fn expanded(batches: &[RecordBatch]) -> Result<String> {
         out.push_str("(no rows)\n");
     }
     Ok(out)
+}
+
+/// Batches as JSON in format `F` (an array, or one object per line).
+fn json<F: datafusion::arrow::json::writer::JsonFormat>(batches: &[RecordBatch]) -> Result<String> {
+    let mut writer = datafusion::arrow::json::Writer::<_, F>::new(Vec::new());
+    for b in batches {
+        writer.write(b)?;
+    }
+    writer.finish()?;
+    Ok(String::from_utf8(writer.into_inner()).expect("JSON output is UTF-8"))
+}
+
+/// Every row of `batch` as text cells, NULL spelled `null`.
+fn rows_of(batch: &RecordBatch, null: &str) -> Result<Vec<Vec<String>>> {
+    let options = FormatOptions::default().with_null(null);
+    let formatters = batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            formatters
+                .iter()
+                .map(|f| f.value(row).to_string())
+                .collect()
+        })
+        .collect())
 }
 
 /// Renders batches in `format`.
@@ -129,7 +151,6 @@ pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
             Ok(String::from_utf8(out).expect("CSV output is UTF-8"))
         }
         OutputFormat::Tsv => {
-            let options = FormatOptions::default().with_null("");
             let mut out = String::new();
             if let Some(first) = batches.first() {
                 let names: Vec<String> = first
@@ -142,18 +163,11 @@ pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
                 out.push('\n');
             }
             for b in batches {
-                let formatters = b
-                    .columns()
-                    .iter()
-                    .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                for row in 0..b.num_rows() {
-                    let cells: Vec<String> = formatters
+                for row in rows_of(b, "")? {
+                    let cells: Vec<String> = row
                         .iter()
-                        .map(|f| {
-                            f.value(row)
-                                .to_string()
-                                .replace('\\', "\\\\")
+                        .map(|v| {
+                            v.replace('\\', "\\\\")
                                 .replace('\t', "\\t")
                                 .replace('\n', "\\n")
                                 .replace('\r', "\\r")
@@ -165,16 +179,8 @@ pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
             }
             Ok(out)
         }
-        OutputFormat::Ndjson => {
-            let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(Vec::new());
-            for b in batches {
-                writer.write(b)?;
-            }
-            writer.finish()?;
-            Ok(String::from_utf8(writer.into_inner()).expect("JSON output is UTF-8"))
-        }
+        OutputFormat::Ndjson => json::<datafusion::arrow::json::writer::LineDelimited>(batches),
         OutputFormat::Markdown => {
-            let options = FormatOptions::default().with_null("NULL");
             let mut out = String::new();
             let Some(first) = batches.first() else {
                 return Ok(String::new());
@@ -188,20 +194,10 @@ pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
             out.push_str(&format!("| {} |\n", names.join(" | ")));
             out.push_str(&format!("|{}\n", " --- |".repeat(names.len())));
             for b in batches {
-                let formatters = b
-                    .columns()
-                    .iter()
-                    .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                for row in 0..b.num_rows() {
-                    let cells: Vec<String> = formatters
+                for row in rows_of(b, "NULL")? {
+                    let cells: Vec<String> = row
                         .iter()
-                        .map(|f| {
-                            f.value(row)
-                                .to_string()
-                                .replace('|', "\\|")
-                                .replace('\n', " ")
-                        })
+                        .map(|v| v.replace('|', "\\|").replace('\n', " "))
                         .collect();
                     out.push_str(&format!("| {} |\n", cells.join(" | ")));
                 }
@@ -209,12 +205,7 @@ pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
             Ok(out)
         }
         OutputFormat::Json => {
-            let mut writer = datafusion::arrow::json::ArrayWriter::new(Vec::new());
-            for b in batches {
-                writer.write(b)?;
-            }
-            writer.finish()?;
-            let mut out = String::from_utf8(writer.into_inner()).expect("JSON output is UTF-8");
+            let mut out = json::<datafusion::arrow::json::writer::JsonArray>(batches)?;
             if out.is_empty() {
                 out.push_str("[]");
             }
@@ -239,21 +230,15 @@ fn table(batches: &[RecordBatch]) -> Result<String> {
     };
     let schema = first.schema();
     t.set_header(schema.fields().iter().map(|f| Cell::new(f.name())));
-    let options = FormatOptions::default().with_null("NULL");
     let numeric: Vec<bool> = schema
         .fields()
         .iter()
         .map(|f| f.data_type().is_numeric() || matches!(f.data_type(), DataType::Decimal128(..)))
         .collect();
     for b in batches {
-        let formatters = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        for row in 0..b.num_rows() {
-            t.add_row(formatters.iter().zip(&numeric).map(|(f, &num)| {
-                let cell = Cell::new(f.value(row).to_string());
+        for row in rows_of(b, "NULL")? {
+            t.add_row(row.into_iter().zip(&numeric).map(|(value, &num)| {
+                let cell = Cell::new(value);
                 if num {
                     cell.set_alignment(CellAlignment::Right)
                 } else {

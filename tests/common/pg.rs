@@ -70,3 +70,17 @@ pub async fn fresh_database(name: &str) -> String {
     }
     url(name)
 }
+
+/// Seeds `sales` generated sales (seed `seed`) into the database of `url`.
+pub fn seed(project: &super::Project, url: &str, sales: u64, seed: u64) {
+    project.strata_ok(&[
+        "seed",
+        "--database-url",
+        url,
+        "--replace",
+        "--sales",
+        &sales.to_string(),
+        "--seed",
+        &seed.to_string(),
+    ]);
+}

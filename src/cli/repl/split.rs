@@ -12,12 +12,7 @@ pub fn split(text: &str) -> (Vec<String>, String) {
     while i < b.len() {
         match b[i] {
             b'\'' | b'"' => i = skip_quoted(b, i, b[i]),
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                i = b[i..]
-                    .iter()
-                    .position(|&c| c == b'\n')
-                    .map_or(b.len(), |p| i + p + 1);
-            }
+            b'-' if b.get(i + 1) == Some(&b'-') => i = skip_line_comment(b, i),
             b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block_comment(b, i),
             b'$' => i = skip_dollar_quoted(text, i),
             b';' => {
@@ -41,12 +36,7 @@ pub fn is_blank(text: &str) -> bool {
     while i < b.len() {
         match b[i] {
             c if c.is_ascii_whitespace() => i += 1,
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                i = b[i..]
-                    .iter()
-                    .position(|&c| c == b'\n')
-                    .map_or(b.len(), |p| i + p + 1);
-            }
+            b'-' if b.get(i + 1) == Some(&b'-') => i = skip_line_comment(b, i),
             b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block_comment(b, i),
             _ => return false,
         }
@@ -59,6 +49,13 @@ pub fn is_blank(text: &str) -> bool {
 pub fn is_complete(text: &str) -> bool {
     let (statements, rest) = split(text);
     !statements.is_empty() && is_blank(&rest)
+}
+
+fn skip_line_comment(b: &[u8], open: usize) -> usize {
+    b[open..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(b.len(), |p| open + p + 1)
 }
 
 fn skip_quoted(b: &[u8], open: usize, quote: u8) -> usize {

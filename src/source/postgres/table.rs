@@ -301,13 +301,15 @@ impl TableProvider for PgTable {
         let schema = Arc::new(self.arrow_schema.project(&indices)?);
         Ok(Arc::new(PgScanExec::new(
             self.connector.clone(),
-            self.qualified(),
-            columns,
-            where_sql,
-            limit,
-            ranges,
-            self.has_ctid(),
-            schema,
+            ScanSpec {
+                relation: self.qualified(),
+                columns,
+                where_sql,
+                limit,
+                ranges,
+                has_ctid: self.has_ctid(),
+                schema,
+            },
         )))
     }
 }
@@ -335,9 +337,8 @@ struct Snapshot {
     id: String,
 }
 
-/// Streams a PostgreSQL relation; one partition per page range.
-pub struct PgScanExec {
-    connector: Arc<PgConnector>,
+/// What a scan reads: the parts of the SQL it sends, and its output schema.
+struct ScanSpec {
     relation: String,
     columns: Vec<(String, PgKind)>,
     where_sql: Vec<String>,
@@ -345,43 +346,33 @@ pub struct PgScanExec {
     ranges: Vec<Option<(u32, Option<u32>)>>,
     has_ctid: bool,
     schema: SchemaRef,
+}
+
+/// Streams a PostgreSQL relation; one partition per page range.
+pub struct PgScanExec {
+    connector: Arc<PgConnector>,
+    spec: ScanSpec,
     properties: Arc<PlanProperties>,
     snapshot: Arc<OnceCell<Snapshot>>,
 }
 
 impl fmt::Debug for PgScanExec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PgScanExec({})", self.relation)
+        write!(f, "PgScanExec({})", self.spec.relation)
     }
 }
 
 impl PgScanExec {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        connector: Arc<PgConnector>,
-        relation: String,
-        columns: Vec<(String, PgKind)>,
-        where_sql: Vec<String>,
-        limit: Option<usize>,
-        ranges: Vec<Option<(u32, Option<u32>)>>,
-        has_ctid: bool,
-        schema: SchemaRef,
-    ) -> Self {
+    fn new(connector: Arc<PgConnector>, spec: ScanSpec) -> Self {
         let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(schema.clone()),
-            Partitioning::UnknownPartitioning(ranges.len()),
+            EquivalenceProperties::new(spec.schema.clone()),
+            Partitioning::UnknownPartitioning(spec.ranges.len()),
             EmissionType::Incremental,
             Boundedness::Bounded,
         ));
         PgScanExec {
             connector,
-            relation,
-            columns,
-            where_sql,
-            limit,
-            ranges,
-            has_ctid,
-            schema,
+            spec,
             properties,
             snapshot: Arc::new(OnceCell::new()),
         }
@@ -389,23 +380,28 @@ impl PgScanExec {
 
     /// The `SELECT` a partition runs (the COPY wraps it).
     pub fn select_sql(&self, partition: usize) -> String {
-        let mut list: Vec<String> = self.columns.iter().map(|(n, _)| quote_ident(n)).collect();
-        if self.has_ctid {
+        let mut list: Vec<String> = self
+            .spec
+            .columns
+            .iter()
+            .map(|(n, _)| quote_ident(n))
+            .collect();
+        if self.spec.has_ctid {
             list.push("ctid".into());
         }
-        let mut conditions = self.where_sql.clone();
-        if let Some(Some((start, end))) = self.ranges.get(partition) {
+        let mut conditions = self.spec.where_sql.clone();
+        if let Some(Some((start, end))) = self.spec.ranges.get(partition) {
             conditions.push(format!("ctid >= '({start},0)'::tid"));
             if let Some(end) = end {
                 conditions.push(format!("ctid < '({end},0)'::tid"));
             }
         }
-        let mut sql = format!("SELECT {} FROM {}", list.join(", "), self.relation);
+        let mut sql = format!("SELECT {} FROM {}", list.join(", "), self.spec.relation);
         if !conditions.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
         }
-        if let Some(n) = self.limit {
+        if let Some(n) = self.spec.limit {
             sql.push_str(&format!(" LIMIT {n}"));
         }
         sql
@@ -417,7 +413,7 @@ impl DisplayAs for PgScanExec {
         write!(
             f,
             "PostgresScan: partitions={}, sql={}",
-            self.ranges.len(),
+            self.spec.ranges.len(),
             self.select_sql(0)
         )
     }
@@ -474,14 +470,14 @@ impl ExecutionPlan for PgScanExec {
             "COPY ({}) TO STDOUT (FORMAT binary)",
             self.select_sql(partition)
         );
-        tracing::debug!(relation = %self.relation, partition, %sql, "extracting");
+        tracing::debug!(relation = %self.spec.relation, partition, %sql, "extracting");
         let connector = self.connector.clone();
-        let shared = (self.ranges.len() > 1).then(|| self.snapshot.clone());
-        let columns = self.columns.clone();
-        let has_ctid = self.has_ctid;
-        let schema = self.schema.clone();
-        let relation = self.relation.clone();
-        let mut builder = RecordBatchReceiverStreamBuilder::new(self.schema.clone(), 2);
+        let shared = (self.spec.ranges.len() > 1).then(|| self.snapshot.clone());
+        let columns = self.spec.columns.clone();
+        let has_ctid = self.spec.has_ctid;
+        let schema = self.spec.schema.clone();
+        let relation = self.spec.relation.clone();
+        let mut builder = RecordBatchReceiverStreamBuilder::new(schema.clone(), 2);
         let tx = builder.tx();
         builder.spawn(async move {
             let client = connector.connect_read_only().await.map_err(external)?;
