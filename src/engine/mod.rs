@@ -5,6 +5,7 @@
 
 pub mod athena;
 pub mod functions;
+pub mod trino;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -53,6 +54,7 @@ impl Engine {
             .build_arc()?;
         let ctx = SessionContext::new_with_config_rt(session, runtime);
         functions::register(&ctx);
+        trino::register(&ctx);
 
         // The lake stays queryable when the source is down: reports and
         // tests read only the lake. `run` checks `source_error` itself.
