@@ -541,6 +541,65 @@ fn to_iso8601(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
+/// `count_if(condition)`: rows where the condition is true.
+#[derive(Debug, Default)]
+struct CountIf(i64);
+
+impl datafusion::logical_expr::Accumulator for CountIf {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let b = values[0].as_boolean();
+        self.0 += b.iter().filter(|v| *v == Some(true)).count() as i64;
+        Ok(())
+    }
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(ScalarValue::Int64(Some(self.0)))
+    }
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![ScalarValue::Int64(Some(self.0))])
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let counts = states[0].as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        self.0 += counts.iter().flatten().sum::<i64>();
+        Ok(())
+    }
+}
+
+/// `regexp_extract(string, pattern [, group])`: the first match (or its
+/// group), NULL when nothing matches.
+fn regexp_extract(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (strings, patterns) = (texts(&a[0])?, texts(&a[1])?);
+    let groups = match a.get(2) {
+        Some(g) => integers(g)?,
+        None => vec![Some(0); strings.len()],
+    };
+    let mut compiled: Option<(String, regex::Regex)> = None;
+    let mut out = StringBuilder::new();
+    for i in 0..strings.len() {
+        let (Some(s), Some(p), Some(g)) = (&strings[i], &patterns[i], groups[i]) else {
+            out.append_null();
+            continue;
+        };
+        if compiled.as_ref().is_none_or(|(q, _)| q != p) {
+            let re = regex::Regex::new(p)
+                .map_err(|e| DataFusionError::Execution(format!("regexp_extract: {e}")))?;
+            compiled = Some((p.clone(), re));
+        }
+        let re = &compiled.as_ref().expect("compiled above").1;
+        if g < 0 || g as usize >= re.captures_len() {
+            return exec_err!("regexp_extract: pattern has no group {g}");
+        }
+        out.append_option(
+            re.captures(s)
+                .and_then(|c| c.get(g as usize))
+                .map(|m| m.as_str()),
+        );
+    }
+    Ok(Arc::new(out.finish()))
+}
+
 /// Registers the functions in a session (replacing DataFusion's `date_format`,
 /// which takes chrono codes, with Trino's).
 pub fn register(ctx: &SessionContext) {
@@ -615,6 +674,44 @@ pub fn register(ctx: &SessionContext) {
             returns,
             eval,
         }));
+    }
+    ctx.register_udf(ScalarUDF::from(Function {
+        name: "regexp_extract",
+        signature: Signature::one_of(
+            vec![
+                datafusion::logical_expr::TypeSignature::Any(2),
+                datafusion::logical_expr::TypeSignature::Any(3),
+            ],
+            Volatility::Immutable,
+        ),
+        returns: |_| Ok(DataType::Utf8),
+        eval: regexp_extract,
+    }));
+    ctx.register_udaf(datafusion::logical_expr::create_udaf(
+        "count_if",
+        vec![DataType::Boolean],
+        Arc::new(DataType::Int64),
+        Volatility::Immutable,
+        Arc::new(|_| Ok(Box::new(CountIf::default()))),
+        Arc::new(vec![DataType::Int64]),
+    ));
+    // Trino's names for what DataFusion already has.
+    let state = ctx.state();
+    for (theirs, ours) in [
+        ("arbitrary", "any_value"),
+        ("approx_percentile", "approx_percentile_cont"),
+    ] {
+        if let Some(f) = state.aggregate_functions().get(ours) {
+            ctx.register_udaf(f.as_ref().clone().with_aliases([theirs]));
+        }
+    }
+    for (theirs, ours) in [
+        ("element_at", "array_element"),
+        ("sequence", "generate_series"),
+    ] {
+        if let Some(f) = state.scalar_functions().get(ours) {
+            ctx.register_udf(f.as_ref().clone().with_aliases([theirs]));
+        }
     }
 }
 
