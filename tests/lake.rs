@@ -7,6 +7,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::NaiveDate;
+use common::oracle::{cents, classify, money};
 use common::{Project, query, scalar};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 
@@ -29,33 +30,6 @@ struct Expected {
     last_day: Option<NaiveDate>,
     /// (year, month) -> (cents, quantity, count)
     monthly: BTreeMap<(i32, u32), (i64, i64, i64)>,
-}
-
-fn cents(s: &str) -> i64 {
-    let (units, frac) = s.split_once('.').unwrap();
-    units.parse::<i64>().unwrap() * 100 + frac.parse::<i64>().unwrap()
-}
-
-/// The contract's date rules, restated: exact zero-padded spellings only.
-fn classify(date: &str) -> Result<NaiveDate, &'static str> {
-    if date.trim().is_empty() {
-        return Err("empty_date");
-    }
-    let padded = |s: &str, seps: &[(usize, char)]| {
-        s.char_indices()
-            .all(|(i, c)| seps.iter().any(|&(at, sep)| at == i && sep == c) || c.is_ascii_digit())
-    };
-    let format = match date.len() {
-        10 if padded(date, &[(2, '/'), (5, '/')]) => "%d/%m/%Y",
-        10 if padded(date, &[(4, '-'), (7, '-')]) => "%Y-%m-%d",
-        19 if padded(date, &[(4, '-'), (7, '-'), (10, ' '), (13, ':'), (16, ':')]) => {
-            return chrono::NaiveDateTime::parse_from_str(date, "%Y-%m-%d %H:%M:%S")
-                .map(|d| d.date())
-                .map_err(|_| "invalid_date");
-        }
-        _ => return Err("unrecognised_format"),
-    };
-    NaiveDate::parse_from_str(date, format).map_err(|_| "invalid_date")
 }
 
 fn expected_from(csv: &str) -> Expected {
@@ -109,10 +83,6 @@ fn expected_from(csv: &str) -> Expected {
     e.first_day = days.first().copied();
     e.last_day = days.last().copied();
     e
-}
-
-fn money(cents: i64) -> String {
-    format!("{}.{:02}", cents / 100, cents % 100)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

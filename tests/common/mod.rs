@@ -164,4 +164,5 @@ pub async fn scalar(engine: &Engine, sql: &str) -> String {
     let batch = batches.iter().find(|b| b.num_rows() > 0).expect("a row");
     datafusion::arrow::util::display::array_value_to_string(batch.column(0), 0).unwrap()
 }
+pub mod oracle;
 pub mod pg;
