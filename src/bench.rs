@@ -156,7 +156,13 @@ pub async fn run(spec: &BenchSpec) -> Result<BenchReport> {
     }
     let tests_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    crate::report::run(&engine, &config.queries_dir, "monthly").await?;
+    crate::report::run(
+        &engine,
+        &config.queries_dir,
+        "monthly",
+        &crate::report::ReportParams::default(),
+    )
+    .await?;
     let report_seconds = t.elapsed().as_secs_f64();
     let total = started.elapsed().as_secs_f64();
 

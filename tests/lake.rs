@@ -224,6 +224,38 @@ async fn the_fixture_builds_the_lake_the_contract_describes() {
         want.push_str(&format!("{y},{m},{},{q},{n}\n", money(*c)));
     }
     assert_eq!(report, want);
+
+    // Parameters narrow it, typed: a year, and a day range inside it.
+    let only_2022 = project.strata_ok(&["report", "monthly", "--format", "csv", "--year", "2022"]);
+    let lines: Vec<&str> = want.lines().filter(|l| l.starts_with("2022,")).collect();
+    assert_eq!(
+        only_2022,
+        format!(
+            "year,month,total_sales,total_quantity,sales_count\n{}\n",
+            lines.join("\n")
+        )
+    );
+    let march = project.strata_ok(&[
+        "report",
+        "monthly",
+        "--format",
+        "csv",
+        "--from",
+        "2023-03-01",
+        "--to",
+        "2023-03-31",
+    ]);
+    assert_eq!(march.lines().count(), 2, "{march}");
+    assert!(march.contains("\n2023,3,"), "{march}");
+    let bad = project.strata(&[
+        "report",
+        "monthly",
+        "--from",
+        "2024-02-01",
+        "--to",
+        "2024-01-01",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,5 +6,7 @@ SELECT
     CAST(sum(total_quantity) AS BIGINT) AS total_quantity,
     CAST(sum(sales_count) AS BIGINT) AS sales_count
 FROM gold.daily_sales
+-- Bound by `strata report monthly --year/--from/--to` (the whole range by default).
+WHERE sale_date BETWEEN $from AND $to
 GROUP BY year, month
 ORDER BY year, month

@@ -141,7 +141,13 @@ pub async fn run(config: &Config, args: &RunArgs, quiet: bool) -> Result<Outcome
             .is_file()
         && engine.has_table("gold", "daily_sales")
     {
-        let batches = crate::report::run(&engine, &config.queries_dir, "monthly").await?;
+        let batches = crate::report::run(
+            &engine,
+            &config.queries_dir,
+            "monthly",
+            &crate::report::ReportParams::default(),
+        )
+        .await?;
         writeln!(
             stdout,
             "Monthly sales\n{}",
@@ -198,7 +204,8 @@ pub async fn test(config: &Config) -> Result<Outcome> {
 /// `strata report NAME`.
 pub async fn report(config: &Config, args: &ReportArgs) -> Result<Outcome> {
     let engine = open(config, false).await?;
-    let batches = crate::report::run(&engine, &config.queries_dir, &args.name).await?;
+    let params = crate::report::ReportParams::new(args.year, args.from, args.to)?;
+    let batches = crate::report::run(&engine, &config.queries_dir, &args.name, &params).await?;
     print!("{}", render(&batches, args.format)?);
     Ok(Outcome::Success)
 }
