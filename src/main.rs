@@ -29,7 +29,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(dispatch(&cli)) {
+    let outcome = runtime.block_on(dispatch(&cli));
+    // Work a cancelled query left behind (DataFusion stops only at its next
+    // yield point) must not hold the process open.
+    runtime.shutdown_background();
+    match outcome {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
         Err(e) => {

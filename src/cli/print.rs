@@ -218,8 +218,12 @@ pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
 /// A table in the house style, sized to the terminal.
 pub fn new_table() -> Table {
     let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
+    t.load_style(UTF8_FULL_CONDENSED);
+    // Fit to the terminal, unless it reports a useless width (a pty with no
+    // size says 0): then wrapping would put one character per line.
+    if t.width().is_none_or(|w| w >= 40) {
+        t.set_content_arrangement(ContentArrangement::Dynamic);
+    }
     t
 }
 
