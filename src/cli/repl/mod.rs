@@ -131,9 +131,9 @@ impl<'a> Session<'a> {
         }
         let started = Instant::now();
         let batches = if self.cancellable {
-            tokio::select! {
-                result = execute(self.engine, text) => result?,
-                _ = tokio::signal::ctrl_c() => {
+            match tokio::task::block_in_place(|| run_cancellable(self.engine, text))? {
+                Some(batches) => batches,
+                None => {
                     eprintln!("cancelled");
                     return Ok(Flow::Continue);
                 }
@@ -206,6 +206,32 @@ pub async fn execute(engine: &Engine, sql: &str) -> Result<Vec<RecordBatch>> {
     };
     let df = engine.ctx().sql(&sql).await.map_err(statement_error)?;
     df.collect().await.map_err(statement_error)
+}
+
+/// Runs a statement on a runtime of its own until it ends or Ctrl-C comes
+/// (`None`). A cancelled query's tasks stop only at their next yield point;
+/// on their own runtime, shut down without waiting, they can never starve the
+/// prompt's next statement.
+fn run_cancellable(engine: &Engine, sql: &str) -> Result<Option<Vec<RecordBatch>>> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| Error::Config(format!("cannot start a query runtime: {e}")))?;
+                let outcome = runtime.block_on(async {
+                    tokio::select! {
+                        result = execute(engine, sql) => result.map(Some),
+                        _ = tokio::signal::ctrl_c() => Ok(None),
+                    }
+                });
+                runtime.shutdown_background();
+                outcome
+            })
+            .join()
+            .map_err(|_| Error::Config("the query thread panicked".into()))?
+    })
 }
 
 fn statement_error(e: datafusion::error::DataFusionError) -> Error {
