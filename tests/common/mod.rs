@@ -66,6 +66,9 @@ impl Project {
             .env_remove("STRATA_LAKE")
             .env_remove("STRATA_SOURCE")
             .env_remove("STRATA_PROJECT")
+            // DATABASE_URL names the tests' server (common::pg), not these
+            // projects' source: PostgreSQL tests pass their URL explicitly.
+            .env_remove("DATABASE_URL")
             .output()
             .expect("run strata")
     }
