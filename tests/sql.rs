@@ -176,3 +176,58 @@ fn max_rows_says_what_it_left_out_and_output_goes_to_a_file() {
         "answer\n42\n"
     );
 }
+
+#[test]
+fn ctas_writes_a_lake_table_atomically_and_unload_writes_files() {
+    let p = built();
+    let ctas = "CREATE TABLE gold.region_revenue WITH (format = 'PARQUET', partitioned_by = ARRAY['region']) AS \
+                SELECT sum(f.total_value) AS revenue, count(*) AS sales, c.region \
+                FROM gold.fact_sales f JOIN gold.dim_customer c USING (customer_id) GROUP BY c.region";
+    let out = p.strata_ok(&["sql", "--format", "csv", "-c", ctas]);
+    assert!(
+        out.contains("gold.region_revenue: 5 rows in 5 files"),
+        "{out}"
+    );
+    // Registered for the next session, partitioned, and summing to the facts.
+    let check = p.strata_ok(&[
+        "sql", "--format", "csv", "-c",
+        "SELECT (SELECT sum(revenue) FROM gold.region_revenue) = (SELECT sum(total_value) FROM gold.fact_sales) AS same, \
+                (SELECT sum(sales) FROM gold.region_revenue) AS sales",
+    ]);
+    assert_eq!(check, "same,sales\ntrue,496\n");
+    assert!(
+        p.lake()
+            .join("gold/region_revenue/region=Sudeste/part-00000.parquet")
+            .is_file()
+    );
+    // Running it again replaces the table whole (no doubled rows).
+    p.strata_ok(&["sql", "-c", ctas]);
+    let again = p.strata_ok(&[
+        "sql",
+        "--format",
+        "csv",
+        "-c",
+        "SELECT sum(sales) AS n FROM gold.region_revenue",
+    ]);
+    assert_eq!(again, "n\n496\n");
+
+    let out_dir = p.path().join("exports/y2024");
+    let unload = format!(
+        "UNLOAD (SELECT sale_date, total_sales FROM gold.daily_sales WHERE year = 2024) TO '{}' WITH (format = 'TEXTFILE')",
+        out_dir.display()
+    );
+    let out = p.strata_ok(&["sql", "--format", "csv", "-c", &unload]);
+    assert!(out.contains("90 rows in 1 files unloaded"), "{out}");
+    let csv = std::fs::read_to_string(out_dir.join("part-00000.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 91);
+    // Athena's rule: the location must be empty.
+    let again = p.strata(&["sql", "-c", &unload]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not empty"));
+    let bad = p.strata(&[
+        "sql",
+        "-c",
+        "CREATE TABLE gold.t WITH (format = 'ORC') AS SELECT 1 AS x",
+    ]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("format 'ORC' is not supported"));
+}

@@ -30,10 +30,194 @@ pub enum Statement {
     ShowPartitions(String),
     /// `MSCK REPAIR TABLE t`.
     Repair(String),
+    /// An Athena statement Strata recognised but cannot run as written.
+    Invalid(String),
+    /// `CREATE TABLE layer.t [WITH (...)] AS query`: a lake table, written atomically.
+    CreateTableAs {
+        /// `layer.table`.
+        table: String,
+        /// `format` and `partitioned_by`.
+        write: crate::lake::writer::WriteSpec,
+        /// The query.
+        query: String,
+    },
+    /// `UNLOAD (query) TO 'folder' [WITH (...)]`: files outside the lake.
+    Unload {
+        /// The query.
+        query: String,
+        /// The folder, which must not exist or be empty.
+        to: String,
+        /// `format` and `partitioned_by`.
+        write: crate::lake::writer::WriteSpec,
+    },
+}
+
+/// Parses Athena's `WITH (format = 'PARQUET', partitioned_by = ARRAY['a'],
+/// external_location = '...')` properties.
+fn properties(
+    text: &str,
+) -> std::result::Result<(crate::lake::writer::WriteSpec, Option<String>), String> {
+    use crate::lake::manifest::Format;
+    let mut write = crate::lake::writer::WriteSpec::default();
+    let mut location = None;
+    let mut depth = 0;
+    let mut parts = vec![];
+    let mut current = String::new();
+    for c in text.chars() {
+        match c {
+            '[' | '(' => depth += 1,
+            ']' | ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    parts.push(current);
+    for part in parts.iter().filter(|p| !p.trim().is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("table property `{}` is not key = value", part.trim()))?;
+        let v = v.trim();
+        let text = v.trim_matches('\'');
+        match k.trim().to_ascii_lowercase().as_str() {
+            "format" => {
+                write.format = match text.to_ascii_uppercase().as_str() {
+                    "PARQUET" => Format::Parquet,
+                    "TEXTFILE" | "CSV" => Format::Csv,
+                    other => {
+                        return Err(format!(
+                            "format '{other}' is not supported (PARQUET, TEXTFILE/CSV)"
+                        ));
+                    }
+                }
+            }
+            "partitioned_by" => {
+                let inner = v
+                    .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                    .trim()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']');
+                write.partition_by = inner
+                    .split(',')
+                    .map(|c| c.trim().trim_matches('\'').to_string())
+                    .filter(|c| !c.is_empty())
+                    .collect();
+            }
+            "external_location" => location = Some(text.to_string()),
+            "write_compression" | "compression" if text.eq_ignore_ascii_case("zstd") => {}
+            other => return Err(format!("table property `{other}` is not supported")),
+        }
+    }
+    Ok((write, location))
+}
+
+/// Splits `WITH (...) rest` into the properties and the rest.
+fn with_clause(text: &str) -> Option<(&str, &str)> {
+    let t = text.trim_start();
+    if !t.get(..4).is_some_and(|w| w.eq_ignore_ascii_case("WITH")) {
+        return None;
+    }
+    let open = t.find('(')?;
+    let mut depth = 0;
+    for (i, c) in t[open..].char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some((&t[open + 1..open + i], &t[open + i + 1..]));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn classify_write(sql: &str) -> Option<std::result::Result<Statement, String>> {
+    let trimmed = sql.trim();
+    let upper = trimmed.to_ascii_uppercase();
+    if upper.starts_with("CREATE TABLE") && upper.contains(" AS ") {
+        let rest = trimmed["CREATE TABLE".len()..].trim_start();
+        let name_end = rest.find(char::is_whitespace)?;
+        let table = rest[..name_end].replace(['`', '"'], "");
+        let mut rest = &rest[name_end..];
+        let mut write = crate::lake::writer::WriteSpec::default();
+        if let Some((props, after)) = with_clause(rest) {
+            match properties(props) {
+                Ok((w, location)) => {
+                    if location.is_some() {
+                        return Some(Err(
+                            "external_location: a lake table lives at <lake>/<layer>/<table>; leave it out".into(),
+                        ));
+                    }
+                    write = w;
+                }
+                Err(e) => return Some(Err(e)),
+            }
+            rest = after;
+        }
+        let rest = rest.trim_start();
+        if !rest.get(..2).is_some_and(|w| w.eq_ignore_ascii_case("AS")) {
+            return None;
+        }
+        return Some(Ok(Statement::CreateTableAs {
+            table,
+            write,
+            query: rest[2..].trim().to_string(),
+        }));
+    }
+    if upper.starts_with("UNLOAD") {
+        let rest = trimmed["UNLOAD".len()..].trim_start();
+        if !rest.starts_with('(') {
+            return None;
+        }
+        let mut depth = 0;
+        let mut close = None;
+        for (i, c) in rest.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let close = close?;
+        let query = rest[1..close].trim().to_string();
+        let after = rest[close + 1..].trim_start();
+        if !after.get(..2).is_some_and(|w| w.eq_ignore_ascii_case("TO")) {
+            return None;
+        }
+        let after = after[2..].trim_start();
+        let end = after[1..].find('\'')? + 1;
+        let to = after[1..end].to_string();
+        let mut write = crate::lake::writer::WriteSpec::default();
+        if let Some((props, _)) = with_clause(&after[end + 1..]) {
+            match properties(props) {
+                Ok((w, _)) => write = w,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        return Some(Ok(Statement::Unload { query, to, write }));
+    }
+    None
 }
 
 /// Sorts a statement (without its `;`).
 pub fn classify(sql: &str) -> Statement {
+    match classify_write(sql) {
+        Some(Ok(s)) => return s,
+        Some(Err(e)) => return Statement::Invalid(e),
+        None => {}
+    }
     let words: Vec<&str> = sql.split_whitespace().collect();
     let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
     let up: Vec<&str> = upper.iter().map(String::as_str).collect();
@@ -125,7 +309,10 @@ fn like(pattern: &str, name: &str) -> bool {
 /// Answers the statements DataFusion does not know; `None` for the rest.
 pub async fn execute(engine: &Engine, statement: &Statement) -> Result<Option<Vec<RecordBatch>>> {
     Ok(Some(match statement {
-        Statement::Sql(_) => return Ok(None),
+        Statement::Sql(_) | Statement::CreateTableAs { .. } | Statement::Unload { .. } => {
+            return Ok(None);
+        }
+        Statement::Invalid(e) => return Err(Error::Config(e.clone())),
         Statement::ShowTables {
             schema,
             like: pattern,

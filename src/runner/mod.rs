@@ -1,6 +1,7 @@
 //! Running models: in dependency order, independent ones at the same time,
 //! each table written aside and swapped in whole.
 
+pub mod ctas;
 pub mod data_tests;
 pub mod progress;
 
@@ -221,7 +222,7 @@ fn skip_downstream(
 }
 
 /// Runs one model: query, write aside, manifest, swap.
-async fn build(
+pub async fn build(
     ctx: &SessionContext,
     lake: &Arc<Lake>,
     model: &Model,

@@ -198,6 +198,19 @@ impl<'a> Session<'a> {
 /// Runs one statement: Athena's catalog statements here, the rest in DataFusion.
 pub async fn execute(engine: &Engine, sql: &str) -> Result<Vec<RecordBatch>> {
     let statement = athena::classify(sql);
+    match &statement {
+        Statement::CreateTableAs {
+            table,
+            write,
+            query,
+        } => {
+            return crate::runner::ctas::create_table_as(engine, table, write, query).await;
+        }
+        Statement::Unload { query, to, write } => {
+            return crate::runner::ctas::unload(engine, query, to, write).await;
+        }
+        _ => {}
+    }
     if let Some(batches) = athena::execute(engine, &statement).await? {
         return Ok(batches);
     }

@@ -1,0 +1,143 @@
+//! Athena's writing statements at the prompt: `CREATE TABLE ... AS` builds a
+//! lake table exactly as a model would (staged, swapped in whole, manifest,
+//! registered), and `UNLOAD` writes a query's result to a folder.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::lake::writer::{WriteSpec, write_stream};
+use crate::lake::{Layer, TableId};
+use crate::models::Model;
+
+fn message(text: String) -> Result<Vec<RecordBatch>> {
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "result",
+        DataType::Utf8,
+        false,
+    )]));
+    Ok(vec![RecordBatch::try_new(
+        schema,
+        vec![Arc::new(StringArray::from(vec![text]))],
+    )?])
+}
+
+/// `CREATE TABLE layer.table WITH (...) AS query`.
+pub async fn create_table_as(
+    engine: &Engine,
+    table: &str,
+    write: &WriteSpec,
+    query: &str,
+) -> Result<Vec<RecordBatch>> {
+    let (layer, name) = table.split_once('.').ok_or_else(|| {
+        Error::Config(format!(
+            "CREATE TABLE {table}: name the layer (e.g. gold.{table})"
+        ))
+    })?;
+    let id = TableId::new(Layer::new(layer)?, name)?;
+    let model = Model {
+        table: id.clone(),
+        path: PathBuf::from(format!("CREATE TABLE {id}")),
+        sql: query.to_string(),
+        write: write.clone(),
+        reads: vec![],
+    };
+    let lake = engine.lake().clone();
+    let _lock = lake.lock()?;
+    let run_id = super::new_run_id();
+    let manifest = super::build(
+        &engine.deterministic_ctx(),
+        &lake,
+        &model,
+        &run_id,
+        std::path::Path::new("."),
+        &|_| {},
+    )
+    .await?;
+    engine.register(&manifest)?;
+    lake.clear_staging(&run_id).await?;
+    message(format!(
+        "{id}: {} rows in {} files, written to the lake",
+        manifest.rows,
+        manifest.files.len()
+    ))
+}
+
+/// `UNLOAD (query) TO 'folder' WITH (...)`: the folder must be new or empty;
+/// the files are written beside it and moved in when complete.
+pub async fn unload(
+    engine: &Engine,
+    query: &str,
+    to: &str,
+    write: &WriteSpec,
+) -> Result<Vec<RecordBatch>> {
+    if to.contains("://") && !to.starts_with("file://") {
+        return Err(Error::Config(format!(
+            "UNLOAD to {to}: only local folders are supported so far"
+        )));
+    }
+    let target = PathBuf::from(to.trim_start_matches("file://"));
+    if target.exists()
+        && std::fs::read_dir(&target)
+            .map_err(|e| Error::io(&target, e))?
+            .next()
+            .is_some()
+    {
+        return Err(Error::Config(format!(
+            "UNLOAD: {} is not empty (Athena requires an empty location)",
+            target.display()
+        )));
+    }
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| Error::Config(format!("UNLOAD: {to} is not a folder name")))?;
+    let parent = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    let store: Arc<dyn object_store::ObjectStore> =
+        Arc::new(LocalFileSystem::new_with_prefix(&parent)?);
+    let staging = format!(".{name}.strata-unload");
+    let mut df = engine
+        .ctx()
+        .sql(query)
+        .await
+        .map_err(|e| Error::sql("UNLOAD", e))?;
+    if !write.partition_by.is_empty() {
+        let keys = write
+            .partition_by
+            .iter()
+            .map(|c| {
+                datafusion::logical_expr::Expr::Column(datafusion::common::Column::from_name(c))
+                    .sort(true, false)
+            })
+            .collect();
+        df = df.sort(keys).map_err(|e| Error::sql("UNLOAD", e))?;
+    }
+    let stream = df
+        .execute_stream()
+        .await
+        .map_err(|e| Error::sql("UNLOAD", e))?;
+    let written =
+        write_stream(&store, &Path::from(staging.as_str()), write, stream, |_| {}).await?;
+    let staged = parent.join(&staging);
+    if target.exists() {
+        std::fs::remove_dir(&target).map_err(|e| Error::io(&target, e))?;
+    }
+    std::fs::rename(&staged, &target).map_err(|e| Error::io(&target, e))?;
+    message(format!(
+        "{} rows in {} files unloaded to {}",
+        written.rows,
+        written.files.len(),
+        target.display()
+    ))
+}
