@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType};
 use strata::config::{Config, Environment, Overrides};
 use strata::engine::Engine;
@@ -31,20 +30,12 @@ impl AsyncDB for Strata {
             return Ok(DBOutput::StatementComplete(0));
         }
         let types = vec![DefaultColumnType::Any; first.num_columns()];
-        let options = FormatOptions::default().with_null("NULL");
         let mut rows = vec![];
         for b in &batches {
-            let formatters = b
-                .columns()
-                .iter()
-                .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-                .collect::<Result<Vec<_>, _>>()?;
-            for r in 0..b.num_rows() {
+            for row in strata::cli::print::rows_of(b, "NULL")? {
                 rows.push(
-                    formatters
-                        .iter()
-                        .map(|f| {
-                            let v = f.value(r).to_string();
+                    row.into_iter()
+                        .map(|v| {
                             if v.is_empty() {
                                 "(empty)".to_string()
                             } else {

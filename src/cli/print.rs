@@ -116,8 +116,18 @@ fn json<F: datafusion::arrow::json::writer::JsonFormat>(batches: &[RecordBatch])
     Ok(String::from_utf8(writer.into_inner()).expect("JSON output is UTF-8"))
 }
 
-/// Every row of `batch` as text cells, NULL spelled `null`.
-fn rows_of(batch: &RecordBatch, null: &str) -> Result<Vec<Vec<String>>> {
+/// The column names of a batch.
+fn header(batch: &RecordBatch) -> Vec<String> {
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+/// Every row of `batch` as text cells, NULL spelled as `null` says.
+pub fn rows_of(batch: &RecordBatch, null: &str) -> Result<Vec<Vec<String>>> {
     let options = FormatOptions::default().with_null(null);
     let formatters = batch
         .columns()
@@ -153,12 +163,7 @@ pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
         OutputFormat::Tsv => {
             let mut out = String::new();
             if let Some(first) = batches.first() {
-                let names: Vec<String> = first
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect();
+                let names = header(first);
                 out.push_str(&names.join("\t"));
                 out.push('\n');
             }
@@ -185,12 +190,7 @@ pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
             let Some(first) = batches.first() else {
                 return Ok(String::new());
             };
-            let names: Vec<String> = first
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect();
+            let names = header(first);
             out.push_str(&format!("| {} |\n", names.join(" | ")));
             out.push_str(&format!("|{}\n", " --- |".repeat(names.len())));
             for b in batches {

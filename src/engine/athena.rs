@@ -114,6 +114,24 @@ fn properties(
     Ok((write, location))
 }
 
+/// The index of the `)` closing the `(` at `open`.
+fn closing_paren(s: &str, open: usize) -> Option<usize> {
+    let mut depth = 0;
+    for (i, c) in s[open..].char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(open + i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Splits `WITH (...) rest` into the properties and the rest.
 fn with_clause(text: &str) -> Option<(&str, &str)> {
     let t = text.trim_start();
@@ -121,20 +139,8 @@ fn with_clause(text: &str) -> Option<(&str, &str)> {
         return None;
     }
     let open = t.find('(')?;
-    let mut depth = 0;
-    for (i, c) in t[open..].char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some((&t[open + 1..open + i], &t[open + i + 1..]));
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+    let close = closing_paren(t, open)?;
+    Some((&t[open + 1..close], &t[close + 1..]))
 }
 
 fn classify_write(sql: &str) -> Option<std::result::Result<Statement, String>> {
@@ -175,22 +181,7 @@ fn classify_write(sql: &str) -> Option<std::result::Result<Statement, String>> {
         if !rest.starts_with('(') {
             return None;
         }
-        let mut depth = 0;
-        let mut close = None;
-        for (i, c) in rest.char_indices() {
-            match c {
-                '(' => depth += 1,
-                ')' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        close = Some(i);
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let close = close?;
+        let close = closing_paren(rest, 0)?;
         let query = rest[1..close].trim().to_string();
         let after = rest[close + 1..].trim_start();
         if !after.get(..2).is_some_and(|w| w.eq_ignore_ascii_case("TO")) {

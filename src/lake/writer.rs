@@ -37,6 +37,29 @@ pub struct WriteSpec {
     pub partition_by: Vec<String>,
 }
 
+impl WriteSpec {
+    /// Orders a result by its partition columns, which `write_stream` needs to
+    /// keep one file open at a time (the sort spills to disk past the
+    /// session's memory limit). Unpartitioned results are left as they are.
+    pub fn cluster(
+        &self,
+        df: datafusion::dataframe::DataFrame,
+    ) -> datafusion::error::Result<datafusion::dataframe::DataFrame> {
+        if self.partition_by.is_empty() {
+            return Ok(df);
+        }
+        df.sort(
+            self.partition_by
+                .iter()
+                .map(|c| {
+                    datafusion::logical_expr::Expr::Column(datafusion::common::Column::from_name(c))
+                        .sort(true, false)
+                })
+                .collect(),
+        )
+    }
+}
+
 /// What a write produced.
 #[derive(Debug, Clone)]
 pub struct Written {

@@ -107,22 +107,12 @@ pub async fn unload(
     let store: Arc<dyn object_store::ObjectStore> =
         Arc::new(LocalFileSystem::new_with_prefix(&parent)?);
     let staging = format!(".{name}.strata-unload");
-    let mut df = engine
+    let df = engine
         .ctx()
         .sql(query)
         .await
         .map_err(|e| Error::sql("UNLOAD", e))?;
-    if !write.partition_by.is_empty() {
-        let keys = write
-            .partition_by
-            .iter()
-            .map(|c| {
-                datafusion::logical_expr::Expr::Column(datafusion::common::Column::from_name(c))
-                    .sort(true, false)
-            })
-            .collect();
-        df = df.sort(keys).map_err(|e| Error::sql("UNLOAD", e))?;
-    }
+    let df = write.cluster(df).map_err(|e| Error::sql("UNLOAD", e))?;
     let stream = df
         .execute_stream()
         .await

@@ -10,8 +10,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use datafusion::common::Column;
-use datafusion::logical_expr::Expr;
 use datafusion::prelude::SessionContext;
 use object_store::ObjectStoreExt;
 use tokio::task::JoinSet;
@@ -230,19 +228,11 @@ pub async fn build(
     project_dir: &Path,
     on_rows: &(dyn Fn(u64) + Sync),
 ) -> Result<TableManifest> {
-    let mut df = Engine::sql_from_file(ctx, &model.path, &model.sql).await?;
-    if !model.write.partition_by.is_empty() {
-        // Clustered by partition, the writer has one file open at a time
-        // (memory stays flat, each folder gets one well-formed file); the
-        // sort spills to disk past the session's memory limit.
-        let keys = model
-            .write
-            .partition_by
-            .iter()
-            .map(|c| Expr::Column(Column::from_name(c)).sort(true, false))
-            .collect();
-        df = df.sort(keys).map_err(|e| Error::sql(&model.path, e))?;
-    }
+    let df = Engine::sql_from_file(ctx, &model.path, &model.sql).await?;
+    let df = model
+        .write
+        .cluster(df)
+        .map_err(|e| Error::sql(&model.path, e))?;
     let stream = df
         .execute_stream()
         .await
