@@ -5,6 +5,8 @@
 
 pub mod athena;
 pub mod functions;
+pub mod joda;
+pub mod lenient;
 pub mod trino;
 
 use std::collections::BTreeMap;

@@ -23,6 +23,8 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
+use super::joda;
+
 const MICROS: i64 = 1_000_000;
 const EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
@@ -460,20 +462,138 @@ fn date_parse(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
-/// Parses with `fmt`, the time fields it leaves out being zero (as Trino
-/// does: `%Y/%m/%d/%H` has no minutes).
+fn format_datetime(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (ts, fmts) = (timestamps(&a[0])?, texts(&a[1])?);
+    let mut out = StringBuilder::new();
+    for i in 0..ts.len() {
+        match (ts[i].and_then(to_datetime), &fmts[i]) {
+            (Some(d), Some(f)) => {
+                let tokens = joda::tokens(f).map_err(DataFusionError::Execution)?;
+                out.append_value(joda::format(d, &tokens));
+            }
+            _ => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+fn parse_datetime(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (ss, fmts) = (texts(&a[0])?, texts(&a[1])?);
+    let mut out = TimestampMicrosecondBuilder::new();
+    for i in 0..ss.len() {
+        match (&ss[i], &fmts[i]) {
+            (Some(s), Some(f)) => {
+                let tokens = joda::tokens(f).map_err(DataFusionError::Execution)?;
+                match joda::parse(s, &tokens).map_err(DataFusionError::Execution)? {
+                    Some(m) => out.append_value(m),
+                    None => return exec_err!("Invalid format: \"{s}\" does not match \"{f}\""),
+                }
+            }
+            _ => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish().with_timezone("UTC")))
+}
+
+/// One step of a JSON path: `.key`, `["key"]` or `[index]`.
+#[derive(Debug, PartialEq)]
+enum JsonStep {
+    Key(String),
+    Index(usize),
+}
+
+/// Parses the JSONPath subset Trino's `json_extract*` accept.
+fn json_path(path: &str) -> Result<Vec<JsonStep>> {
+    let invalid = || exec_err!("Invalid JSON path: '{path}'");
+    let Some(mut rest) = path.trim().strip_prefix('$') else {
+        return invalid();
+    };
+    let mut steps = Vec::new();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            if end == 0 || r[..end].contains('*') {
+                return invalid();
+            }
+            steps.push(JsonStep::Key(r[..end].to_string()));
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let Some(end) = r.find(']') else {
+                return invalid();
+            };
+            let inner = r[..end].trim();
+            if let Some(q) = inner
+                .strip_prefix('"')
+                .and_then(|q| q.strip_suffix('"'))
+                .or_else(|| inner.strip_prefix('\'').and_then(|q| q.strip_suffix('\'')))
+            {
+                steps.push(JsonStep::Key(q.to_string()));
+            } else if let Ok(i) = inner.parse::<usize>() {
+                steps.push(JsonStep::Index(i));
+            } else {
+                return invalid();
+            }
+            rest = &r[end + 1..];
+        } else {
+            return invalid();
+        }
+    }
+    Ok(steps)
+}
+
+/// The value at `steps` in `json`; None for malformed JSON or a missing
+/// step (Trino answers NULL for both).
+fn json_at(json: &str, steps: &[JsonStep]) -> Option<serde_json::Value> {
+    let mut v: serde_json::Value = serde_json::from_str(json).ok()?;
+    for s in steps {
+        v = match (s, v) {
+            (JsonStep::Key(k), serde_json::Value::Object(mut m)) => m.remove(k)?,
+            (JsonStep::Index(i), serde_json::Value::Array(mut a)) if *i < a.len() => {
+                a.swap_remove(*i)
+            }
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+fn json_extract_scalar(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    json_extract_with(a, |v| match v {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    })
+}
+
+fn json_extract(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    json_extract_with(a, |v| Some(v.to_string()))
+}
+
+fn json_extract_with(
+    a: &[ArrayRef],
+    render: fn(serde_json::Value) -> Option<String>,
+) -> Result<ArrayRef> {
+    let (docs, paths) = (texts(&a[0])?, texts(&a[1])?);
+    let mut out = StringBuilder::new();
+    for i in 0..docs.len() {
+        match (&docs[i], &paths[i]) {
+            (Some(doc), Some(path)) => {
+                let steps = json_path(path)?;
+                out.append_option(json_at(doc, &steps).and_then(render));
+            }
+            _ => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// Parses with `fmt`, the fields it leaves out taking Trino's defaults
+/// (`%Y/%m/%d/%H` has no minutes; `%Y` alone is January 1st).
 fn parse_partial(s: &str, fmt: &str) -> Option<NaiveDateTime> {
     let mut parsed = chrono::format::Parsed::new();
     chrono::format::parse(&mut parsed, s, chrono::format::StrftimeItems::new(fmt)).ok()?;
-    if parsed.hour_div_12().is_none() {
-        parsed.set_hour(0).ok()?;
-    }
-    if parsed.minute().is_none() {
-        parsed.set_minute(0).ok()?;
-    }
-    if parsed.second().is_none() {
-        parsed.set_second(0).ok()?;
-    }
+    joda::default_missing_fields(&mut parsed);
     parsed.to_naive_datetime_with_offset(0).ok()
 }
 
@@ -711,6 +831,12 @@ fn regexp_extract(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
 /// Registers the functions in a session (replacing DataFusion's `date_format`,
 /// which takes chrono codes, with Trino's).
 pub fn register(ctx: &SessionContext) {
+    use datafusion::execution::FunctionRegistry;
+    ctx.register_udf(ScalarUDF::from(super::lenient::Try::new()));
+    ctx.state_ref()
+        .write()
+        .register_function_rewrite(Arc::new(super::lenient::TryRewrite))
+        .expect("a session accepts function rewrites");
     let parts = [
         ("year", vec![], Part::Year),
         ("quarter", vec![], Part::Quarter),
@@ -740,7 +866,7 @@ pub fn register(ctx: &SessionContext) {
             DataType::Timestamp(TimeUnit::Microsecond, None)
         })
     };
-    let functions: [(&'static str, usize, ReturnType, Eval); 8] = [
+    let functions: [(&'static str, usize, ReturnType, Eval); 12] = [
         ("date_add", 3, same_as_third, date_add),
         ("date_diff", 3, |_| Ok(DataType::Int64), date_diff),
         (
@@ -774,6 +900,30 @@ pub fn register(ctx: &SessionContext) {
             from_iso8601_timestamp,
         ),
         ("to_iso8601", 1, |_| Ok(DataType::Utf8), to_iso8601),
+        (
+            "format_datetime",
+            2,
+            |_| Ok(DataType::Utf8),
+            format_datetime,
+        ),
+        (
+            "parse_datetime",
+            2,
+            |_| {
+                Ok(DataType::Timestamp(
+                    TimeUnit::Microsecond,
+                    Some("UTC".into()),
+                ))
+            },
+            parse_datetime,
+        ),
+        (
+            "json_extract_scalar",
+            2,
+            |_| Ok(DataType::Utf8),
+            json_extract_scalar,
+        ),
+        ("json_extract", 2, |_| Ok(DataType::Utf8), json_extract),
     ];
     for (name, arity, returns, eval) in functions {
         ctx.register_udf(ScalarUDF::from(Function {
