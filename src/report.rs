@@ -96,7 +96,8 @@ pub async fn run(
         )));
     }
     let report = QueryFile::load(&path)?;
-    let mut df = Engine::sql_from_file(engine.ctx(), &report.path, &report.sql).await?;
+    let ctx = engine.session_for(&report.sql).await?;
+    let mut df = Engine::sql_from_file(&ctx, &report.path, &report.sql).await?;
     if report.sql.contains("$from") || report.sql.contains("$to") {
         df = df
             .with_param_values(params.values())

@@ -231,3 +231,39 @@ fn ctas_writes_a_lake_table_atomically_and_unload_writes_files() {
     ]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("format 'ORC' is not supported"));
 }
+
+#[test]
+fn path_and_file_size_name_each_rows_file_as_on_disk() {
+    let p = built();
+    let out = p.strata_ok(&[
+        "sql",
+        "--format",
+        "csv",
+        "-c",
+        r#"SELECT "$path", "$file_size", count(*) FROM gold.daily_sales WHERE year = 2024 AND month = 2 GROUP BY 1, 2 ORDER BY 1"#,
+    ]);
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert!(!rows.is_empty(), "{out}");
+    for row in rows {
+        let fields: Vec<&str> = row.split(',').collect();
+        let path = fields[0]
+            .strip_prefix("file://")
+            .unwrap_or_else(|| panic!("not a file URL: {row}"));
+        assert!(
+            path.contains("/gold/daily_sales/year=2024/month=2/day="),
+            "{row}"
+        );
+        let size = std::fs::metadata(path).unwrap().len();
+        assert_eq!(fields[1], size.to_string(), "{row}");
+        assert_eq!(fields[2], "1", "one row per day file: {row}");
+    }
+    // Without a pseudo-column, `SELECT *` shows the table's own columns only.
+    let header = p.strata_ok(&[
+        "sql",
+        "--format",
+        "csv",
+        "-c",
+        "SELECT * FROM gold.dim_date LIMIT 1",
+    ]);
+    assert!(!header.lines().next().unwrap().contains('$'), "{header}");
+}

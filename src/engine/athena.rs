@@ -24,6 +24,11 @@ pub enum Statement {
         /// A `LIKE` pattern (`*` and `%` match anything, as in Athena).
         like: Option<String>,
     },
+    /// `SHOW SCHEMAS|DATABASES [LIKE 'pattern']`.
+    ShowSchemas {
+        /// A `LIKE` pattern, as for tables.
+        like: Option<String>,
+    },
     /// `SHOW COLUMNS IN|FROM t`, `DESCRIBE t`.
     Describe(String),
     /// `SHOW PARTITIONS t`.
@@ -214,6 +219,14 @@ pub fn classify(sql: &str) -> Statement {
     let up: Vec<&str> = upper.iter().map(String::as_str).collect();
     let unquote = |s: &str| s.replace(['`', '"'], "");
     match up.as_slice() {
+        [
+            verb @ ("INSERT" | "DELETE" | "UPDATE" | "MERGE" | "TRUNCATE" | "COPY"),
+            ..,
+        ] => Statement::Invalid(format!(
+            "{verb} is not supported: lake tables change only whole, by `strata run` or \
+                 CREATE TABLE ... AS, so a reader never sees one half-written \
+                 (UNLOAD (SELECT ...) TO 'folder' writes a query's files)"
+        )),
         ["SHOW", "TABLES"] => Statement::ShowTables {
             schema: None,
             like: None,
@@ -228,6 +241,10 @@ pub fn classify(sql: &str) -> Statement {
         },
         ["SHOW", "TABLES", "LIKE", ..] => Statement::ShowTables {
             schema: None,
+            like: Some(words[3..].join(" ").trim_matches('\'').to_string()),
+        },
+        ["SHOW", "SCHEMAS" | "DATABASES"] => Statement::ShowSchemas { like: None },
+        ["SHOW", "SCHEMAS" | "DATABASES", "LIKE", ..] => Statement::ShowSchemas {
             like: Some(words[3..].join(" ").trim_matches('\'').to_string()),
         },
         ["SHOW", "COLUMNS", "IN" | "FROM", _] => Statement::Describe(unquote(words[3])),
@@ -326,6 +343,14 @@ pub async fn execute(engine: &Engine, statement: &Statement) -> Result<Option<Ve
                 return Err(Error::Config(format!("no schema {s}")));
             }
             strings(&[("schema", schemas), ("table", names)])?
+        }
+        Statement::ShowSchemas { like: pattern } => {
+            let names = engine
+                .tables()
+                .into_keys()
+                .filter(|s| pattern.as_ref().is_none_or(|p| like(p, s)))
+                .collect();
+            strings(&[("schema", names)])?
         }
         Statement::Describe(name) => {
             let (schema, table) = resolve(engine, name)?;

@@ -1,4 +1,7 @@
-//! Trino's `try(expr)`: the value of `expr`, or NULL for a row whose
+//! Trino's `try(expr)` and `if(c, a, b)`, which must not evaluate every
+//! argument, as rewrites before type coercion.
+//!
+//! `try(expr)`: the value of `expr`, or NULL for a row whose
 //! evaluation fails.
 //!
 //! DataFusion evaluates a function's arguments before the function sees
@@ -182,5 +185,77 @@ impl FunctionRewrite for TryRewrite {
             })
         })?;
         Ok(Transformed::yes(inner.data))
+    }
+}
+
+/// Trino's `if(condition, a [, b])`, planned as a placeholder and rewritten
+/// (before type coercion) into `CASE WHEN condition THEN a ELSE b END`, so
+/// only the chosen branch's errors count, as in Trino.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct If {
+    signature: Signature,
+}
+
+impl If {
+    /// `if(condition, a [, b])`.
+    pub fn new() -> Self {
+        If {
+            signature: Signature::one_of(
+                vec![
+                    datafusion::logical_expr::TypeSignature::Any(2),
+                    datafusion::logical_expr::TypeSignature::Any(3),
+                ],
+                Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl Default for If {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ScalarUDFImpl for If {
+    fn name(&self) -> &str {
+        "if"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, t: &[DataType]) -> Result<DataType> {
+        Ok(t[1].clone())
+    }
+    fn invoke_with_args(&self, _: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        datafusion::common::internal_err!("if() is rewritten to CASE before it runs")
+    }
+}
+
+/// Rewrites `if(...)` as described on [`If`].
+#[derive(Debug, Default)]
+pub struct IfRewrite;
+
+impl FunctionRewrite for IfRewrite {
+    fn name(&self) -> &str {
+        "trino_if"
+    }
+
+    fn rewrite(&self, expr: Expr, _: &DFSchema, _: &ConfigOptions) -> Result<Transformed<Expr>> {
+        match expr {
+            Expr::ScalarFunction(ScalarFunction { func, args }) if func.name() == "if" => {
+                let mut args = args.into_iter();
+                let (Some(condition), Some(then)) = (args.next(), args.next()) else {
+                    return plan_err!("if takes a condition and one or two values");
+                };
+                let otherwise = args
+                    .next()
+                    .unwrap_or(Expr::Literal(datafusion::common::ScalarValue::Null, None));
+                Ok(Transformed::yes(
+                    datafusion::logical_expr::when(condition, then).otherwise(otherwise)?,
+                ))
+            }
+            e => Ok(Transformed::no(e)),
+        }
     }
 }

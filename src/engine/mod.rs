@@ -13,7 +13,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use datafusion::catalog::{CatalogProvider, MemorySchemaProvider, SchemaProvider};
+use datafusion::catalog::{
+    CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
+    MemorySchemaProvider, SchemaProvider,
+};
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 
@@ -176,6 +180,51 @@ impl Engine {
         let mut state = self.ctx.state();
         state.config_mut().options_mut().execution.target_partitions = 1;
         SessionContext::new_with_state(state)
+    }
+
+    /// The session to plan `sql` in: this one, unless the statement names
+    /// Athena's `"$path"` or `"$file_size"`; then one whose lake tables
+    /// carry those columns (see [`catalog::with_file_columns`]).
+    pub async fn session_for(&self, sql: &str) -> Result<SessionContext> {
+        if !catalog::mentions_pseudo_columns(sql) {
+            return Ok(self.ctx.clone());
+        }
+        let catalog = MemoryCatalogProvider::new();
+        let ours = self.catalog();
+        let manifests = self.manifests.lock().expect("manifest lock").clone();
+        for name in ours.schema_names() {
+            let Some(schema) = ours.schema(&name) else {
+                continue;
+            };
+            let tables: Vec<_> = manifests
+                .values()
+                .filter(|m| m.table.split_once('.').is_some_and(|(l, _)| l == name))
+                .collect();
+            if tables.is_empty() {
+                catalog.register_schema(&name, schema)?;
+                continue;
+            }
+            let overlay = MemorySchemaProvider::new();
+            for t in schema.table_names() {
+                let qualified = format!("{name}.{t}");
+                let provider = match manifests.get(&qualified) {
+                    Some(m) => catalog::with_file_columns(&self.lake, m)?,
+                    // A view made in the session: kept as it is.
+                    None => match schema.table(&t).await? {
+                        Some(p) => p,
+                        None => continue,
+                    },
+                };
+                overlay.register_table(t, provider)?;
+            }
+            catalog.register_schema(&name, Arc::new(overlay))?;
+        }
+        let catalogs = MemoryCatalogProviderList::new();
+        catalogs.register_catalog(CATALOG.to_string(), Arc::new(catalog));
+        let state = SessionStateBuilder::new_from_existing(self.ctx.state())
+            .with_catalog_list(Arc::new(catalogs))
+            .build();
+        Ok(SessionContext::new_with_state(state))
     }
 
     /// Plans the SQL of `file`, naming the file (and position) on error.

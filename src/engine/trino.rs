@@ -833,10 +833,19 @@ fn regexp_extract(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
 pub fn register(ctx: &SessionContext) {
     use datafusion::execution::FunctionRegistry;
     ctx.register_udf(ScalarUDF::from(super::lenient::Try::new()));
-    ctx.state_ref()
-        .write()
-        .register_function_rewrite(Arc::new(super::lenient::TryRewrite))
-        .expect("a session accepts function rewrites");
+    ctx.register_udf(ScalarUDF::from(super::lenient::If::new()));
+    {
+        let state = ctx.state_ref();
+        let mut state = state.write();
+        for rewrite in [
+            Arc::new(super::lenient::TryRewrite) as Arc<_>,
+            Arc::new(super::lenient::IfRewrite) as Arc<_>,
+        ] {
+            state
+                .register_function_rewrite(rewrite)
+                .expect("a session accepts function rewrites");
+        }
+    }
     let parts = [
         ("year", vec![], Part::Year),
         ("quarter", vec![], Part::Quarter),
@@ -973,6 +982,8 @@ pub fn register(ctx: &SessionContext) {
     for (theirs, ours) in [
         ("element_at", "array_element"),
         ("sequence", "generate_series"),
+        ("split", "string_to_array"),
+        ("levenshtein_distance", "levenshtein"),
     ] {
         if let Some(f) = state.scalar_functions().get(ours) {
             ctx.register_udf(f.as_ref().clone().with_aliases([theirs]));

@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{SchemaProvider, TableProvider};
-use datafusion::common::{Column, TableReference};
+use datafusion::common::{Column, DFSchema, ScalarValue, TableReference};
 use datafusion::datasource::ViewTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::datasource::provider_as_source;
-use datafusion::logical_expr::{Expr, LogicalPlanBuilder, cast, lit};
+use datafusion::logical_expr::{EmptyRelation, Expr, LogicalPlan, LogicalPlanBuilder, cast, lit};
 use datafusion::prelude::nullif;
 use object_store::path::Path;
 
@@ -97,6 +97,117 @@ pub fn table_provider(lake: &Lake, m: &TableManifest) -> Result<Arc<dyn TablePro
             Ok(Arc::new(ViewTable::new(plan, None)))
         }
     }
+}
+
+/// Athena's pseudo-columns: the URL of the file a row was read from, and
+/// that file's size in bytes.
+pub const PSEUDO_COLUMNS: [&str; 2] = ["$path", "$file_size"];
+
+/// Whether a statement mentions a pseudo-column (always quoted, as in Athena).
+pub fn mentions_pseudo_columns(sql: &str) -> bool {
+    PSEUDO_COLUMNS
+        .iter()
+        .any(|c| sql.contains(&format!("\"{c}\"")))
+}
+
+/// A table's provider with `"$path"` and `"$file_size"` after its columns:
+/// a view over one scan per data file, each adding its file's URL and size
+/// (and its partition values, read from its key) as constants.
+///
+/// Athena hides these columns from `SELECT *`; DataFusion has no hidden
+/// columns, so the engine uses this provider only for statements that name
+/// one of them, and `SELECT *` elsewhere stays as Athena shows it.
+pub fn with_file_columns(lake: &Lake, m: &TableManifest) -> Result<Arc<dyn TableProvider>> {
+    let schema = m.schema()?;
+    let table_dir = m.table.replacen('.', "/", 1);
+    let file_schema = Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .filter(|f| !m.partition_by.contains(f.name()))
+            .cloned()
+            .collect::<Vec<_>>(),
+    ));
+    let mut plans = Vec::with_capacity(m.files.len());
+    for (i, file) in m.files.iter().enumerate() {
+        let key = format!("{table_dir}/{}", file.key);
+        let url = format!("{}{key}", lake.url());
+        let provider: Arc<dyn TableProvider> = match m.format {
+            Format::Csv => {
+                let path = Path::from(key.as_str());
+                Arc::new(csv_table(
+                    file_schema.clone(),
+                    vec![CsvFile {
+                        store: lake.store().clone(),
+                        display: path.to_string(),
+                        path,
+                    }],
+                )?)
+            }
+            Format::Parquet => {
+                let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                    .with_file_extension(".parquet");
+                let config = ListingTableConfig::new(ListingTableUrl::parse(&url)?)
+                    .with_listing_options(options)
+                    .with_schema(file_schema.clone());
+                Arc::new(ListingTable::try_new(config)?)
+            }
+        };
+        let partition_values: std::collections::HashMap<&str, &str> = file
+            .key
+            .split('/')
+            .filter_map(|segment| segment.split_once('='))
+            .collect();
+        let scan_name = TableReference::bare(format!("{}__file{i}", m.table.replace('.', "__")));
+        let mut columns: Vec<Expr> = Vec::with_capacity(schema.fields().len() + 2);
+        for f in schema.fields() {
+            let c = if m.partition_by.contains(f.name()) {
+                match partition_values.get(f.name().as_str()) {
+                    Some(v) if *v != NULL_PARTITION => cast(lit(*v), f.data_type().clone()),
+                    _ => cast(lit(ScalarValue::Utf8(None)), f.data_type().clone()),
+                }
+            } else {
+                Expr::Column(Column::new(Some(scan_name.clone()), f.name()))
+            };
+            columns.push(c.alias(f.name()));
+        }
+        columns.push(lit(url).alias(PSEUDO_COLUMNS[0]));
+        columns.push(lit(file.bytes as i64).alias(PSEUDO_COLUMNS[1]));
+        plans.push(
+            LogicalPlanBuilder::scan(scan_name, provider_as_source(provider), None)?
+                .project(columns)?
+                .build()?,
+        );
+    }
+    let plan = match plans.len() {
+        0 => {
+            // No files: an empty relation with the full schema.
+            let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
+            fields.push(Arc::new(Field::new(
+                PSEUDO_COLUMNS[0],
+                DataType::Utf8,
+                false,
+            )));
+            fields.push(Arc::new(Field::new(
+                PSEUDO_COLUMNS[1],
+                DataType::Int64,
+                false,
+            )));
+            LogicalPlan::EmptyRelation(EmptyRelation {
+                produce_one_row: false,
+                schema: Arc::new(DFSchema::try_from(Schema::new(fields))?),
+            })
+        }
+        _ => {
+            let mut plans = plans.into_iter();
+            let mut builder = LogicalPlanBuilder::from(plans.next().expect("one plan at least"));
+            for p in plans {
+                builder = builder.union(p)?;
+            }
+            builder.build()?
+        }
+    };
+    Ok(Arc::new(ViewTable::new(plan, None)))
 }
 
 /// Registers (or replaces) a lake table in its layer's schema.

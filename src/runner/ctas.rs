@@ -108,7 +108,8 @@ pub async fn unload(
         Arc::new(LocalFileSystem::new_with_prefix(&parent)?);
     let staging = format!(".{name}.strata-unload");
     let df = engine
-        .ctx()
+        .session_for(query)
+        .await?
         .sql(query)
         .await
         .map_err(|e| Error::sql("UNLOAD", e))?;
