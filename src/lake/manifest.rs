@@ -57,6 +57,10 @@ pub struct DataFile {
     pub rows: u64,
     /// Its size in bytes.
     pub bytes: u64,
+    /// SHA-256 of its bytes, lowercase hex (as `sha256sum` prints it);
+    /// empty in manifests written before checksums were kept.
+    #[serde(default)]
+    pub sha256: String,
 }
 
 /// What a table is and holds.

@@ -21,6 +21,7 @@ use futures::StreamExt;
 use object_store::ObjectStore;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use super::NULL_PARTITION;
@@ -124,9 +125,66 @@ const MAX_ROWS_PER_FILE: u64 = 5_000_000;
 /// largest are flushed as row groups: bounds memory for any table size.
 const MEMORY_BUDGET: usize = 256 << 20;
 
+/// An upload that hashes what passes through it, so a file's checksum costs
+/// no second read.
+struct Hashing {
+    inner: BufWriter,
+    hasher: Sha256,
+}
+
+impl Hashing {
+    fn new(inner: BufWriter) -> Self {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+
+    fn hex(&self) -> String {
+        use std::fmt::Write;
+        self.hasher
+            .clone()
+            .finalize()
+            .iter()
+            .fold(String::with_capacity(64), |mut s, b| {
+                let _ = write!(s, "{b:02x}");
+                s
+            })
+    }
+}
+
+impl tokio::io::AsyncWrite for Hashing {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        let polled = std::pin::Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = &polled {
+            this.hasher.update(&buf[..*n]);
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 enum Sink {
-    Parquet(Box<AsyncArrowWriter<BufWriter>>),
-    Csv { out: Box<BufWriter>, bytes: u64 },
+    Parquet(Box<AsyncArrowWriter<Hashing>>),
+    Csv { out: Box<Hashing>, bytes: u64 },
 }
 
 struct OpenFile {
@@ -149,7 +207,7 @@ impl OpenFile {
                 let props = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
                     .build();
-                let writer = BufWriter::new(store.clone(), path);
+                let writer = Hashing::new(BufWriter::new(store.clone(), path));
                 Sink::Parquet(Box::new(AsyncArrowWriter::try_new(
                     writer,
                     schema.clone(),
@@ -161,7 +219,7 @@ impl OpenFile {
                 CsvEncoder::default()
                     .write_header(&mut header, schema)
                     .map_err(|e| Error::io(path.to_string(), e))?;
-                let mut out = Box::new(BufWriter::new(store.clone(), path.clone()));
+                let mut out = Box::new(Hashing::new(BufWriter::new(store.clone(), path.clone())));
                 out.write_all(&header)
                     .await
                     .map_err(|e| Error::io(path.to_string(), e))?;
@@ -198,22 +256,24 @@ impl OpenFile {
     }
 
     async fn finish(self) -> Result<DataFile> {
-        let bytes = match self.sink {
+        let (bytes, sha256) = match self.sink {
             Sink::Parquet(mut w) => {
                 w.finish().await?;
-                w.bytes_written() as u64
+                let bytes = w.bytes_written() as u64;
+                (bytes, w.into_inner().hex())
             }
             Sink::Csv { mut out, bytes } => {
                 out.shutdown()
                     .await
                     .map_err(|e| Error::io(self.key.clone(), e))?;
-                bytes
+                (bytes, out.hex())
             }
         };
         Ok(DataFile {
             key: self.key,
             rows: self.rows,
             bytes,
+            sha256,
         })
     }
 }
