@@ -118,6 +118,7 @@ pub async fn run(spec: &BenchSpec) -> Result<BenchReport> {
         lake: lake_dir.display().to_string(),
         source: SourceSpec::Csv(csv.clone()),
         queries_dir: spec.project_dir.join("queries"),
+        alerts: vec![],
     };
     let started = Instant::now();
     let mut engine = Engine::open(&config, Arc::new(Lake::open(&config.lake)?)).await?;
@@ -136,6 +137,7 @@ pub async fn run(spec: &BenchSpec) -> Result<BenchReport> {
         &all,
         &config.project_dir,
         &Progress::new(true),
+        &runner::new_run_id(),
     )
     .await?;
     if !run.ok() {
@@ -303,6 +305,7 @@ pub async fn extract(
         lake: lake.display().to_string(),
         source: SourceSpec::Postgres(url.to_string()),
         queries_dir: project_dir.join("queries"),
+        alerts: vec![],
     };
     let (mut psql_times, mut strata_times) = (vec![], vec![]);
     for _ in 0..rounds.max(1) {
@@ -334,7 +337,15 @@ pub async fn extract(
                 .is_some_and(|(s, n)| engine.has_table(s, n))
         })?;
         let raw = dag.select(&["raw.sales".to_string()])?;
-        let run = runner::run(&engine, &dag, &raw, project_dir, &Progress::new(true)).await?;
+        let run = runner::run(
+            &engine,
+            &dag,
+            &raw,
+            project_dir,
+            &Progress::new(true),
+            &runner::new_run_id(),
+        )
+        .await?;
         strata_times.push(t.elapsed().as_secs_f64());
         if !run.ok() {
             return Err(Error::Source(format!("extract failed: {:?}", run.steps)));

@@ -66,6 +66,8 @@ pub struct Config {
     pub source: SourceSpec,
     /// The folder of SQL models, data tests and reports.
     pub queries_dir: PathBuf,
+    /// Alert rules (`[[alert]]` in `strata.toml`), checked after each run.
+    pub alerts: Vec<crate::metadata::alerts::AlertRule>,
 }
 
 /// Values given on the command line; `None` means "not given".
@@ -112,6 +114,8 @@ impl Environment {
 struct FileConfig {
     lake: Option<String>,
     source: Option<String>,
+    #[serde(default)]
+    alert: Vec<crate::metadata::alerts::AlertRule>,
 }
 
 /// The file a project's settings live in.
@@ -153,7 +157,11 @@ impl Config {
             SourceSpec::Csv(project_dir.join(DEFAULT_SOURCE))
         };
 
+        for rule in &file.alert {
+            crate::metadata::alerts::Condition::parse(&rule.name, &rule.when)?;
+        }
         Ok(Config {
+            alerts: file.alert,
             queries_dir: project_dir.join("queries"),
             project_dir,
             lake,

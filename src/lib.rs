@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod fixtures;
 pub mod lake;
+pub mod metadata;
 pub mod models;
 pub mod pgcsv;
 pub mod report;

@@ -9,11 +9,13 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lake::Lake;
+use crate::metadata::{History, Journal};
 use crate::models::dag::Dag;
 use crate::models::{self, discover_queries};
 use crate::runner::data_tests::{self, TestOutcome};
 use crate::runner::progress::{Progress, bytes, thousands};
 use crate::runner::{self, StepStatus};
+use object_store::ObjectStoreExt;
 
 /// How a command ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +29,10 @@ pub enum Outcome {
 /// Opens the session. `needs_source`: fail when the legacy source cannot be
 /// opened; otherwise warn and go on with the lake alone.
 async fn open(config: &Config, needs_source: bool) -> Result<Engine> {
-    let lake = Arc::new(Lake::open(&config.lake)?);
+    open_on(config, Arc::new(Lake::open(&config.lake)?), needs_source).await
+}
+
+async fn open_on(config: &Config, lake: Arc<Lake>, needs_source: bool) -> Result<Engine> {
     let mut engine = Engine::open(config, lake).await?;
     if let Some(e) = engine.take_source_error() {
         if needs_source {
@@ -50,9 +55,69 @@ fn dag(config: &Config, engine: &Engine) -> Result<Dag> {
     })
 }
 
-/// `strata run`.
+/// `strata run`: builds, tests and reports, recording the run in the lake
+/// (`meta.*`) whatever happens, then exports metrics and checks alerts.
 pub async fn run(config: &Config, args: &RunArgs, quiet: bool) -> Result<Outcome> {
-    let engine = open(config, true).await?;
+    if args.dry_run {
+        return build(config, args, quiet, None).await.map(|(o, _)| o);
+    }
+    let lake = Arc::new(Lake::open(&config.lake)?);
+    let command = std::iter::once("run".to_string())
+        .chain(args.select.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let journal = Journal::begin(&lake, runner::new_run_id(), &command).await?;
+    let result = build(config, args, quiet, Some((lake.clone(), &journal))).await;
+    let (run, error) = match &result {
+        Ok((_, Built { run, error })) => (run.as_ref(), error.clone()),
+        Err(e) => (None, Some(crate::error::user_message(e))),
+    };
+    let manifests = run.map(|r| r.manifests.clone()).unwrap_or_default();
+    let rows_in = |table: &str| run.and_then(|r| r.rows_in.get(table).copied().flatten());
+    journal.finish(run, &manifests, &rows_in, error).await?;
+    after_run(config, &lake).await?;
+    result.map(|(o, _)| o)
+}
+
+/// After a run: the metrics file and the alert rules.
+async fn after_run(config: &Config, lake: &Lake) -> Result<()> {
+    let history = History::load(lake).await?;
+    let dead = crate::metadata::dead_letters(lake).await?;
+    let prom = crate::metadata::metrics::prometheus(&history, dead);
+    lake.store()
+        .put(
+            &object_store::path::Path::from(crate::metadata::METRICS_FILE),
+            prom.into_bytes().into(),
+        )
+        .await?;
+    for fired in
+        crate::metadata::alerts::evaluate(&config.alerts, &history, dead, &lake.describe())?
+    {
+        eprintln!(
+            "alert: {} ({} is {})",
+            fired.alert, fired.condition, fired.value
+        );
+    }
+    Ok(())
+}
+
+/// What a build left for the run's record.
+#[derive(Default)]
+struct Built {
+    run: Option<runner::Run>,
+    error: Option<String>,
+}
+
+async fn build(
+    config: &Config,
+    args: &RunArgs,
+    quiet: bool,
+    recording: Option<(Arc<Lake>, &Journal)>,
+) -> Result<(Outcome, Built)> {
+    let engine = match &recording {
+        Some((lake, _)) => open_on(config, lake.clone(), true).await?,
+        None => open(config, true).await?,
+    };
     let dag = dag(config, &engine)?;
     let selected = dag.select(&args.select)?;
     let order = runner::plan(&dag, &selected)?;
@@ -92,12 +157,33 @@ pub async fn run(config: &Config, args: &RunArgs, quiet: bool) -> Result<Outcome
             config.source.describe()
         )
         .map_err(|e| Error::io("stdout", e))?;
-        return Ok(Outcome::Success);
+        return Ok((Outcome::Success, Built::default()));
     }
+    let Some((_, journal)) = recording else {
+        unreachable!("only a dry run goes unrecorded")
+    };
 
     drop(stdout);
     let progress = Progress::new(quiet);
-    let run = runner::run(&engine, &dag, &selected, &config.project_dir, &progress).await?;
+    let mut run = runner::run(
+        &engine,
+        &dag,
+        &selected,
+        &config.project_dir,
+        &progress,
+        &journal.run_id(),
+    )
+    .await?;
+    // Rows in: the rows of the lake tables each model reads, after the run.
+    for &i in &order {
+        let m = &dag.models()[i];
+        let rows: Option<u64> = m
+            .reads
+            .iter()
+            .map(|t| engine.manifest(t).map(|m| m.rows))
+            .sum();
+        run.rows_in.insert(m.table.to_string(), rows);
+    }
     let mut stdout = std::io::stdout().lock();
     let mut t = new_table();
     t.set_header(["model", "status", "rows", "files", "bytes", "seconds"]);
@@ -124,13 +210,30 @@ pub async fn run(config: &Config, args: &RunArgs, quiet: bool) -> Result<Outcome
                 writeln!(stdout, "error: {} failed\n  {e}", s.table).map_err(out)?;
             }
         }
-        return Ok(Outcome::Failed);
+        return Ok((
+            Outcome::Failed,
+            Built {
+                run: Some(run),
+                error: None,
+            },
+        ));
     }
     if !args.no_tests {
         let outcomes = run_tests(config, &engine).await?;
         print_tests(&mut stdout, &outcomes)?;
-        if outcomes.iter().any(|o| !o.passed()) {
-            return Ok(Outcome::Failed);
+        let failed: Vec<_> = outcomes
+            .iter()
+            .filter(|o| !o.passed())
+            .map(|o| o.name.clone())
+            .collect();
+        if !failed.is_empty() {
+            return Ok((
+                Outcome::Failed,
+                Built {
+                    run: Some(run),
+                    error: Some(format!("data tests failed: {}", failed.join(", "))),
+                },
+            ));
         }
     }
     if !args.no_report
@@ -155,7 +258,13 @@ pub async fn run(config: &Config, args: &RunArgs, quiet: bool) -> Result<Outcome
         )
         .map_err(out)?;
     }
-    Ok(Outcome::Success)
+    Ok((
+        Outcome::Success,
+        Built {
+            run: Some(run),
+            error: None,
+        },
+    ))
 }
 
 async fn run_tests(config: &Config, engine: &Engine) -> Result<Vec<TestOutcome>> {

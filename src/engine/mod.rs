@@ -86,7 +86,27 @@ impl Engine {
         for m in engine.lake.tables().await? {
             engine.register(&m)?;
         }
+        // The lake's record of itself must not keep the lake from being
+        // queried: an unreadable record is reported and `meta.*` left empty.
+        if let Err(e) = engine.refresh_meta().await {
+            tracing::warn!("meta.* is unavailable: {}", crate::error::user_message(&e));
+            engine.catalog().register_schema(
+                crate::metadata::tables::SCHEMA,
+                Arc::new(MemorySchemaProvider::new()),
+            )?;
+        }
         Ok(engine)
+    }
+
+    /// Reads the lake's records again into `meta.objects`, `meta.runs` and
+    /// `meta.steps`.
+    pub async fn refresh_meta(&self) -> Result<crate::metadata::History> {
+        let history = crate::metadata::History::load(&self.lake).await?;
+        let manifests = self.manifests.lock().expect("manifest lock").clone();
+        let provider = crate::metadata::tables::schema_provider(&history, &manifests)?;
+        self.catalog()
+            .register_schema(crate::metadata::tables::SCHEMA, provider)?;
+        Ok(history)
     }
 
     /// Why the source's tables are missing, if they are.

@@ -51,6 +51,8 @@ pub struct Step {
     pub bytes: u64,
     /// Wall time, seconds.
     pub seconds: f64,
+    /// When it started (RFC 3339), or when it was skipped.
+    pub started_at: String,
 }
 
 /// What a run did.
@@ -62,6 +64,11 @@ pub struct Run {
     pub steps: Vec<Step>,
     /// Wall time, seconds.
     pub seconds: f64,
+    /// The manifests of the tables it swapped in.
+    pub manifests: Vec<TableManifest>,
+    /// Rows of the lake tables each model reads (`None` when one of its
+    /// inputs is not a lake table), filled in by the caller.
+    pub rows_in: BTreeMap<String, Option<u64>>,
 }
 
 impl Run {
@@ -69,6 +76,10 @@ impl Run {
     pub fn ok(&self) -> bool {
         self.steps.iter().all(|s| s.status == StepStatus::Ok)
     }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// A fresh run id: sortable by time, unique enough for one lake.
@@ -97,10 +108,11 @@ pub async fn run(
     selected: &BTreeSet<usize>,
     project_dir: &Path,
     progress: &Progress,
+    run_id: &str,
 ) -> Result<Run> {
     let started = Instant::now();
     let _lock = engine.lake().lock()?;
-    let run_id = new_run_id();
+    let run_id = run_id.to_string();
     let order = plan(dag, selected)?;
     let ctx = engine.deterministic_ctx();
 
@@ -116,7 +128,8 @@ pub async fn run(
         })
         .collect();
     let mut steps = Vec::new();
-    let mut tasks: JoinSet<(usize, Result<TableManifest>, f64)> = JoinSet::new();
+    let mut manifests = Vec::new();
+    let mut tasks: JoinSet<(usize, Result<TableManifest>, f64, String)> = JoinSet::new();
 
     let spawn = |i: usize, tasks: &mut JoinSet<_>| {
         let model = dag.models()[i].clone();
@@ -127,11 +140,12 @@ pub async fn run(
         let bar = progress.start(&model.table.to_string());
         tasks.spawn(async move {
             let t = Instant::now();
+            let started_at = now();
             let result = build(&ctx, &lake, &model, &run_id, &project_dir, &|rows| {
                 bar.rows(rows)
             })
             .await;
-            (i, result, t.elapsed().as_secs_f64())
+            (i, result, t.elapsed().as_secs_f64(), started_at)
         });
     };
 
@@ -142,7 +156,7 @@ pub async fn run(
     }
 
     while let Some(joined) = tasks.join_next().await {
-        let (i, result, seconds) = joined.map_err(|e| Error::Lake {
+        let (i, result, seconds, started_at) = joined.map_err(|e| Error::Lake {
             key: "run".into(),
             message: format!("a model task panicked: {e}"),
         })?;
@@ -155,6 +169,7 @@ pub async fn run(
             files: 0,
             bytes: 0,
             seconds,
+            started_at,
         };
         match result {
             Ok(manifest) => {
@@ -162,6 +177,7 @@ pub async fn run(
                 step.files = manifest.files.len();
                 step.bytes = manifest.bytes;
                 engine.register(&manifest)?;
+                manifests.push(manifest);
                 progress.finish(&step);
                 steps.push(step);
                 for &d in dag.downstream(i) {
@@ -190,6 +206,7 @@ pub async fn run(
                         files: 0,
                         bytes: 0,
                         seconds: 0.0,
+                        started_at: now(),
                     };
                     progress.finish(&step);
                     steps.push(step);
@@ -202,6 +219,8 @@ pub async fn run(
         id: run_id,
         steps,
         seconds: started.elapsed().as_secs_f64(),
+        manifests,
+        rows_in: BTreeMap::new(),
     })
 }
 

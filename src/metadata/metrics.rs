@@ -1,0 +1,247 @@
+//! The lake's health as numbers: computed from the run history, exported in
+//! Prometheus' text format (`<lake>/_strata/metrics.prom`, for a node
+//! exporter's textfile collector), and read by alert rules and `status`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::{History, RunStatus};
+
+/// Upper bounds of the duration histograms' buckets, seconds.
+pub const BUCKETS: [f64; 9] = [0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
+
+/// Figures over the runs that started within a window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Runs in the window (running ones included).
+    pub runs: u64,
+    /// Runs that succeeded.
+    pub succeeded: u64,
+    /// Runs that failed or were interrupted.
+    pub errors: u64,
+    /// succeeded / ended runs; 1 when none ended.
+    pub success_rate: f64,
+    /// Median duration of ended runs, seconds.
+    pub duration_p50: Option<f64>,
+    /// 95th percentile duration of ended runs, seconds.
+    pub duration_p95: Option<f64>,
+}
+
+/// The `q` quantile (nearest rank) of some values.
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    Some(v[rank - 1])
+}
+
+fn started_after(started_at: &str, since: Option<chrono::DateTime<chrono::Utc>>) -> bool {
+    match since {
+        None => true,
+        Some(since) => chrono::DateTime::parse_from_rfc3339(started_at)
+            .is_ok_and(|t| t.with_timezone(&chrono::Utc) >= since),
+    }
+}
+
+impl Summary {
+    /// Summarises the runs that started at or after `since` (all if `None`).
+    pub fn of(h: &History, since: Option<chrono::DateTime<chrono::Utc>>) -> Self {
+        let runs: Vec<_> = h
+            .runs
+            .iter()
+            .filter(|r| started_after(&r.started_at, since))
+            .collect();
+        let succeeded = runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Succeeded)
+            .count() as u64;
+        let errors = runs
+            .iter()
+            .filter(|r| matches!(r.status, RunStatus::Failed | RunStatus::Interrupted))
+            .count() as u64;
+        let durations: Vec<f64> = runs.iter().filter_map(|r| r.duration_s).collect();
+        let ended = succeeded + errors;
+        Summary {
+            runs: runs.len() as u64,
+            succeeded,
+            errors,
+            success_rate: if ended == 0 {
+                1.0
+            } else {
+                succeeded as f64 / ended as f64
+            },
+            duration_p50: quantile(&durations, 0.5),
+            duration_p95: quantile(&durations, 0.95),
+        }
+    }
+}
+
+fn histogram(out: &mut String, name: &str, labels: &str, values: &[f64]) {
+    let sep = if labels.is_empty() { "" } else { "," };
+    for b in BUCKETS {
+        let n = values.iter().filter(|v| **v <= b).count();
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+        values.len()
+    );
+    let sum: f64 = values.iter().sum();
+    let braces = if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{labels}}}")
+    };
+    let _ = writeln!(out, "{name}_sum{braces} {sum}");
+    let _ = writeln!(out, "{name}_count{braces} {}", values.len());
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The history in Prometheus' text exposition format.
+pub fn prometheus(h: &History, dead_letters: u64) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP strata_runs_total Runs recorded in the lake, by how they ended.\n# TYPE strata_runs_total counter"
+    );
+    for status in [
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::Interrupted,
+        RunStatus::Running,
+    ] {
+        let n = h.runs.iter().filter(|r| r.status == status).count();
+        let _ = writeln!(
+            out,
+            "strata_runs_total{{status=\"{}\"}} {n}",
+            status.as_str()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP strata_run_duration_seconds Wall time of ended runs.\n# TYPE strata_run_duration_seconds histogram"
+    );
+    let durations: Vec<f64> = h.runs.iter().filter_map(|r| r.duration_s).collect();
+    histogram(&mut out, "strata_run_duration_seconds", "", &durations);
+
+    let mut by_model: BTreeMap<&str, Vec<&super::StepRecord>> = BTreeMap::new();
+    for s in &h.steps {
+        by_model.entry(&s.model).or_default().push(s);
+    }
+    let _ = writeln!(
+        out,
+        "# HELP strata_model_duration_seconds Wall time of each model's steps.\n# TYPE strata_model_duration_seconds histogram"
+    );
+    for (model, steps) in &by_model {
+        let d: Vec<f64> = steps
+            .iter()
+            .filter(|s| s.status != "skipped")
+            .map(|s| s.duration_s)
+            .collect();
+        histogram(
+            &mut out,
+            "strata_model_duration_seconds",
+            &format!("model=\"{}\"", escape(model)),
+            &d,
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP strata_model_steps_total Model steps, by status.\n# TYPE strata_model_steps_total counter"
+    );
+    for (model, steps) in &by_model {
+        for status in ["ok", "failed", "skipped"] {
+            let n = steps.iter().filter(|s| s.status == status).count();
+            let _ = writeln!(
+                out,
+                "strata_model_steps_total{{model=\"{}\",status=\"{status}\"}} {n}",
+                escape(model)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP strata_model_rows_written_total Rows written by each model.\n# TYPE strata_model_rows_written_total counter"
+    );
+    for (model, steps) in &by_model {
+        let n: u64 = steps.iter().map(|s| s.rows_out).sum();
+        let _ = writeln!(
+            out,
+            "strata_model_rows_written_total{{model=\"{}\"}} {n}",
+            escape(model)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP strata_objects_written_total Objects written into the lake, by layer.\n# TYPE strata_objects_written_total counter"
+    );
+    let mut by_layer: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for o in &h.objects {
+        let e = by_layer.entry(&o.layer).or_default();
+        e.0 += 1;
+        e.1 += o.size_bytes;
+    }
+    for (layer, (n, _)) in &by_layer {
+        let _ = writeln!(
+            out,
+            "strata_objects_written_total{{layer=\"{}\"}} {n}",
+            escape(layer)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP strata_bytes_written_total Bytes written into the lake, by layer.\n# TYPE strata_bytes_written_total counter"
+    );
+    for (layer, (_, b)) in &by_layer {
+        let _ = writeln!(
+            out,
+            "strata_bytes_written_total{{layer=\"{}\"}} {b}",
+            escape(layer)
+        );
+    }
+    if let Some(last) = h.runs.iter().rev().find(|r| r.status != RunStatus::Running) {
+        let t = last
+            .finished_at
+            .as_deref()
+            .and_then(|f| chrono::DateTime::parse_from_rfc3339(f).ok())
+            .map(|t| t.timestamp())
+            .unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "# HELP strata_last_run_success 1 if the last ended run succeeded.\n# TYPE strata_last_run_success gauge\nstrata_last_run_success {}",
+            u8::from(last.status == RunStatus::Succeeded)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP strata_last_run_timestamp_seconds When the last ended run ended.\n# TYPE strata_last_run_timestamp_seconds gauge\nstrata_last_run_timestamp_seconds {t}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP strata_dead_letters Files waiting in the dead-letter place.\n# TYPE strata_dead_letters gauge\nstrata_dead_letters {dead_letters}"
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_quantiles() {
+        let v = [3.0, 1.0, 2.0, 10.0];
+        assert_eq!(quantile(&v, 0.5), Some(2.0));
+        assert_eq!(quantile(&v, 0.95), Some(10.0));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
+}

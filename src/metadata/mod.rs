@@ -1,0 +1,432 @@
+//! The lake's record of itself: every object written, every run and every
+//! step, kept inside the lake under `_strata/meta/` and queryable as
+//! `meta.objects`, `meta.runs` and `meta.steps`.
+//!
+//! ```text
+//! _strata/meta/runs/<run>.json        one run: rewritten when it ends
+//! _strata/meta/steps/<run>.jsonl      its models, one line each
+//! _strata/meta/objects/<run>.jsonl    the objects it wrote, one line each
+//! ```
+//!
+//! One file per run, so writers never touch each other's records and a
+//! killed run leaves at most its own record unfinished. A run record still
+//! saying `running` whose process is gone is shown as `interrupted`.
+
+pub mod alerts;
+pub mod metrics;
+pub mod tables;
+
+use std::sync::{Arc, Mutex};
+
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::lake::manifest::TableManifest;
+use crate::lake::{Lake, META_DIR};
+use crate::runner::{Run, StepStatus};
+
+/// The Prometheus text file, under the lake root.
+pub const METRICS_FILE: &str = "_strata/metrics.prom";
+
+/// Where dead letters wait, under the lake root: one folder per run, each
+/// failed file beside a `<name>.error.json` sidecar.
+pub const DEAD_LETTER_DIR: &str = "_strata/dead_letter";
+
+/// Dead letters waiting (their sidecars counted).
+pub async fn dead_letters(lake: &Lake) -> Result<u64> {
+    let prefix = Path::from(DEAD_LETTER_DIR);
+    let listed: Vec<_> = lake.store().list(Some(&prefix)).try_collect().await?;
+    Ok(listed
+        .iter()
+        .filter(|m| m.location.as_ref().ends_with(".error.json"))
+        .count() as u64)
+}
+
+/// Where the records live, under the lake root.
+pub fn dir() -> String {
+    format!("{META_DIR}/meta")
+}
+
+/// How a run ended (or that it has not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Still going, as far as its record knows.
+    Running,
+    /// Every model built and every data test passed.
+    Succeeded,
+    /// Something failed; the error says what.
+    Failed,
+    /// Its process ended without finishing the record (killed, crashed).
+    Interrupted,
+}
+
+impl RunStatus {
+    /// The status as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// One run of a command that writes the lake.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The run's id (sortable by start time).
+    pub run_id: String,
+    /// What was run (`run`, `run silver+`, `watch`).
+    pub command: String,
+    /// When it started (RFC 3339, UTC).
+    pub started_at: String,
+    /// When it ended, if it did.
+    pub finished_at: Option<String>,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Models built.
+    pub models_ok: u64,
+    /// Models that failed.
+    pub models_failed: u64,
+    /// Models skipped because an input failed.
+    pub models_skipped: u64,
+    /// Rows written, all models.
+    pub rows: u64,
+    /// Bytes written, all models.
+    pub bytes: u64,
+    /// Wall time, seconds, once ended.
+    pub duration_s: Option<f64>,
+    /// What went wrong, for a failed run.
+    pub error: Option<String>,
+    /// The process that ran it, to tell a live run from a dead one.
+    pub pid: u32,
+}
+
+/// One model within a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// The run it belongs to.
+    pub run_id: String,
+    /// The table it builds (`layer.table`).
+    pub model: String,
+    /// The model's SQL file, relative to the project.
+    pub model_file: String,
+    /// When it started.
+    pub started_at: String,
+    /// Wall time, seconds.
+    pub duration_s: f64,
+    /// Rows of the lake tables it reads, when all its inputs are lake tables.
+    pub rows_in: Option<u64>,
+    /// Rows written.
+    pub rows_out: u64,
+    /// Files written.
+    pub files: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// `ok`, `failed` or `skipped`.
+    pub status: String,
+    /// Why it failed or was skipped.
+    pub error: Option<String>,
+}
+
+/// One object written into the lake.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    /// Its key relative to the lake root.
+    pub object_key: String,
+    /// Its layer.
+    pub layer: String,
+    /// Its table (without the layer).
+    pub table_name: String,
+    /// Its Hive partition (`year=2024/month=1/day=5`), if any.
+    pub partition: Option<String>,
+    /// Its size.
+    pub size_bytes: u64,
+    /// Rows it holds.
+    pub row_count: u64,
+    /// SHA-256 of its bytes, lowercase hex.
+    pub checksum: String,
+    /// A hash of its table's columns and types, to spot schema changes.
+    pub schema_hash: String,
+    /// When it was committed.
+    pub written_at: String,
+    /// The run that wrote it.
+    pub run_id: String,
+}
+
+/// The objects a table's manifest lists, as records.
+pub fn objects_of(m: &TableManifest) -> Vec<ObjectRecord> {
+    let (layer, table) = m.table.split_once('.').unwrap_or(("", &m.table));
+    let columns = serde_json::to_string(&m.columns).unwrap_or_default();
+    let schema_hash = hex(&Sha256::digest(columns.as_bytes()))[..16].to_string();
+    m.files
+        .iter()
+        .map(|f| {
+            let partition = f
+                .key
+                .rsplit_once('/')
+                .map(|(p, _)| p.to_string())
+                .filter(|p| !p.is_empty());
+            ObjectRecord {
+                object_key: format!("{layer}/{table}/{}", f.key),
+                layer: layer.to_string(),
+                table_name: table.to_string(),
+                partition,
+                size_bytes: f.bytes,
+                row_count: f.rows,
+                checksum: f.sha256.clone(),
+                schema_hash: schema_hash.clone(),
+                written_at: m.written_at.clone(),
+                run_id: m.run_id.clone(),
+            }
+        })
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn key(kind: &str, run_id: &str, ext: &str) -> Path {
+    Path::from(format!("{}/{kind}/{run_id}.{ext}", dir()))
+}
+
+async fn put(store: &Arc<dyn ObjectStore>, path: &Path, bytes: Vec<u8>) -> Result<()> {
+    store.put(path, PutPayload::from(bytes)).await?;
+    Ok(())
+}
+
+fn lines<T: Serialize>(items: &[T]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in items {
+        out.extend(serde_json::to_vec(i).expect("records serialize"));
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Whether a process with this id is alive on this machine.
+fn alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // Signal 0 checks without sending; EPERM means it exists as another user.
+    // SAFETY: kill with signal 0 has no effect on the target.
+    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
+}
+
+/// A run being recorded: begun when the command starts, finished (whatever
+/// happens) when it ends.
+pub struct Journal {
+    store: Arc<dyn ObjectStore>,
+    record: Mutex<RunRecord>,
+}
+
+impl Journal {
+    /// Starts recording a run of `command`: its record says `running` until
+    /// [`Journal::finish`].
+    pub async fn begin(lake: &Lake, run_id: String, command: &str) -> Result<Self> {
+        let record = RunRecord {
+            run_id,
+            command: command.to_string(),
+            started_at: now(),
+            finished_at: None,
+            status: RunStatus::Running,
+            models_ok: 0,
+            models_failed: 0,
+            models_skipped: 0,
+            rows: 0,
+            bytes: 0,
+            duration_s: None,
+            error: None,
+            pid: std::process::id(),
+        };
+        let journal = Journal {
+            store: lake.store().clone(),
+            record: Mutex::new(record.clone()),
+        };
+        // Records of runs whose process died say so from now on.
+        for (path, bytes) in read_all(&journal.store, "runs").await? {
+            if let Ok(mut r) = serde_json::from_slice::<RunRecord>(&bytes)
+                && r.status == RunStatus::Running
+                && !alive(r.pid)
+            {
+                r.status = RunStatus::Interrupted;
+                r.error = Some("the run's process ended before the run did".into());
+                let bytes = serde_json::to_vec_pretty(&r).expect("records serialize");
+                put(&journal.store, &path, bytes).await?;
+            }
+        }
+        journal.write_run(&record).await?;
+        Ok(journal)
+    }
+
+    /// The run's id.
+    pub fn run_id(&self) -> String {
+        self.record.lock().expect("journal lock").run_id.clone()
+    }
+
+    async fn write_run(&self, r: &RunRecord) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(r).expect("records serialize");
+        put(&self.store, &key("runs", &r.run_id, "json"), bytes).await
+    }
+
+    /// Ends the record: the run's steps and objects (when it got that far),
+    /// and its status and error.
+    pub async fn finish(
+        &self,
+        run: Option<&Run>,
+        manifests: &[TableManifest],
+        rows_in: &dyn Fn(&str) -> Option<u64>,
+        error: Option<String>,
+    ) -> Result<RunRecord> {
+        let mut r = self.record.lock().expect("journal lock").clone();
+        if let Some(run) = run {
+            let steps: Vec<StepRecord> = run
+                .steps
+                .iter()
+                .map(|s| {
+                    let (status, error) = match &s.status {
+                        StepStatus::Ok => ("ok", None),
+                        StepStatus::Failed(e) => ("failed", Some(e.clone())),
+                        StepStatus::Skipped(e) => ("skipped", Some(e.clone())),
+                    };
+                    StepRecord {
+                        run_id: r.run_id.clone(),
+                        model: s.table.clone(),
+                        model_file: s.model.clone(),
+                        started_at: s.started_at.clone(),
+                        duration_s: s.seconds,
+                        rows_in: rows_in(&s.table),
+                        rows_out: s.rows,
+                        files: s.files as u64,
+                        bytes: s.bytes,
+                        status: status.to_string(),
+                        error,
+                    }
+                })
+                .collect();
+            put(
+                &self.store,
+                &key("steps", &r.run_id, "jsonl"),
+                lines(&steps),
+            )
+            .await?;
+            let count = |st: &str| steps.iter().filter(|s| s.status == st).count() as u64;
+            r.models_ok = count("ok");
+            r.models_failed = count("failed");
+            r.models_skipped = count("skipped");
+            r.rows = run.steps.iter().map(|s| s.rows).sum();
+            r.bytes = run.steps.iter().map(|s| s.bytes).sum();
+        }
+        let objects: Vec<ObjectRecord> = manifests.iter().flat_map(objects_of).collect();
+        if !objects.is_empty() {
+            put(
+                &self.store,
+                &key("objects", &r.run_id, "jsonl"),
+                lines(&objects),
+            )
+            .await?;
+        }
+        let finished = chrono::Utc::now();
+        r.duration_s = chrono::DateTime::parse_from_rfc3339(&r.started_at)
+            .ok()
+            .map(|s| (finished - s.with_timezone(&chrono::Utc)).as_seconds_f64());
+        r.finished_at = Some(finished.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        r.status = if error.is_none() && r.models_failed == 0 {
+            RunStatus::Succeeded
+        } else {
+            RunStatus::Failed
+        };
+        r.error = error.or_else(|| {
+            run.and_then(|run| {
+                run.steps.iter().find_map(|s| match &s.status {
+                    StepStatus::Failed(e) => Some(format!("{}: {e}", s.table)),
+                    _ => None,
+                })
+            })
+        });
+        self.write_run(&r).await?;
+        *self.record.lock().expect("journal lock") = r.clone();
+        Ok(r)
+    }
+}
+
+/// Everything recorded about a lake.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// Runs, oldest first.
+    pub runs: Vec<RunRecord>,
+    /// Steps of every run.
+    pub steps: Vec<StepRecord>,
+    /// Objects written by every run.
+    pub objects: Vec<ObjectRecord>,
+}
+
+async fn read_all(store: &Arc<dyn ObjectStore>, kind: &str) -> Result<Vec<(Path, Vec<u8>)>> {
+    let prefix = Path::from(format!("{}/{kind}", dir()));
+    let mut metas: Vec<_> = store.list(Some(&prefix)).try_collect().await?;
+    metas.sort_by(|a, b| a.location.cmp(&b.location));
+    let mut out = Vec::with_capacity(metas.len());
+    for m in metas {
+        let bytes = store.get(&m.location).await?.bytes().await?;
+        out.push((m.location, bytes.to_vec()));
+    }
+    Ok(out)
+}
+
+fn parse_lines<T: for<'a> Deserialize<'a>>(path: &Path, bytes: &[u8]) -> Result<Vec<T>> {
+    bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(n, l)| {
+            serde_json::from_slice(l).map_err(|e| Error::Lake {
+                key: format!("{path}:{}", n + 1),
+                message: format!("unreadable record: {e}"),
+            })
+        })
+        .collect()
+}
+
+impl History {
+    /// Reads the records. Runs left `running` by a dead process read as
+    /// `interrupted`.
+    pub async fn load(lake: &Lake) -> Result<Self> {
+        let store = lake.store();
+        let mut h = History::default();
+        for (path, bytes) in read_all(store, "runs").await? {
+            let mut r: RunRecord = serde_json::from_slice(&bytes).map_err(|e| Error::Lake {
+                key: path.to_string(),
+                message: format!("unreadable run record: {e}"),
+            })?;
+            if r.status == RunStatus::Running && !alive(r.pid) {
+                r.status = RunStatus::Interrupted;
+                r.error
+                    .get_or_insert_with(|| "the run's process ended before the run did".into());
+            }
+            h.runs.push(r);
+        }
+        for (path, bytes) in read_all(store, "steps").await? {
+            h.steps.extend(parse_lines(&path, &bytes)?);
+        }
+        for (path, bytes) in read_all(store, "objects").await? {
+            h.objects.extend(parse_lines(&path, &bytes)?);
+        }
+        Ok(h)
+    }
+}
