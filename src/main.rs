@@ -58,6 +58,7 @@ async fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Report(args) => commands::report(&config, args).await,
         Command::Bench(args) => commands::bench(&config, args).await,
         Command::Seed(args) => commands::seed(&config, args).await,
+        Command::Status(args) => commands::status(&config, args).await,
         Command::Fixtures(_) => unreachable!("handled above"),
     }
 }

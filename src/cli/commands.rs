@@ -495,3 +495,16 @@ pub async fn sql(config: &Config, args: &SqlArgs) -> Result<Outcome> {
     }
     Ok(Outcome::Success)
 }
+
+/// `strata status`.
+pub async fn status(config: &Config, args: &super::StatusArgs) -> Result<Outcome> {
+    let engine = open(config, false).await?;
+    let history = engine.refresh_meta().await?;
+    let dead = crate::metadata::dead_letters(engine.lake()).await?;
+    let text = super::status::render(&engine, &history, dead, args.runs)?;
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|e| Error::io("stdout", e))?;
+    Ok(Outcome::Success)
+}

@@ -3,6 +3,7 @@
 pub mod commands;
 pub mod print;
 pub mod repl;
+pub mod status;
 
 use std::path::PathBuf;
 
@@ -68,9 +69,20 @@ pub enum Command {
     /// Benchmark the whole build on generated data, against a baseline
     /// measured in the same run (use a release build).
     Bench(BenchArgs),
+    /// The lake's health: recent runs, success rate, durations, errors,
+    /// objects per layer, dead letters waiting.
+    Status(StatusArgs),
     /// Create the legacy PostgreSQL database and load `public.sales` with
     /// the fixture (or generated sales), as the legacy system holds it.
     Seed(SeedArgs),
+}
+
+/// `strata status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Runs listed, newest first.
+    #[arg(long, default_value_t = 10)]
+    pub runs: usize,
 }
 
 /// `strata seed`.

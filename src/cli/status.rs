@@ -1,0 +1,105 @@
+//! `strata status`: the lake's health at a glance, from its own records.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::print::new_table;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::metadata::metrics::Summary;
+use crate::metadata::{History, RunStatus};
+use crate::runner::progress::{bytes, thousands};
+
+fn seconds(s: Option<f64>) -> String {
+    s.map(|s| format!("{s:.2}s")).unwrap_or_else(|| "-".into())
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    let one_line = s.replace('\n', " ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        format!("{}…", one_line.chars().take(max - 1).collect::<String>())
+    }
+}
+
+/// The status report as text.
+pub fn render(engine: &Engine, h: &History, dead_letters: u64, recent: usize) -> Result<String> {
+    let mut out = String::new();
+    let _ = writeln!(out, "Lake {}", engine.lake().describe());
+    if h.runs.is_empty() {
+        let _ = writeln!(out, "No runs recorded yet: `strata run` builds the lake.");
+    }
+    let day = Summary::of(h, Some(chrono::Utc::now() - chrono::Duration::hours(24)));
+    let all = Summary::of(h, None);
+    let mut t = new_table();
+    t.set_header(["window", "runs", "succeeded", "errors", "success rate", "p50", "p95"]);
+    for (name, s) in [("last 24h", &day), ("all time", &all)] {
+        t.add_row([
+            name.to_string(),
+            s.runs.to_string(),
+            s.succeeded.to_string(),
+            s.errors.to_string(),
+            format!("{:.1}%", s.success_rate * 100.0),
+            seconds(s.duration_p50),
+            seconds(s.duration_p95),
+        ]);
+    }
+    let _ = writeln!(out, "\nHealth\n{t}");
+
+    if !h.runs.is_empty() {
+        let mut t = new_table();
+        t.set_header(["run", "command", "status", "started", "seconds", "rows", "error"]);
+        for r in h.runs.iter().rev().take(recent) {
+            t.add_row([
+                r.run_id.clone(),
+                r.command.clone(),
+                match r.status {
+                    RunStatus::Succeeded => "ok".to_string(),
+                    s => s.as_str().to_uppercase(),
+                },
+                r.started_at.replace('T', " ").chars().take(19).collect(),
+                seconds(r.duration_s),
+                thousands(r.rows),
+                shorten(r.error.as_deref().unwrap_or(""), 60),
+            ]);
+        }
+        let _ = writeln!(out, "\nLast runs\n{t}");
+    }
+
+    // Objects per layer, from the manifests of the tables the lake holds.
+    let mut layers: BTreeMap<String, (usize, usize, u64, u64)> = BTreeMap::new();
+    for (schema, tables) in engine.tables() {
+        for table in tables {
+            if let Some(m) = engine.manifest(&format!("{schema}.{table}")) {
+                let e = layers.entry(schema.clone()).or_default();
+                e.0 += 1;
+                e.1 += m.files.len();
+                e.2 += m.rows;
+                e.3 += m.bytes;
+            }
+        }
+    }
+    let mut t = new_table();
+    t.set_header(["layer", "tables", "objects", "rows", "bytes"]);
+    for (layer, (tables, objects, rows, size)) in &layers {
+        t.add_row([
+            layer.clone(),
+            tables.to_string(),
+            thousands(*objects as u64),
+            thousands(*rows),
+            bytes(*size),
+        ]);
+    }
+    let _ = writeln!(out, "\nLake contents\n{t}");
+    let _ = writeln!(
+        out,
+        "\nDead letters waiting: {dead_letters}{}",
+        if dead_letters > 0 {
+            " (`strata dlq list`)"
+        } else {
+            ""
+        }
+    );
+    Ok(out)
+}
