@@ -59,6 +59,7 @@ async fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Bench(args) => commands::bench(&config, args).await,
         Command::Seed(args) => commands::seed(&config, args).await,
         Command::Status(args) => commands::status(&config, args).await,
+        Command::Dashboard(args) => commands::dashboard(&config, args).await,
         Command::Fixtures(_) => unreachable!("handled above"),
     }
 }

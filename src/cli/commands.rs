@@ -508,3 +508,13 @@ pub async fn status(config: &Config, args: &super::StatusArgs) -> Result<Outcome
         .map_err(|e| Error::io("stdout", e))?;
     Ok(Outcome::Success)
 }
+
+/// `strata dashboard`.
+pub async fn dashboard(config: &Config, args: &super::DashboardArgs) -> Result<Outcome> {
+    let engine = open(config, false).await?;
+    let history = engine.refresh_meta().await?;
+    let html = super::dashboard::render(&engine, &history).await?;
+    std::fs::write(&args.out, html).map_err(|e| Error::io(&args.out, e))?;
+    println!("Wrote {}", args.out.display());
+    Ok(Outcome::Success)
+}

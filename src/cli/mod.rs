@@ -1,6 +1,7 @@
 //! The command line: argument parsing and the commands.
 
 pub mod commands;
+pub mod dashboard;
 pub mod print;
 pub mod repl;
 pub mod status;
@@ -72,6 +73,9 @@ pub enum Command {
     /// The lake's health: recent runs, success rate, durations, errors,
     /// objects per layer, dead letters waiting.
     Status(StatusArgs),
+    /// Write the sales and pipeline-health dashboard: one HTML file that
+    /// renders offline.
+    Dashboard(DashboardArgs),
     /// Create the legacy PostgreSQL database and load `public.sales` with
     /// the fixture (or generated sales), as the legacy system holds it.
     Seed(SeedArgs),
@@ -83,6 +87,19 @@ pub struct StatusArgs {
     /// Runs listed, newest first.
     #[arg(long, default_value_t = 10)]
     pub runs: usize,
+}
+
+/// `strata dashboard`.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// The HTML file to write.
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "FILE",
+        default_value = "dashboard.html"
+    )]
+    pub out: PathBuf,
 }
 
 /// `strata seed`.

@@ -33,7 +33,15 @@ pub fn render(engine: &Engine, h: &History, dead_letters: u64, recent: usize) ->
     let day = Summary::of(h, Some(chrono::Utc::now() - chrono::Duration::hours(24)));
     let all = Summary::of(h, None);
     let mut t = new_table();
-    t.set_header(["window", "runs", "succeeded", "errors", "success rate", "p50", "p95"]);
+    t.set_header([
+        "window",
+        "runs",
+        "succeeded",
+        "errors",
+        "success rate",
+        "p50",
+        "p95",
+    ]);
     for (name, s) in [("last 24h", &day), ("all time", &all)] {
         t.add_row([
             name.to_string(),
@@ -49,7 +57,9 @@ pub fn render(engine: &Engine, h: &History, dead_letters: u64, recent: usize) ->
 
     if !h.runs.is_empty() {
         let mut t = new_table();
-        t.set_header(["run", "command", "status", "started", "seconds", "rows", "error"]);
+        t.set_header([
+            "run", "command", "status", "started", "seconds", "rows", "error",
+        ]);
         for r in h.runs.iter().rev().take(recent) {
             t.add_row([
                 r.run_id.clone(),

@@ -43,6 +43,7 @@ pub struct Sale {
     pub product_name: String,
     pub category: String,
     pub region: String,
+    pub quantity: i64,
     pub cents: i64,
 }
 
@@ -76,6 +77,7 @@ pub fn clean_sales(csv: &str) -> Vec<Sale> {
                 product_name: f[5].to_string(),
                 category: f[6].to_string(),
                 region: normalise_region(f[9]),
+                quantity: f[10].parse().unwrap(),
                 cents: cents(f[12]),
             });
         }
