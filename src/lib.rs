@@ -12,6 +12,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod fixtures;
+pub mod ingest;
 pub mod lake;
 pub mod metadata;
 pub mod models;

@@ -60,6 +60,8 @@ async fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Seed(args) => commands::seed(&config, args).await,
         Command::Status(args) => commands::status(&config, args).await,
         Command::Dashboard(args) => commands::dashboard(&config, args).await,
+        Command::Watch(args) => commands::watch(&config, args, cli.global.quiet).await,
+        Command::Dlq(args) => commands::dlq(&config, args).await,
         Command::Fixtures(_) => unreachable!("handled above"),
     }
 }

@@ -10,7 +10,9 @@
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, StringBuilder,
+};
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -179,6 +181,20 @@ pub struct BatchReader<R> {
     batch_rows: usize,
     /// Column indices to convert (a projection); `None` for all.
     projection: Option<Vec<usize>>,
+    /// In lenient mode, the rows that could not be read (else the first
+    /// such row is an error).
+    rejects: Option<Vec<Reject>>,
+}
+
+/// A row a lenient reader set aside, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// The line the record starts on (the header is line 1).
+    pub line: u64,
+    /// What is wrong with it.
+    pub reason: String,
+    /// The record's fields, comma-joined as read (NULL as empty).
+    pub record: String,
 }
 
 impl<R: BufRead> BatchReader<R> {
@@ -219,7 +235,27 @@ impl<R: BufRead> BatchReader<R> {
             file,
             batch_rows: BATCH_ROWS,
             projection: None,
+            rejects: None,
         })
+    }
+
+    /// Sets unreadable rows aside (see [`BatchReader::take_rejects`])
+    /// instead of failing on the first: a landed file loads all its good rows.
+    pub fn lenient(mut self) -> Self {
+        self.rejects = Some(Vec::new());
+        self
+    }
+
+    /// The rows set aside since the last call (lenient mode).
+    pub fn take_rejects(&mut self) -> Vec<Reject> {
+        self.rejects.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn record_text(&self) -> String {
+        (0..self.records.len())
+            .map(|i| String::from_utf8_lossy(self.records.field(i).unwrap_or_default()).into_owned())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// Converts only these columns (by index in the file's schema).
@@ -258,12 +294,39 @@ impl<R: BufRead> BatchReader<R> {
                 break;
             }
             let line = self.records.record_line();
+            let mut problem = None;
             if self.records.len() != width {
-                return Err(Error::Csv {
-                    file: self.file.clone(),
-                    line,
-                    message: format!("expected {width} fields, found {}", self.records.len()),
-                });
+                problem = Some(format!(
+                    "expected {width} fields, found {}",
+                    self.records.len()
+                ));
+            } else if let Some(col) = (0..width)
+                .find(|&c| self.records.field(c).is_some_and(|b| std::str::from_utf8(b).is_err()))
+            {
+                problem = Some(format!(
+                    "column {}: not valid UTF-8",
+                    self.schema.field(col).name()
+                ));
+            }
+            if let Some(message) = problem {
+                let record = self.record_text();
+                match &mut self.rejects {
+                    Some(rejects) => {
+                        rejects.push(Reject {
+                            line,
+                            reason: message,
+                            record,
+                        });
+                        continue;
+                    }
+                    None => {
+                        return Err(Error::Csv {
+                            file: self.file.clone(),
+                            line,
+                            message,
+                        });
+                    }
+                }
             }
             for (builder, &col) in builders.iter_mut().zip(&columns) {
                 match self.records.field(col) {
@@ -286,47 +349,68 @@ impl<R: BufRead> BatchReader<R> {
         if lines.is_empty() {
             return Ok(None);
         }
+        let texts: Vec<StringArray> = builders.into_iter().map(|mut b| b.finish()).collect();
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
-        for (mut builder, &col) in builders.into_iter().zip(&columns) {
-            let text = builder.finish();
+        // Per row, the first problem found (lenient mode sets those rows aside).
+        let mut problems: Vec<Option<String>> = vec![None; lines.len()];
+        for (text, &col) in texts.iter().zip(&columns) {
             let field = self.schema.field(col);
             let typed = if field.data_type() == &DataType::Utf8 {
-                Arc::new(text) as ArrayRef
+                Arc::new(text.clone()) as ArrayRef
             } else {
-                let cast = cast_with_options(
-                    &text,
+                cast_with_options(
+                    text,
                     field.data_type(),
                     &CastOptions {
                         safe: true,
                         ..Default::default()
                     },
-                )?;
-                if cast.null_count() != text.null_count() {
-                    let row = (0..text.len())
-                        .find(|&r| text.is_valid(r) && cast.is_null(r))
-                        .expect("a value became NULL in the cast");
-                    return Err(Error::Csv {
-                        file: self.file.clone(),
-                        line: lines[row],
-                        message: format!(
-                            "column {}: cannot read {:?} as {}",
-                            field.name(),
-                            text.value(row),
-                            field.data_type()
-                        ),
-                    });
-                }
-                cast
+                )?
             };
-            if !field.is_nullable() && typed.null_count() > 0 {
-                let row = (0..typed.len()).find(|&r| typed.is_null(r)).unwrap_or(0);
+            for row in 0..typed.len() {
+                if problems[row].is_some() {
+                    continue;
+                }
+                if text.is_valid(row) && typed.is_null(row) {
+                    problems[row] = Some(format!(
+                        "column {}: cannot read {:?} as {}",
+                        field.name(),
+                        text.value(row),
+                        field.data_type()
+                    ));
+                } else if !field.is_nullable() && typed.is_null(row) {
+                    problems[row] = Some(format!("column {} is NULL but may not be", field.name()));
+                }
+            }
+            arrays.push(typed);
+        }
+        if let Some(row) = problems.iter().position(Option::is_some) {
+            let Some(rejects) = &mut self.rejects else {
                 return Err(Error::Csv {
                     file: self.file.clone(),
                     line: lines[row],
-                    message: format!("column {} is NULL but may not be", field.name()),
+                    message: problems[row].clone().expect("found above"),
                 });
+            };
+            for (row, problem) in problems.iter().enumerate() {
+                if let Some(reason) = problem {
+                    let record = texts
+                        .iter()
+                        .map(|t| if t.is_valid(row) { t.value(row) } else { "" })
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    rejects.push(Reject {
+                        line: lines[row],
+                        reason: reason.clone(),
+                        record,
+                    });
+                }
             }
-            arrays.push(typed);
+            let keep: BooleanArray = problems.iter().map(|p| Some(p.is_none())).collect();
+            arrays = arrays
+                .iter()
+                .map(|a| datafusion::arrow::compute::filter(a, &keep))
+                .collect::<std::result::Result<_, _>>()?;
         }
         Ok(Some(RecordBatch::try_new(self.output_schema()?, arrays)?))
     }

@@ -518,3 +518,182 @@ pub async fn dashboard(config: &Config, args: &super::DashboardArgs) -> Result<O
     println!("Wrote {}", args.out.display());
     Ok(Outcome::Success)
 }
+
+/// `strata watch`.
+pub async fn watch(config: &Config, args: &super::WatchArgs, quiet: bool) -> Result<Outcome> {
+    use crate::ingest::watch::{Wakeup, stable};
+    use std::time::Duration;
+    let lake = Arc::new(Lake::open(&config.lake)?);
+    let mut wakeup = Wakeup::new(&lake, args.poll.map(Duration::from_secs_f64));
+    let debounce = Duration::from_millis(args.debounce_ms);
+    if !args.once {
+        eprintln!(
+            "Watching {}/{}/<table>/ ({}); Ctrl-C stops.",
+            lake.describe(),
+            crate::ingest::LANDING_DIR,
+            wakeup.describe()
+        );
+    }
+    let mut outcome = Outcome::Success;
+    loop {
+        let files = stable(&lake, &mut wakeup, debounce).await?;
+        if !files.is_empty() && land_and_rebuild(config, &lake, &files, quiet).await? == Outcome::Failed
+        {
+            outcome = Outcome::Failed;
+        }
+        if args.once {
+            return Ok(outcome);
+        }
+        // Events wake the loop at once; the timeout is a safety net that
+        // also catches files whose size was still changing.
+        tokio::select! {
+            () = wakeup.wait(Duration::from_secs(5)) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(outcome),
+        }
+    }
+}
+
+/// One pass: land the files, rebuild what reads the tables that grew, and
+/// record it all as one run.
+async fn land_and_rebuild(
+    config: &Config,
+    lake: &Arc<Lake>,
+    files: &[crate::ingest::Landed],
+    quiet: bool,
+) -> Result<Outcome> {
+    use crate::ingest::Fate;
+    let command = format!("watch: {} file(s)", files.len());
+    let journal = Journal::begin(lake, runner::new_run_id(), &command).await?;
+    let result: Result<(crate::ingest::Pass, Option<runner::Run>)> = async {
+        let pass = crate::ingest::land(lake, files, &journal.run_id()).await?;
+        for (f, fate) in &pass.files {
+            let line = match fate {
+                Fate::Loaded {
+                    key,
+                    rows,
+                    quarantined,
+                } => format!(
+                    "loaded {} into raw.{}/{key}: {} rows{}",
+                    f.key,
+                    f.table,
+                    thousands(*rows),
+                    if *quarantined > 0 {
+                        format!(", {quarantined} quarantined (meta.quarantine)")
+                    } else {
+                        String::new()
+                    }
+                ),
+                Fate::Duplicate(key) => {
+                    format!("{}: already loaded as raw.{}/{key}; skipped", f.key, f.table)
+                }
+                Fate::DeadLetter { key, error } => {
+                    format!("{}: dead letter -> {key}\n  {error}", f.key)
+                }
+            };
+            eprintln!("{line}");
+        }
+        if pass.manifests.is_empty() {
+            return Ok((pass, None));
+        }
+        let engine = open_on(config, lake.clone(), false).await?;
+        let dag = dag(config, &engine)?;
+        let mut selected = std::collections::BTreeSet::new();
+        for table in pass.tables() {
+            let own = dag.models().iter().position(|m| m.table.to_string() == table);
+            let mut downstream = dag.select(&[format!("{table}+")]).unwrap_or_default();
+            if let Some(own) = own {
+                downstream.remove(&own);
+            }
+            selected.extend(downstream);
+        }
+        if selected.is_empty() {
+            return Ok((pass, None));
+        }
+        let progress = Progress::new(quiet);
+        let run = runner::run(
+            &engine,
+            &dag,
+            &selected,
+            &config.project_dir,
+            &progress,
+            &journal.run_id(),
+        )
+        .await?;
+        Ok((pass, Some(run)))
+    }
+    .await;
+    let (run, mut manifests, error) = match &result {
+        Ok((pass, run)) => {
+            let dead: Vec<String> = pass
+                .files
+                .iter()
+                .filter_map(|(f, fate)| match fate {
+                    Fate::DeadLetter { error, .. } => Some(format!("{}: {error}", f.key)),
+                    _ => None,
+                })
+                .collect();
+            let error = (!dead.is_empty())
+                .then(|| format!("{} file(s) dead-lettered: {}", dead.len(), dead.join("; ")));
+            (run.as_ref(), pass.manifests.clone(), error)
+        }
+        Err(e) => (None, vec![], Some(crate::error::user_message(e))),
+    };
+    if let Some(run) = run {
+        manifests.extend(run.manifests.iter().cloned());
+        if !run.ok() {
+            for s in &run.steps {
+                if let StepStatus::Failed(e) = &s.status {
+                    eprintln!("error: {} failed\n  {e}", s.table);
+                }
+            }
+        }
+    }
+    let record = journal.finish(run, &manifests, &|_| None, error).await?;
+    after_run(config, lake).await?;
+    if let Err(e) = &result {
+        return Err(Error::Config(crate::error::user_message(e)));
+    }
+    if let Some(run) = run {
+        eprintln!(
+            "rebuilt {} model(s) in {:.2}s (run {})",
+            run.steps.len(),
+            run.seconds,
+            record.run_id
+        );
+    }
+    Ok(if record.status == crate::metadata::RunStatus::Succeeded {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+/// `strata dlq`.
+pub async fn dlq(config: &Config, args: &super::DlqArgs) -> Result<Outcome> {
+    let lake = Lake::open(&config.lake)?;
+    match &args.action {
+        super::DlqAction::List => {
+            let letters = crate::ingest::dlq::list(&lake).await?;
+            if letters.is_empty() {
+                println!("No dead letters.");
+                return Ok(Outcome::Success);
+            }
+            let mut t = new_table();
+            t.set_header(["key", "table", "failed at", "error"]);
+            for l in &letters {
+                t.add_row([
+                    l.dead_letter_key.clone(),
+                    l.table_name.clone(),
+                    l.failed_at.clone(),
+                    l.error.clone(),
+                ]);
+            }
+            println!("{t}");
+        }
+        super::DlqAction::Retry { key } => {
+            let to = crate::ingest::dlq::retry(&lake, key).await?;
+            println!("Moved back to {to}; `strata watch` (or `watch --once`) will try it again.");
+        }
+    }
+    Ok(Outcome::Success)
+}

@@ -73,6 +73,12 @@ pub enum Command {
     /// The lake's health: recent runs, success rate, durations, errors,
     /// objects per layer, dead letters waiting.
     Status(StatusArgs),
+    /// Watch the landing zone (<lake>/landing/<table>/): load each CSV or
+    /// Parquet file that lands into raw.<table>, then rebuild what depends
+    /// on it.
+    Watch(WatchArgs),
+    /// The dead-letter place: files that could not be landed.
+    Dlq(DlqArgs),
     /// Write the sales and pipeline-health dashboard: one HTML file that
     /// renders offline.
     Dashboard(DashboardArgs),
@@ -87,6 +93,41 @@ pub struct StatusArgs {
     /// Runs listed, newest first.
     #[arg(long, default_value_t = 10)]
     pub runs: usize,
+}
+
+/// `strata watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Process what is in the landing zone now, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Poll every SECONDS instead of using file-system events.
+    #[arg(long, value_name = "SECONDS")]
+    pub poll: Option<f64>,
+    /// Quiet time that ends a burst of files (one rebuild per burst).
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub debounce_ms: u64,
+}
+
+/// `strata dlq`.
+#[derive(Debug, Args)]
+pub struct DlqArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: DlqAction,
+}
+
+/// `strata dlq` actions.
+#[derive(Debug, Subcommand)]
+pub enum DlqAction {
+    /// List the dead letters with their errors.
+    List,
+    /// Move a dead letter back to the landing zone (its sidecar is kept,
+    /// renamed .retried).
+    Retry {
+        /// Its key (as `list` shows it) or its file name.
+        key: String,
+    },
 }
 
 /// `strata dashboard`.

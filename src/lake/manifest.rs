@@ -61,7 +61,14 @@ pub struct DataFile {
     /// empty in manifests written before checksums were kept.
     #[serde(default)]
     pub sha256: String,
+    /// The run that wrote it, when not the manifest's own: files landed by
+    /// `strata watch` are carried into each new version of their raw table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
 }
+
+/// Where landed files sit inside a raw table's folder.
+pub const LANDED_DIR: &str = "landed";
 
 /// What a table is and holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +96,11 @@ pub struct TableManifest {
 }
 
 impl TableManifest {
+    /// The run that wrote one of its files.
+    pub fn run_of<'a>(&'a self, f: &'a DataFile) -> &'a str {
+        f.run_id.as_deref().unwrap_or(&self.run_id)
+    }
+
     /// The full schema, partition columns included.
     pub fn schema(&self) -> Result<SchemaRef> {
         let fields = self

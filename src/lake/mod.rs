@@ -169,6 +169,13 @@ impl Lake {
         }
     }
 
+    /// A key's local path, for a lake on local disk.
+    pub fn local_path(&self, key: &str) -> Option<std::path::PathBuf> {
+        match &self.root {
+            LakeRoot::Local(root) => Some(root.join(key)),
+        }
+    }
+
     /// Where a run stages a table before the swap.
     pub fn staging_key(&self, run_id: &str, table: &TableId) -> Path {
         Path::from(format!(

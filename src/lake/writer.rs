@@ -274,6 +274,7 @@ impl OpenFile {
             rows: self.rows,
             bytes,
             sha256,
+            run_id: None,
         })
     }
 }

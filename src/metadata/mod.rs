@@ -160,13 +160,15 @@ pub struct ObjectRecord {
     pub run_id: String,
 }
 
-/// The objects a table's manifest lists, as records.
+/// The objects a table's manifest lists that its own run wrote, as records
+/// (files carried over from earlier runs were recorded by those runs).
 pub fn objects_of(m: &TableManifest) -> Vec<ObjectRecord> {
     let (layer, table) = m.table.split_once('.').unwrap_or(("", &m.table));
     let columns = serde_json::to_string(&m.columns).unwrap_or_default();
     let schema_hash = hex(&Sha256::digest(columns.as_bytes()))[..16].to_string();
     m.files
         .iter()
+        .filter(|f| m.run_of(f) == m.run_id)
         .map(|f| {
             let partition = f
                 .key
@@ -366,6 +368,15 @@ impl Journal {
     }
 }
 
+/// Records the rows of landed files that could not be read.
+pub async fn record_quarantine(
+    lake: &Lake,
+    run_id: &str,
+    rows: &[crate::ingest::QuarantinedRow],
+) -> Result<()> {
+    put(lake.store(), &key("quarantine", run_id, "jsonl"), lines(rows)).await
+}
+
 /// Everything recorded about a lake.
 #[derive(Debug, Clone, Default)]
 pub struct History {
@@ -375,6 +386,8 @@ pub struct History {
     pub steps: Vec<StepRecord>,
     /// Objects written by every run.
     pub objects: Vec<ObjectRecord>,
+    /// Rows of landed files set aside.
+    pub quarantine: Vec<crate::ingest::QuarantinedRow>,
 }
 
 async fn read_all(store: &Arc<dyn ObjectStore>, kind: &str) -> Result<Vec<(Path, Vec<u8>)>> {
@@ -426,6 +439,9 @@ impl History {
         }
         for (path, bytes) in read_all(store, "objects").await? {
             h.objects.extend(parse_lines(&path, &bytes)?);
+        }
+        for (path, bytes) in read_all(store, "quarantine").await? {
+            h.quarantine.extend(parse_lines(&path, &bytes)?);
         }
         Ok(h)
     }

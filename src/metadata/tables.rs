@@ -1,4 +1,5 @@
-//! `meta.objects`, `meta.runs` and `meta.steps` as SQL tables.
+//! `meta.objects`, `meta.runs`, `meta.steps` and `meta.quarantine` (rows of
+//! landed files set aside) as SQL tables.
 //!
 //! The records are small (one row per file, run or model), so they are read
 //! whole into memory tables when a session opens. `current` is computed
@@ -51,7 +52,7 @@ pub fn schema_provider(
             let dir = m.table.replacen('.', "/", 1);
             m.files
                 .iter()
-                .map(move |f| (format!("{dir}/{}", f.key), m.run_id.clone()))
+                .map(move |f| (format!("{dir}/{}", f.key), m.run_of(f).to_string()))
         })
         .collect();
     let provider = MemorySchemaProvider::new();
@@ -230,6 +231,38 @@ pub fn schema_provider(
                 n[1].clone(),
                 n[2].clone(),
                 n[3].clone(),
+                t[3].clone(),
+                t[4].clone(),
+            ],
+        )?,
+    )?;
+    let mut t: Vec<StringBuilder> = (0..5).map(|_| StringBuilder::new()).collect();
+    let mut line = UInt64Builder::new();
+    for q in &h.quarantine {
+        t[0].append_value(&q.file);
+        t[1].append_value(&q.table_name);
+        t[2].append_value(&q.reason);
+        t[3].append_value(&q.record);
+        t[4].append_value(&q.run_id);
+        line.append_value(q.line);
+    }
+    let t: Vec<ArrayRef> = t.into_iter().map(|mut b| Arc::new(b.finish()) as _).collect();
+    provider.register_table(
+        "quarantine".into(),
+        table(
+            vec![
+                text("file", false),
+                text("table_name", false),
+                Field::new("line", DataType::UInt64, false),
+                text("reason", false),
+                text("record", false),
+                text("run_id", false),
+            ],
+            vec![
+                t[0].clone(),
+                t[1].clone(),
+                Arc::new(line.finish()),
+                t[2].clone(),
                 t[3].clone(),
                 t[4].clone(),
             ],

@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::lake::manifest::{MANIFEST_FILE, TableManifest};
+use crate::lake::manifest::{LANDED_DIR, MANIFEST_FILE, TableManifest};
 use crate::lake::writer::write_stream;
 use crate::lake::{Lake, commit};
 use crate::models::Model;
@@ -258,14 +258,18 @@ pub async fn build(
         .map_err(|e| Error::sql(&model.path, e))?;
     let staged = lake.staging_key(run_id, &model.table);
     let written = write_stream(lake.store(), &staged, &model.write, stream, on_rows).await?;
+    let columns = TableManifest::columns_of(&written.schema);
+    let mut files = written.files;
+    files.extend(carry_landed(lake, model, &staged, &columns).await?);
+    files.sort_by(|a, b| a.key.cmp(&b.key));
     let manifest = TableManifest {
         table: model.table.to_string(),
         format: model.write.format,
         partition_by: model.write.partition_by.clone(),
-        columns: TableManifest::columns_of(&written.schema),
-        rows: written.rows,
-        bytes: written.bytes,
-        files: written.files,
+        columns,
+        rows: files.iter().map(|f| f.rows).sum(),
+        bytes: files.iter().map(|f| f.bytes).sum(),
+        files,
         run_id: run_id.to_string(),
         written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         model: relative(&model.path, project_dir),
@@ -278,6 +282,49 @@ pub async fn build(
         .await?;
     commit::commit(lake, &staged, &model.table).await?;
     Ok(manifest)
+}
+
+/// Files that `strata watch` landed in the table's live version, copied
+/// into the new one: they are not in the source, so re-extracting the source
+/// must not drop them.
+async fn carry_landed(
+    lake: &Lake,
+    model: &Model,
+    staged: &object_store::path::Path,
+    columns: &[crate::lake::manifest::Column],
+) -> Result<Vec<crate::lake::manifest::DataFile>> {
+    let Some(live) = lake.manifest(&model.table).await? else {
+        return Ok(vec![]);
+    };
+    let landed: Vec<_> = live
+        .files
+        .iter()
+        .filter(|f| f.key.starts_with(&format!("{LANDED_DIR}/")))
+        .collect();
+    if landed.is_empty() {
+        return Ok(vec![]);
+    }
+    if live.columns != columns {
+        return Err(Error::Lake {
+            key: model.table.to_string(),
+            message: format!(
+                "the model's columns changed, but {} landed file(s) have the old ones; \
+                 move them out of {}/{LANDED_DIR}/ and land them again in the new shape",
+                landed.len(),
+                model.table.key()
+            ),
+        });
+    }
+    let mut out = Vec::with_capacity(landed.len());
+    for f in landed {
+        let from = object_store::path::Path::from(format!("{}/{}", model.table.key(), f.key));
+        let to = object_store::path::Path::from(format!("{staged}/{}", f.key));
+        lake.store().copy(&from, &to).await?;
+        let mut carried = f.clone();
+        carried.run_id = Some(live.run_of(f).to_string());
+        out.push(carried);
+    }
+    Ok(out)
 }
 
 /// A failure as one message that names the model file.
