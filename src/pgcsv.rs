@@ -248,12 +248,17 @@ impl<R: BufRead> BatchReader<R> {
 
     /// The rows set aside since the last call (lenient mode).
     pub fn take_rejects(&mut self) -> Vec<Reject> {
-        self.rejects.as_mut().map(std::mem::take).unwrap_or_default()
+        self.rejects
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     fn record_text(&self) -> String {
         (0..self.records.len())
-            .map(|i| String::from_utf8_lossy(self.records.field(i).unwrap_or_default()).into_owned())
+            .map(|i| {
+                String::from_utf8_lossy(self.records.field(i).unwrap_or_default()).into_owned()
+            })
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -300,9 +305,11 @@ impl<R: BufRead> BatchReader<R> {
                     "expected {width} fields, found {}",
                     self.records.len()
                 ));
-            } else if let Some(col) = (0..width)
-                .find(|&c| self.records.field(c).is_some_and(|b| std::str::from_utf8(b).is_err()))
-            {
+            } else if let Some(col) = (0..width).find(|&c| {
+                self.records
+                    .field(c)
+                    .is_some_and(|b| std::str::from_utf8(b).is_err())
+            }) {
                 problem = Some(format!(
                     "column {}: not valid UTF-8",
                     self.schema.field(col).name()
@@ -367,19 +374,19 @@ impl<R: BufRead> BatchReader<R> {
                     },
                 )?
             };
-            for row in 0..typed.len() {
-                if problems[row].is_some() {
+            for (row, problem) in problems.iter_mut().enumerate() {
+                if problem.is_some() {
                     continue;
                 }
                 if text.is_valid(row) && typed.is_null(row) {
-                    problems[row] = Some(format!(
+                    *problem = Some(format!(
                         "column {}: cannot read {:?} as {}",
                         field.name(),
                         text.value(row),
                         field.data_type()
                     ));
                 } else if !field.is_nullable() && typed.is_null(row) {
-                    problems[row] = Some(format!("column {} is NULL but may not be", field.name()));
+                    *problem = Some(format!("column {} is NULL but may not be", field.name()));
                 }
             }
             arrays.push(typed);

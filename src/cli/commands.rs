@@ -536,10 +536,24 @@ pub async fn watch(config: &Config, args: &super::WatchArgs, quiet: bool) -> Res
     }
     let mut outcome = Outcome::Success;
     loop {
-        let files = stable(&lake, &mut wakeup, debounce).await?;
-        if !files.is_empty() && land_and_rebuild(config, &lake, &files, quiet).await? == Outcome::Failed
-        {
-            outcome = Outcome::Failed;
+        let pass = async {
+            let files = stable(&lake, &mut wakeup, debounce).await?;
+            if files.is_empty() {
+                return Ok(Outcome::Success);
+            }
+            land_and_rebuild(config, &lake, &files, quiet).await
+        }
+        .await;
+        match pass {
+            Ok(Outcome::Success) => {}
+            Ok(Outcome::Failed) => outcome = Outcome::Failed,
+            // A watcher outlives a failed pass: the files stay in the
+            // landing zone and the next pass tries them again.
+            Err(e) if !args.once => {
+                eprintln!("error: {}; retrying", crate::error::user_message(&e));
+                outcome = Outcome::Failed;
+            }
+            Err(e) => return Err(e),
         }
         if args.once {
             return Ok(outcome);
@@ -584,7 +598,10 @@ async fn land_and_rebuild(
                     }
                 ),
                 Fate::Duplicate(key) => {
-                    format!("{}: already loaded as raw.{}/{key}; skipped", f.key, f.table)
+                    format!(
+                        "{}: already loaded as raw.{}/{key}; skipped",
+                        f.key, f.table
+                    )
                 }
                 Fate::DeadLetter { key, error } => {
                     format!("{}: dead letter -> {key}\n  {error}", f.key)
@@ -599,7 +616,10 @@ async fn land_and_rebuild(
         let dag = dag(config, &engine)?;
         let mut selected = std::collections::BTreeSet::new();
         for table in pass.tables() {
-            let own = dag.models().iter().position(|m| m.table.to_string() == table);
+            let own = dag
+                .models()
+                .iter()
+                .position(|m| m.table.to_string() == table);
             let mut downstream = dag.select(&[format!("{table}+")]).unwrap_or_default();
             if let Some(own) = own {
                 downstream.remove(&own);

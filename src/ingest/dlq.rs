@@ -3,8 +3,8 @@
 //! back to the landing zone and renames its sidecar `.error.json.retried`.
 
 use futures::TryStreamExt;
-use object_store::path::Path;
 use object_store::ObjectStoreExt;
+use object_store::path::Path;
 
 use super::{DeadLetter, LANDING_DIR};
 use crate::error::{Error, Result};
@@ -66,7 +66,10 @@ pub async fn retry(lake: &Lake, key: &str) -> Result<String> {
     };
     let store = lake.store();
     let from = Path::from(letter.dead_letter_key.as_str());
-    let to = Path::from(format!("{LANDING_DIR}/{}/{}", letter.table_name, letter.file));
+    let to = Path::from(format!(
+        "{LANDING_DIR}/{}/{}",
+        letter.table_name, letter.file
+    ));
     if store.head(&to).await.is_ok() {
         return Err(Error::Config(format!(
             "{to} exists already: the landing zone holds a file of that name"

@@ -67,7 +67,19 @@ pub fn in_progress(name: &str) -> bool {
 /// The files in the landing zone, by key.
 pub async fn pending(lake: &Lake) -> Result<Vec<Landed>> {
     let prefix = Path::from(LANDING_DIR);
-    let listed: Vec<_> = lake.store().list(Some(&prefix)).try_collect().await?;
+    // A file renamed while the folder is listed makes a local listing fail
+    // (it stats what it just read); the next listing sees the new name.
+    let mut attempt = 0;
+    let listed: Vec<_> = loop {
+        match lake.store().list(Some(&prefix)).try_collect().await {
+            Ok(l) => break l,
+            Err(object_store::Error::NotFound { .. }) if attempt < 5 => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     let mut out: Vec<Landed> = listed
         .into_iter()
         .filter_map(|m| {
@@ -227,7 +239,10 @@ fn parse_csv(bytes: &Bytes, schema: &SchemaRef, name: &str) -> Result<Parsed, Un
 
 fn parse_parquet(bytes: Bytes, schema: &SchemaRef) -> Result<Parsed, Unloadable> {
     let unreadable = |e: &dyn std::fmt::Display| {
-        Unloadable::new(format!("not a readable Parquet file: {e}"), serde_json::json!({}))
+        Unloadable::new(
+            format!("not a readable Parquet file: {e}"),
+            serde_json::json!({}),
+        )
     };
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| unreadable(&e))?;
     let found = builder.schema().clone();
@@ -237,11 +252,17 @@ fn parse_parquet(bytes: Bytes, schema: &SchemaRef) -> Result<Parsed, Unloadable>
             .map(|f| format!("{}: {}", f.name(), f.data_type()))
             .collect()
     };
-    let context = serde_json::json!({"expected_schema": names(schema), "found_schema": names(&found)});
+    let context =
+        serde_json::json!({"expected_schema": names(schema), "found_schema": names(&found)});
     let mut columns = Vec::new();
     for f in schema.fields() {
         match found.index_of(f.name()) {
-            Ok(i) if datafusion::arrow::compute::can_cast_types(found.field(i).data_type(), f.data_type()) => {
+            Ok(i)
+                if datafusion::arrow::compute::can_cast_types(
+                    found.field(i).data_type(),
+                    f.data_type(),
+                ) =>
+            {
                 columns.push(i)
             }
             Ok(i) => {
@@ -272,7 +293,9 @@ fn parse_parquet(bytes: Bytes, schema: &SchemaRef) -> Result<Parsed, Unloadable>
             .zip(schema.fields())
             .map(|(&i, f)| cast(b.column(i), f.data_type()))
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Unloadable::new(format!("a value cannot be converted: {e}"), context.clone()))?;
+            .map_err(|e| {
+                Unloadable::new(format!("a value cannot be converted: {e}"), context.clone())
+            })?;
         let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| {
             Unloadable::new(format!("rows do not fit the table: {e}"), context.clone())
         })?;
@@ -501,10 +524,7 @@ async fn dead_letter(
     run_id: &str,
     u: Unloadable,
 ) -> Result<Fate> {
-    let key = Path::from(format!(
-        "{DEAD_LETTER_DIR}/{run_id}/{}/{}",
-        f.table, f.name
-    ));
+    let key = Path::from(format!("{DEAD_LETTER_DIR}/{run_id}/{}/{}", f.table, f.name));
     let sidecar = DeadLetter {
         file: f.name.clone(),
         landed_key: f.key.to_string(),

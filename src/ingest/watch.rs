@@ -44,7 +44,23 @@ impl Wakeup {
         }
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok() {
+            use notify::EventKind;
+            use notify::event::ModifyKind;
+            // Reads of the folder (opens, access times) are events too; only
+            // what changes the set of files or their bytes matters.
+            if let Ok(e) = event
+                && matches!(
+                    e.kind,
+                    EventKind::Create(_)
+                        | EventKind::Remove(_)
+                        | EventKind::Modify(
+                            ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any
+                        )
+                        | EventKind::Access(notify::event::AccessKind::Close(
+                            notify::event::AccessMode::Write
+                        ))
+                )
+            {
                 let _ = tx.send(());
             }
         });
@@ -70,11 +86,16 @@ impl Wakeup {
         }
     }
 
-    /// Drains events until none came for `quiet`.
+    /// Drains events until none came for `quiet` (or, with a producer that
+    /// never pauses, for at most twenty times that).
     pub async fn settle(&mut self, quiet: Duration) {
         match self {
             Wakeup::Events { rx, .. } => {
-                while let Ok(Some(())) = tokio::time::timeout(quiet, rx.recv()).await {}
+                let limit = tokio::time::Instant::now() + quiet * 20;
+                while tokio::time::Instant::now() < limit
+                    && let Ok(Some(())) = tokio::time::timeout(quiet, rx.recv()).await
+                {
+                }
             }
             Wakeup::Poll(_) => tokio::time::sleep(quiet).await,
         }

@@ -374,7 +374,12 @@ pub async fn record_quarantine(
     run_id: &str,
     rows: &[crate::ingest::QuarantinedRow],
 ) -> Result<()> {
-    put(lake.store(), &key("quarantine", run_id, "jsonl"), lines(rows)).await
+    put(
+        lake.store(),
+        &key("quarantine", run_id, "jsonl"),
+        lines(rows),
+    )
+    .await
 }
 
 /// Everything recorded about a lake.

@@ -246,7 +246,10 @@ pub fn schema_provider(
         t[4].append_value(&q.run_id);
         line.append_value(q.line);
     }
-    let t: Vec<ArrayRef> = t.into_iter().map(|mut b| Arc::new(b.finish()) as _).collect();
+    let t: Vec<ArrayRef> = t
+        .into_iter()
+        .map(|mut b| Arc::new(b.finish()) as _)
+        .collect();
     provider.register_table(
         "quarantine".into(),
         table(
