@@ -5,20 +5,26 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use strata::cli::commands::{self, Outcome};
-use strata::cli::{Cli, Command};
+use strata::cli::{Cli, Command, LogFormat};
 use strata::config::{Config, Environment};
 use strata::error::{Error, user_message};
 
 fn main() -> ExitCode {
     let cli = Cli::parse(); // exits 2 on usage errors
     // STRATA_LOG=debug shows, among others, the SQL sent to the source.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let default_level = match cli.global.log_format {
+        LogFormat::Text => "warn",
+        LogFormat::Json => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.global.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -241,3 +241,43 @@ fn a_run_killed_midway_shows_as_interrupted() {
     assert_eq!(runs[0][1], "true");
     assert!(runs[0][2].contains("ended before the run did"), "{runs:?}");
 }
+
+#[test]
+fn json_logs_are_one_object_per_event() {
+    let p = Project::new();
+    let out = p.strata(&[
+        "run",
+        "--no-report",
+        "--no-tests",
+        "-q",
+        "--log-format",
+        "json",
+    ]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let built: Vec<_> = events
+        .iter()
+        .filter(|e| e["message"] == "model built")
+        .collect();
+    let models = std::fs::read_dir(common::repo().join("queries"))
+        .unwrap()
+        .filter_map(|d| d.ok())
+        .filter(|d| !["tests", "reports"].contains(&d.file_name().to_str().unwrap()))
+        .map(|d| std::fs::read_dir(d.path()).unwrap().count())
+        .sum::<usize>();
+    assert_eq!(built.len(), models, "{stderr}");
+    assert!(
+        built
+            .iter()
+            .all(|e| e["rows"].is_u64() && e["run_id"].is_string())
+    );
+    let finished = events
+        .iter()
+        .find(|e| e["message"] == "run finished")
+        .expect("a run event");
+    assert_eq!(finished["status"], "succeeded");
+}

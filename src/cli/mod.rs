@@ -40,6 +40,19 @@ pub struct GlobalArgs {
     /// Print no progress lines.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Log lines on stderr: `text`, or `json` (one object per event, for
+    /// log shippers; level `info` unless STRATA_LOG says otherwise).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log events are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// JSON objects, one per line.
+    Json,
 }
 
 impl GlobalArgs {

@@ -366,6 +366,7 @@ pub async fn land(lake: &Lake, files: &[Landed], run_id: &str) -> Result<Pass> {
             .map(|d| d.key.clone())
             .or_else(|| seen_now.get(&sha).cloned());
         if let Some(key) = earlier {
+            tracing::info!(run_id, file = %f.key, loaded_as = %key, "landed file is a duplicate");
             loaded_keys.push(f.key.clone());
             pass.files.push((f.clone(), Fate::Duplicate(key)));
             continue;
@@ -404,6 +405,7 @@ pub async fn land(lake: &Lake, files: &[Landed], run_id: &str) -> Result<Pass> {
         };
         match parsed {
             Err(u) => {
+                tracing::warn!(run_id, file = %f.key, error = %u.error, "landed file dead-lettered");
                 let fate = dead_letter(&store, f, &sha, bytes.len() as u64, run_id, u).await?;
                 pass.files.push((f.clone(), fate));
             }
@@ -439,6 +441,10 @@ pub async fn land(lake: &Lake, files: &[Landed], run_id: &str) -> Result<Pass> {
                         run_id: run_id.to_string(),
                     });
                 }
+                tracing::info!(
+                    run_id, file = %f.key, key = %key, rows, quarantined = p.rejects.len(),
+                    "landed file loaded"
+                );
                 seen_now.insert(sha, key.clone());
                 new_files
                     .entry(f.table.clone())

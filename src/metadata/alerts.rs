@@ -205,6 +205,7 @@ pub fn evaluate(
             fired_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
         let json = serde_json::to_string(&payload).expect("payload serializes");
+        tracing::warn!(alert = %rule.name, condition = %rule.when, value, "alert fired");
         if let Some(cmd) = &rule.on_alert
             && let Err(e) = run_command(cmd, &json)
         {

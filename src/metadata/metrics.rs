@@ -226,6 +226,31 @@ pub fn prometheus(h: &History, dead_letters: u64) -> String {
             "# HELP strata_last_run_timestamp_seconds When the last ended run ended.\n# TYPE strata_last_run_timestamp_seconds gauge\nstrata_last_run_timestamp_seconds {t}"
         );
     }
+    let landed = h
+        .objects
+        .iter()
+        .filter(|o| o.object_key.contains("/landed/"))
+        .count();
+    let _ = writeln!(
+        out,
+        "# HELP strata_landed_objects_total Files loaded from the landing zone.\n# TYPE strata_landed_objects_total counter\nstrata_landed_objects_total {landed}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP strata_quarantined_rows_total Rows of landed files set aside (meta.quarantine).\n# TYPE strata_quarantined_rows_total counter\nstrata_quarantined_rows_total {}",
+        h.quarantine.len()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP strata_watch_pass_duration_seconds Wall time of each landing pass (load and rebuild).\n# TYPE strata_watch_pass_duration_seconds histogram"
+    );
+    let passes: Vec<f64> = h
+        .runs
+        .iter()
+        .filter(|r| r.command.starts_with("watch"))
+        .filter_map(|r| r.duration_s)
+        .collect();
+    histogram(&mut out, "strata_watch_pass_duration_seconds", "", &passes);
     let _ = writeln!(
         out,
         "# HELP strata_dead_letters Files waiting in the dead-letter place.\n# TYPE strata_dead_letters gauge\nstrata_dead_letters {dead_letters}"

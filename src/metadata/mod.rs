@@ -363,6 +363,33 @@ impl Journal {
             })
         });
         self.write_run(&r).await?;
+        let event = |r: &RunRecord| {
+            (
+                r.run_id.clone(),
+                r.command.clone(),
+                r.duration_s.unwrap_or_default(),
+            )
+        };
+        let (run_id, command, seconds) = event(&r);
+        match r.status {
+            RunStatus::Succeeded => tracing::info!(
+                run_id,
+                command,
+                seconds,
+                rows = r.rows,
+                bytes = r.bytes,
+                status = "succeeded",
+                "run finished"
+            ),
+            _ => tracing::error!(
+                run_id,
+                command,
+                seconds,
+                status = r.status.as_str(),
+                error = r.error.as_deref().unwrap_or(""),
+                "run failed"
+            ),
+        }
         *self.record.lock().expect("journal lock") = r.clone();
         Ok(r)
     }

@@ -177,6 +177,10 @@ pub async fn run(
                 step.files = manifest.files.len();
                 step.bytes = manifest.bytes;
                 engine.register(&manifest)?;
+                tracing::info!(
+                    run_id = %run_id, model = %step.table, rows = step.rows, files = step.files,
+                    bytes = step.bytes, seconds = step.seconds, status = "ok", "model built"
+                );
                 manifests.push(manifest);
                 progress.finish(&step);
                 steps.push(step);
@@ -191,7 +195,12 @@ pub async fn run(
                 }
             }
             Err(e) => {
-                step.status = StepStatus::Failed(describe_failure(&e, &model.path, project_dir));
+                let message = describe_failure(&e, &model.path, project_dir);
+                tracing::error!(
+                    run_id = %run_id, model = %step.table, seconds = step.seconds,
+                    status = "failed", error = %message, "model failed"
+                );
+                step.status = StepStatus::Failed(message);
                 progress.finish(&step);
                 steps.push(step);
                 let mut skipped = BTreeSet::new();
