@@ -68,6 +68,7 @@ async fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Dashboard(args) => commands::dashboard(&config, args).await,
         Command::Watch(args) => commands::watch(&config, args, cli.global.quiet).await,
         Command::Dlq(args) => commands::dlq(&config, args).await,
+        Command::Catalog(args) => commands::catalog(&config, args).await,
         Command::Fixtures(_) => unreachable!("handled above"),
     }
 }

@@ -717,3 +717,48 @@ pub async fn dlq(config: &Config, args: &super::DlqArgs) -> Result<Outcome> {
     }
     Ok(Outcome::Success)
 }
+
+/// `strata catalog`.
+pub async fn catalog(config: &Config, args: &super::CatalogArgs) -> Result<Outcome> {
+    let super::CatalogAction::Ddl {
+        dialect,
+        location,
+        select,
+    } = &args.action;
+    let lake = Lake::open(&config.lake)?;
+    let mut manifests: Vec<_> = lake
+        .tables()
+        .await?
+        .into_iter()
+        .filter(|m| {
+            select.is_empty()
+                || select
+                    .iter()
+                    .any(|s| m.table == *s || m.table.split_once('.').is_some_and(|(l, _)| l == s))
+        })
+        .collect();
+    manifests.sort_by(|a, b| a.table.cmp(&b.table));
+    if manifests.is_empty() {
+        return Err(Error::Config(
+            "no lake tables to describe: `strata run` builds them".into(),
+        ));
+    }
+    let root = match location {
+        Some(l) if l.ends_with('/') => l.clone(),
+        Some(l) => format!("{l}/"),
+        None => lake.url(),
+    };
+    let mut out = std::io::stdout().lock();
+    if *dialect == crate::lake::ddl::Dialect::Athena && !root.starts_with("s3://") {
+        writeln!(
+            out,
+            "-- LOCATION is this lake on local disk; Athena reads s3:// only:\n\
+             -- pass --location s3://bucket/prefix/ for the bucket the lake is copied to."
+        )
+        .map_err(|e| Error::io("stdout", e))?;
+    }
+    let ddl = crate::lake::ddl::lake_ddl(&manifests, &root, *dialect)?;
+    out.write_all(ddl.as_bytes())
+        .map_err(|e| Error::io("stdout", e))?;
+    Ok(Outcome::Success)
+}

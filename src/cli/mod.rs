@@ -92,6 +92,9 @@ pub enum Command {
     Watch(WatchArgs),
     /// The dead-letter place: files that could not be landed.
     Dlq(DlqArgs),
+    /// The lake's tables for other engines' catalogs (Athena/Glue, Trino,
+    /// Spark, DuckDB, DataFusion).
+    Catalog(CatalogArgs),
     /// Write the sales and pipeline-health dashboard: one HTML file that
     /// renders offline.
     Dashboard(DashboardArgs),
@@ -140,6 +143,33 @@ pub enum DlqAction {
     Retry {
         /// Its key (as `list` shows it) or its file name.
         key: String,
+    },
+}
+
+/// `strata catalog`.
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: CatalogAction,
+}
+
+/// `strata catalog` actions.
+#[derive(Debug, Subcommand)]
+pub enum CatalogAction {
+    /// Print CREATE statements for every lake table (or the selected layers
+    /// and tables), with types, partitions and locations from the manifests.
+    Ddl {
+        /// The engine the statements are for.
+        #[arg(long, value_enum, default_value_t = crate::lake::ddl::Dialect::Athena)]
+        dialect: crate::lake::ddl::Dialect,
+        /// The lake's root as the engine sees it (e.g. s3://bucket/lake/)
+        /// [default: the lake's own URL]
+        #[arg(long, value_name = "URL")]
+        location: Option<String>,
+        /// Only these layers or layer.table names.
+        #[arg(long = "select", value_name = "NAME")]
+        select: Vec<String>,
     },
 }
 

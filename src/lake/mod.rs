@@ -16,6 +16,7 @@
 
 pub mod catalog;
 pub mod commit;
+pub mod ddl;
 pub mod manifest;
 pub mod writer;
 
