@@ -130,11 +130,48 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// An error as one line for a user: DataFusion's wrappers ("External error:",
 /// "Arrow error:") peeled off so the part that names the place comes first.
 pub fn user_message(e: &Error) -> String {
-    let mut text = e.to_string();
+    let mut text = s3_message(&e.to_string()).unwrap_or_else(|| e.to_string());
     for prefix in ["External error: ", "Execution error: "] {
         while let Some(pos) = text.find(prefix) {
             text.replace_range(pos..pos + prefix.len(), "");
         }
     }
     text.trim().to_string()
+}
+
+/// An S3 error answer (an XML body inside object_store's long message) as
+/// one line: what S3 said and what to check. Credentials never appear in
+/// these messages; the request's URL is kept without its query.
+fn s3_message(text: &str) -> Option<String> {
+    let tag = |name: &str| {
+        let start = text.find(&format!("<{name}>"))? + name.len() + 2;
+        let end = start + text[start..].find(&format!("</{name}>"))?;
+        Some(text[start..end].to_string())
+    };
+    let code = tag("Code")?;
+    let message = tag("Message").unwrap_or_default();
+    let url = text
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+        .map(|u| u.split('?').next().unwrap_or(u).to_string())
+        .unwrap_or_default();
+    let hint = match code.as_str() {
+        "NoSuchBucket" => format!(
+            "the bucket {} does not exist: create it, or fix the lake URL",
+            tag("BucketName").unwrap_or_default()
+        ),
+        "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "InvalidToken" | "ExpiredToken" => {
+            "the credentials were refused: check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, \
+             AWS_SESSION_TOKEN (or AWS_PROFILE)"
+                .to_string()
+        }
+        "AccessDenied" => {
+            "access denied: the credentials lack permission on this bucket or prefix".into()
+        }
+        "SlowDown" | "ServiceUnavailable" => {
+            "the server is throttling requests (retried, then gave up)".into()
+        }
+        _ => "the S3 request failed".into(),
+    };
+    Some(format!("S3: {hint} ({code}: {message}; {url})"))
 }

@@ -140,7 +140,8 @@ fn a_malformed_source_row_names_the_file_and_line() {
 fn another_run_holding_the_lake_is_refused() {
     let project = Project::new();
     let lake = strata::lake::Lake::open(project.lake().to_str().unwrap()).unwrap();
-    let _held = lake.lock().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _held = runtime.block_on(lake.lock()).unwrap();
     let out = project.strata(&["run"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout_and_stderr(&out).contains("locked by another strata run"));

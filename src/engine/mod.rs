@@ -59,6 +59,11 @@ impl Engine {
             .with_memory_limit(MEMORY_LIMIT, 1.0)
             .build_arc()?;
         let ctx = SessionContext::new_with_config_rt(session, runtime);
+        // An S3 lake's tables are read by URL: DataFusion needs the bucket.
+        if let Some((url, store)) = lake.bucket() {
+            let url = datafusion::execution::object_store::ObjectStoreUrl::parse(&url)?;
+            ctx.register_object_store(url.as_ref(), store);
+        }
         functions::register(&ctx);
         trino::register(&ctx);
 

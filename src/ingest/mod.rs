@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::lake::manifest::{DataFile, LANDED_DIR, MANIFEST_FILE, TableManifest};
+use crate::lake::manifest::{DataFile, LANDED_DIR, TableManifest};
 use crate::lake::{Lake, Layer, TableId, commit};
 use crate::metadata::DEAD_LETTER_DIR;
 use crate::pgcsv::{BatchReader, CsvEncoder, Reject};
@@ -335,7 +335,7 @@ async fn move_object(store: &Arc<dyn ObjectStore>, from: &Path, to: &Path) -> Re
 /// duplicate or moved to the dead-letter place. Tables that received files
 /// get a new version, swapped in whole.
 pub async fn land(lake: &Lake, files: &[Landed], run_id: &str) -> Result<Pass> {
-    let _lock = lake.lock()?;
+    let _lock = lake.lock().await?;
     let store = lake.store().clone();
     let mut pass = Pass::default();
     // New files per table: (key in table, file, rows).
@@ -502,13 +502,7 @@ pub async fn land(lake: &Lake, files: &[Landed], run_id: &str) -> Result<Pass> {
             written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             ..old
         };
-        store
-            .put(
-                &staged.clone().join(MANIFEST_FILE),
-                manifest.to_json().into(),
-            )
-            .await?;
-        commit::commit(lake, &staged, &id).await?;
+        let manifest = commit::commit(lake, &staged, &id, manifest).await?;
         pass.manifests.push(manifest);
     }
     lake.clear_staging(run_id).await?;

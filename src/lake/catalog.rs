@@ -63,8 +63,18 @@ pub fn table_provider(lake: &Lake, m: &TableManifest) -> Result<Arc<dyn TablePro
                 .collect();
             let file_schema = Arc::new(Schema::new(file_fields));
             let url = ListingTableUrl::parse(format!("{}{table_dir}/", lake.url()))?;
+            // On S3 a version's files carry its run id (see commit.rs), so
+            // reading only those is reading exactly this manifest's files,
+            // even while a commit is half done or after one was killed.
+            let versioned = format!(".{}.parquet", m.run_id);
+            let extension =
+                if !m.files.is_empty() && m.files.iter().all(|f| f.key.ends_with(&versioned)) {
+                    versioned
+                } else {
+                    ".parquet".to_string()
+                };
             let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-                .with_file_extension(".parquet")
+                .with_file_extension(extension)
                 .with_table_partition_cols(
                     m.partition_by
                         .iter()

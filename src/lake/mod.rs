@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod commit;
 pub mod ddl;
 pub mod manifest;
+pub mod s3_lock;
 pub mod writer;
 
 use std::fmt;
@@ -116,6 +117,13 @@ impl fmt::Display for TableId {
 pub enum LakeRoot {
     /// A directory on local disk (absolute).
     Local(PathBuf),
+    /// A prefix in an S3 bucket (or an S3-compatible server).
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The prefix inside it, without slashes at either end (may be empty).
+        prefix: String,
+    },
 }
 
 /// An open lake.
@@ -124,16 +132,72 @@ pub struct Lake {
     root: LakeRoot,
     /// The store, with keys relative to the lake root.
     store: Arc<dyn ObjectStore>,
+    /// The whole bucket, for DataFusion, which addresses objects by URL.
+    bucket_store: Option<Arc<dyn ObjectStore>>,
+}
+
+/// An S3 client from the AWS conventions: `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION` (default
+/// us-east-1), `AWS_ENDPOINT_URL` (an S3-compatible server) and
+/// `AWS_ALLOW_HTTP` (for a local one). Requests are retried with backoff on
+/// throttling and server errors (object_store's policy, 10 attempts at most).
+fn s3_store(bucket: &str) -> Result<Arc<dyn ObjectStore>> {
+    use object_store::aws::AmazonS3Builder;
+    let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let Some(endpoint) = env("AWS_ENDPOINT_URL").or_else(|| env("AWS_ENDPOINT_URL_S3")) {
+        b = b.with_endpoint(endpoint);
+    }
+    if env("AWS_REGION").is_none() && env("AWS_DEFAULT_REGION").is_none() {
+        b = b.with_region("us-east-1");
+    }
+    if env("AWS_ALLOW_HTTP").is_some_and(|v| v == "true" || v == "1") {
+        b = b.with_allow_http(true);
+    }
+    b = b.with_retry(object_store::RetryConfig {
+        max_retries: 10,
+        retry_timeout: std::time::Duration::from_secs(120),
+        ..Default::default()
+    });
+    let store = b
+        .build()
+        .map_err(|e| Error::Config(format!("lake s3://{bucket}: {e}")))?;
+    Ok(Arc::new(store))
 }
 
 impl Lake {
-    /// Opens the lake at `location` (created if it is a missing local directory).
+    /// Opens the lake at `location`: a local directory (created if
+    /// missing) or `s3://bucket/prefix`.
     pub fn open(location: &str) -> Result<Self> {
+        if let Some(rest) = location.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(Error::Config(format!("lake {location}: no bucket")));
+            }
+            let prefix = prefix.trim_matches('/').to_string();
+            let bucket_store = s3_store(bucket)?;
+            let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+                bucket_store.clone()
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(
+                    bucket_store.clone(),
+                    prefix.as_str(),
+                ))
+            };
+            return Ok(Lake {
+                root: LakeRoot::S3 {
+                    bucket: bucket.to_string(),
+                    prefix,
+                },
+                store,
+                bucket_store: Some(bucket_store),
+            });
+        }
         if let Some((scheme, _)) = location.split_once("://")
             && scheme != "file"
         {
             return Err(Error::Config(format!(
-                "lake {location}: `{scheme}://` lakes are not supported yet; use a local directory"
+                "lake {location}: `{scheme}://` lakes are not supported; use a local directory or s3://bucket/prefix"
             )));
         }
         let path = PathBuf::from(location.trim_start_matches("file://"));
@@ -143,7 +207,19 @@ impl Lake {
         Ok(Lake {
             root: LakeRoot::Local(path),
             store: Arc::new(store),
+            bucket_store: None,
         })
+    }
+
+    /// For an S3 lake, the bucket's URL and store, to register with
+    /// DataFusion (which reads tables by URL).
+    pub fn bucket(&self) -> Option<(String, Arc<dyn ObjectStore>)> {
+        match (&self.root, &self.bucket_store) {
+            (LakeRoot::S3 { bucket, .. }, Some(store)) => {
+                Some((format!("s3://{bucket}"), store.clone()))
+            }
+            _ => None,
+        }
     }
 
     /// The store holding the lake, keys relative to its root.
@@ -160,6 +236,8 @@ impl Lake {
     pub fn url(&self) -> String {
         match &self.root {
             LakeRoot::Local(p) => format!("file://{}/", p.display()),
+            LakeRoot::S3 { bucket, prefix } if prefix.is_empty() => format!("s3://{bucket}/"),
+            LakeRoot::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}/"),
         }
     }
 
@@ -167,6 +245,7 @@ impl Lake {
     pub fn describe(&self) -> String {
         match &self.root {
             LakeRoot::Local(p) => p.display().to_string(),
+            LakeRoot::S3 { .. } => self.url().trim_end_matches('/').to_string(),
         }
     }
 
@@ -174,6 +253,7 @@ impl Lake {
     pub fn local_path(&self, key: &str) -> Option<std::path::PathBuf> {
         match &self.root {
             LakeRoot::Local(root) => Some(root.join(key)),
+            LakeRoot::S3 { .. } => None,
         }
     }
 
@@ -187,7 +267,7 @@ impl Lake {
 
     /// Takes the lake's write lock for the life of the returned guard, and
     /// clears what dead runs left in staging (safe: only the lock holder writes).
-    pub fn lock(&self) -> Result<LakeLock> {
+    pub async fn lock(&self) -> Result<LakeLock> {
         match &self.root {
             LakeRoot::Local(root) => {
                 let dir = root.join(META_DIR);
@@ -210,15 +290,47 @@ impl Lake {
                 if staging.exists() {
                     std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
                 }
-                Ok(LakeLock { _file: file })
+                Ok(LakeLock::Local(file))
+            }
+            LakeRoot::S3 { .. } => {
+                let lock = s3_lock::acquire(&self.store, &self.describe()).await?;
+                // Only the lock holder writes: what is in staging is a dead
+                // run's, and files no manifest lists are a killed commit's.
+                let staging = Path::from(format!("{META_DIR}/staging"));
+                self.delete_prefix(&staging).await?;
+                for m in self.tables().await? {
+                    commit::remove_unlisted(self, &m).await?;
+                }
+                Ok(lock)
             }
         }
+    }
+
+    /// Deletes every object under a prefix.
+    pub async fn delete_prefix(&self, prefix: &Path) -> Result<()> {
+        let keys: Vec<_> = self
+            .store
+            .list(Some(prefix))
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await?;
+        for k in keys {
+            match self.store.delete(&k).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 
     /// Removes what a finished run left in staging (the old versions it
     /// swapped out are already gone; this clears the empty folders).
     pub async fn clear_staging(&self, run_id: &str) -> Result<()> {
         match &self.root {
+            LakeRoot::S3 { .. } => {
+                self.delete_prefix(&Path::from(format!("{META_DIR}/staging/{run_id}")))
+                    .await
+            }
             LakeRoot::Local(root) => {
                 let dir = root.join(META_DIR).join("staging").join(run_id);
                 match std::fs::remove_dir_all(&dir) {
@@ -286,6 +398,9 @@ impl Lake {
 
 /// Held while a run writes the lake; released on drop (or when the process dies).
 #[derive(Debug)]
-pub struct LakeLock {
-    _file: std::fs::File,
+pub enum LakeLock {
+    /// An advisory lock on `_strata/lock`, released when the file closes.
+    Local(std::fs::File),
+    /// The `_strata/lock` object, created only if absent; deleted on drop.
+    S3(s3_lock::Held),
 }

@@ -49,7 +49,7 @@ pub async fn create_table_as(
         reads: vec![],
     };
     let lake = engine.lake().clone();
-    let _lock = lake.lock()?;
+    let _lock = lake.lock().await?;
     let run_id = super::new_run_id();
     let manifest = super::build(
         &engine.deterministic_ctx(),

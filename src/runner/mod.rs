@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::lake::manifest::{LANDED_DIR, MANIFEST_FILE, TableManifest};
+use crate::lake::manifest::{LANDED_DIR, TableManifest};
 use crate::lake::writer::write_stream;
 use crate::lake::{Lake, commit};
 use crate::models::Model;
@@ -111,7 +111,7 @@ pub async fn run(
     run_id: &str,
 ) -> Result<Run> {
     let started = Instant::now();
-    let _lock = engine.lake().lock()?;
+    let _lock = engine.lake().lock().await?;
     let run_id = run_id.to_string();
     let order = plan(dag, selected)?;
     let ctx = engine.deterministic_ctx();
@@ -283,14 +283,7 @@ pub async fn build(
         written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         model: relative(&model.path, project_dir),
     };
-    lake.store()
-        .put(
-            &staged.clone().join(MANIFEST_FILE),
-            manifest.to_json().into(),
-        )
-        .await?;
-    commit::commit(lake, &staged, &model.table).await?;
-    Ok(manifest)
+    commit::commit(lake, &staged, &model.table, manifest).await
 }
 
 /// Files that `strata watch` landed in the table's live version, copied

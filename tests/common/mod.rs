@@ -21,6 +21,8 @@ pub fn repo() -> PathBuf {
 /// and a lake under it.
 pub struct Project {
     pub dir: tempfile::TempDir,
+    /// Variables the binary gets (an S3 endpoint and its credentials).
+    pub env: Vec<(String, String)>,
 }
 
 impl Project {
@@ -33,7 +35,13 @@ impl Project {
             dir.path().join("fixtures/legacy_sales.csv"),
         )
         .unwrap();
-        Project { dir }
+        Project { dir, env: vec![] }
+    }
+
+    /// The same project, its commands run with these variables.
+    pub fn with_env(mut self, env: Vec<(String, String)>) -> Self {
+        self.env = env;
+        self
     }
 
     /// The same project without the shipped models, tests and reports.
@@ -69,6 +77,7 @@ impl Project {
             // DATABASE_URL names the tests' server (common::pg), not these
             // projects' source: PostgreSQL tests pass their URL explicitly.
             .env_remove("DATABASE_URL")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("run strata")
     }
@@ -169,3 +178,4 @@ pub async fn scalar(engine: &Engine, sql: &str) -> String {
 }
 pub mod oracle;
 pub mod pg;
+pub mod s3;
