@@ -271,3 +271,61 @@ fn a_lock_held_by_a_live_process_refuses_a_second_run_on_s3() {
         "nothing was written"
     );
 }
+
+#[test]
+fn watch_on_an_s3_lake_polls_the_landing_prefix() {
+    let s3 = S3::start(false);
+    s3.create_bucket("lake");
+    let p = Project::new().with_env(s3.env());
+    p.strata_ok(&["run", "--lake", LAKE, "--no-report", "--no-tests"]);
+    let fixture =
+        std::fs::read_to_string(common::repo().join("fixtures/legacy_sales.csv")).unwrap();
+    let mut lines = fixture.lines();
+    let mut batch = format!("{}\n", lines.next().unwrap());
+    for (i, l) in lines
+        .filter(|l| {
+            l.split(',')
+                .nth(1)
+                .is_some_and(|d| d.len() == 10 && d.contains('-'))
+        })
+        .take(4)
+        .enumerate()
+    {
+        batch.push_str(&format!(
+            "{},{}\n",
+            300_000 + i,
+            l.split_once(',').unwrap().1
+        ));
+    }
+    put_object(
+        &s3,
+        "/lake/strata/landing/sales/batch.csv",
+        batch.as_bytes(),
+    );
+    put_object(
+        &s3,
+        "/lake/strata/landing/sales/again.csv",
+        batch.as_bytes(),
+    );
+    p.strata_ok(&["watch", "--once", "-q", "--lake", LAKE]);
+    let count = p.strata_ok(&[
+        "sql",
+        "--lake",
+        LAKE,
+        "--format",
+        "csv",
+        "-c",
+        "SELECT count(*) FROM gold.fact_sales WHERE sale_id >= 300000",
+    ]);
+    assert_eq!(
+        count.lines().nth(1).unwrap(),
+        "4",
+        "loaded once, rebuilt into gold"
+    );
+    assert!(s3.keys("lake", "strata/landing/").is_empty());
+    let landed: Vec<_> = s3
+        .keys("lake", "strata/raw/sales/landed/")
+        .into_iter()
+        .collect();
+    assert_eq!(landed.len(), 1, "{landed:?}");
+}
