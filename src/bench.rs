@@ -119,6 +119,7 @@ pub async fn run(spec: &BenchSpec) -> Result<BenchReport> {
         source: SourceSpec::Csv(csv.clone()),
         queries_dir: spec.project_dir.join("queries"),
         alerts: vec![],
+        engine: Default::default(),
     };
     let started = Instant::now();
     let mut engine = Engine::open(&config, Arc::new(Lake::open(&config.lake)?)).await?;
@@ -306,6 +307,7 @@ pub async fn extract(
         source: SourceSpec::Postgres(url.to_string()),
         queries_dir: project_dir.join("queries"),
         alerts: vec![],
+        engine: Default::default(),
     };
     let (mut psql_times, mut strata_times) = (vec![], vec![]);
     for _ in 0..rounds.max(1) {

@@ -55,6 +55,36 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Where queries run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EngineSpec {
+    /// In this process (DataFusion).
+    #[default]
+    Local,
+    /// An in-process Ballista scheduler and executor (for tests and trials).
+    BallistaStandalone,
+    /// A Ballista cluster's scheduler, `ballista://host:port`.
+    BallistaRemote(String),
+}
+
+impl EngineSpec {
+    /// Parses `local`, `ballista-standalone` or `ballista://host[:port]`.
+    pub fn parse(value: &str) -> Result<Self> {
+        match value.trim() {
+            "" | "local" => Ok(EngineSpec::Local),
+            "ballista-standalone" => Ok(EngineSpec::BallistaStandalone),
+            v if v.starts_with("ballista://") => Ok(EngineSpec::BallistaRemote(v.replacen(
+                "ballista://",
+                "df://",
+                1,
+            ))),
+            other => Err(Error::Config(format!(
+                "engine {other:?}: expected local, ballista-standalone or ballista://host:port"
+            ))),
+        }
+    }
+}
+
 /// The settings every command works from.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -68,6 +98,8 @@ pub struct Config {
     pub queries_dir: PathBuf,
     /// Alert rules (`[[alert]]` in `strata.toml`), checked after each run.
     pub alerts: Vec<crate::metadata::alerts::AlertRule>,
+    /// Where queries run.
+    pub engine: EngineSpec,
 }
 
 /// Values given on the command line; `None` means "not given".
@@ -79,6 +111,8 @@ pub struct Overrides {
     pub lake: Option<String>,
     /// `--source`.
     pub source: Option<String>,
+    /// `--engine`.
+    pub engine: Option<String>,
 }
 
 /// The environment variables Strata reads, captured once so tests and callers
@@ -93,6 +127,8 @@ pub struct Environment {
     pub source: Option<String>,
     /// `DATABASE_URL`: a PostgreSQL source, below `STRATA_SOURCE`.
     pub database_url: Option<String>,
+    /// `STRATA_ENGINE`.
+    pub engine: Option<String>,
 }
 
 impl Environment {
@@ -104,6 +140,7 @@ impl Environment {
             lake: get("STRATA_LAKE"),
             source: get("STRATA_SOURCE"),
             database_url: get("DATABASE_URL"),
+            engine: get("STRATA_ENGINE"),
         }
     }
 }
@@ -114,6 +151,7 @@ impl Environment {
 struct FileConfig {
     lake: Option<String>,
     source: Option<String>,
+    engine: Option<String>,
     #[serde(default)]
     alert: Vec<crate::metadata::alerts::AlertRule>,
 }
@@ -160,7 +198,16 @@ impl Config {
         for rule in &file.alert {
             crate::metadata::alerts::Condition::parse(&rule.name, &rule.when)?;
         }
+        let engine = EngineSpec::parse(
+            flags
+                .engine
+                .as_deref()
+                .or(env.engine.as_deref())
+                .or(file.engine.as_deref())
+                .unwrap_or("local"),
+        )?;
         Ok(Config {
+            engine,
             alerts: file.alert,
             queries_dir: project_dir.join("queries"),
             project_dir,

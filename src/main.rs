@@ -12,8 +12,10 @@ use strata::error::{Error, user_message};
 fn main() -> ExitCode {
     let cli = Cli::parse(); // exits 2 on usage errors
     // STRATA_LOG=debug shows, among others, the SQL sent to the source.
+    // In text mode the per-model, per-run and per-file events repeat what
+    // the command prints; they are for JSON logs (or STRATA_LOG=info).
     let default_level = match cli.global.log_format {
-        LogFormat::Text => "warn",
+        LogFormat::Text => "warn,strata::runner=off,strata::metadata=off,strata::ingest=off",
         LogFormat::Json => "info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")

@@ -37,6 +37,10 @@ pub struct GlobalArgs {
     /// Legacy source: a CSV file of the contract's shape [env: STRATA_SOURCE] [default: <project>/fixtures/legacy_sales.csv]
     #[arg(long, global = true, value_name = "PATH|URL")]
     pub source: Option<String>,
+    /// Where queries run: local, ballista-standalone (in-process scheduler
+    /// and executor), or ballista://host:port [env: STRATA_ENGINE] [default: local]
+    #[arg(long, global = true, value_name = "ENGINE")]
+    pub engine: Option<String>,
     /// Print no progress lines.
     #[arg(long, short, global = true)]
     pub quiet: bool,
@@ -62,6 +66,7 @@ impl GlobalArgs {
             project: self.project.clone(),
             lake: self.lake.clone(),
             source: self.source.clone(),
+            engine: self.engine.clone(),
         }
     }
 }

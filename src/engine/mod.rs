@@ -21,7 +21,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 
-use crate::config::Config;
+use crate::config::{Config, EngineSpec};
 use crate::error::{Error, Result};
 use crate::lake::manifest::TableManifest;
 use crate::lake::{Lake, Layer, catalog};
@@ -66,6 +66,23 @@ impl Engine {
         }
         functions::register(&ctx);
         trino::register(&ctx);
+        let ctx = match &config.engine {
+            EngineSpec::Local => ctx,
+            // Executors get this session's state (functions, object
+            // stores), so Strata's SQL functions run on them too.
+            EngineSpec::BallistaStandalone => {
+                use ballista::prelude::SessionContextExt;
+                SessionContext::standalone_with_state(ctx.state())
+                    .await
+                    .map_err(|e| Error::Config(format!("cannot start Ballista in-process: {e}")))?
+            }
+            EngineSpec::BallistaRemote(url) => {
+                use ballista::prelude::SessionContextExt;
+                SessionContext::remote_with_state(url, ctx.state())
+                    .await
+                    .map_err(|e| Error::Config(format!("Ballista scheduler {url}: {e}")))?
+            }
+        };
 
         // The lake stays queryable when the source is down: reports and
         // tests read only the lake. `run` checks `source_error` itself.

@@ -256,6 +256,38 @@ pub async fn build(
     project_dir: &Path,
     on_rows: &(dyn Fn(u64) + Sync),
 ) -> Result<TableManifest> {
+    build_model(ctx, lake, model, run_id, project_dir, on_rows)
+        .await
+        .map_err(|e| unshippable(e, model))
+}
+
+/// Ballista sends plans to executors as protobuf; a table provider that
+/// lives only in this process (the legacy source, raw CSV tables, `meta.*`)
+/// cannot be encoded. Says so, naming what the model reads.
+fn unshippable(e: Error, model: &Model) -> Error {
+    let text = e.to_string();
+    if !text.contains("LogicalExtensionCodec is not provided")
+        && !text.contains("Error serializing custom table")
+    {
+        return e;
+    }
+    Error::Config(format!(
+        "{}: it reads {}, and a table of the legacy source, a CSV lake table or meta.* \
+         cannot be shipped to Ballista executors; build such models with the local engine \
+         (e.g. `strata run --select raw`) and the rest on the cluster",
+        model.path.display(),
+        model.reads.join(", ")
+    ))
+}
+
+async fn build_model(
+    ctx: &SessionContext,
+    lake: &Arc<Lake>,
+    model: &Model,
+    run_id: &str,
+    project_dir: &Path,
+    on_rows: &(dyn Fn(u64) + Sync),
+) -> Result<TableManifest> {
     let df = Engine::sql_from_file(ctx, &model.path, &model.sql).await?;
     let df = model
         .write
