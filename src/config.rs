@@ -249,6 +249,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn engines_parse_and_name_what_is_accepted() {
+        assert_eq!(EngineSpec::parse("local").unwrap(), EngineSpec::Local);
+        assert_eq!(
+            EngineSpec::parse("ballista-standalone").unwrap(),
+            EngineSpec::BallistaStandalone
+        );
+        assert_eq!(
+            EngineSpec::parse("ballista://sched:50050").unwrap(),
+            EngineSpec::BallistaRemote("df://sched:50050".into())
+        );
+        let e = EngineSpec::parse("spark://x").unwrap_err().to_string();
+        assert!(e.contains("ballista-standalone"), "{e}");
+    }
+
+    #[test]
     fn flags_beat_environment_beat_file_beat_defaults() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
@@ -294,6 +309,7 @@ mod tests {
                 project,
                 lake: Some("/flag-lake".into()),
                 source: Some("postgres://u:secret@h/db".into()),
+                engine: None,
             },
             &env,
         )
