@@ -150,11 +150,7 @@ fn a_failed_or_killed_run_on_s3_leaves_the_previous_tables_readable_and_correct(
         .unwrap()
         .unwrap()
         .path();
-    put_object(
-        &s3,
-        &format!("/lake/{stray}"),
-        &std::fs::read(copy).unwrap(),
-    );
+    s3.put(&format!("/lake/{stray}"), &std::fs::read(copy).unwrap());
     assert!(s3.keys("lake", "strata/gold/fact_sales/").contains(&stray));
     assert_eq!(
         tables_as_csv(&p, LAKE),
@@ -189,22 +185,6 @@ fn a_failed_or_killed_run_on_s3_leaves_the_previous_tables_readable_and_correct(
     // And the next run takes over the dead run's lock and finishes.
     p.strata_ok(&["run", "--lake", LAKE, "--no-report", "--no-tests"]);
     assert_eq!(tables_as_csv(&p, LAKE), before);
-}
-
-fn put_object(s3: &S3, path: &str, body: &[u8]) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", s3.port)).unwrap();
-    write!(
-        stream,
-        "PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        s3.port,
-        body.len()
-    )
-    .unwrap();
-    stream.write_all(body).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 #[test]
@@ -258,7 +238,7 @@ fn a_lock_held_by_a_live_process_refuses_a_second_run_on_s3() {
         r#"{{"host":"{host}","pid":1,"since":"{}"}}"#,
         chrono::Utc::now().to_rfc3339()
     );
-    put_object(&s3, "/lake/strata/_strata/lock", holder.as_bytes());
+    s3.put("/lake/strata/_strata/lock", holder.as_bytes());
     let out = p.strata(&["run", "--lake", LAKE, "--no-report"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -297,16 +277,8 @@ fn watch_on_an_s3_lake_polls_the_landing_prefix() {
             l.split_once(',').unwrap().1
         ));
     }
-    put_object(
-        &s3,
-        "/lake/strata/landing/sales/batch.csv",
-        batch.as_bytes(),
-    );
-    put_object(
-        &s3,
-        "/lake/strata/landing/sales/again.csv",
-        batch.as_bytes(),
-    );
+    s3.put("/lake/strata/landing/sales/batch.csv", batch.as_bytes());
+    s3.put("/lake/strata/landing/sales/again.csv", batch.as_bytes());
     p.strata_ok(&["watch", "--once", "-q", "--lake", LAKE]);
     let count = p.strata_ok(&[
         "sql",

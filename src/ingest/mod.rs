@@ -30,10 +30,9 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::lake::manifest::{DataFile, LANDED_DIR, TableManifest};
+use crate::lake::manifest::{DataFile, LANDED_DIR, TableManifest, sha256_hex};
 use crate::lake::{Lake, Layer, TableId, commit};
 use crate::metadata::DEAD_LETTER_DIR;
 use crate::pgcsv::{BatchReader, CsvEncoder, Reject};
@@ -162,16 +161,6 @@ pub struct DeadLetter {
     pub run_id: String,
     /// When.
     pub failed_at: String,
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    Sha256::digest(bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// Why a file cannot be loaded, with context for the sidecar.

@@ -34,14 +34,6 @@ fn host() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-fn alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: signal 0 only checks that the process exists.
-    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
-}
-
 /// The held lock; dropping it deletes the object.
 #[derive(Debug)]
 pub struct Held {
@@ -113,7 +105,7 @@ pub async fn acquire(store: &Arc<dyn ObjectStore>, lake: &str) -> Result<LakeLoc
                     Err(e) => return Err(e.into()),
                 };
                 let stale = holder.as_ref().is_none_or(|h| {
-                    (h.host == me.host && !alive(h.pid))
+                    (h.host == me.host && !crate::metadata::alive(h.pid))
                         || chrono::DateTime::parse_from_rfc3339(&h.since).is_ok_and(|t| {
                             chrono::Utc::now() - t.with_timezone(&chrono::Utc) > STALE_AFTER
                         })

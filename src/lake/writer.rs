@@ -141,15 +141,7 @@ impl Hashing {
     }
 
     fn hex(&self) -> String {
-        use std::fmt::Write;
-        self.hasher
-            .clone()
-            .finalize()
-            .iter()
-            .fold(String::with_capacity(64), |mut s, b| {
-                let _ = write!(s, "{b:02x}");
-                s
-            })
+        super::manifest::hex(&self.hasher.clone().finalize())
     }
 }
 

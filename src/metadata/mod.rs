@@ -22,7 +22,6 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::lake::manifest::TableManifest;
@@ -165,7 +164,7 @@ pub struct ObjectRecord {
 pub fn objects_of(m: &TableManifest) -> Vec<ObjectRecord> {
     let (layer, table) = m.table.split_once('.').unwrap_or(("", &m.table));
     let columns = serde_json::to_string(&m.columns).unwrap_or_default();
-    let schema_hash = hex(&Sha256::digest(columns.as_bytes()))[..16].to_string();
+    let schema_hash = crate::lake::manifest::sha256_hex(columns.as_bytes())[..16].to_string();
     m.files
         .iter()
         .filter(|f| m.run_of(f) == m.run_id)
@@ -191,14 +190,6 @@ pub fn objects_of(m: &TableManifest) -> Vec<ObjectRecord> {
         .collect()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -222,7 +213,7 @@ fn lines<T: Serialize>(items: &[T]) -> Vec<u8> {
 }
 
 /// Whether a process with this id is alive on this machine.
-fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
     };

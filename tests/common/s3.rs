@@ -63,27 +63,39 @@ impl S3 {
         .collect()
     }
 
-    fn request(&self, method: &str, path: &str) -> String {
+    fn request(&self, method: &str, path: &str, body: &[u8]) -> String {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.port
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.port,
+            body.len()
         )
         .unwrap();
+        stream.write_all(body).unwrap();
         let mut out = String::new();
         stream.read_to_string(&mut out).unwrap();
         out
     }
 
+    /// Writes an object (`/bucket/key`) as another S3 client would.
+    pub fn put(&self, path: &str, body: &[u8]) {
+        let answer = self.request("PUT", path, body);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
     pub fn create_bucket(&self, name: &str) {
-        let answer = self.request("PUT", &format!("/{name}"));
+        let answer = self.request("PUT", &format!("/{name}"), b"");
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     }
 
     /// The keys under a prefix.
     pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
-        let answer = self.request("GET", &format!("/{bucket}?list-type=2&prefix={prefix}"));
+        let answer = self.request(
+            "GET",
+            &format!("/{bucket}?list-type=2&prefix={prefix}"),
+            b"",
+        );
         answer
             .split("<Key>")
             .skip(1)
