@@ -301,3 +301,25 @@ fn watch_on_an_s3_lake_polls_the_landing_prefix() {
         .collect();
     assert_eq!(landed.len(), 1, "{landed:?}");
 }
+
+#[test]
+fn unload_writes_a_query_into_an_empty_s3_folder() {
+    let s3 = S3::start(false);
+    s3.create_bucket("lake");
+    let p = Project::new().with_env(s3.env());
+    p.strata_ok(&["run", "--no-report", "--no-tests"]);
+    let unload = "UNLOAD (SELECT product_id, product_name FROM gold.dim_product) \
+                  TO 's3://lake/exports/products' WITH (format = 'PARQUET')";
+    let out = p.strata_ok(&["sql", "-c", unload]);
+    assert!(
+        out.contains("50 rows in 1 files unloaded to s3://lake/exports/products"),
+        "{out}"
+    );
+    assert_eq!(
+        s3.keys("lake", "exports/products/"),
+        ["exports/products/part-00000.parquet"]
+    );
+    let again = p.strata(&["sql", "-c", unload]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not empty"));
+}

@@ -77,9 +77,12 @@ pub async fn unload(
     to: &str,
     write: &WriteSpec,
 ) -> Result<Vec<RecordBatch>> {
+    if to.starts_with("s3://") {
+        return unload_s3(engine, query, to, write).await;
+    }
     if to.contains("://") && !to.starts_with("file://") {
         return Err(Error::Config(format!(
-            "UNLOAD to {to}: only local folders are supported so far"
+            "UNLOAD to {to}: only local folders and s3:// are supported"
         )));
     }
     let target = PathBuf::from(to.trim_start_matches("file://"));
@@ -130,5 +133,53 @@ pub async fn unload(
         written.rows,
         written.files.len(),
         target.display()
+    ))
+}
+
+/// `UNLOAD ... TO 's3://bucket/prefix/folder'`: S3 cannot rename, so the
+/// files go straight into the (new or empty) folder, and are deleted again
+/// if the query fails midway.
+async fn unload_s3(
+    engine: &Engine,
+    query: &str,
+    to: &str,
+    write: &WriteSpec,
+) -> Result<Vec<RecordBatch>> {
+    let trimmed = to.trim_end_matches('/');
+    let (parent, name) = trimmed
+        .rsplit_once('/')
+        .filter(|(p, n)| p.len() > "s3:/".len() && !n.is_empty())
+        .ok_or_else(|| Error::Config(format!("UNLOAD: {to} names no folder inside a bucket")))?;
+    let target = crate::lake::Lake::open(parent)?;
+    let folder = Path::from(name);
+    let existing: Vec<_> =
+        futures::TryStreamExt::try_collect(target.store().list(Some(&folder))).await?;
+    if !existing.is_empty() {
+        return Err(Error::Config(format!(
+            "UNLOAD: {to} is not empty (Athena requires an empty location)"
+        )));
+    }
+    let df = engine
+        .session_for(query)
+        .await?
+        .sql(query)
+        .await
+        .map_err(|e| Error::sql("UNLOAD", e))?;
+    let df = write.cluster(df).map_err(|e| Error::sql("UNLOAD", e))?;
+    let stream = df
+        .execute_stream()
+        .await
+        .map_err(|e| Error::sql("UNLOAD", e))?;
+    let written = match write_stream(target.store(), &folder, write, stream, |_| {}).await {
+        Ok(w) => w,
+        Err(e) => {
+            target.delete_prefix(&folder).await?;
+            return Err(e);
+        }
+    };
+    message(format!(
+        "{} rows in {} files unloaded to {trimmed}",
+        written.rows,
+        written.files.len()
     ))
 }
