@@ -281,3 +281,52 @@ fn json_logs_are_one_object_per_event() {
         .expect("a run event");
     assert_eq!(finished["status"], "succeeded");
 }
+
+#[test]
+fn an_alert_webhook_gets_the_payload_by_post() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).unwrap();
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).unwrap();
+            if header.trim().is_empty() {
+                break;
+            }
+            if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        reader
+            .get_mut()
+            .write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
+        (request_line, String::from_utf8(body).unwrap())
+    });
+    let p = Project::new();
+    p.write(
+        "strata.toml",
+        &format!(
+            "[[alert]]\nname = \"any run\"\nwhen = \"runs >= 1\"\nwebhook = \"http://127.0.0.1:{port}/hooks/strata\"\n"
+        ),
+    );
+    let out = p.strata(&["run", "--no-report", "--no-tests"]);
+    assert!(out.status.success());
+    let (request_line, body) = server.join().unwrap();
+    assert!(
+        request_line.starts_with("POST /hooks/strata HTTP/1.1"),
+        "{request_line}"
+    );
+    let payload: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(payload["alert"], "any run");
+    assert_eq!(payload["run_status"], "succeeded");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("webhook failed"));
+}

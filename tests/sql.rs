@@ -195,6 +195,17 @@ fn ctas_writes_a_lake_table_atomically_and_unload_writes_files() {
                 (SELECT sum(sales) FROM gold.region_revenue) AS sales",
     ]);
     assert_eq!(check, "same,sales\ntrue,496\n");
+    // Recorded as a run, its files as objects.
+    let recorded = p.strata_ok(&[
+        "sql", "--format", "csv", "-c",
+        "SELECT count(*), bool_and(current), min(r.status) FROM meta.objects o JOIN meta.runs r USING (run_id) \
+         WHERE o.table_name = 'region_revenue' AND r.command = 'CREATE TABLE gold.region_revenue AS'",
+    ]);
+    assert_eq!(
+        recorded.lines().nth(1),
+        Some("5,true,succeeded"),
+        "{recorded}"
+    );
     assert!(
         p.lake()
             .join("gold/region_revenue/region=Sudeste/part-00000.parquet")

@@ -50,8 +50,15 @@ pub async fn create_table_as(
     };
     let lake = engine.lake().clone();
     let _lock = lake.lock().await?;
-    let run_id = super::new_run_id();
-    let manifest = super::build(
+    // Recorded like any run: its objects belong in meta.objects.
+    let journal = crate::metadata::Journal::begin(
+        &lake,
+        super::new_run_id(),
+        &format!("CREATE TABLE {id} AS"),
+    )
+    .await?;
+    let run_id = journal.run_id();
+    let built = super::build(
         &engine.deterministic_ctx(),
         &lake,
         &model,
@@ -59,7 +66,13 @@ pub async fn create_table_as(
         std::path::Path::new("."),
         &|_| {},
     )
-    .await?;
+    .await;
+    let (manifests, error) = match &built {
+        Ok(m) => (vec![m.clone()], None),
+        Err(e) => (vec![], Some(crate::error::user_message(e))),
+    };
+    journal.finish(None, &manifests, &|_| None, error).await?;
+    let manifest = built?;
     engine.register(&manifest)?;
     lake.clear_staging(&run_id).await?;
     message(format!(
