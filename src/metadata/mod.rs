@@ -284,7 +284,7 @@ impl Journal {
         &self,
         run: Option<&Run>,
         manifests: &[TableManifest],
-        rows_in: &dyn Fn(&str) -> Option<u64>,
+        rows_in: &(dyn Fn(&str) -> Option<u64> + Sync),
         error: Option<String>,
     ) -> Result<RunRecord> {
         let mut r = self.record.lock().expect("journal lock").clone();
