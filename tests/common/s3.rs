@@ -17,6 +17,20 @@ pub struct S3 {
 impl S3 {
     /// Starts a server; `auth`: enforce credentials (none are valid then).
     pub fn start(auth: bool) -> S3 {
+        // Tests start servers in parallel: picking a free port and binding
+        // it are two steps, so one test at a time does both, and a server
+        // that lost its port anyway (it exits) is started again elsewhere.
+        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
+        for _ in 0..5 {
+            if let Some(s3) = Self::try_start(auth) {
+                return s3;
+            }
+        }
+        panic!("moto_server did not start");
+    }
+
+    fn try_start(auth: bool) -> Option<S3> {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -33,16 +47,22 @@ impl S3 {
         let child = cmd.spawn().unwrap_or_else(|e| {
             panic!("cannot start {program} ({e}): pip install 'moto[server]' (.ci/run does)")
         });
-        let s3 = S3 { child, port };
+        let mut s3 = S3 { child, port };
         let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "moto_server did not start"
-            );
+        loop {
+            if s3.child.try_wait().unwrap().is_some() {
+                return None;
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // Listening, and it is ours: our process is still running.
+                std::thread::sleep(Duration::from_millis(100));
+                return s3.child.try_wait().unwrap().is_none().then_some(s3);
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                return None;
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
-        s3
     }
 
     pub fn endpoint(&self) -> String {
