@@ -205,10 +205,8 @@ async fn build(
     let out = |e| Error::io("stdout", e);
     writeln!(stdout, "Run {} ({:.2}s)\n{t}", run.id, run.seconds).map_err(out)?;
     if !run.ok() {
-        for s in &run.steps {
-            if let StepStatus::Failed(e) = &s.status {
-                writeln!(stdout, "error: {} failed\n  {e}", s.table).map_err(out)?;
-            }
+        for (table, e) in run.failures() {
+            writeln!(stdout, "error: {table} failed\n  {e}").map_err(out)?;
         }
         return Ok((
             Outcome::Failed,
@@ -660,12 +658,8 @@ async fn land_and_rebuild(
     };
     if let Some(run) = run {
         manifests.extend(run.manifests.iter().cloned());
-        if !run.ok() {
-            for s in &run.steps {
-                if let StepStatus::Failed(e) = &s.status {
-                    eprintln!("error: {} failed\n  {e}", s.table);
-                }
-            }
+        for (table, e) in run.failures() {
+            eprintln!("error: {table} failed\n  {e}");
         }
     }
     let record = journal.finish(run, &manifests, &|_| None, error).await?;

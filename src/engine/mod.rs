@@ -108,15 +108,16 @@ impl Engine {
         for m in engine.lake.tables().await? {
             engine.register(&m)?;
         }
-        // The lake's record of itself must not keep the lake from being
-        // queried: an unreadable record is reported and `meta.*` left empty.
-        if let Err(e) = engine.refresh_meta().await {
-            tracing::warn!("meta.* is unavailable: {}", crate::error::user_message(&e));
-            engine.catalog().register_schema(
-                crate::metadata::tables::SCHEMA,
-                Arc::new(MemorySchemaProvider::new()),
-            )?;
-        }
+        // Read when first queried: an unreadable record then fails only
+        // the statement that reads meta.*, naming the record.
+        let manifests = engine.manifests.lock().expect("manifest lock").clone();
+        engine.catalog().register_schema(
+            crate::metadata::tables::SCHEMA,
+            Arc::new(crate::metadata::tables::Lazy::new(
+                engine.lake.clone(),
+                manifests,
+            )),
+        )?;
         Ok(engine)
     }
 

@@ -75,8 +75,7 @@ pub async fn retry(lake: &Lake, key: &str) -> Result<String> {
             "{to} exists already: the landing zone holds a file of that name"
         )));
     }
-    store.copy(&from, &to).await?;
-    store.delete(&from).await?;
+    super::move_object(store, &from, &to).await?;
     let sidecar = Path::from(format!("{}{SIDECAR}", letter.dead_letter_key));
     store
         .rename(&sidecar, &Path::from(format!("{sidecar}.retried")))

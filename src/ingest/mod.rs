@@ -314,7 +314,11 @@ impl Pass {
     }
 }
 
-async fn move_object(store: &Arc<dyn ObjectStore>, from: &Path, to: &Path) -> Result<()> {
+pub(crate) async fn move_object(
+    store: &Arc<dyn ObjectStore>,
+    from: &Path,
+    to: &Path,
+) -> Result<()> {
     store.copy(from, to).await?;
     store.delete(from).await?;
     Ok(())
@@ -488,7 +492,7 @@ pub async fn land(lake: &Lake, files: &[Landed], run_id: &str) -> Result<Pass> {
             bytes: files.iter().map(|f| f.bytes).sum(),
             files,
             run_id: run_id.to_string(),
-            written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            written_at: crate::metadata::now(),
             ..old
         };
         let manifest = commit::commit(lake, &staged, &id, manifest).await?;
@@ -525,7 +529,7 @@ async fn dead_letter(
         sha256: sha.to_string(),
         size_bytes: size,
         run_id: run_id.to_string(),
-        failed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        failed_at: crate::metadata::now(),
     };
     // The sidecar first: a crash between the two leaves the file in the
     // landing zone, to be tried again, never a file without its reason.

@@ -202,7 +202,7 @@ pub fn evaluate(
             run_id: last.map(|r| r.run_id.clone()),
             run_status: last.map(|r| r.status.as_str().to_string()),
             error: last.and_then(|r| r.error.clone()),
-            fired_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            fired_at: super::now(),
         };
         let json = serde_json::to_string(&payload).expect("payload serializes");
         tracing::warn!(alert = %rule.name, condition = %rule.when, value, "alert fired");

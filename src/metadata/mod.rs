@@ -190,7 +190,8 @@ pub fn objects_of(m: &TableManifest) -> Vec<ObjectRecord> {
         .collect()
 }
 
-fn now() -> String {
+/// Now, as every record spells a time (RFC 3339, UTC, milliseconds).
+pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
@@ -347,10 +348,9 @@ impl Journal {
         };
         r.error = error.or_else(|| {
             run.and_then(|run| {
-                run.steps.iter().find_map(|s| match &s.status {
-                    StepStatus::Failed(e) => Some(format!("{}: {e}", s.table)),
-                    _ => None,
-                })
+                run.failures()
+                    .next()
+                    .map(|(table, e)| format!("{table}: {e}"))
             })
         });
         self.write_run(&r).await?;

@@ -273,3 +273,55 @@ pub fn schema_provider(
     )?;
     Ok(Arc::new(provider))
 }
+
+/// The tables of the `meta` schema.
+pub const TABLES: [&str; 4] = ["objects", "runs", "steps", "quarantine"];
+
+/// `meta.*`, read on first use: most sessions (a run, a report) never query
+/// it, and reading every run's records grows with the lake's history.
+#[derive(Debug)]
+pub struct Lazy {
+    lake: Arc<crate::lake::Lake>,
+    manifests: BTreeMap<String, TableManifest>,
+    loaded: tokio::sync::OnceCell<Arc<dyn SchemaProvider>>,
+}
+
+impl Lazy {
+    /// The schema over `lake`, `current` judged by these manifests.
+    pub fn new(lake: Arc<crate::lake::Lake>, manifests: BTreeMap<String, TableManifest>) -> Self {
+        Lazy {
+            lake,
+            manifests,
+            loaded: tokio::sync::OnceCell::new(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl SchemaProvider for Lazy {
+    fn table_names(&self) -> Vec<String> {
+        TABLES.iter().map(|t| t.to_string()).collect()
+    }
+
+    async fn table(
+        &self,
+        name: &str,
+    ) -> datafusion::error::Result<Option<Arc<dyn datafusion::catalog::TableProvider>>> {
+        if !self.table_exist(name) {
+            return Ok(None);
+        }
+        let schema = self
+            .loaded
+            .get_or_try_init(|| async {
+                let history = History::load(&self.lake).await?;
+                schema_provider(&history, &self.manifests)
+            })
+            .await
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        schema.table(name).await
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        TABLES.contains(&name)
+    }
+}

@@ -123,17 +123,7 @@ pub async fn unload(
     let store: Arc<dyn object_store::ObjectStore> =
         Arc::new(LocalFileSystem::new_with_prefix(&parent)?);
     let staging = format!(".{name}.strata-unload");
-    let df = engine
-        .session_for(query)
-        .await?
-        .sql(query)
-        .await
-        .map_err(|e| Error::sql("UNLOAD", e))?;
-    let df = write.cluster(df).map_err(|e| Error::sql("UNLOAD", e))?;
-    let stream = df
-        .execute_stream()
-        .await
-        .map_err(|e| Error::sql("UNLOAD", e))?;
+    let stream = unload_stream(engine, query, write).await?;
     let written =
         write_stream(&store, &Path::from(staging.as_str()), write, stream, |_| {}).await?;
     let staged = parent.join(&staging);
@@ -147,6 +137,27 @@ pub async fn unload(
         written.files.len(),
         target.display()
     ))
+}
+
+/// The UNLOAD query's rows, ordered as the writer needs them.
+async fn unload_stream(
+    engine: &Engine,
+    query: &str,
+    write: &WriteSpec,
+) -> Result<datafusion::execution::SendableRecordBatchStream> {
+    let err = |e| Error::sql("UNLOAD", e);
+    let df = engine
+        .session_for(query)
+        .await?
+        .sql(query)
+        .await
+        .map_err(err)?;
+    write
+        .cluster(df)
+        .map_err(err)?
+        .execute_stream()
+        .await
+        .map_err(err)
 }
 
 /// `UNLOAD ... TO 's3://bucket/prefix/folder'`: S3 cannot rename, so the
@@ -172,17 +183,7 @@ async fn unload_s3(
             "UNLOAD: {to} is not empty (Athena requires an empty location)"
         )));
     }
-    let df = engine
-        .session_for(query)
-        .await?
-        .sql(query)
-        .await
-        .map_err(|e| Error::sql("UNLOAD", e))?;
-    let df = write.cluster(df).map_err(|e| Error::sql("UNLOAD", e))?;
-    let stream = df
-        .execute_stream()
-        .await
-        .map_err(|e| Error::sql("UNLOAD", e))?;
+    let stream = unload_stream(engine, query, write).await?;
     let written = match write_stream(target.store(), &folder, write, stream, |_| {}).await {
         Ok(w) => w,
         Err(e) => {

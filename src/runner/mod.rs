@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::lake::manifest::{LANDED_DIR, TableManifest};
 use crate::lake::writer::write_stream;
 use crate::lake::{Lake, commit};
+use crate::metadata::now;
 use crate::models::Model;
 use crate::models::dag::Dag;
 use progress::Progress;
@@ -76,10 +77,14 @@ impl Run {
     pub fn ok(&self) -> bool {
         self.steps.iter().all(|s| s.status == StepStatus::Ok)
     }
-}
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    /// The failed steps' tables and errors, in the order they finished.
+    pub fn failures(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.steps.iter().filter_map(|s| match &s.status {
+            StepStatus::Failed(e) => Some((s.table.as_str(), e.as_str())),
+            _ => None,
+        })
+    }
 }
 
 /// A fresh run id: sortable by time, unique enough for one lake.
@@ -312,7 +317,7 @@ async fn build_model(
         bytes: files.iter().map(|f| f.bytes).sum(),
         files,
         run_id: run_id.to_string(),
-        written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        written_at: now(),
         model: relative(&model.path, project_dir),
     };
     commit::commit(lake, &staged, &model.table, manifest).await
