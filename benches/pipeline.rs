@@ -13,14 +13,14 @@ fn main() {
     let work_dir = std::env::var("STRATA_BENCH_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| tmp.path().to_path_buf());
-    let spec = strata::bench::BenchSpec {
+    let spec = strata::app::bench::BenchSpec {
         sales,
         seed: 1,
         work_dir,
         project_dir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
     };
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    match runtime.block_on(strata::bench::run(&spec)) {
+    match runtime.block_on(strata::app::bench::run(&spec)) {
         Ok(report) => print!("{}", report.render()),
         Err(e) => {
             eprintln!("bench failed: {e}");

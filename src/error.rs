@@ -5,10 +5,15 @@ use std::path::PathBuf;
 use datafusion::error::DataFusionError;
 
 /// Everything that can go wrong inside Strata, with the place it went wrong.
+///
+/// Each variant belongs to one [`Kind`]; the binary's exit code follows the
+/// kind ([`Error::exit_code`]), never the message's text.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A setting is missing, malformed or contradicts another one.
-    #[error("configuration: {0}")]
+    /// A setting is missing, malformed or contradicts another one, or the
+    /// command was asked for something that does not exist (a selector, a
+    /// report, a flag's value).
+    #[error("{0}")]
     Config(String),
 
     /// A file could not be read or written.
@@ -17,6 +22,7 @@ pub enum Error {
         /// The file or directory involved.
         path: PathBuf,
         /// What the operating system said.
+        #[source]
         source: std::io::Error,
     },
 
@@ -40,26 +46,47 @@ pub enum Error {
         message: String,
     },
 
-    /// The models' dependencies cannot be ordered or selected.
+    /// The models' dependencies cannot be ordered (a cycle, a table no
+    /// model or source provides).
     #[error("{0}")]
     Dag(String),
 
-    /// A SQL statement from a file failed to plan or run.
-    #[error("{file}{position}: {message}")]
-    Sql {
-        /// The SQL file the statement came from.
-        file: PathBuf,
-        /// `:line:column` when DataFusion reports a position, else empty.
-        position: String,
-        /// DataFusion's message.
+    /// A SQL statement (from a file or the prompt) failed to plan or run.
+    #[error("{}", query_text(origin, *position, message))]
+    Query {
+        /// Where the statement came from: its file, or what ran it; empty
+        /// for a statement typed at the prompt.
+        origin: String,
+        /// Line and column, when DataFusion reports a position.
+        position: Option<(u64, u64)>,
+        /// DataFusion's message, without its backtrace.
         message: String,
+        /// DataFusion's error.
+        #[source]
+        source: Box<DataFusionError>,
     },
 
-    /// The legacy source failed (connection, query, a value that cannot be read).
-    #[error("source {0}")]
-    Source(String),
+    /// A statement at the prompt cannot run as written (an Athena statement
+    /// naming a table that is not there, an UNLOAD to a folder in use).
+    #[error("{0}")]
+    Statement(String),
 
-    /// The lake's storage failed.
+    /// The query cluster (Ballista) could not be started or reached.
+    #[error("Ballista: {0}")]
+    Cluster(String),
+
+    /// The legacy source failed (connection, query, a value that cannot be read).
+    #[error("source {message}")]
+    Source {
+        /// What failed, naming the server or relation.
+        message: String,
+        /// The driver's error, when there is one.
+        #[source]
+        cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// The lake's storage holds something it should not (a manifest, a
+    /// record), or an operation on it cannot proceed.
     #[error("lake {key}: {message}")]
     Lake {
         /// The object key or table involved.
@@ -72,13 +99,36 @@ pub enum Error {
     #[error("lake {0} is locked by another strata run; wait for it or remove a stale lock")]
     Locked(String),
 
-    /// DataFusion failed outside a file's statement (catalog, execution).
+    /// DataFusion failed outside a statement Strata can name (catalog,
+    /// execution of an internal plan).
     #[error(transparent)]
     DataFusion(#[from] Box<DataFusionError>),
 
     /// The object store failed.
     #[error(transparent)]
     ObjectStore(#[from] object_store::Error),
+
+    /// Strata itself failed: a task panicked, a thread could not start.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// What kind of thing failed, for exit codes and for callers that react to
+/// a kind rather than a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Settings or the command line: the user's to fix before trying again.
+    Config,
+    /// Input data that does not follow its contract (a CSV line).
+    Input,
+    /// A model or statement: its SQL, its plan, its execution.
+    Query,
+    /// The legacy source.
+    Source,
+    /// The lake's storage.
+    Lake,
+    /// A bug or a broken runtime.
+    Internal,
 }
 
 impl From<DataFusionError> for Error {
@@ -100,6 +150,53 @@ impl From<datafusion::parquet::errors::ParquetError> for Error {
 }
 
 impl Error {
+    /// What kind of thing failed.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Error::Config(_) => Kind::Config,
+            Error::Csv { .. } => Kind::Input,
+            Error::Model { .. }
+            | Error::Dag(_)
+            | Error::Query { .. }
+            | Error::Statement(_)
+            | Error::Cluster(_)
+            | Error::DataFusion(_) => Kind::Query,
+            Error::Source { .. } => Kind::Source,
+            Error::Io { .. } | Error::Lake { .. } | Error::Locked(_) | Error::ObjectStore(_) => {
+                Kind::Lake
+            }
+            Error::Internal(_) => Kind::Internal,
+        }
+    }
+
+    /// The process exit code for this error: 2 for configuration and usage
+    /// (as for a mistyped flag), 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self.kind() {
+            Kind::Config => 2,
+            _ => 1,
+        }
+    }
+
+    /// A failure of the legacy source with no driver error behind it.
+    pub fn source(message: impl Into<String>) -> Self {
+        Error::Source {
+            message: message.into(),
+            cause: None,
+        }
+    }
+
+    /// A failure of the legacy source, keeping the driver's error as its cause.
+    pub fn source_caused(
+        message: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Source {
+            message: message.into(),
+            cause: Some(Box::new(cause)),
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
@@ -111,16 +208,34 @@ impl Error {
     /// Wraps a DataFusion error raised by the statement in `file`, keeping the
     /// position DataFusion reports (its diagnostic span) when there is one.
     pub fn sql(file: impl Into<PathBuf>, e: DataFusionError) -> Self {
+        Self::query(file.into().display().to_string(), e)
+    }
+
+    /// Wraps a DataFusion error raised by a statement from `origin` (a file,
+    /// `UNLOAD`, the prompt), keeping its position and the error itself.
+    pub fn query(origin: impl Into<String>, e: DataFusionError) -> Self {
         let position = e
             .diagnostic()
             .and_then(|d| d.span)
-            .map(|s| format!(":{}:{}", s.start.line, s.start.column))
-            .unwrap_or_default();
-        Error::Sql {
-            file: file.into(),
+            .map(|s| (s.start.line, s.start.column));
+        Error::Query {
+            origin: origin.into(),
             position,
             message: e.strip_backtrace().trim().to_string(),
+            source: Box::new(e),
         }
+    }
+}
+
+/// A statement's error as its user reads it: from a file, `file:line:col:
+/// message` as compilers write it; from the prompt, the message and where in
+/// the statement.
+fn query_text(origin: &str, position: Option<(u64, u64)>, message: &str) -> String {
+    match (origin.is_empty(), position) {
+        (false, Some((line, column))) => format!("{origin}:{line}:{column}: {message}"),
+        (false, None) => format!("{origin}: {message}"),
+        (true, Some((line, column))) => format!("{message} (at line {line}, column {column})"),
+        (true, None) => message.to_string(),
     }
 }
 

@@ -4,9 +4,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use strata::cli::commands::{self, Outcome};
-use strata::cli::{Cli, Command, LogFormat};
-use strata::config::{Config, Environment};
+use strata::cli::commands::{Outcome, dispatch};
+use strata::cli::{Cli, LogFormat};
 use strata::error::{Error, user_message};
 
 fn main() -> ExitCode {
@@ -44,33 +43,16 @@ fn main() -> ExitCode {
     match outcome {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
+        // A reader that stopped reading (`| head`) is not a failure, as
+        // for any Unix tool.
+        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", user_message(&e));
-            match e {
-                Error::Config(_) => ExitCode::from(2),
-                _ => ExitCode::from(1),
-            }
+            ExitCode::from(e.exit_code())
         }
     }
 }
 
-async fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
-    if let Command::Fixtures(args) = &cli.command {
-        return commands::fixtures(args);
-    }
-    let config = Config::load(&cli.global.overrides(), &Environment::from_process())?;
-    match &cli.command {
-        Command::Run(args) => commands::run(&config, args, cli.global.quiet).await,
-        Command::Test => commands::test(&config).await,
-        Command::Sql(args) => commands::sql(&config, args).await,
-        Command::Report(args) => commands::report(&config, args).await,
-        Command::Bench(args) => commands::bench(&config, args).await,
-        Command::Seed(args) => commands::seed(&config, args).await,
-        Command::Status(args) => commands::status(&config, args).await,
-        Command::Dashboard(args) => commands::dashboard(&config, args).await,
-        Command::Watch(args) => commands::watch(&config, args, cli.global.quiet).await,
-        Command::Dlq(args) => commands::dlq(&config, args).await,
-        Command::Catalog(args) => commands::catalog(&config, args).await,
-        Command::Fixtures(_) => unreachable!("handled above"),
-    }
+fn closed_pipe(e: &Error) -> bool {
+    matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
 }

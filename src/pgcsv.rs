@@ -60,11 +60,6 @@ impl<R: BufRead> RecordReader<R> {
         self.ends.len()
     }
 
-    /// True when the last record had no fields (never after a successful read).
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
     /// Field `i` of the last record: `None` for NULL (unquoted and empty).
     pub fn field(&self, i: usize) -> Option<&[u8]> {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
@@ -179,8 +174,6 @@ pub struct BatchReader<R> {
     schema: SchemaRef,
     file: String,
     batch_rows: usize,
-    /// Column indices to convert (a projection); `None` for all.
-    projection: Option<Vec<usize>>,
     /// In lenient mode, the rows that could not be read (else the first
     /// such row is an error).
     rejects: Option<Vec<Reject>>,
@@ -234,7 +227,6 @@ impl<R: BufRead> BatchReader<R> {
             schema,
             file,
             batch_rows: BATCH_ROWS,
-            projection: None,
             rejects: None,
         })
     }
@@ -263,26 +255,9 @@ impl<R: BufRead> BatchReader<R> {
             .join(",")
     }
 
-    /// Converts only these columns (by index in the file's schema).
-    pub fn with_projection(mut self, projection: Option<Vec<usize>>) -> Self {
-        self.projection = projection;
-        self
-    }
-
-    /// The schema of the batches this reader yields.
-    pub fn output_schema(&self) -> Result<SchemaRef> {
-        Ok(match &self.projection {
-            Some(p) => Arc::new(self.schema.project(p)?),
-            None => self.schema.clone(),
-        })
-    }
-
     /// Reads the next batch, or `None` at the end of the file.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        let columns: Vec<usize> = match &self.projection {
-            Some(p) => p.clone(),
-            None => (0..self.schema.fields().len()).collect(),
-        };
+        let columns: Vec<usize> = (0..self.schema.fields().len()).collect();
         let width = self.schema.fields().len();
         let mut builders: Vec<StringBuilder> = columns
             .iter()
@@ -419,7 +394,7 @@ impl<R: BufRead> BatchReader<R> {
                 .map(|a| datafusion::arrow::compute::filter(a, &keep))
                 .collect::<std::result::Result<_, _>>()?;
         }
-        Ok(Some(RecordBatch::try_new(self.output_schema()?, arrays)?))
+        Ok(Some(RecordBatch::try_new(self.schema.clone(), arrays)?))
     }
 }
 

@@ -72,9 +72,10 @@ struct Data {
 async fn sales(engine: &Engine) -> Result<Vec<SalesRow>> {
     for t in ["fact_sales", "dim_product", "dim_customer"] {
         if !engine.has_table("gold", t) {
-            return Err(Error::Config(format!(
-                "gold.{t} is missing: `strata run` builds it before a dashboard can show it"
-            )));
+            return Err(Error::Lake {
+                key: format!("gold.{t}"),
+                message: "missing: `strata run` builds it before a dashboard can show it".into(),
+            });
         }
     }
     let batches = engine

@@ -1,10 +1,11 @@
 //! The command line: argument parsing and the commands.
 
 pub mod commands;
-pub mod dashboard;
+mod dashboard;
 pub mod print;
-pub mod repl;
-pub mod status;
+mod progress;
+pub(crate) mod repl;
+mod status;
 
 use std::path::PathBuf;
 

@@ -8,7 +8,7 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::metadata::metrics::Summary;
 use crate::metadata::{History, RunStatus};
-use crate::runner::progress::{bytes, thousands};
+use indicatif::{HumanBytes, HumanCount};
 
 fn seconds(s: Option<f64>) -> String {
     s.map(|s| format!("{s:.2}s")).unwrap_or_else(|| "-".into())
@@ -70,7 +70,7 @@ pub fn render(engine: &Engine, h: &History, dead_letters: u64, recent: usize) ->
                 },
                 r.started_at.replace('T', " ").chars().take(19).collect(),
                 seconds(r.duration_s),
-                thousands(r.rows),
+                HumanCount(r.rows).to_string(),
                 shorten(r.error.as_deref().unwrap_or(""), 60),
             ]);
         }
@@ -96,9 +96,9 @@ pub fn render(engine: &Engine, h: &History, dead_letters: u64, recent: usize) ->
         t.add_row([
             layer.clone(),
             tables.to_string(),
-            thousands(*objects as u64),
-            thousands(*rows),
-            bytes(*size),
+            HumanCount(*objects as u64).to_string(),
+            HumanCount(*rows).to_string(),
+            HumanBytes(*size).to_string(),
         ]);
     }
     let _ = writeln!(out, "\nLake contents\n{t}");

@@ -119,16 +119,36 @@ fn properties(
     Ok((write, location))
 }
 
-/// The index of the `)` closing the `(` at `open`.
+/// The byte offset of the `)` that closes the `(` at byte `open`, read with
+/// SQL's tokenizer: parentheses inside strings, quoted names and comments
+/// do not count (`UNLOAD (SELECT ')' AS x) TO ...`).
 fn closing_paren(s: &str, open: usize) -> Option<usize> {
-    let mut depth = 0;
-    for (i, c) in s[open..].char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let text = &s[open..];
+    let tokens = Tokenizer::new(&GenericDialect {}, text)
+        .tokenize_with_location()
+        .ok()?;
+    // Locations are 1-based lines and columns in characters.
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let offset = |line: u64, column: u64| {
+        let start = *line_starts.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
+        let skip = usize::try_from(column).ok()?.checked_sub(1)?;
+        text[start..]
+            .char_indices()
+            .nth(skip)
+            .map(|(i, _)| open + start + i)
+    };
+    let mut depth = 0usize;
+    for t in tokens {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => {
+                depth = depth.checked_sub(1)?;
                 if depth == 0 {
-                    return Some(open + i);
+                    return offset(t.span.start.line, t.span.start.column);
                 }
             }
             _ => {}
@@ -265,7 +285,7 @@ pub fn resolve(engine: &Engine, name: &str) -> Result<(String, String)> {
         {
             return Ok((schema.to_string(), table.to_string()));
         }
-        return Err(Error::Config(format!("no table {name}")));
+        return Err(Error::Statement(format!("no table {name}")));
     }
     let found: Vec<&String> = tables
         .iter()
@@ -274,8 +294,8 @@ pub fn resolve(engine: &Engine, name: &str) -> Result<(String, String)> {
         .collect();
     match found.as_slice() {
         [one] => Ok(((*one).clone(), name.to_string())),
-        [] => Err(Error::Config(format!("no table {name}"))),
-        many => Err(Error::Config(format!(
+        [] => Err(Error::Statement(format!("no table {name}"))),
+        many => Err(Error::Statement(format!(
             "{name} is ambiguous: {}",
             many.iter()
                 .map(|s| format!("{s}.{name}"))
@@ -320,7 +340,7 @@ pub async fn execute(engine: &Engine, statement: &Statement) -> Result<Option<Ve
         Statement::Sql(_) | Statement::CreateTableAs { .. } | Statement::Unload { .. } => {
             return Ok(None);
         }
-        Statement::Invalid(e) => return Err(Error::Config(e.clone())),
+        Statement::Invalid(e) => return Err(Error::Statement(e.clone())),
         Statement::ShowTables {
             schema,
             like: pattern,
@@ -340,7 +360,7 @@ pub async fn execute(engine: &Engine, statement: &Statement) -> Result<Option<Ve
             if let Some(s) = schema
                 && !engine.tables().contains_key(s)
             {
-                return Err(Error::Config(format!("no schema {s}")));
+                return Err(Error::Statement(format!("no schema {s}")));
             }
             strings(&[("schema", schemas), ("table", names)])?
         }
@@ -381,9 +401,9 @@ pub async fn execute(engine: &Engine, statement: &Statement) -> Result<Option<Ve
             let (schema, table) = resolve(engine, name)?;
             let m = engine
                 .manifest(&format!("{schema}.{table}"))
-                .ok_or_else(|| Error::Config(format!("{schema}.{table} is not a lake table")))?;
+                .ok_or_else(|| Error::Statement(format!("{schema}.{table} is not a lake table")))?;
             if m.partition_by.is_empty() {
-                return Err(Error::Config(format!(
+                return Err(Error::Statement(format!(
                     "{schema}.{table} is not partitioned"
                 )));
             }
@@ -402,7 +422,7 @@ pub async fn execute(engine: &Engine, statement: &Statement) -> Result<Option<Ve
                 .lake()
                 .manifest(&id)
                 .await?
-                .ok_or_else(|| Error::Config(format!("{id} is not a lake table")))?;
+                .ok_or_else(|| Error::Statement(format!("{id} is not a lake table")))?;
             engine.register(&m)?;
             strings(&[(
                 "result",
@@ -420,6 +440,18 @@ pub async fn execute(engine: &Engine, statement: &Statement) -> Result<Option<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parentheses_in_strings_and_comments_do_not_close_the_query() {
+        let sql =
+            "UNLOAD (SELECT ')' AS x, \"a)\" -- )\n FROM t) TO '/tmp/o' WITH (format = 'PARQUET')";
+        let Statement::Unload { query, to, .. } = classify(sql) else {
+            panic!("{:?}", classify(sql))
+        };
+        assert_eq!(query.trim(), "SELECT ')' AS x, \"a)\" -- )\n FROM t");
+        assert_eq!(to, "/tmp/o");
+        assert_eq!(closing_paren("(é(ü))x", 0), Some("(é(ü)".len()));
+    }
 
     #[test]
     fn statements_are_sorted() {

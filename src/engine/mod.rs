@@ -3,10 +3,11 @@
 //! `gold.daily_sales`). The runner, reports and tests all build it here, so
 //! a query means the same thing wherever it runs.
 
-pub mod athena;
-pub mod functions;
-pub mod joda;
-pub mod lenient;
+pub(crate) mod athena;
+pub(crate) mod catalog;
+pub(crate) mod functions;
+
+pub(crate) mod lenient;
 pub mod trino;
 
 use std::collections::BTreeMap;
@@ -24,7 +25,7 @@ use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use crate::config::{Config, EngineSpec};
 use crate::error::{Error, Result};
 use crate::lake::manifest::TableManifest;
-use crate::lake::{Lake, Layer, catalog};
+use crate::lake::{Lake, Layer};
 
 /// Memory DataFusion may use for sorts, joins and aggregations before it
 /// spills to disk.
@@ -39,6 +40,9 @@ pub struct Engine {
     lake: Arc<Lake>,
     /// Why `legacy.*` is empty, when the source could not be opened.
     source_error: Option<Error>,
+    /// Whether plans run on Ballista executors, which receive them as
+    /// protobuf and so cannot read providers that live only here.
+    distributed: bool,
     /// The manifest of every registered lake table, by `layer.table`.
     manifests: Mutex<BTreeMap<String, TableManifest>>,
 }
@@ -74,29 +78,31 @@ impl Engine {
                 use ballista::prelude::SessionContextExt;
                 SessionContext::standalone_with_state(ctx.state())
                     .await
-                    .map_err(|e| Error::Config(format!("cannot start Ballista in-process: {e}")))?
+                    .map_err(|e| Error::Cluster(format!("cannot start in-process: {e}")))?
             }
             EngineSpec::BallistaRemote(url) => {
                 use ballista::prelude::SessionContextExt;
                 SessionContext::remote_with_state(url, ctx.state())
                     .await
-                    .map_err(|e| Error::Config(format!("Ballista scheduler {url}: {e}")))?
+                    .map_err(|e| Error::Cluster(format!("scheduler {url}: {e}")))?
             }
         };
 
         // The lake stays queryable when the source is down: reports and
         // tests read only the lake. `run` checks `source_error` itself.
-        let (legacy, source_error) = match crate::source::schema_provider(&config.source).await {
-            Ok(p) => (p, None),
-            Err(e) => {
-                let empty: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
-                (empty, Some(e))
-            }
-        };
+        let (legacy, source_error) =
+            match crate::source::schema_provider(&config.source, &config.pg_env).await {
+                Ok(p) => (p, None),
+                Err(e) => {
+                    let empty: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
+                    (empty, Some(e))
+                }
+            };
         let engine = Engine {
             ctx,
             lake,
             source_error,
+            distributed: config.engine != EngineSpec::Local,
             manifests: Mutex::new(BTreeMap::new()),
         };
         engine
@@ -108,33 +114,39 @@ impl Engine {
         for m in engine.lake.tables().await? {
             engine.register(&m)?;
         }
-        // Read when first queried: an unreadable record then fails only
-        // the statement that reads meta.*, naming the record.
-        let manifests = engine.manifests.lock().expect("manifest lock").clone();
-        engine.catalog().register_schema(
-            crate::metadata::tables::SCHEMA,
-            Arc::new(crate::metadata::tables::Lazy::new(
-                engine.lake.clone(),
-                manifests,
-            )),
-        )?;
         Ok(engine)
     }
 
-    /// Reads the lake's records again into `meta.objects`, `meta.runs` and
-    /// `meta.steps`.
-    pub async fn refresh_meta(&self) -> Result<crate::metadata::History> {
-        let history = crate::metadata::History::load(&self.lake).await?;
-        let manifests = self.manifests.lock().expect("manifest lock").clone();
-        let provider = crate::metadata::tables::schema_provider(&history, &manifests)?;
-        self.catalog()
-            .register_schema(crate::metadata::tables::SCHEMA, provider)?;
-        Ok(history)
+    /// Registers (or replaces) a whole schema of tables that are not the
+    /// lake's, such as the lake's records (`meta.*`).
+    pub fn register_schema(&self, name: &str, schema: Arc<dyn SchemaProvider>) -> Result<()> {
+        self.catalog().register_schema(name, schema)?;
+        Ok(())
     }
 
-    /// Why the source's tables are missing, if they are.
-    pub fn source_error(&self) -> Option<&Error> {
-        self.source_error.as_ref()
+    /// The manifests of every registered lake table, by `layer.table`.
+    pub fn manifests(&self) -> BTreeMap<String, TableManifest> {
+        self.manifests.lock().expect("manifest lock").clone()
+    }
+
+    /// Of `tables` (`schema.table`), those a distributed engine cannot ship
+    /// to its executors: the legacy source's, CSV lake tables and `meta.*`
+    /// live only in this process. `None` when all can be read.
+    pub fn unshippable(&self, tables: &[String]) -> Option<String> {
+        if !self.distributed {
+            return None;
+        }
+        let local: Vec<&str> = tables
+            .iter()
+            .filter(|t| match t.split_once('.') {
+                Some((schema, _)) if Layer::RESERVED.contains(&schema) => true,
+                _ => self
+                    .manifest(t)
+                    .is_some_and(|m| m.format == crate::lake::manifest::Format::Csv),
+            })
+            .map(String::as_str)
+            .collect();
+        (!local.is_empty()).then(|| local.join(", "))
     }
 
     /// Takes the source's error out, to report it.
@@ -171,13 +183,12 @@ impl Engine {
 
     /// Makes a lake table (new or replaced) visible to queries.
     pub fn register(&self, m: &TableManifest) -> Result<()> {
-        let layer = m.table.split_once('.').map(|(l, _)| l).unwrap_or_default();
-        let schema = self.layer_schema(&Layer::new(layer)?)?;
+        let schema = self.layer_schema(&m.table.layer)?;
         catalog::register(&schema, &self.lake, m)?;
         self.manifests
             .lock()
             .expect("manifest lock")
-            .insert(m.table.clone(), m.clone());
+            .insert(m.table.to_string(), m.clone());
         Ok(())
     }
 
@@ -241,7 +252,7 @@ impl Engine {
             };
             let tables: Vec<_> = manifests
                 .values()
-                .filter(|m| m.table.split_once('.').is_some_and(|(l, _)| l == name))
+                .filter(|m| m.table.layer.as_str() == name)
                 .collect();
             if tables.is_empty() {
                 catalog.register_schema(&name, schema)?;

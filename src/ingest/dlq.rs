@@ -6,12 +6,21 @@ use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
-use super::{DeadLetter, LANDING_DIR};
+use super::{DEAD_LETTER_DIR, DeadLetter, LANDING_DIR};
 use crate::error::{Error, Result};
 use crate::lake::Lake;
-use crate::metadata::DEAD_LETTER_DIR;
 
 const SIDECAR: &str = ".error.json";
+
+/// Dead letters waiting (their sidecars counted).
+pub async fn waiting(lake: &Lake) -> Result<u64> {
+    let prefix = Path::from(DEAD_LETTER_DIR);
+    let listed: Vec<_> = lake.store().list(Some(&prefix)).try_collect().await?;
+    Ok(listed
+        .iter()
+        .filter(|m| m.location.as_ref().ends_with(SIDECAR))
+        .count() as u64)
+}
 
 /// The dead letters waiting, oldest first.
 pub async fn list(lake: &Lake) -> Result<Vec<DeadLetter>> {

@@ -15,8 +15,8 @@
 //! it; rows that cannot be read in an otherwise good CSV are recorded in
 //! `meta.quarantine` with the file, line and reason, and the rest loads.
 
-pub mod dlq;
-pub mod watch;
+pub(crate) mod dlq;
+pub(crate) mod watch;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,11 +34,14 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::lake::manifest::{DataFile, LANDED_DIR, TableManifest, sha256_hex};
 use crate::lake::{Lake, Layer, TableId, commit};
-use crate::metadata::DEAD_LETTER_DIR;
 use crate::pgcsv::{BatchReader, CsvEncoder, Reject};
 
 /// The landing zone, under the lake root.
 pub const LANDING_DIR: &str = "landing";
+
+/// Where dead letters wait, under the lake root: one folder per run, each
+/// failed file beside a `<name>.error.json` sidecar.
+pub const DEAD_LETTER_DIR: &str = "_strata/dead_letter";
 
 /// A file waiting in the landing zone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,17 +313,18 @@ pub struct Pass {
 impl Pass {
     /// The raw tables that received rows.
     pub fn tables(&self) -> Vec<String> {
-        self.manifests.iter().map(|m| m.table.clone()).collect()
+        self.manifests.iter().map(|m| m.table.to_string()).collect()
     }
 }
 
+/// Moves an object: a rename on local disk, copy and delete on S3 (the
+/// store's own `rename` does what its backend can).
 pub(crate) async fn move_object(
     store: &Arc<dyn ObjectStore>,
     from: &Path,
     to: &Path,
 ) -> Result<()> {
-    store.copy(from, to).await?;
-    store.delete(from).await?;
+    store.rename(from, to).await?;
     Ok(())
 }
 
@@ -492,7 +496,7 @@ pub async fn land(lake: &Lake, files: &[Landed], run_id: &str) -> Result<Pass> {
             bytes: files.iter().map(|f| f.bytes).sum(),
             files,
             run_id: run_id.to_string(),
-            written_at: crate::metadata::now(),
+            written_at: crate::sys::now(),
             ..old
         };
         let manifest = commit::commit(lake, &staged, &id, manifest).await?;
@@ -502,9 +506,6 @@ pub async fn land(lake: &Lake, files: &[Landed], run_id: &str) -> Result<Pass> {
     // Only now, with the data committed, do the landed files go.
     for key in loaded_keys {
         store.delete(&key).await?;
-    }
-    if !pass.quarantined.is_empty() {
-        crate::metadata::record_quarantine(lake, run_id, &pass.quarantined).await?;
     }
     Ok(pass)
 }
@@ -529,7 +530,7 @@ async fn dead_letter(
         sha256: sha.to_string(),
         size_bytes: size,
         run_id: run_id.to_string(),
-        failed_at: crate::metadata::now(),
+        failed_at: crate::sys::now(),
     };
     // The sidecar first: a crash between the two leaves the file in the
     // landing zone, to be tried again, never a file without its reason.

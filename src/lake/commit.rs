@@ -9,8 +9,6 @@
 //! On S3, which cannot rename, the manifest is the switch (see
 //! [`commit_s3`](self)): how that differs is in the README.
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path as FsPath;
 
 use futures::{StreamExt, TryStreamExt};
@@ -117,7 +115,7 @@ async fn commit_s3(
 /// Deletes the objects in a table's folder that its manifest does not list
 /// (a killed commit's, or the version a commit replaced).
 pub async fn remove_unlisted(lake: &Lake, manifest: &TableManifest) -> Result<()> {
-    let dir = Path::from(manifest.table.replacen('.', "/", 1));
+    let dir = manifest.table.key();
     let listed: std::collections::HashSet<String> = manifest
         .files
         .iter()
@@ -157,36 +155,21 @@ fn swap_local(staged: &FsPath, live: &FsPath) -> Result<()> {
         Ok(()) => {}
         // Filesystems without RENAME_EXCHANGE: move the old version aside,
         // then the new one in. The table is briefly absent, never mixed.
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) => {
+        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
             let aside = staged.with_extension("old");
             std::fs::rename(live, &aside).map_err(|e| Error::io(live, e))?;
             std::fs::rename(staged, live).map_err(|e| Error::io(live, e))?;
             std::fs::rename(&aside, staged).map_err(|e| Error::io(&aside, e))?;
         }
-        Err(e) => return Err(Error::io(live, e)),
+        Err(e) => return Err(Error::io(live, e.into())),
     }
     // `staged` now holds the previous version.
     std::fs::remove_dir_all(staged).map_err(|e| Error::io(staged, e))
 }
 
-fn exchange(a: &FsPath, b: &FsPath) -> std::io::Result<()> {
-    let a = CString::new(a.as_os_str().as_bytes())?;
-    let b = CString::new(b.as_os_str().as_bytes())?;
-    // SAFETY: both arguments are valid NUL-terminated paths that outlive the call.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            a.as_ptr(),
-            libc::AT_FDCWD,
-            b.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+fn exchange(a: &FsPath, b: &FsPath) -> rustix::io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE)
 }
 
 #[cfg(test)]

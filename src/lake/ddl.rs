@@ -114,7 +114,7 @@ fn partition_ranges(m: &TableManifest) -> Vec<(String, Option<(i64, i64)>)> {
 /// The DDL of one table, whose folder is `location` (ending in `/`).
 pub fn table_ddl(m: &TableManifest, location: &str, dialect: Dialect) -> Result<String> {
     let schema = m.schema()?;
-    let (layer, name) = m.table.split_once('.').unwrap_or(("default", &m.table));
+    let (layer, name) = (m.table.layer.as_str(), m.table.name.as_str());
     let q = |s: &str| quote(s, dialect);
     let qualified = format!("{}.{}", q(layer), q(name));
     let data: Vec<&Field> = schema
@@ -319,10 +319,7 @@ pub fn table_ddl(m: &TableManifest, location: &str, dialect: Dialect) -> Result<
 /// `root` (a URL ending in `/`).
 pub fn lake_ddl(manifests: &[TableManifest], root: &str, dialect: Dialect) -> Result<String> {
     let mut out = String::new();
-    let mut schemas: Vec<&str> = manifests
-        .iter()
-        .filter_map(|m| m.table.split_once('.').map(|(l, _)| l))
-        .collect();
+    let mut schemas: Vec<&str> = manifests.iter().map(|m| m.table.layer.as_str()).collect();
     schemas.dedup();
     if matches!(
         dialect,
@@ -334,7 +331,7 @@ pub fn lake_ddl(manifests: &[TableManifest], root: &str, dialect: Dialect) -> Re
         out.push('\n');
     }
     for m in manifests {
-        let location = format!("{root}{}/", m.table.replacen('.', "/", 1));
+        let location = format!("{root}{}/", m.table.key());
         out.push_str(&table_ddl(m, &location, dialect)?);
         out.push('\n');
     }

@@ -73,8 +73,8 @@ pub const LANDED_DIR: &str = "landed";
 /// What a table is and holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableManifest {
-    /// `layer.name`.
-    pub table: String,
+    /// The table.
+    pub table: super::TableId,
     /// How its files are stored.
     pub format: Format,
     /// Hive partition columns, outermost first (not stored inside the files).
@@ -110,7 +110,7 @@ impl TableManifest {
                 DataType::from_str(&c.data_type)
                     .map(|t| Field::new(&c.name, t, c.nullable))
                     .map_err(|e| Error::Lake {
-                        key: self.table.clone(),
+                        key: self.table.to_string(),
                         message: format!("column {}: bad type in manifest: {e}", c.name),
                     })
             })
@@ -147,21 +147,10 @@ impl TableManifest {
     }
 }
 
-/// Bytes as lowercase hex, as `sha256sum` prints a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
 /// The SHA-256 of some bytes, as the manifests and `meta.objects` spell it.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    hex(&sha2::Sha256::digest(bytes))
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 #[cfg(test)]
@@ -177,7 +166,7 @@ mod tests {
             Field::new("c", DataType::Date32, true),
         ]);
         let m = TableManifest {
-            table: "x.y".into(),
+            table: crate::lake::TableId::parse("x.y").unwrap(),
             format: Format::Parquet,
             partition_by: vec![],
             columns: TableManifest::columns_of(&schema),

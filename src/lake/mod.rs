@@ -14,11 +14,10 @@
 //! All reads and writes of table files go through `object_store`; only the
 //! final swap of a finished table is backend-specific (see [`commit`]).
 
-pub mod catalog;
-pub mod commit;
+pub(crate) mod commit;
 pub mod ddl;
 pub mod manifest;
-pub mod s3_lock;
+pub(crate) mod s3_lock;
 pub mod writer;
 
 use std::fmt;
@@ -45,6 +44,10 @@ impl Layer {
     /// The medallion layers, in the order data flows through them.
     pub const MEDALLION: [&'static str; 4] = ["raw", "bronze", "silver", "gold"];
 
+    /// SQL schemas that are not the lake's: the legacy source, the lake's
+    /// records, and the SQL standard's catalog.
+    pub const RESERVED: [&'static str; 3] = ["legacy", "meta", "information_schema"];
+
     /// A layer name: a lowercase SQL identifier that is not reserved.
     pub fn new(name: &str) -> Result<Self> {
         let valid = !name.is_empty()
@@ -52,9 +55,10 @@ impl Layer {
             && name
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !valid || name == crate::source::SCHEMA {
+        if !valid || Self::RESERVED.contains(&name) {
             return Err(Error::Config(format!(
-                "`{name}` cannot be a layer: use a lowercase identifier other than `legacy`"
+                "`{name}` cannot be a layer: use a lowercase identifier other than {}",
+                Self::RESERVED.map(|r| format!("`{r}`")).join(", ")
             )));
         }
         Ok(Layer(name.to_string()))
@@ -72,8 +76,11 @@ impl fmt::Display for Layer {
     }
 }
 
-/// A table of the lake: `layer.name`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A table of the lake: `layer.name`. Stored and shown as that text.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct TableId {
     /// Its layer (SQL schema).
     pub layer: Layer,
@@ -100,9 +107,30 @@ impl TableId {
         })
     }
 
+    /// Reads `layer.name`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let (layer, name) = text.split_once('.').ok_or_else(|| {
+            Error::Config(format!("`{text}` is not a lake table: write layer.table"))
+        })?;
+        TableId::new(Layer::new(layer)?, name)
+    }
+
     /// The table's folder, relative to the lake root.
     pub fn key(&self) -> Path {
         Path::from(format!("{}/{}", self.layer, self.name))
+    }
+}
+
+impl TryFrom<String> for TableId {
+    type Error = Error;
+    fn try_from(text: String) -> Result<Self> {
+        TableId::parse(&text)
+    }
+}
+
+impl From<TableId> for String {
+    fn from(id: TableId) -> String {
+        id.to_string()
     }
 }
 
@@ -382,18 +410,6 @@ impl Lake {
             Err(e) => Err(e.into()),
         }
     }
-
-    /// Every object key under a prefix, sorted.
-    pub async fn list_keys(&self, prefix: &Path) -> Result<Vec<(Path, u64)>> {
-        let mut keys: Vec<(Path, u64)> = self
-            .store
-            .list(Some(prefix))
-            .map_ok(|m| (m.location, m.size))
-            .try_collect()
-            .await?;
-        keys.sort();
-        Ok(keys)
-    }
 }
 
 /// Held while a run writes the lake; released on drop (or when the process dies).
@@ -403,4 +419,19 @@ pub enum LakeLock {
     Local(std::fs::File),
     /// The `_strata/lock` object, created only if absent; deleted on drop.
     S3(s3_lock::Held),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemas_that_are_not_the_lake_cannot_be_layers() {
+        for reserved in ["legacy", "meta", "information_schema"] {
+            let e = Layer::new(reserved).unwrap_err().to_string();
+            assert!(e.contains(reserved), "{e}");
+        }
+        assert!(Layer::new("gold").is_ok());
+        assert!(Layer::new("Gold").is_err());
+    }
 }

@@ -23,17 +23,6 @@ struct Holder {
     since: String,
 }
 
-fn host() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is writable for its whole length.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    if !ok {
-        return "unknown".into();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
 /// The held lock; dropping it deletes the object.
 #[derive(Debug)]
 pub struct Held {
@@ -72,7 +61,7 @@ impl Drop for Held {
 pub async fn acquire(store: &Arc<dyn ObjectStore>, lake: &str) -> Result<LakeLock> {
     let key = Path::from(format!("{META_DIR}/lock"));
     let me = Holder {
-        host: host(),
+        host: crate::sys::host(),
         pid: std::process::id(),
         since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
@@ -105,7 +94,7 @@ pub async fn acquire(store: &Arc<dyn ObjectStore>, lake: &str) -> Result<LakeLoc
                     Err(e) => return Err(e.into()),
                 };
                 let stale = holder.as_ref().is_none_or(|h| {
-                    (h.host == me.host && !crate::metadata::alive(h.pid))
+                    (h.host == me.host && !crate::sys::alive(h.pid))
                         || chrono::DateTime::parse_from_rfc3339(&h.since).is_ok_and(|t| {
                             chrono::Utc::now() - t.with_timezone(&chrono::Utc) > STALE_AFTER
                         })

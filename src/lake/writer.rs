@@ -141,7 +141,7 @@ impl Hashing {
     }
 
     fn hex(&self) -> String {
-        super::manifest::hex(&self.hasher.clone().finalize())
+        hex::encode(self.hasher.clone().finalize())
     }
 }
 

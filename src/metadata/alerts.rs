@@ -1,133 +1,21 @@
-//! Alert rules from `strata.toml`, evaluated after each run. A firing rule
-//! runs its `on_alert` command (the JSON payload on its stdin and in
-//! `STRATA_ALERT`) and/or POSTs the payload to its `webhook`: the original
-//! system's alarm and SNS e-mail, done locally.
-//!
-//! ```toml
-//! [[alert]]
-//! name = "pipeline failing"
-//! when = "success_rate < 0.99"
-//! over = "24h"
-//! on_alert = "mail -s 'strata alert' ops@example.com"
-//! ```
+//! Alert rules (parsed with the settings, [`crate::config::alert`]),
+//! evaluated after each run. A firing rule runs its `on_alert` command (the
+//! JSON payload on its stdin and in `STRATA_ALERT`) and/or POSTs the payload
+//! to its `webhook`: the original system's alarm and SNS e-mail, done
+//! locally. Both run off the async runtime's workers and under the rule's
+//! timeout: a hung command is killed and reported as a failed alert, and the
+//! run it reports on goes on.
 
-use std::io::Write;
+use std::process::Stdio;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
 
 use super::History;
 use super::metrics::Summary;
-use crate::error::{Error, Result};
-
-/// One rule as written in `strata.toml`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertRule {
-    /// What the operator reads.
-    pub name: String,
-    /// `metric op value`: `error_count > 0`, `run_duration_p95 > 120s`.
-    pub when: String,
-    /// The window of runs the metric covers (`30m`, `24h`, `7d`); all runs
-    /// when absent.
-    pub over: Option<String>,
-    /// A shell command run when the rule fires.
-    pub on_alert: Option<String>,
-    /// An `http://` URL the payload is POSTed to when the rule fires.
-    pub webhook: Option<String>,
-}
-
-/// The metrics a rule may test.
-pub const METRICS: [&str; 7] = [
-    "error_count",
-    "success_rate",
-    "run_duration_p50",
-    "run_duration_p95",
-    "runs",
-    "dead_letters",
-    "last_run_failed",
-];
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Op {
-    Gt,
-    Ge,
-    Lt,
-    Le,
-    Eq,
-    Ne,
-}
-
-/// A parsed condition.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Condition {
-    metric: String,
-    op: Op,
-    threshold: f64,
-}
-
-/// Seconds in a duration written `90`, `90s`, `30m`, `24h` or `7d`.
-pub fn seconds(text: &str) -> Option<f64> {
-    let t = text.trim();
-    let (number, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
-        Some((i, _)) => (&t[..i], &t[i..]),
-        None => (t, "s"),
-    };
-    let n: f64 = number.trim().parse().ok()?;
-    let scale = match unit.trim() {
-        "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        "d" => 86400.0,
-        _ => return None,
-    };
-    Some(n * scale)
-}
-
-impl Condition {
-    /// Parses `metric op value`, naming the rule in errors.
-    pub fn parse(rule: &str, text: &str) -> Result<Self> {
-        let bad = |why: String| Error::Config(format!("alert {rule:?}: {why} in {text:?}"));
-        let ops = [
-            (">=", Op::Ge),
-            ("<=", Op::Le),
-            ("!=", Op::Ne),
-            ("==", Op::Eq),
-            (">", Op::Gt),
-            ("<", Op::Lt),
-            ("=", Op::Eq),
-        ];
-        let (at, len, op) = ops
-            .iter()
-            .find_map(|(s, op)| text.find(s).map(|i| (i, s.len(), *op)))
-            .ok_or_else(|| bad("no comparison (>, >=, <, <=, =, !=)".into()))?;
-        let metric = text[..at].trim().to_string();
-        if !METRICS.contains(&metric.as_str()) {
-            return Err(bad(format!(
-                "unknown metric {metric:?} (known: {})",
-                METRICS.join(", ")
-            )));
-        }
-        let threshold =
-            seconds(&text[at + len..]).ok_or_else(|| bad("the value is not a number".into()))?;
-        Ok(Condition {
-            metric,
-            op,
-            threshold,
-        })
-    }
-
-    fn holds(&self, value: f64) -> bool {
-        match self.op {
-            Op::Gt => value > self.threshold,
-            Op::Ge => value >= self.threshold,
-            Op::Lt => value < self.threshold,
-            Op::Le => value <= self.threshold,
-            Op::Eq => value == self.threshold,
-            Op::Ne => value != self.threshold,
-        }
-    }
-}
+use crate::config::alert::{AlertRule, Metric};
+use crate::error::Result;
 
 /// What a firing rule sends.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -153,9 +41,10 @@ pub struct Payload {
 }
 
 /// Checks every rule against the history; returns the payloads of those
-/// that fired, after delivering them. Delivery failures are reported, not
-/// fatal: a broken alert command must not fail the run it reports on.
-pub fn evaluate(
+/// that fired, after delivering them. Delivery failures (a failing or hung
+/// command, a webhook that does not answer 2xx) are reported, not fatal: a
+/// broken alert must not fail the run it reports on.
+pub async fn evaluate(
     rules: &[AlertRule],
     h: &History,
     dead_letters: u64,
@@ -164,55 +53,45 @@ pub fn evaluate(
     let mut fired = Vec::new();
     let last = h.runs.last();
     for rule in rules {
-        let condition = Condition::parse(&rule.name, &rule.when)?;
-        let since = match &rule.over {
-            Some(w) => {
-                let s = seconds(w).ok_or_else(|| {
-                    Error::Config(format!(
-                        "alert {:?}: window {w:?} is not a duration",
-                        rule.name
-                    ))
-                })?;
-                Some(chrono::Utc::now() - chrono::Duration::milliseconds((s * 1000.0) as i64))
-            }
-            None => None,
-        };
+        let since = rule.over.as_ref().map(|(_, window)| {
+            chrono::Utc::now()
+                - chrono::Duration::from_std(*window).unwrap_or(chrono::Duration::MAX)
+        });
         let summary = Summary::of(h, since);
-        let value = match condition.metric.as_str() {
-            "error_count" => summary.errors as f64,
-            "success_rate" => summary.success_rate,
-            "run_duration_p50" => summary.duration_p50.unwrap_or(0.0),
-            "run_duration_p95" => summary.duration_p95.unwrap_or(0.0),
-            "runs" => summary.runs as f64,
-            "dead_letters" => dead_letters as f64,
-            "last_run_failed" => f64::from(u8::from(
+        let value = match rule.condition.metric {
+            Metric::ErrorCount => summary.errors as f64,
+            Metric::SuccessRate => summary.success_rate,
+            Metric::RunDurationP50 => summary.duration_p50.unwrap_or(0.0),
+            Metric::RunDurationP95 => summary.duration_p95.unwrap_or(0.0),
+            Metric::Runs => summary.runs as f64,
+            Metric::DeadLetters => dead_letters as f64,
+            Metric::LastRunFailed => f64::from(u8::from(
                 last.is_some_and(|r| r.status != super::RunStatus::Succeeded),
             )),
-            _ => unreachable!("parse() admits only known metrics"),
         };
-        if !condition.holds(value) {
+        if !rule.condition.holds(value) {
             continue;
         }
         let payload = Payload {
             alert: rule.name.clone(),
             condition: rule.when.clone(),
             value,
-            window: rule.over.clone(),
+            window: rule.over.as_ref().map(|(text, _)| text.clone()),
             lake: lake.to_string(),
             run_id: last.map(|r| r.run_id.clone()),
             run_status: last.map(|r| r.status.as_str().to_string()),
             error: last.and_then(|r| r.error.clone()),
-            fired_at: super::now(),
+            fired_at: crate::sys::now(),
         };
         let json = serde_json::to_string(&payload).expect("payload serializes");
         tracing::warn!(alert = %rule.name, condition = %rule.when, value, "alert fired");
         if let Some(cmd) = &rule.on_alert
-            && let Err(e) = run_command(cmd, &json)
+            && let Err(e) = run_command(cmd, &json, rule.timeout).await
         {
             eprintln!("warning: alert {:?}: on_alert failed: {e}", rule.name);
         }
         if let Some(url) = &rule.webhook
-            && let Err(e) = post(url, &json)
+            && let Err(e) = post(url, &json, rule.timeout).await
         {
             eprintln!("warning: alert {:?}: webhook failed: {e}", rule.name);
         }
@@ -221,18 +100,44 @@ pub fn evaluate(
     Ok(fired)
 }
 
-fn run_command(cmd: &str, json: &str) -> std::io::Result<()> {
-    let mut child = std::process::Command::new("sh")
+/// Runs `cmd` with the payload on its stdin, as a child process the
+/// runtime waits on without blocking a worker; killed past `timeout`.
+async fn run_command(cmd: &str, json: &str, timeout: Duration) -> std::io::Result<()> {
+    let mut child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(cmd)
         .env("STRATA_ALERT", json)
-        .stdin(std::process::Stdio::piped())
+        .stdin(Stdio::piped())
+        // Its own process group, so a timeout kills what the shell started
+        // too: a grandchild left running would hold our stdout and stderr
+        // open, and whoever reads them would wait for it.
+        .process_group(0)
+        .kill_on_drop(true)
         .spawn()?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A command that ignores its stdin closes the pipe early; fine.
-        let _ = stdin.write_all(json.as_bytes());
-    }
-    let status = child.wait()?;
+    let group = child
+        .id()
+        .and_then(|id| rustix::process::Pid::from_raw(id as i32));
+    let stdin = child.stdin.take();
+    let done = async {
+        if let Some(mut stdin) = stdin {
+            // A command that ignores its stdin closes the pipe early; fine.
+            let _ = stdin.write_all(json.as_bytes()).await;
+        }
+        child.wait().await
+    };
+    let status = match tokio::time::timeout(timeout, done).await {
+        Ok(status) => status?,
+        Err(_) => {
+            if let Some(group) = group {
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+            }
+            let _ = child.kill().await;
+            return Err(std::io::Error::other(format!(
+                "{cmd:?} did not finish within {} and was killed",
+                humantime::format_duration(timeout)
+            )));
+        }
+    };
     if status.success() {
         Ok(())
     } else {
@@ -242,56 +147,32 @@ fn run_command(cmd: &str, json: &str) -> std::io::Result<()> {
     }
 }
 
-/// POSTs JSON to a plain `http://host[:port]/path` URL (a local relay or
-/// chat webhook proxy); HTTPS needs a relay.
-fn post(url: &str, json: &str) -> std::io::Result<()> {
-    use std::io::Read;
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        std::io::Error::other("only http:// webhooks are supported (use a local relay for https)")
-    })?;
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let addr = if host.contains(':') {
-        host.to_string()
-    } else {
-        format!("{host}:80")
-    };
-    let addrs = std::net::ToSocketAddrs::to_socket_addrs(&addr)?
-        .next()
-        .ok_or_else(|| std::io::Error::other(format!("cannot resolve {host}")))?;
-    let mut stream = std::net::TcpStream::connect_timeout(&addrs, Duration::from_secs(10))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
-        json.len()
-    )?;
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response.split_whitespace().nth(1).unwrap_or("");
-    if status.starts_with('2') {
+/// POSTs the payload as JSON; any 2xx answer within `timeout` is delivery.
+async fn post(url: &str, json: &str, timeout: Duration) -> std::result::Result<(), String> {
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(json.to_string())
+        .send()
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                format!(
+                    "{url} did not answer within {}",
+                    humantime::format_duration(timeout)
+                )
+            } else {
+                format!("{url}: {e}")
+            }
+        })?;
+    let status = response.status();
+    if status.is_success() {
         Ok(())
     } else {
-        Err(std::io::Error::other(format!(
-            "the webhook answered {:?}",
-            response.lines().next().unwrap_or("nothing")
-        )))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn conditions_parse_with_units_and_name_their_rule() {
-        let c = Condition::parse("slow", "run_duration_p95 > 2m").unwrap();
-        assert!(c.holds(121.0) && !c.holds(120.0));
-        let c = Condition::parse("rate", "success_rate < 0.99").unwrap();
-        assert!(c.holds(0.5) && !c.holds(1.0));
-        let e = Condition::parse("x", "errors > 0").unwrap_err().to_string();
-        assert!(e.contains("\"x\"") && e.contains("unknown metric"), "{e}");
-        assert_eq!(seconds("24h"), Some(86400.0));
-        assert_eq!(seconds("90"), Some(90.0));
-        assert_eq!(seconds("1w"), None);
+        Err(format!("the webhook answered {status}"))
     }
 }

@@ -145,7 +145,7 @@ pub fn prometheus(h: &History, dead_letters: u64) -> String {
     for (model, steps) in &by_model {
         let d: Vec<f64> = steps
             .iter()
-            .filter(|s| s.status != "skipped")
+            .filter(|s| s.status != super::StepOutcome::Skipped)
             .map(|s| s.duration_s)
             .collect();
         histogram(
@@ -160,12 +160,13 @@ pub fn prometheus(h: &History, dead_letters: u64) -> String {
         "# HELP strata_model_steps_total Model steps, by status.\n# TYPE strata_model_steps_total counter"
     );
     for (model, steps) in &by_model {
-        for status in ["ok", "failed", "skipped"] {
+        for status in super::StepOutcome::ALL {
             let n = steps.iter().filter(|s| s.status == status).count();
             let _ = writeln!(
                 out,
-                "strata_model_steps_total{{model=\"{}\",status=\"{status}\"}} {n}",
-                escape(model)
+                "strata_model_steps_total{{model=\"{}\",status=\"{}\"}} {n}",
+                escape(model),
+                status.as_str()
             );
         }
     }

@@ -12,9 +12,9 @@
 //! killed run leaves at most its own record unfinished. A run record still
 //! saying `running` whose process is gone is shown as `interrupted`.
 
-pub mod alerts;
-pub mod metrics;
-pub mod tables;
+pub(crate) mod alerts;
+pub(crate) mod metrics;
+pub(crate) mod tables;
 
 use std::sync::{Arc, Mutex};
 
@@ -30,20 +30,6 @@ use crate::runner::{Run, StepStatus};
 
 /// The Prometheus text file, under the lake root.
 pub const METRICS_FILE: &str = "_strata/metrics.prom";
-
-/// Where dead letters wait, under the lake root: one folder per run, each
-/// failed file beside a `<name>.error.json` sidecar.
-pub const DEAD_LETTER_DIR: &str = "_strata/dead_letter";
-
-/// Dead letters waiting (their sidecars counted).
-pub async fn dead_letters(lake: &Lake) -> Result<u64> {
-    let prefix = Path::from(DEAD_LETTER_DIR);
-    let listed: Vec<_> = lake.store().list(Some(&prefix)).try_collect().await?;
-    Ok(listed
-        .iter()
-        .filter(|m| m.location.as_ref().ends_with(".error.json"))
-        .count() as u64)
-}
 
 /// Where the records live, under the lake root.
 pub fn dir() -> String {
@@ -72,6 +58,32 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// How a model's step ended, as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepOutcome {
+    /// Built and swapped in.
+    Ok,
+    /// Failed; its table is as it was.
+    Failed,
+    /// Not run because a model it reads failed.
+    Skipped,
+}
+
+impl StepOutcome {
+    /// Every outcome, in the order they are reported.
+    pub const ALL: [StepOutcome; 3] = [StepOutcome::Ok, StepOutcome::Failed, StepOutcome::Skipped];
+
+    /// The outcome as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepOutcome::Ok => "ok",
+            StepOutcome::Failed => "failed",
+            StepOutcome::Skipped => "skipped",
         }
     }
 }
@@ -128,8 +140,8 @@ pub struct StepRecord {
     pub files: u64,
     /// Bytes written.
     pub bytes: u64,
-    /// `ok`, `failed` or `skipped`.
-    pub status: String,
+    /// How it ended.
+    pub status: StepOutcome,
     /// Why it failed or was skipped.
     pub error: Option<String>,
 }
@@ -162,7 +174,7 @@ pub struct ObjectRecord {
 /// The objects a table's manifest lists that its own run wrote, as records
 /// (files carried over from earlier runs were recorded by those runs).
 pub fn objects_of(m: &TableManifest) -> Vec<ObjectRecord> {
-    let (layer, table) = m.table.split_once('.').unwrap_or(("", &m.table));
+    let (layer, table) = (m.table.layer.as_str(), m.table.name.as_str());
     let columns = serde_json::to_string(&m.columns).unwrap_or_default();
     let schema_hash = crate::lake::manifest::sha256_hex(columns.as_bytes())[..16].to_string();
     m.files
@@ -190,11 +202,6 @@ pub fn objects_of(m: &TableManifest) -> Vec<ObjectRecord> {
         .collect()
 }
 
-/// Now, as every record spells a time (RFC 3339, UTC, milliseconds).
-pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 fn key(kind: &str, run_id: &str, ext: &str) -> Path {
     Path::from(format!("{}/{kind}/{run_id}.{ext}", dir()))
 }
@@ -213,16 +220,6 @@ fn lines<T: Serialize>(items: &[T]) -> Vec<u8> {
     out
 }
 
-/// Whether a process with this id is alive on this machine.
-pub(crate) fn alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // Signal 0 checks without sending; EPERM means it exists as another user.
-    // SAFETY: kill with signal 0 has no effect on the target.
-    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
-}
-
 /// A run being recorded: begun when the command starts, finished (whatever
 /// happens) when it ends.
 pub struct Journal {
@@ -237,7 +234,7 @@ impl Journal {
         let record = RunRecord {
             run_id,
             command: command.to_string(),
-            started_at: now(),
+            started_at: crate::sys::now(),
             finished_at: None,
             status: RunStatus::Running,
             models_ok: 0,
@@ -257,7 +254,7 @@ impl Journal {
         for (path, bytes) in read_all(&journal.store, "runs").await? {
             if let Ok(mut r) = serde_json::from_slice::<RunRecord>(&bytes)
                 && r.status == RunStatus::Running
-                && !alive(r.pid)
+                && !crate::sys::alive(r.pid)
             {
                 r.status = RunStatus::Interrupted;
                 r.error = Some("the run's process ended before the run did".into());
@@ -285,7 +282,6 @@ impl Journal {
         &self,
         run: Option<&Run>,
         manifests: &[TableManifest],
-        rows_in: &(dyn Fn(&str) -> Option<u64> + Sync),
         error: Option<String>,
     ) -> Result<RunRecord> {
         let mut r = self.record.lock().expect("journal lock").clone();
@@ -295,21 +291,21 @@ impl Journal {
                 .iter()
                 .map(|s| {
                     let (status, error) = match &s.status {
-                        StepStatus::Ok => ("ok", None),
-                        StepStatus::Failed(e) => ("failed", Some(e.clone())),
-                        StepStatus::Skipped(e) => ("skipped", Some(e.clone())),
+                        StepStatus::Ok => (StepOutcome::Ok, None),
+                        StepStatus::Failed(e) => (StepOutcome::Failed, Some(e.clone())),
+                        StepStatus::Skipped(e) => (StepOutcome::Skipped, Some(e.clone())),
                     };
                     StepRecord {
                         run_id: r.run_id.clone(),
-                        model: s.table.clone(),
+                        model: s.table.to_string(),
                         model_file: s.model.clone(),
                         started_at: s.started_at.clone(),
                         duration_s: s.seconds,
-                        rows_in: rows_in(&s.table),
+                        rows_in: run.rows_in.get(&s.table).copied().flatten(),
                         rows_out: s.rows,
                         files: s.files as u64,
                         bytes: s.bytes,
-                        status: status.to_string(),
+                        status,
                         error,
                     }
                 })
@@ -320,10 +316,10 @@ impl Journal {
                 lines(&steps),
             )
             .await?;
-            let count = |st: &str| steps.iter().filter(|s| s.status == st).count() as u64;
-            r.models_ok = count("ok");
-            r.models_failed = count("failed");
-            r.models_skipped = count("skipped");
+            let count = |st| steps.iter().filter(|s| s.status == st).count() as u64;
+            r.models_ok = count(StepOutcome::Ok);
+            r.models_failed = count(StepOutcome::Failed);
+            r.models_skipped = count(StepOutcome::Skipped);
             r.rows = run.steps.iter().map(|s| s.rows).sum();
             r.bytes = run.steps.iter().map(|s| s.bytes).sum();
         }
@@ -392,6 +388,9 @@ pub async fn record_quarantine(
     run_id: &str,
     rows: &[crate::ingest::QuarantinedRow],
 ) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     put(
         lake.store(),
         &key("quarantine", run_id, "jsonl"),
@@ -450,7 +449,7 @@ impl History {
                 key: path.to_string(),
                 message: format!("unreadable run record: {e}"),
             })?;
-            if r.status == RunStatus::Running && !alive(r.pid) {
+            if r.status == RunStatus::Running && !crate::sys::alive(r.pid) {
                 r.status = RunStatus::Interrupted;
                 r.error
                     .get_or_insert_with(|| "the run's process ended before the run did".into());

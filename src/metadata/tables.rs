@@ -2,22 +2,21 @@
 //! landed files set aside) as SQL tables.
 //!
 //! The records are small (one row per file, run or model), so they are read
-//! whole into memory tables when a session opens. `current` is computed
-//! then: an object is current while its table's manifest still lists it
-//! from the same run.
+//! whole into memory tables when a statement first reads `meta.*`.
+//! `current` is computed then: an object is current while its table's
+//! manifest still lists it from the same run.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, RecordBatch, StringBuilder,
-    TimestampMillisecondBuilder, UInt64Builder,
-};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::arrow::json::ReaderBuilder;
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
 use datafusion::datasource::MemTable;
+use serde::Serialize;
 
 use super::History;
+use crate::engine::Engine;
 use crate::error::Result;
 use crate::lake::manifest::TableManifest;
 
@@ -28,19 +27,30 @@ fn ts() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
 }
 
-fn millis(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|d| d.timestamp_millis())
-}
-
-fn table(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<Arc<MemTable>> {
+/// Records as a table: each record's fields (by name) become the columns
+/// the schema names, through its serde form, so a field added to a record
+/// needs only its column here. Times are RFC 3339 text in the records and
+/// timestamps in the table.
+fn table<T: Serialize>(fields: Vec<Field>, records: &[T]) -> Result<Arc<MemTable>> {
     let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(schema.clone(), columns)?;
-    Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
+    let mut decoder = ReaderBuilder::new(schema.clone()).build_decoder()?;
+    let mut batches = vec![];
+    for chunk in records.chunks(8192) {
+        decoder.serialize(chunk)?;
+        batches.extend(decoder.flush()?);
+    }
+    Ok(Arc::new(MemTable::try_new(schema, vec![batches])?))
 }
 
-/// The three tables, from the records and the manifests of the tables the
+/// An object's record with whether its table's live version still lists it.
+#[derive(Serialize)]
+struct ObjectRow<'a> {
+    #[serde(flatten)]
+    record: &'a super::ObjectRecord,
+    current: bool,
+}
+
+/// The four tables, from the records and the manifests of the tables the
 /// lake holds now.
 pub fn schema_provider(
     h: &History,
@@ -49,37 +59,24 @@ pub fn schema_provider(
     let live: HashSet<(String, String)> = manifests
         .values()
         .flat_map(|m| {
-            let dir = m.table.replacen('.', "/", 1);
+            let dir = m.table.key();
             m.files
                 .iter()
                 .map(move |f| (format!("{dir}/{}", f.key), m.run_of(f).to_string()))
         })
         .collect();
+    let text = |n: &str, nullable: bool| Field::new(n, DataType::Utf8, nullable);
+    let count = |n: &str| Field::new(n, DataType::UInt64, false);
     let provider = MemorySchemaProvider::new();
 
-    let mut c: Vec<StringBuilder> = (0..7).map(|_| StringBuilder::new()).collect();
-    let (mut size, mut rows) = (UInt64Builder::new(), UInt64Builder::new());
-    let mut written = TimestampMillisecondBuilder::new().with_timezone("UTC");
-    let mut current = BooleanBuilder::new();
-    for o in &h.objects {
-        c[0].append_value(&o.object_key);
-        c[1].append_value(&o.layer);
-        c[2].append_value(&o.table_name);
-        c[3].append_option(o.partition.as_deref());
-        c[4].append_value(&o.checksum);
-        c[5].append_value(&o.schema_hash);
-        c[6].append_value(&o.run_id);
-        size.append_value(o.size_bytes);
-        rows.append_value(o.row_count);
-        written.append_option(millis(&o.written_at));
-        current.append_value(live.contains(&(o.object_key.clone(), o.run_id.clone())));
-    }
-    let mut c: Vec<ArrayRef> = c
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as _)
+    let objects: Vec<ObjectRow> = h
+        .objects
+        .iter()
+        .map(|o| ObjectRow {
+            current: live.contains(&(o.object_key.clone(), o.run_id.clone())),
+            record: o,
+        })
         .collect();
-    let run_id = c.pop().expect("seven columns");
-    let text = |n: &str, nullable: bool| Field::new(n, DataType::Utf8, nullable);
     provider.register_table(
         "objects".into(),
         table(
@@ -88,64 +85,17 @@ pub fn schema_provider(
                 text("layer", false),
                 text("table_name", false),
                 text("partition", true),
-                Field::new("size_bytes", DataType::UInt64, false),
-                Field::new("row_count", DataType::UInt64, false),
+                count("size_bytes"),
+                count("row_count"),
                 text("checksum", false),
                 text("schema_hash", false),
                 Field::new("written_at", ts(), true),
                 text("run_id", false),
                 Field::new("current", DataType::Boolean, false),
             ],
-            vec![
-                c[0].clone(),
-                c[1].clone(),
-                c[2].clone(),
-                c[3].clone(),
-                Arc::new(size.finish()),
-                Arc::new(rows.finish()),
-                c[4].clone(),
-                c[5].clone(),
-                Arc::new(written.finish()),
-                run_id,
-                Arc::new(current.finish()),
-            ],
+            &objects,
         )?,
     )?;
-
-    let mut t: Vec<StringBuilder> = (0..4).map(|_| StringBuilder::new()).collect();
-    let (mut started, mut finished) = (
-        TimestampMillisecondBuilder::new().with_timezone("UTC"),
-        TimestampMillisecondBuilder::new().with_timezone("UTC"),
-    );
-    let mut n: Vec<UInt64Builder> = (0..5).map(|_| UInt64Builder::new()).collect();
-    let mut duration = Float64Builder::new();
-    for r in &h.runs {
-        t[0].append_value(&r.run_id);
-        t[1].append_value(&r.command);
-        t[2].append_value(r.status.as_str());
-        t[3].append_option(r.error.as_deref());
-        started.append_option(millis(&r.started_at));
-        finished.append_option(r.finished_at.as_deref().and_then(millis));
-        for (b, v) in n.iter_mut().zip([
-            r.models_ok,
-            r.models_failed,
-            r.models_skipped,
-            r.rows,
-            r.bytes,
-        ]) {
-            b.append_value(v);
-        }
-        duration.append_option(r.duration_s);
-    }
-    let t: Vec<ArrayRef> = t
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as _)
-        .collect();
-    let n: Vec<ArrayRef> = n
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as _)
-        .collect();
-    let count = |name: &str| Field::new(name, DataType::UInt64, false);
     provider.register_table(
         "runs".into(),
         table(
@@ -163,48 +113,9 @@ pub fn schema_provider(
                 Field::new("duration_s", DataType::Float64, true),
                 text("error", true),
             ],
-            vec![
-                t[0].clone(),
-                t[1].clone(),
-                Arc::new(started.finish()),
-                Arc::new(finished.finish()),
-                t[2].clone(),
-                n[0].clone(),
-                n[1].clone(),
-                n[2].clone(),
-                n[3].clone(),
-                n[4].clone(),
-                Arc::new(duration.finish()),
-                t[3].clone(),
-            ],
+            &h.runs,
         )?,
     )?;
-
-    let mut t: Vec<StringBuilder> = (0..5).map(|_| StringBuilder::new()).collect();
-    let mut started = TimestampMillisecondBuilder::new().with_timezone("UTC");
-    let mut duration = Float64Builder::new();
-    let mut n: Vec<UInt64Builder> = (0..4).map(|_| UInt64Builder::new()).collect();
-    for s in &h.steps {
-        t[0].append_value(&s.run_id);
-        t[1].append_value(&s.model);
-        t[2].append_value(&s.model_file);
-        t[3].append_value(&s.status);
-        t[4].append_option(s.error.as_deref());
-        started.append_option(millis(&s.started_at));
-        duration.append_value(s.duration_s);
-        n[0].append_option(s.rows_in);
-        n[1].append_value(s.rows_out);
-        n[2].append_value(s.files);
-        n[3].append_value(s.bytes);
-    }
-    let t: Vec<ArrayRef> = t
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as _)
-        .collect();
-    let n: Vec<ArrayRef> = n
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as _)
-        .collect();
     provider.register_table(
         "steps".into(),
         table(
@@ -221,57 +132,42 @@ pub fn schema_provider(
                 text("status", false),
                 text("error", true),
             ],
-            vec![
-                t[0].clone(),
-                t[1].clone(),
-                t[2].clone(),
-                Arc::new(started.finish()),
-                Arc::new(duration.finish()),
-                n[0].clone(),
-                n[1].clone(),
-                n[2].clone(),
-                n[3].clone(),
-                t[3].clone(),
-                t[4].clone(),
-            ],
+            &h.steps,
         )?,
     )?;
-    let mut t: Vec<StringBuilder> = (0..5).map(|_| StringBuilder::new()).collect();
-    let mut line = UInt64Builder::new();
-    for q in &h.quarantine {
-        t[0].append_value(&q.file);
-        t[1].append_value(&q.table_name);
-        t[2].append_value(&q.reason);
-        t[3].append_value(&q.record);
-        t[4].append_value(&q.run_id);
-        line.append_value(q.line);
-    }
-    let t: Vec<ArrayRef> = t
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as _)
-        .collect();
     provider.register_table(
         "quarantine".into(),
         table(
             vec![
                 text("file", false),
                 text("table_name", false),
-                Field::new("line", DataType::UInt64, false),
+                count("line"),
                 text("reason", false),
                 text("record", false),
                 text("run_id", false),
             ],
-            vec![
-                t[0].clone(),
-                t[1].clone(),
-                Arc::new(line.finish()),
-                t[2].clone(),
-                t[3].clone(),
-                t[4].clone(),
-            ],
+            &h.quarantine,
         )?,
     )?;
     Ok(Arc::new(provider))
+}
+
+/// Makes `meta.*` queryable in `engine`, read from the lake when first
+/// queried: an unreadable record then fails only the statement that reads
+/// it, naming the record.
+pub fn register(engine: &Engine) -> Result<()> {
+    engine.register_schema(
+        SCHEMA,
+        Arc::new(Lazy::new(engine.lake().clone(), engine.manifests())),
+    )
+}
+
+/// Reads the lake's records again into `meta.*` (for a command that shows
+/// them at once, such as `strata status`), and returns them.
+pub async fn refresh(engine: &Engine) -> Result<History> {
+    let history = History::load(engine.lake()).await?;
+    engine.register_schema(SCHEMA, schema_provider(&history, &engine.manifests())?)?;
+    Ok(history)
 }
 
 /// The tables of the `meta` schema.
@@ -280,7 +176,7 @@ pub const TABLES: [&str; 4] = ["objects", "runs", "steps", "quarantine"];
 /// `meta.*`, read on first use: most sessions (a run, a report) never query
 /// it, and reading every run's records grows with the lake's history.
 #[derive(Debug)]
-pub struct Lazy {
+struct Lazy {
     lake: Arc<crate::lake::Lake>,
     manifests: BTreeMap<String, TableManifest>,
     loaded: tokio::sync::OnceCell<Arc<dyn SchemaProvider>>,
@@ -288,7 +184,7 @@ pub struct Lazy {
 
 impl Lazy {
     /// The schema over `lake`, `current` judged by these manifests.
-    pub fn new(lake: Arc<crate::lake::Lake>, manifests: BTreeMap<String, TableManifest>) -> Self {
+    fn new(lake: Arc<crate::lake::Lake>, manifests: BTreeMap<String, TableManifest>) -> Self {
         Lazy {
             lake,
             manifests,

@@ -159,8 +159,16 @@ impl Dag {
                     if in_layer.is_empty() {
                         let mut known: Vec<&String> = self.by_table.keys().collect();
                         known.sort();
-                        return Err(Error::Dag(format!(
-                            "--select {s}: no model or layer `{name}` (models: {})",
+                        let near = known
+                            .iter()
+                            .min_by_key(|k| strsim::levenshtein(k, name))
+                            .filter(|k| strsim::levenshtein(k, name) <= 3)
+                            .map(|k| format!("did you mean {k}? "))
+                            .unwrap_or_default();
+                        // Asked for something that is not there: the
+                        // command line's mistake, as a mistyped flag is.
+                        return Err(Error::Config(format!(
+                            "--select {s}: no model or layer `{name}` ({near}models: {})",
                             known.into_iter().cloned().collect::<Vec<_>>().join(", ")
                         )));
                     }

@@ -146,22 +146,6 @@ impl Model {
 /// The directives a model's leading comments may hold.
 const DIRECTIVES: [&str; 2] = ["format", "partition_by"];
 
-/// Levenshtein distance, for catching misspelt directives.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
 /// Reads the directives from the leading comment block.
 fn parse_directives(sql: &str) -> std::result::Result<WriteSpec, String> {
     let mut spec = WriteSpec::default();
@@ -179,7 +163,7 @@ fn parse_directives(sql: &str) -> std::result::Result<WriteSpec, String> {
         let key = key.trim();
         if !DIRECTIVES.contains(&key) {
             // Prose, unless it is one typo away from a directive.
-            if let Some(near) = DIRECTIVES.iter().find(|d| edit_distance(d, key) <= 2) {
+            if let Some(near) = DIRECTIVES.iter().find(|d| strsim::levenshtein(d, key) <= 2) {
                 return Err(format!("unknown directive `{key}`; did you mean `{near}`?"));
             }
             continue;

@@ -1,12 +1,10 @@
 //! Running models: in dependency order, independent ones at the same time,
 //! each table written aside and swapped in whole.
 
-pub mod ctas;
 pub mod data_tests;
-pub mod progress;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,12 +15,27 @@ use tokio::task::JoinSet;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lake::manifest::{LANDED_DIR, TableManifest};
-use crate::lake::writer::write_stream;
-use crate::lake::{Lake, commit};
-use crate::metadata::now;
+use crate::lake::writer::{WriteSpec, write_stream};
+use crate::lake::{Lake, TableId, commit};
 use crate::models::Model;
 use crate::models::dag::Dag;
-use progress::Progress;
+use crate::sys::now;
+
+/// What a run tells whoever watches it, as it happens. Every method has an
+/// empty default, so an observer picks what it shows.
+pub trait Observer: Send + Sync {
+    /// A model started.
+    fn started(&self, _table: &TableId) {}
+    /// A model has written this many rows so far.
+    fn rows(&self, _table: &TableId, _rows: u64) {}
+    /// A model finished, failed or was skipped.
+    fn finished(&self, _step: &Step) {}
+}
+
+/// An observer that shows nothing.
+pub struct Unobserved;
+
+impl Observer for Unobserved {}
 
 /// How a model's step ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +51,8 @@ pub enum StepStatus {
 /// One model's outcome within a run.
 #[derive(Debug, Clone)]
 pub struct Step {
-    /// `layer.table`.
-    pub table: String,
+    /// The table it builds.
+    pub table: TableId,
     /// The model file.
     pub model: String,
     /// How it ended.
@@ -67,9 +80,9 @@ pub struct Run {
     pub seconds: f64,
     /// The manifests of the tables it swapped in.
     pub manifests: Vec<TableManifest>,
-    /// Rows of the lake tables each model reads (`None` when one of its
-    /// inputs is not a lake table), filled in by the caller.
-    pub rows_in: BTreeMap<String, Option<u64>>,
+    /// Rows of the lake tables each model read (`None` when one of its
+    /// inputs is not a lake table), as they were when it was planned.
+    pub rows_in: BTreeMap<TableId, Option<u64>>,
 }
 
 impl Run {
@@ -79,9 +92,9 @@ impl Run {
     }
 
     /// The failed steps' tables and errors, in the order they finished.
-    pub fn failures(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub fn failures(&self) -> impl Iterator<Item = (&TableId, &str)> {
         self.steps.iter().filter_map(|s| match &s.status {
-            StepStatus::Failed(e) => Some((s.table.as_str(), e.as_str())),
+            StepStatus::Failed(e) => Some((&s.table, e.as_str())),
             _ => None,
         })
     }
@@ -112,7 +125,7 @@ pub async fn run(
     dag: &Dag,
     selected: &BTreeSet<usize>,
     project_dir: &Path,
-    progress: &Progress,
+    observer: Arc<dyn Observer>,
     run_id: &str,
 ) -> Result<Run> {
     let started = Instant::now();
@@ -134,22 +147,46 @@ pub async fn run(
         .collect();
     let mut steps = Vec::new();
     let mut manifests = Vec::new();
+    let mut rows_in = BTreeMap::new();
     let mut tasks: JoinSet<(usize, Result<TableManifest>, f64, String)> = JoinSet::new();
 
-    let spawn = |i: usize, tasks: &mut JoinSet<_>| {
+    let mut spawn = |i: usize, tasks: &mut JoinSet<_>| {
         let model = dag.models()[i].clone();
+        // What the model reads, as it stands when the model starts: its
+        // inputs were all committed (or already there) by then.
+        let rows: Option<u64> = model
+            .reads
+            .iter()
+            .map(|t| engine.manifest(t).map(|m| m.rows))
+            .sum();
+        rows_in.insert(model.table.clone(), rows);
+        let unshippable = engine.unshippable(&model.reads);
         let ctx = ctx.clone();
         let lake = engine.lake().clone();
         let run_id = run_id.clone();
         let project_dir = project_dir.to_path_buf();
-        let bar = progress.start(&model.table.to_string());
+        let observer = observer.clone();
+        observer.started(&model.table);
         tasks.spawn(async move {
             let t = Instant::now();
             let started_at = now();
-            let result = build(&ctx, &lake, &model, &run_id, &project_dir, &|rows| {
-                bar.rows(rows)
-            })
-            .await;
+            let result = match unshippable {
+                Some(tables) => Err(Error::Config(format!(
+                    "{}: it reads {}, and {tables} cannot be shipped to Ballista executors \
+                     (a table of the legacy source, a CSV lake table or meta.*); build such \
+                     models with the local engine (e.g. `strata run --select raw`) and the \
+                     rest on the cluster",
+                    model.path.display(),
+                    model.reads.join(", ")
+                ))),
+                None => {
+                    let target = Target::of(&model, &project_dir);
+                    build(&ctx, &lake, &target, &run_id, &|rows| {
+                        observer.rows(&model.table, rows)
+                    })
+                    .await
+                }
+            };
             (i, result, t.elapsed().as_secs_f64(), started_at)
         });
     };
@@ -161,13 +198,11 @@ pub async fn run(
     }
 
     while let Some(joined) = tasks.join_next().await {
-        let (i, result, seconds, started_at) = joined.map_err(|e| Error::Lake {
-            key: "run".into(),
-            message: format!("a model task panicked: {e}"),
-        })?;
+        let (i, result, seconds, started_at) =
+            joined.map_err(|e| Error::Internal(format!("a model task panicked: {e}")))?;
         let model = &dag.models()[i];
         let mut step = Step {
-            table: model.table.to_string(),
+            table: model.table.clone(),
             model: relative(&model.path, project_dir),
             status: StepStatus::Ok,
             rows: 0,
@@ -187,7 +222,7 @@ pub async fn run(
                     bytes = step.bytes, seconds = step.seconds, status = "ok", "model built"
                 );
                 manifests.push(manifest);
-                progress.finish(&step);
+                observer.finished(&step);
                 steps.push(step);
                 for &d in dag.downstream(i) {
                     if let Some(n) = waiting.get_mut(&d) {
@@ -206,14 +241,14 @@ pub async fn run(
                     status = "failed", error = %message, "model failed"
                 );
                 step.status = StepStatus::Failed(message);
-                progress.finish(&step);
+                observer.finished(&step);
                 steps.push(step);
                 let mut skipped = BTreeSet::new();
                 skip_downstream(dag, i, &mut waiting, &mut skipped);
                 for s in skipped {
                     let m = &dag.models()[s];
                     let step = Step {
-                        table: m.table.to_string(),
+                        table: m.table.clone(),
                         model: relative(&m.path, project_dir),
                         status: StepStatus::Skipped(format!("{} failed", model.table)),
                         rows: 0,
@@ -222,7 +257,7 @@ pub async fn run(
                         seconds: 0.0,
                         started_at: now(),
                     };
-                    progress.finish(&step);
+                    observer.finished(&step);
                     steps.push(step);
                 }
             }
@@ -234,7 +269,7 @@ pub async fn run(
         steps,
         seconds: started.elapsed().as_secs_f64(),
         manifests,
-        rows_in: BTreeMap::new(),
+        rows_in,
     })
 }
 
@@ -252,75 +287,74 @@ fn skip_downstream(
     }
 }
 
-/// Runs one model: query, write aside, manifest, swap.
+/// What one build writes: a table from a query, as a model file or a
+/// statement at the prompt asks.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The table it replaces (or creates).
+    pub table: TableId,
+    /// The query whose rows become the table.
+    pub sql: String,
+    /// Format, partitions and ordering.
+    pub write: WriteSpec,
+    /// What errors name as the statement's origin: the model's file, or the
+    /// statement (`CREATE TABLE gold.x AS`).
+    pub origin: PathBuf,
+    /// What the manifest records as the table's definition: the model file
+    /// relative to the project, or the statement.
+    pub defined_by: String,
+}
+
+impl Target {
+    /// A model's build.
+    pub fn of(model: &Model, project_dir: &Path) -> Self {
+        Target {
+            table: model.table.clone(),
+            sql: model.sql.clone(),
+            write: model.write.clone(),
+            origin: model.path.clone(),
+            defined_by: relative(&model.path, project_dir),
+        }
+    }
+}
+
+/// Builds one table: query, write aside, manifest, swap. The caller holds
+/// the lake's lock and clears the run's staging afterwards.
 pub async fn build(
     ctx: &SessionContext,
     lake: &Arc<Lake>,
-    model: &Model,
+    target: &Target,
     run_id: &str,
-    project_dir: &Path,
     on_rows: &(dyn Fn(u64) + Sync),
 ) -> Result<TableManifest> {
-    build_model(ctx, lake, model, run_id, project_dir, on_rows)
-        .await
-        .map_err(|e| unshippable(e, model))
-}
-
-/// Ballista sends plans to executors as protobuf; a table provider that
-/// lives only in this process (the legacy source, raw CSV tables, `meta.*`)
-/// cannot be encoded. Says so, naming what the model reads.
-fn unshippable(e: Error, model: &Model) -> Error {
-    let text = e.to_string();
-    if !text.contains("LogicalExtensionCodec is not provided")
-        && !text.contains("Error serializing custom table")
-    {
-        return e;
-    }
-    Error::Config(format!(
-        "{}: it reads {}, and a table of the legacy source, a CSV lake table or meta.* \
-         cannot be shipped to Ballista executors; build such models with the local engine \
-         (e.g. `strata run --select raw`) and the rest on the cluster",
-        model.path.display(),
-        model.reads.join(", ")
-    ))
-}
-
-async fn build_model(
-    ctx: &SessionContext,
-    lake: &Arc<Lake>,
-    model: &Model,
-    run_id: &str,
-    project_dir: &Path,
-    on_rows: &(dyn Fn(u64) + Sync),
-) -> Result<TableManifest> {
-    let df = Engine::sql_from_file(ctx, &model.path, &model.sql).await?;
-    let df = model
+    let df = Engine::sql_from_file(ctx, &target.origin, &target.sql).await?;
+    let df = target
         .write
         .cluster(df)
-        .map_err(|e| Error::sql(&model.path, e))?;
+        .map_err(|e| Error::sql(&target.origin, e))?;
     let stream = df
         .execute_stream()
         .await
-        .map_err(|e| Error::sql(&model.path, e))?;
-    let staged = lake.staging_key(run_id, &model.table);
-    let written = write_stream(lake.store(), &staged, &model.write, stream, on_rows).await?;
+        .map_err(|e| Error::sql(&target.origin, e))?;
+    let staged = lake.staging_key(run_id, &target.table);
+    let written = write_stream(lake.store(), &staged, &target.write, stream, on_rows).await?;
     let columns = TableManifest::columns_of(&written.schema);
     let mut files = written.files;
-    files.extend(carry_landed(lake, model, &staged, &columns).await?);
+    files.extend(carry_landed(lake, &target.table, &staged, &columns).await?);
     files.sort_by(|a, b| a.key.cmp(&b.key));
     let manifest = TableManifest {
-        table: model.table.to_string(),
-        format: model.write.format,
-        partition_by: model.write.partition_by.clone(),
+        table: target.table.clone(),
+        format: target.write.format,
+        partition_by: target.write.partition_by.clone(),
         columns,
         rows: files.iter().map(|f| f.rows).sum(),
         bytes: files.iter().map(|f| f.bytes).sum(),
         files,
         run_id: run_id.to_string(),
         written_at: now(),
-        model: relative(&model.path, project_dir),
+        model: target.defined_by.clone(),
     };
-    commit::commit(lake, &staged, &model.table, manifest).await
+    commit::commit(lake, &staged, &target.table, manifest).await
 }
 
 /// Files that `strata watch` landed in the table's live version, copied
@@ -328,11 +362,11 @@ async fn build_model(
 /// must not drop them.
 async fn carry_landed(
     lake: &Lake,
-    model: &Model,
+    table: &TableId,
     staged: &object_store::path::Path,
     columns: &[crate::lake::manifest::Column],
 ) -> Result<Vec<crate::lake::manifest::DataFile>> {
-    let Some(live) = lake.manifest(&model.table).await? else {
+    let Some(live) = lake.manifest(table).await? else {
         return Ok(vec![]);
     };
     let landed: Vec<_> = live
@@ -345,18 +379,18 @@ async fn carry_landed(
     }
     if live.columns != columns {
         return Err(Error::Lake {
-            key: model.table.to_string(),
+            key: table.to_string(),
             message: format!(
                 "the model's columns changed, but {} landed file(s) have the old ones; \
                  move them out of {}/{LANDED_DIR}/ and land them again in the new shape",
                 landed.len(),
-                model.table.key()
+                table.key()
             ),
         });
     }
     let mut out = Vec::with_capacity(landed.len());
     for f in landed {
-        let from = object_store::path::Path::from(format!("{}/{}", model.table.key(), f.key));
+        let from = object_store::path::Path::from(format!("{}/{}", table.key(), f.key));
         let to = object_store::path::Path::from(format!("{staged}/{}", f.key));
         lake.store().copy(&from, &to).await?;
         let mut carried = f.clone();

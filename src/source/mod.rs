@@ -4,7 +4,7 @@
 //! name is configuration. With no database configured it is the shipped CSV
 //! fixture, read with the contract's exact column types.
 
-pub mod csv;
+pub(crate) mod csv;
 pub mod postgres;
 
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 
-use crate::config::SourceSpec;
+use crate::config::{PgEnv, SourceSpec};
 use crate::error::{Error, Result};
 
 /// The SQL schema the source's tables are registered under.
@@ -46,7 +46,7 @@ pub fn sales_schema() -> SchemaRef {
 }
 
 /// Builds the `legacy` schema for a source.
-pub async fn schema_provider(spec: &SourceSpec) -> Result<Arc<dyn SchemaProvider>> {
+pub async fn schema_provider(spec: &SourceSpec, pg_env: &PgEnv) -> Result<Arc<dyn SchemaProvider>> {
     let provider = Arc::new(MemorySchemaProvider::new());
     match spec {
         SourceSpec::Csv(path) => {
@@ -71,10 +71,7 @@ pub async fn schema_provider(spec: &SourceSpec) -> Result<Arc<dyn SchemaProvider
             provider.register_table("sales".into(), Arc::new(table))?;
         }
         SourceSpec::Postgres(url) => {
-            let connector = postgres::connect::PgConnector::new(
-                url,
-                &postgres::connect::PgEnv::from_process(),
-            )?;
+            let connector = postgres::connect::PgConnector::new(url, pg_env)?;
             return postgres::schema_provider(Arc::new(connector)).await;
         }
     }

@@ -14,9 +14,9 @@ use std::time::Instant;
 
 use datafusion::arrow::array::RecordBatch;
 
+use crate::app::Workspace;
+use crate::app::statement::execute;
 use crate::cli::print::{PrintOptions, render_with};
-use crate::engine::Engine;
-use crate::engine::athena::{self, Statement};
 use crate::error::{Error, Result, user_message};
 use meta::Meta;
 
@@ -31,7 +31,7 @@ pub enum Flow {
 
 /// The state of one `strata sql` session: how to print, where to.
 pub struct Session<'a> {
-    engine: &'a Engine,
+    ws: &'a Workspace,
     /// How results print.
     pub print: PrintOptions,
     /// Print elapsed time and rows after each statement.
@@ -42,10 +42,10 @@ pub struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    /// A session over `engine`.
-    pub fn new(engine: &'a Engine, print: PrintOptions) -> Self {
+    /// A session over `ws`'s lake.
+    pub fn new(ws: &'a Workspace, print: PrintOptions) -> Self {
         Session {
-            engine,
+            ws,
             print,
             timing: false,
             output: None,
@@ -131,7 +131,7 @@ impl<'a> Session<'a> {
         }
         let started = Instant::now();
         let batches = if self.cancellable {
-            match tokio::task::block_in_place(|| run_cancellable(self.engine, text))? {
+            match tokio::task::block_in_place(|| run_cancellable(self.ws, text))? {
                 Some(batches) => batches,
                 None => {
                     eprintln!("cancelled");
@@ -139,7 +139,7 @@ impl<'a> Session<'a> {
                 }
             }
         } else {
-            execute(self.engine, text).await?
+            execute(self.ws, text).await?
         };
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         let no_columns = batches.first().is_none_or(|b| b.num_columns() == 0);
@@ -168,7 +168,7 @@ impl<'a> Session<'a> {
             }
             Meta::Describe(t) => return self.run_one(&format!("DESCRIBE {t}")).await,
             Meta::Schemas => {
-                let names: Vec<String> = self.engine.tables().into_keys().collect();
+                let names: Vec<String> = self.ws.engine.tables().into_keys().collect();
                 self.emit(&format!("{}\n", names.join("\n")))?;
             }
             Meta::Timing(v) => {
@@ -195,54 +195,21 @@ impl<'a> Session<'a> {
     }
 }
 
-/// Runs one statement: Athena's catalog statements here, the rest in DataFusion.
-pub async fn execute(engine: &Engine, sql: &str) -> Result<Vec<RecordBatch>> {
-    let statement = athena::classify(sql);
-    match &statement {
-        Statement::CreateTableAs {
-            table,
-            write,
-            query,
-        } => {
-            return crate::runner::ctas::create_table_as(engine, table, write, query).await;
-        }
-        Statement::Unload { query, to, write } => {
-            return crate::runner::ctas::unload(engine, query, to, write).await;
-        }
-        _ => {}
-    }
-    if let Some(batches) = athena::execute(engine, &statement).await? {
-        return Ok(batches);
-    }
-    let Statement::Sql(sql) = statement else {
-        unreachable!("athena::execute answers every other statement")
-    };
-    let ctx = engine.session_for(&sql).await?;
-    // Belt and braces for the refusal in `athena::classify`: DataFusion
-    // would append an unrecorded file to a lake table's folder.
-    let options = datafusion::execution::context::SQLOptions::new().with_allow_dml(false);
-    let df = ctx
-        .sql_with_options(&sql, options)
-        .await
-        .map_err(statement_error)?;
-    df.collect().await.map_err(statement_error)
-}
-
 /// Runs a statement on a runtime of its own until it ends or Ctrl-C comes
 /// (`None`). A cancelled query's tasks stop only at their next yield point;
 /// on their own runtime, shut down without waiting, they can never starve the
 /// prompt's next statement.
-fn run_cancellable(engine: &Engine, sql: &str) -> Result<Option<Vec<RecordBatch>>> {
+fn run_cancellable(ws: &Workspace, sql: &str) -> Result<Option<Vec<RecordBatch>>> {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .enable_all()
                     .build()
-                    .map_err(|e| Error::Config(format!("cannot start a query runtime: {e}")))?;
+                    .map_err(|e| Error::Internal(format!("cannot start a query runtime: {e}")))?;
                 let outcome = runtime.block_on(async {
                     tokio::select! {
-                        result = execute(engine, sql) => result.map(Some),
+                        result = execute(ws, sql) => result.map(Some),
                         _ = tokio::signal::ctrl_c() => Ok(None),
                     }
                 });
@@ -250,40 +217,29 @@ fn run_cancellable(engine: &Engine, sql: &str) -> Result<Option<Vec<RecordBatch>
                 outcome
             })
             .join()
-            .map_err(|_| Error::Config("the query thread panicked".into()))?
+            .map_err(|_| Error::Internal("the query thread panicked".into()))?
     })
 }
 
-fn statement_error(e: datafusion::error::DataFusionError) -> Error {
-    let position = e
-        .diagnostic()
-        .and_then(|d| d.span)
-        .map(|s| format!(" (at line {}, column {})", s.start.line, s.start.column));
-    Error::Config(format!(
-        "{}{}",
-        e.strip_backtrace().trim(),
-        position.unwrap_or_default()
-    ))
-}
-
 fn report(e: &Error) {
-    eprintln!("error: {}", user_message(e).replace("configuration: ", ""));
+    eprintln!("error: {}", user_message(e));
 }
 
 /// The interactive prompt: history in `~/.strata_history`, completion of
 /// keywords, schemas, tables and columns, Ctrl-C cancels, Ctrl-D leaves.
 pub async fn interactive(
-    engine: &Engine,
+    ws: &Workspace,
     print: PrintOptions,
     output: Option<&Path>,
 ) -> Result<bool> {
     use rustyline::error::ReadlineError;
-    let mut session = Session::new(engine, print);
+    let engine = &ws.engine;
+    let mut session = Session::new(ws, print);
     session.set_output(output)?;
     session.cancellable = true;
     let helper = helper::SqlHelper::new(engine).await;
     let mut editor: rustyline::Editor<helper::SqlHelper, rustyline::history::DefaultHistory> =
-        rustyline::Editor::new().map_err(|e| Error::Config(e.to_string()))?;
+        rustyline::Editor::new().map_err(|e| Error::Internal(format!("the line editor: {e}")))?;
     editor.set_helper(Some(helper));
     let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".strata_history"));
     if let Some(h) = &history {
@@ -311,7 +267,7 @@ pub async fn interactive(
             }
             Err(ReadlineError::Interrupted) => continue, // Ctrl-C at the prompt: a new line
             Err(ReadlineError::Eof) => break,
-            Err(e) => return Err(Error::Config(format!("reading input: {e}"))),
+            Err(e) => return Err(Error::Internal(format!("reading input: {e}"))),
         }
     }
     if let Some(h) = &history {

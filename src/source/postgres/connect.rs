@@ -38,17 +38,16 @@ impl PgSession {
     /// A failed request as Strata's error, with the server's reason for
     /// closing the connection when that is what failed it.
     pub fn error(&self, e: tokio_postgres::Error) -> Error {
-        let base = describe(&self.display, &e);
         if e.as_db_error().is_none() {
             // The connection task records the reason as it ends; give it a moment.
             for _ in 0..20 {
                 if let Some(reason) = self.closed.lock().expect("lock").clone() {
-                    return Error::Source(format!("{}: {reason}", self.display));
+                    return Error::source_caused(format!("{}: {reason}", self.display), e);
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
-        base
+        describe(&self.display, e)
     }
 }
 
@@ -76,37 +75,7 @@ impl std::fmt::Debug for PgConnector {
     }
 }
 
-/// The `PG*` variables, captured once.
-#[derive(Debug, Default, Clone)]
-pub struct PgEnv {
-    /// `PGHOST`.
-    pub host: Option<String>,
-    /// `PGPORT`.
-    pub port: Option<String>,
-    /// `PGUSER`.
-    pub user: Option<String>,
-    /// `PGPASSWORD`.
-    pub password: Option<String>,
-    /// `PGDATABASE`.
-    pub database: Option<String>,
-    /// `PGSSLMODE`.
-    pub sslmode: Option<String>,
-}
-
-impl PgEnv {
-    /// Reads the process environment.
-    pub fn from_process() -> Self {
-        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        PgEnv {
-            host: get("PGHOST"),
-            port: get("PGPORT"),
-            user: get("PGUSER"),
-            password: get("PGPASSWORD"),
-            database: get("PGDATABASE"),
-            sslmode: get("PGSSLMODE"),
-        }
-    }
-}
+pub use crate::config::PgEnv;
 
 impl PgConnector {
     /// Parses a `postgres://` URL; what it leaves out comes from `PG*`
@@ -275,12 +244,13 @@ impl PgConnector {
 
     /// A PostgreSQL error as Strata's, with the server's message and no secret.
     pub fn error(&self, e: tokio_postgres::Error) -> Error {
-        describe(&self.display, &e)
+        describe(&self.display, e)
     }
 }
 
-fn describe(display: &str, e: &tokio_postgres::Error) -> Error {
-    Error::Source(format!("{display}: {}", detail(e)))
+fn describe(display: &str, e: tokio_postgres::Error) -> Error {
+    let message = format!("{display}: {}", detail(&e));
+    Error::source_caused(message, e)
 }
 
 /// The server's message and SQLSTATE, or the whole chain of causes.

@@ -1,11 +1,10 @@
 //! The legacy PostgreSQL database as the `legacy` schema: every table and
 //! view of its `public` schema, with columns mapped to Arrow types.
 
-pub mod cluster;
 pub mod connect;
-pub mod decode;
+pub(crate) mod decode;
 pub mod seed;
-pub mod table;
+pub(crate) mod table;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

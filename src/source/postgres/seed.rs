@@ -117,7 +117,7 @@ pub async fn seed(connector: &PgConnector, data: SeedData, replace: bool) -> Res
     }
     producer
         .await
-        .map_err(|e| Error::Source(format!("seed producer failed: {e}")))?
+        .map_err(|e| Error::source(format!("seed producer failed: {e}")))?
         .map_err(|e| Error::io("seed data", e))?;
     let rows = sink.as_mut().finish().await.map_err(pg)?;
     client

@@ -519,7 +519,7 @@ impl ExecutionPlan for PgScanExec {
                 }
             }
             if !decoder.is_finished() {
-                return Err(external(Error::Source(format!(
+                return Err(external(Error::source(format!(
                     "{relation}: the COPY stream ended early"
                 ))));
             }
@@ -573,7 +573,7 @@ fn decode_error(relation: &str, e: DecodeError) -> Error {
             None => at.push_str(&format!(", row {}", k.row)),
         }
     }
-    Error::Source(format!("{relation}{at}: {}", e.message))
+    Error::source(format!("{relation}{at}: {}", e.message))
 }
 
 #[cfg(test)]

@@ -1,0 +1,406 @@
+//! The pipeline benchmark behind `strata bench` and `cargo bench`.
+//!
+//! Timings on a shared 2-core machine are noisy, so every figure is also
+//! given as a ratio to a baseline measured in the same run on the same data:
+//! DataFusion alone reading the legacy CSV (its own CSV reader, the same
+//! schema) and writing it once as a single Parquet file. That is the least
+//! work any tool must do to move the data; the ratio says what the whole
+//! medallion build costs on top of it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::prelude::{CsvReadOptions, SessionContext};
+
+use comfy_table::Table;
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use indicatif::{HumanBytes, HumanCount};
+
+use super::Workspace;
+use crate::config::{Config, SourceSpec};
+use crate::error::{Error, Result};
+use crate::fixtures::{FixtureSpec, write_fixture};
+use crate::runner::{self, Unobserved, data_tests};
+
+fn new_table() -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t
+}
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchSpec {
+    /// Distinct sales to generate.
+    pub sales: u64,
+    /// Generator seed.
+    pub seed: u64,
+    /// Folder for the generated CSV, the baseline's output and the lake.
+    pub work_dir: PathBuf,
+    /// Project whose `queries/` are run.
+    pub project_dir: PathBuf,
+}
+
+/// One measured phase.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    /// What was measured.
+    pub name: String,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// The benchmark's figures.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    /// Rows in the generated CSV.
+    pub rows: u64,
+    /// Its size in bytes.
+    pub csv_bytes: u64,
+    /// Baseline seconds (CSV -> one Parquet file, DataFusion alone).
+    pub baseline: f64,
+    /// Strata's phases: each model, the data tests, the report, the whole build.
+    pub phases: Vec<Phase>,
+}
+
+impl BenchReport {
+    /// The figures as a table, with ratios to the baseline.
+    pub fn render(&self) -> String {
+        let mut t = new_table();
+        t.set_header(["phase", "seconds", "x baseline"]);
+        t.add_row([
+            "baseline: CSV -> Parquet (DataFusion)".to_string(),
+            format!("{:.2}", self.baseline),
+            "1.00".to_string(),
+        ]);
+        for p in &self.phases {
+            t.add_row([
+                p.name.clone(),
+                format!("{:.2}", p.seconds),
+                format!("{:.2}", p.seconds / self.baseline),
+            ]);
+        }
+        format!(
+            "{} rows, {} of CSV\n{t}\n",
+            HumanCount(self.rows),
+            HumanBytes(self.csv_bytes)
+        )
+    }
+}
+
+/// Generates the data, measures the baseline, then builds the lake.
+pub async fn run(spec: &BenchSpec) -> Result<BenchReport> {
+    std::fs::create_dir_all(&spec.work_dir).map_err(|e| Error::io(&spec.work_dir, e))?;
+    let csv = spec
+        .work_dir
+        .join(format!("legacy_sales_{}.csv", spec.sales));
+    let generated = Instant::now();
+    let stats = {
+        let file = std::fs::File::create(&csv).map_err(|e| Error::io(&csv, e))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        write_fixture(
+            FixtureSpec {
+                sales: spec.sales,
+                seed: spec.seed,
+            },
+            &mut out,
+        )
+        .map_err(|e| Error::io(&csv, e))?
+    };
+    let generate_seconds = generated.elapsed().as_secs_f64();
+    let csv_bytes = std::fs::metadata(&csv)
+        .map_err(|e| Error::io(&csv, e))?
+        .len();
+
+    let baseline = baseline(&csv, &spec.work_dir.join("baseline.parquet")).await?;
+
+    let lake_dir = spec.work_dir.join("lake");
+    if lake_dir.exists() {
+        std::fs::remove_dir_all(&lake_dir).map_err(|e| Error::io(&lake_dir, e))?;
+    }
+    let config = Config::for_project(
+        &spec.project_dir,
+        lake_dir.display().to_string(),
+        SourceSpec::Csv(csv.clone()),
+    );
+    let started = Instant::now();
+    let mut ws = Workspace::open(config).await?;
+    if let Some(e) = ws.engine.take_source_error() {
+        return Err(e);
+    }
+    let (engine, config) = (&ws.engine, &ws.config);
+    let dag = ws.dag()?;
+    let all = dag.select(&[])?;
+    let run = runner::run(
+        engine,
+        &dag,
+        &all,
+        &config.project_dir,
+        Arc::new(Unobserved),
+        &runner::new_run_id(),
+    )
+    .await?;
+    if !run.ok() {
+        return Err(Error::Internal(format!(
+            "bench: the build failed: {:?}",
+            run.steps
+        )));
+    }
+    let models_seconds = started.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let tests = crate::models::discover_queries(&config.queries_dir.join("tests"))?;
+    let outcomes = data_tests::run_all(engine, &tests, &config.project_dir).await;
+    if let Some(bad) = outcomes.iter().find(|o| !o.passed()) {
+        return Err(Error::Internal(format!(
+            "bench: data test {} failed: {:?}",
+            bad.name, bad.error
+        )));
+    }
+    let tests_seconds = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    super::report::run(
+        engine,
+        &config.queries_dir,
+        "monthly",
+        &super::report::ReportParams::default(),
+    )
+    .await?;
+    let report_seconds = t.elapsed().as_secs_f64();
+    let total = started.elapsed().as_secs_f64();
+
+    let mut phases = vec![Phase {
+        name: "generate the CSV (strata fixtures)".into(),
+        seconds: generate_seconds,
+    }];
+    for s in &run.steps {
+        phases.push(Phase {
+            name: format!("model {}", s.table),
+            seconds: s.seconds,
+        });
+    }
+    phases.push(Phase {
+        name: "all models (concurrent)".into(),
+        seconds: models_seconds,
+    });
+    phases.push(Phase {
+        name: "data tests".into(),
+        seconds: tests_seconds,
+    });
+    phases.push(Phase {
+        name: "monthly report".into(),
+        seconds: report_seconds,
+    });
+    phases.push(Phase {
+        name: "strata run: models + tests + report".into(),
+        seconds: total,
+    });
+    Ok(BenchReport {
+        rows: stats.rows,
+        csv_bytes,
+        baseline,
+        phases,
+    })
+}
+
+async fn baseline(csv: &Path, out: &Path) -> Result<f64> {
+    if out.exists() {
+        std::fs::remove_file(out).map_err(|e| Error::io(out, e))?;
+    }
+    let started = Instant::now();
+    let ctx = SessionContext::new();
+    // Arrow's CSV reader reads `""` as NULL, so the baseline needs every
+    // column nullable (one reason Strata reads CSV itself).
+    let schema = datafusion::arrow::datatypes::Schema::new(
+        crate::source::sales_schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    );
+    let df = ctx
+        .read_csv(
+            csv.display().to_string(),
+            CsvReadOptions::new().schema(&schema).has_header(true),
+        )
+        .await?;
+    df.write_parquet(
+        &out.display().to_string(),
+        DataFrameWriteOptions::new().with_single_file_output(true),
+        None,
+    )
+    .await?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Figures of the extraction benchmark.
+#[derive(Debug, Clone)]
+pub struct ExtractReport {
+    /// Rows in `public.sales`.
+    pub rows: u64,
+    /// Median seconds of `psql -c "COPY sales TO STDOUT (FORMAT csv)" > file`.
+    pub psql: f64,
+    /// Median seconds of `strata run --select raw.sales` (catalog, extract, write, swap).
+    pub strata: f64,
+    /// Rounds measured (alternating the two).
+    pub rounds: usize,
+}
+
+impl ExtractReport {
+    /// The figures as a table.
+    pub fn render(&self) -> String {
+        let mut t = new_table();
+        t.set_header([
+            "extract of public.sales",
+            "median seconds",
+            "rows/s",
+            "x psql COPY",
+        ]);
+        for (name, s) in [
+            ("psql COPY ... TO STDOUT (FORMAT csv) > file", self.psql),
+            ("strata run --select raw.sales", self.strata),
+        ] {
+            t.add_row([
+                name.to_string(),
+                format!("{s:.2}"),
+                format!("{:.0}", self.rows as f64 / s),
+                format!("{:.2}", s / self.psql),
+            ]);
+        }
+        format!(
+            "{} rows, median of {} alternating rounds\n{t}\n",
+            HumanCount(self.rows),
+            self.rounds
+        )
+    }
+}
+
+/// Seeds `sales` generated sales into the `strata_bench` database of
+/// DATABASE_URL's server (or of a throwaway cluster started for the
+/// purpose), then times extracting them as [`extract`] does.
+pub async fn extract_seeded(
+    config: &Config,
+    spec: &BenchSpec,
+    rounds: usize,
+    on_seeded: impl FnOnce(u64, f64),
+) -> Result<ExtractReport> {
+    use crate::source::postgres::{connect::PgConnector, seed};
+    let (_cluster, url) = match &config.database_url {
+        Some(url) => (None, url.clone()),
+        None => {
+            let c = crate::testing::Cluster::start()?;
+            let url = c.url("strata_bench");
+            (Some(c), url)
+        }
+    };
+    let connector = PgConnector::new(&url, &config.pg_env)?.with_database("strata_bench");
+    let seeded = seed::seed(
+        &connector,
+        seed::SeedData::Generated(FixtureSpec {
+            sales: spec.sales,
+            seed: spec.seed,
+        }),
+        true,
+    )
+    .await?;
+    on_seeded(seeded.rows, seeded.seconds);
+    let url = match url.rsplit_once('/') {
+        Some((root, rest)) if !root.ends_with('/') => {
+            let query = rest
+                .split_once('?')
+                .map(|(_, q)| format!("?{q}"))
+                .unwrap_or_default();
+            format!("{root}/strata_bench{query}")
+        }
+        _ => url,
+    };
+    extract(config, &url, &spec.work_dir, rounds).await
+}
+
+/// Times extracting `public.sales` of `url` into the raw layer against
+/// PostgreSQL's own COPY to a CSV file through `psql`, in alternating rounds.
+pub async fn extract(
+    config: &Config,
+    url: &str,
+    work_dir: &Path,
+    rounds: usize,
+) -> Result<ExtractReport> {
+    use crate::source::postgres::connect::PgConnector;
+    std::fs::create_dir_all(work_dir).map_err(|e| Error::io(work_dir, e))?;
+    let connector = PgConnector::new(url, &config.pg_env)?;
+    let rows: i64 = {
+        let client = connector.connect().await?;
+        client
+            .query_one("SELECT count(*) FROM public.sales", &[])
+            .await
+            .map_err(|e| client.error(e))?
+            .get(0)
+    };
+    let psql = crate::testing::find_bin_dir()
+        .ok()
+        .map(|d| d.join("psql"))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("psql"));
+    let csv = work_dir.join("psql_copy.csv");
+    let lake = work_dir.join("extract_lake");
+    let config = Config {
+        pg_env: config.pg_env.clone(),
+        ..Config::for_project(
+            &config.project_dir,
+            lake.display().to_string(),
+            SourceSpec::Postgres(url.to_string()),
+        )
+    };
+    let (mut psql_times, mut strata_times) = (vec![], vec![]);
+    for _ in 0..rounds.max(1) {
+        let out = std::fs::File::create(&csv).map_err(|e| Error::io(&csv, e))?;
+        let t = Instant::now();
+        let status = std::process::Command::new(&psql)
+            .args([
+                url,
+                "-X",
+                "-q",
+                "-c",
+                "COPY public.sales TO STDOUT (FORMAT csv)",
+            ])
+            .stdout(out)
+            .status()
+            .map_err(|e| Error::io(&psql, e))?;
+        psql_times.push(t.elapsed().as_secs_f64());
+        if !status.success() {
+            return Err(Error::source(format!("psql failed ({status})")));
+        }
+
+        let t = Instant::now();
+        let mut ws = Workspace::open(config.clone()).await?;
+        if let Some(e) = ws.engine.take_source_error() {
+            return Err(e);
+        }
+        let dag = ws.dag()?;
+        let raw = dag.select(&["raw.sales".to_string()])?;
+        let run = runner::run(
+            &ws.engine,
+            &dag,
+            &raw,
+            &config.project_dir,
+            Arc::new(Unobserved),
+            &runner::new_run_id(),
+        )
+        .await?;
+        strata_times.push(t.elapsed().as_secs_f64());
+        if !run.ok() {
+            return Err(Error::source(format!("extract failed: {:?}", run.steps)));
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Ok(ExtractReport {
+        rows: rows as u64,
+        psql: median(&mut psql_times),
+        strata: median(&mut strata_times),
+        rounds: rounds.max(1),
+    })
+}

@@ -1,0 +1,134 @@
+//! `strata run`: build the selected models, then check the data tests and
+//! run the monthly report, as one recorded run.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+
+use super::Workspace;
+use super::recorded::{Record, recorded};
+use crate::config::Config;
+use crate::error::Result;
+use crate::lake::Lake;
+use crate::metadata::RunRecord;
+use crate::models::dag::Dag;
+use crate::runner::data_tests::{self, TestOutcome};
+use crate::runner::{self, Observer, Run};
+
+/// What `strata run` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Model selectors (`gold.x`, `silver+`, `+gold.x`, a layer); all when empty.
+    pub select: Vec<String>,
+    /// Run the data tests after a successful build.
+    pub tests: bool,
+    /// Run the monthly report after the tests pass.
+    pub report: bool,
+}
+
+/// What a build did, for printing.
+#[derive(Debug)]
+pub struct Built {
+    /// The models' steps.
+    pub run: Run,
+    /// The data tests' outcomes, when they ran (the build succeeded and
+    /// they were asked for).
+    pub tests: Option<Vec<TestOutcome>>,
+    /// The monthly report's rows, when it ran.
+    pub report: Option<Vec<RecordBatch>>,
+    /// The run as recorded in `meta.runs`.
+    pub record: RunRecord,
+}
+
+impl Built {
+    /// Whether every model built and every data test passed.
+    pub fn succeeded(&self) -> bool {
+        self.run.ok() && self.tests.iter().flatten().all(TestOutcome::passed)
+    }
+}
+
+/// The models a build would run, in order, without building anything.
+pub async fn plan(config: &Config, select: &[String]) -> Result<(Workspace, Dag, Vec<usize>)> {
+    let mut ws = Workspace::open(config.clone()).await?;
+    if let Some(e) = ws.engine.take_source_error() {
+        return Err(e);
+    }
+    let dag = ws.dag()?;
+    let selected = dag.select(select)?;
+    let order = runner::plan(&dag, &selected)?;
+    Ok((ws, dag, order))
+}
+
+/// Builds the selected models, then (when they all built) the data tests
+/// and the monthly report, as one recorded run.
+pub async fn build(
+    config: &Config,
+    options: &BuildOptions,
+    observer: Arc<dyn Observer>,
+) -> Result<Built> {
+    let lake = Arc::new(Lake::open(&config.lake)?);
+    let command = std::iter::once("run".to_string())
+        .chain(options.select.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (built, record) = recorded(config, &lake, &command, async |run_id| {
+        let mut ws = Workspace::open_on(config.clone(), lake.clone()).await?;
+        if let Some(e) = ws.engine.take_source_error() {
+            return Err(e);
+        }
+        let dag = ws.dag()?;
+        let selected = dag.select(&options.select)?;
+        let run = runner::run(
+            &ws.engine,
+            &dag,
+            &selected,
+            &config.project_dir,
+            observer,
+            run_id,
+        )
+        .await?;
+        let mut record = Record::of_run(run.clone());
+        let mut built = (run, None, None);
+        if !built.0.ok() || !options.tests {
+            return Ok((built, record));
+        }
+        let tests = crate::models::discover_queries(&config.queries_dir.join("tests"))?;
+        let outcomes = data_tests::run_all(&ws.engine, &tests, &config.project_dir).await;
+        let failed: Vec<_> = outcomes
+            .iter()
+            .filter(|o| !o.passed())
+            .map(|o| o.name.clone())
+            .collect();
+        built.1 = Some(outcomes);
+        if !failed.is_empty() {
+            record.error = Some(format!("data tests failed: {}", failed.join(", ")));
+            return Ok((built, record));
+        }
+        if options.report
+            && config
+                .queries_dir
+                .join(super::report::DIR)
+                .join("monthly.sql")
+                .is_file()
+            && ws.engine.has_table("gold", "daily_sales")
+        {
+            let rows = super::report::run(
+                &ws.engine,
+                &config.queries_dir,
+                "monthly",
+                &super::report::ReportParams::default(),
+            )
+            .await?;
+            built.2 = Some(rows);
+        }
+        Ok((built, record))
+    })
+    .await?;
+    let (run, tests, report) = built;
+    Ok(Built {
+        run,
+        tests,
+        report,
+        record,
+    })
+}

@@ -1,0 +1,87 @@
+//! The one way a command that writes the lake is recorded: run, watch and
+//! `CREATE TABLE AS` all go through [`recorded`], so each writes the same
+//! run record (begun before any work, finished whatever happens), the same
+//! steps and objects, then the metrics file and the alert rules.
+
+use std::sync::Arc;
+
+use object_store::ObjectStoreExt;
+
+use crate::config::Config;
+use crate::error::{Result, user_message};
+use crate::lake::Lake;
+use crate::lake::manifest::TableManifest;
+use crate::metadata::{History, Journal, RunRecord};
+use crate::runner::Run;
+
+/// What a recorded piece of work leaves for its run's record.
+#[derive(Debug, Default)]
+pub struct Record {
+    /// The models it ran, if it ran any.
+    pub run: Option<Run>,
+    /// Every table version it committed (the run's own and any other).
+    pub manifests: Vec<TableManifest>,
+    /// Why the run failed although its work returned: failed data tests,
+    /// dead-lettered files. Failed models are in `run` already.
+    pub error: Option<String>,
+}
+
+impl Record {
+    /// The record of a run of models and nothing else.
+    pub fn of_run(run: Run) -> Self {
+        Record {
+            manifests: run.manifests.clone(),
+            run: Some(run),
+            error: None,
+        }
+    }
+}
+
+/// Runs `work` as one recorded run of `command`: the run's record says
+/// `running` from the start, and is finished with what `work` returns, or
+/// with its error. Then the metrics file is rewritten and the alert rules
+/// are checked. Returns `work`'s own result with the finished record.
+pub async fn recorded<T>(
+    config: &Config,
+    lake: &Arc<Lake>,
+    command: &str,
+    work: impl AsyncFnOnce(&str) -> Result<(T, Record)>,
+) -> Result<(T, RunRecord)> {
+    let journal = Journal::begin(lake, crate::runner::new_run_id(), command).await?;
+    let run_id = journal.run_id();
+    let result = work(&run_id).await;
+    let finished = match &result {
+        Ok((_, record)) => {
+            journal
+                .finish(record.run.as_ref(), &record.manifests, record.error.clone())
+                .await?
+        }
+        Err(e) => journal.finish(None, &[], Some(user_message(e))).await?,
+    };
+    after_run(config, lake).await?;
+    result.map(|(t, _)| (t, finished))
+}
+
+/// After a run: the metrics file and the alert rules. A rule that fires
+/// is told on stderr at once, as a warning is: the operator at the terminal
+/// should see it even when the command itself fails.
+async fn after_run(config: &Config, lake: &Lake) -> Result<()> {
+    let history = History::load(lake).await?;
+    let dead = crate::ingest::dlq::waiting(lake).await?;
+    let prom = crate::metadata::metrics::prometheus(&history, dead);
+    lake.store()
+        .put(
+            &object_store::path::Path::from(crate::metadata::METRICS_FILE),
+            prom.into_bytes().into(),
+        )
+        .await?;
+    for fired in
+        crate::metadata::alerts::evaluate(&config.alerts, &history, dead, &lake.describe()).await?
+    {
+        eprintln!(
+            "alert: {} ({} is {})",
+            fired.alert, fired.condition, fired.value
+        );
+    }
+    Ok(())
+}

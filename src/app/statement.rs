@@ -1,0 +1,308 @@
+//! One statement at the prompt (or from `-c`, `-f`, a pipe): Athena's
+//! catalog statements answered from the lake, its writing statements built
+//! here, and everything else run by DataFusion. `CREATE TABLE ... AS` builds
+//! a lake table exactly as a model would (staged, swapped in whole,
+//! manifest, registered) and is recorded as a run; `UNLOAD` writes a query's
+//! result to a folder.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+
+use super::Workspace;
+use super::recorded::{Record, recorded};
+use crate::engine::Engine;
+use crate::engine::athena::{self, Statement};
+use crate::error::{Error, Result};
+use crate::lake::writer::{WriteSpec, write_stream};
+use crate::lake::{Layer, TableId};
+use crate::runner::{Run, Step, StepStatus, Target};
+
+/// Runs one statement and returns its rows.
+pub async fn execute(ws: &Workspace, sql: &str) -> Result<Vec<RecordBatch>> {
+    let engine = &ws.engine;
+    let statement = athena::classify(sql);
+    match &statement {
+        Statement::CreateTableAs {
+            table,
+            write,
+            query,
+        } => {
+            return create_table_as(ws, table, write, query).await;
+        }
+        Statement::Unload { query, to, write } => {
+            return unload(engine, query, to, write).await;
+        }
+        _ => {}
+    }
+    if let Some(batches) = athena::execute(engine, &statement).await? {
+        return Ok(batches);
+    }
+    let Statement::Sql(sql) = statement else {
+        unreachable!("athena::execute answers every other statement")
+    };
+    let ctx = engine.session_for(&sql).await?;
+    check_tables(&ctx, engine, &sql)?;
+    // Belt and braces for the refusal in `athena::classify`: DataFusion
+    // would append an unrecorded file to a lake table's folder.
+    let options = datafusion::execution::context::SQLOptions::new().with_allow_dml(false);
+    let df = ctx
+        .sql_with_options(&sql, options)
+        .await
+        .map_err(|e| Error::query("", e))?;
+    df.collect().await.map_err(|e| Error::query("", e))
+}
+
+fn message(text: String) -> Result<Vec<RecordBatch>> {
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "result",
+        DataType::Utf8,
+        false,
+    )]));
+    Ok(vec![RecordBatch::try_new(
+        schema,
+        vec![Arc::new(StringArray::from(vec![text]))],
+    )?])
+}
+
+/// Fails a statement that names a table the session does not have, naming
+/// the table as it was written (DataFusion would name it with its internal
+/// catalog) and the nearest table that does exist. Statements that do not
+/// parse are left to DataFusion, whose error says where.
+fn check_tables(
+    ctx: &datafusion::prelude::SessionContext,
+    engine: &Engine,
+    sql: &str,
+) -> Result<()> {
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let Ok(statement) = state.sql_to_statement(sql, &dialect) else {
+        return Ok(());
+    };
+    let Ok(references) = state.resolve_table_references(&statement) else {
+        return Ok(());
+    };
+    for r in references {
+        if ctx.table_exist(r.clone())? {
+            continue;
+        }
+        let written = r.to_string();
+        let known: Vec<String> = engine
+            .tables()
+            .into_iter()
+            .flat_map(|(schema, tables)| tables.into_iter().map(move |t| format!("{schema}.{t}")))
+            .collect();
+        let near = known
+            .iter()
+            .map(|k| (strsim::levenshtein(k, &written), k))
+            .filter(|(d, _)| *d <= 3)
+            .min()
+            .map(|(_, k)| format!("; did you mean {k}?"))
+            .unwrap_or_default();
+        return Err(Error::query(
+            "",
+            datafusion::error::DataFusionError::Plan(format!("table '{written}' not found{near}")),
+        ));
+    }
+    Ok(())
+}
+
+/// `CREATE TABLE layer.table WITH (...) AS query`: built as a model's
+/// table is, and recorded as a run of one step.
+pub async fn create_table_as(
+    ws: &Workspace,
+    table: &str,
+    write: &WriteSpec,
+    query: &str,
+) -> Result<Vec<RecordBatch>> {
+    let engine = &ws.engine;
+    let (layer, name) = table.split_once('.').ok_or_else(|| {
+        Error::Statement(format!(
+            "CREATE TABLE {table}: name the layer (e.g. gold.{table})"
+        ))
+    })?;
+    let id = TableId::new(Layer::new(layer)?, name)?;
+    let statement = format!("CREATE TABLE {id} AS");
+    let target = Target {
+        table: id.clone(),
+        sql: query.to_string(),
+        write: write.clone(),
+        origin: PathBuf::from(&statement),
+        defined_by: statement.clone(),
+    };
+    let reads = crate::models::query_reads(&target.origin, query)?;
+    let rows_in: Option<u64> = reads
+        .iter()
+        .map(|t| engine.manifest(t).map(|m| m.rows))
+        .sum();
+    let lake = engine.lake().clone();
+    let (manifest, _) = recorded(&ws.config, &lake, &statement, async |run_id| {
+        let _lock = lake.lock().await?;
+        let started = std::time::Instant::now();
+        let started_at = crate::sys::now();
+        let built =
+            crate::runner::build(&engine.deterministic_ctx(), &lake, &target, run_id, &|_| {})
+                .await;
+        lake.clear_staging(run_id).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        let step = |status, m: Option<&crate::lake::manifest::TableManifest>| Step {
+            table: id.clone(),
+            model: statement.clone(),
+            status,
+            rows: m.map_or(0, |m| m.rows),
+            files: m.map_or(0, |m| m.files.len()),
+            bytes: m.map_or(0, |m| m.bytes),
+            seconds,
+            started_at: started_at.clone(),
+        };
+        let (step, manifests) = match &built {
+            Ok(m) => (step(StepStatus::Ok, Some(m)), vec![m.clone()]),
+            Err(e) => (
+                step(StepStatus::Failed(crate::error::user_message(e)), None),
+                vec![],
+            ),
+        };
+        let run = Run {
+            id: run_id.to_string(),
+            steps: vec![step],
+            seconds,
+            manifests,
+            rows_in: [(id.clone(), rows_in)].into(),
+        };
+        let record = Record::of_run(run);
+        // The build's error is the statement's: recorded as the step's,
+        // returned to the prompt as it is.
+        match built {
+            Ok(m) => Ok((Ok(m), record)),
+            Err(e) => Ok((Err(e), record)),
+        }
+    })
+    .await?;
+    let manifest = manifest?;
+    engine.register(&manifest)?;
+    message(format!(
+        "{id}: {} rows in {} files, written to the lake",
+        manifest.rows,
+        manifest.files.len()
+    ))
+}
+
+/// `UNLOAD (query) TO 'folder' WITH (...)`: the folder must be new or empty;
+/// the files are written beside it and moved in when complete.
+pub async fn unload(
+    engine: &Engine,
+    query: &str,
+    to: &str,
+    write: &WriteSpec,
+) -> Result<Vec<RecordBatch>> {
+    if to.starts_with("s3://") {
+        return unload_s3(engine, query, to, write).await;
+    }
+    if to.contains("://") && !to.starts_with("file://") {
+        return Err(Error::Statement(format!(
+            "UNLOAD to {to}: only local folders and s3:// are supported"
+        )));
+    }
+    let target = PathBuf::from(to.trim_start_matches("file://"));
+    if target.exists()
+        && std::fs::read_dir(&target)
+            .map_err(|e| Error::io(&target, e))?
+            .next()
+            .is_some()
+    {
+        return Err(Error::Statement(format!(
+            "UNLOAD: {} is not empty (Athena requires an empty location)",
+            target.display()
+        )));
+    }
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| Error::Statement(format!("UNLOAD: {to} is not a folder name")))?;
+    let parent = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    let store: Arc<dyn object_store::ObjectStore> =
+        Arc::new(LocalFileSystem::new_with_prefix(&parent)?);
+    let staging = format!(".{name}.strata-unload");
+    let stream = unload_stream(engine, query, write).await?;
+    let written =
+        write_stream(&store, &Path::from(staging.as_str()), write, stream, |_| {}).await?;
+    let staged = parent.join(&staging);
+    if target.exists() {
+        std::fs::remove_dir(&target).map_err(|e| Error::io(&target, e))?;
+    }
+    std::fs::rename(&staged, &target).map_err(|e| Error::io(&target, e))?;
+    message(format!(
+        "{} rows in {} files unloaded to {}",
+        written.rows,
+        written.files.len(),
+        target.display()
+    ))
+}
+
+/// The UNLOAD query's rows, ordered as the writer needs them.
+async fn unload_stream(
+    engine: &Engine,
+    query: &str,
+    write: &WriteSpec,
+) -> Result<datafusion::execution::SendableRecordBatchStream> {
+    let err = |e| Error::query("UNLOAD", e);
+    let df = engine
+        .session_for(query)
+        .await?
+        .sql(query)
+        .await
+        .map_err(err)?;
+    write
+        .cluster(df)
+        .map_err(err)?
+        .execute_stream()
+        .await
+        .map_err(err)
+}
+
+/// `UNLOAD ... TO 's3://bucket/prefix/folder'`: S3 cannot rename, so the
+/// files go straight into the (new or empty) folder, and are deleted again
+/// if the query fails midway.
+async fn unload_s3(
+    engine: &Engine,
+    query: &str,
+    to: &str,
+    write: &WriteSpec,
+) -> Result<Vec<RecordBatch>> {
+    let trimmed = to.trim_end_matches('/');
+    let (parent, name) = trimmed
+        .rsplit_once('/')
+        .filter(|(p, n)| p.len() > "s3:/".len() && !n.is_empty())
+        .ok_or_else(|| Error::Statement(format!("UNLOAD: {to} names no folder inside a bucket")))?;
+    let target = crate::lake::Lake::open(parent)?;
+    let folder = Path::from(name);
+    let existing: Vec<_> =
+        futures::TryStreamExt::try_collect(target.store().list(Some(&folder))).await?;
+    if !existing.is_empty() {
+        return Err(Error::Statement(format!(
+            "UNLOAD: {to} is not empty (Athena requires an empty location)"
+        )));
+    }
+    let stream = unload_stream(engine, query, write).await?;
+    let written = match write_stream(target.store(), &folder, write, stream, |_| {}).await {
+        Ok(w) => w,
+        Err(e) => {
+            target.delete_prefix(&folder).await?;
+            return Err(e);
+        }
+    };
+    message(format!(
+        "{} rows in {} files unloaded to {trimmed}",
+        written.rows,
+        written.files.len()
+    ))
+}

@@ -1,0 +1,99 @@
+//! One file per command, each a thin presenter: arguments in, one call into
+//! [`crate::app`], what it returned printed.
+
+mod bench;
+mod catalog;
+mod dashboard;
+mod dlq;
+mod fixtures;
+mod report;
+mod run;
+mod seed;
+mod sql;
+mod status;
+mod test;
+mod watch;
+
+use std::io::Write;
+
+use indicatif::HumanCount;
+
+use super::{Cli, Command};
+use crate::app::Workspace;
+use crate::config::{Config, Environment};
+use crate::error::{Error, Result, user_message};
+use crate::runner::data_tests::TestOutcome;
+
+/// How a command ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything asked for was done.
+    Success,
+    /// The command ran but something failed (a model, a data test).
+    Failed,
+}
+
+/// Runs the command the arguments name.
+pub async fn dispatch(cli: &Cli) -> Result<Outcome> {
+    if let Command::Fixtures(args) = &cli.command {
+        return fixtures::fixtures(args);
+    }
+    let config = Config::load(&cli.global.overrides(), &Environment::from_process())?;
+    let quiet = cli.global.quiet;
+    match &cli.command {
+        Command::Run(args) => run::run(&config, args, quiet).await,
+        Command::Test => test::test(config).await,
+        Command::Sql(args) => sql::sql(config, args).await,
+        Command::Report(args) => report::report(config, args).await,
+        Command::Bench(args) => bench::bench(&config, args).await,
+        Command::Seed(args) => seed::seed(&config, args).await,
+        Command::Status(args) => status::status(config, args).await,
+        Command::Dashboard(args) => dashboard::dashboard(config, args).await,
+        Command::Watch(args) => watch::watch(&config, args, quiet).await,
+        Command::Dlq(args) => dlq::dlq(&config, args).await,
+        Command::Catalog(args) => catalog::catalog(&config, args).await,
+        Command::Fixtures(_) => unreachable!("handled above"),
+    }
+}
+
+/// Opens the workspace for a command that only reads: when the legacy
+/// source cannot be opened it says so and goes on with the lake alone.
+async fn open_lake(config: Config) -> Result<Workspace> {
+    let mut ws = Workspace::open(config).await?;
+    if let Some(e) = ws.engine.take_source_error() {
+        eprintln!("warning: legacy.* is unavailable: {}", user_message(&e));
+    }
+    Ok(ws)
+}
+
+/// Writes to standard output; a failure (a closed pipe among them) is an
+/// error naming stdout, which the binary turns into a quiet exit.
+fn out(text: impl AsRef<[u8]>) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_ref())
+        .and_then(|_| stdout.flush())
+        .map_err(|e| Error::io("stdout", e))
+}
+
+/// The data tests' summary and each failure, as `run` and `test` print them.
+fn tests_text(outcomes: &[TestOutcome]) -> String {
+    let passed = outcomes.iter().filter(|o| o.passed()).count();
+    let mut text = format!(
+        "Data tests: {passed} passed, {} failed\n",
+        outcomes.len() - passed
+    );
+    for o in outcomes.iter().filter(|o| !o.passed()) {
+        text.push_str(&match &o.error {
+            Some(e) => format!("FAIL {} ({}): could not run: {e}\n", o.name, o.file),
+            None => format!(
+                "FAIL {} ({}): {} offending rows, first ones:\n{}\n",
+                o.name,
+                o.file,
+                HumanCount(o.failing_rows),
+                o.sample
+            ),
+        });
+    }
+    text
+}

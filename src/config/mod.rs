@@ -1,0 +1,426 @@
+//! Settings, resolved once per command: flags > environment > `strata.toml` >
+//! defaults. The resulting [`Config`] is passed down; nothing reads the
+//! environment after this.
+
+pub mod alert;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// Where the legacy data comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// A CSV file of the legacy table's shape (PostgreSQL `COPY ... CSV HEADER`).
+    Csv(PathBuf),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl SourceSpec {
+    /// Reads a user's spelling: a `postgres://` / `postgresql://` URL, or a path.
+    pub fn parse(value: &str, relative_to: &Path) -> Self {
+        if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            SourceSpec::Postgres(value.to_string())
+        } else {
+            SourceSpec::Csv(absolute(relative_to, Path::new(value)))
+        }
+    }
+
+    /// A printable description that never shows a password.
+    pub fn describe(&self) -> String {
+        match self {
+            SourceSpec::Csv(p) => p.display().to_string(),
+            SourceSpec::Postgres(url) => redact_url(url),
+        }
+    }
+}
+
+/// Hides the password part of a `scheme://user:password@host` URL.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}{}:***{}",
+            &url[..scheme_end + 3],
+            &authority[..colon],
+            &rest[at..]
+        ),
+        _ => url.to_string(),
+    }
+}
+
+/// Where queries run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EngineSpec {
+    /// In this process (DataFusion).
+    #[default]
+    Local,
+    /// An in-process Ballista scheduler and executor (for tests and trials).
+    BallistaStandalone,
+    /// A Ballista cluster's scheduler, `ballista://host:port`.
+    BallistaRemote(String),
+}
+
+impl EngineSpec {
+    /// Parses `local`, `ballista-standalone` or `ballista://host[:port]`.
+    pub fn parse(value: &str) -> Result<Self> {
+        match value.trim() {
+            "" | "local" => Ok(EngineSpec::Local),
+            "ballista-standalone" => Ok(EngineSpec::BallistaStandalone),
+            v if v.starts_with("ballista://") => Ok(EngineSpec::BallistaRemote(v.replacen(
+                "ballista://",
+                "df://",
+                1,
+            ))),
+            other => Err(Error::Config(format!(
+                "engine {other:?}: expected local, ballista-standalone or ballista://host:port"
+            ))),
+        }
+    }
+}
+
+/// The settings every command works from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The project: where `queries/`, `fixtures/` and `strata.toml` live.
+    pub project_dir: PathBuf,
+    /// The lake root: a local directory or `s3://bucket/prefix`.
+    pub lake: String,
+    /// The legacy source behind `legacy.*`.
+    pub source: SourceSpec,
+    /// The folder of SQL models, data tests and reports.
+    pub queries_dir: PathBuf,
+    /// Alert rules (`[[alert]]` in `strata.toml`), checked after each run.
+    pub alerts: Vec<alert::AlertRule>,
+    /// Where queries run.
+    pub engine: EngineSpec,
+    /// `DATABASE_URL`, for commands that need a PostgreSQL server of their
+    /// own (`seed`, `bench --extract`) whatever the source is.
+    pub database_url: Option<String>,
+    /// The `PG*` variables: what a PostgreSQL URL leaves out.
+    pub pg_env: PgEnv,
+}
+
+/// The `PG*` variables, captured once.
+#[derive(Debug, Default, Clone)]
+pub struct PgEnv {
+    /// `PGHOST`.
+    pub host: Option<String>,
+    /// `PGPORT`.
+    pub port: Option<String>,
+    /// `PGUSER`.
+    pub user: Option<String>,
+    /// `PGPASSWORD`.
+    pub password: Option<String>,
+    /// `PGDATABASE`.
+    pub database: Option<String>,
+    /// `PGSSLMODE`.
+    pub sslmode: Option<String>,
+}
+
+impl PgEnv {
+    /// Reads the process environment.
+    fn from_process() -> Self {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        PgEnv {
+            host: get("PGHOST"),
+            port: get("PGPORT"),
+            user: get("PGUSER"),
+            password: get("PGPASSWORD"),
+            database: get("PGDATABASE"),
+            sslmode: get("PGSSLMODE"),
+        }
+    }
+}
+
+/// Values given on the command line; `None` means "not given".
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--project`.
+    pub project: Option<PathBuf>,
+    /// `--lake`.
+    pub lake: Option<String>,
+    /// `--source`.
+    pub source: Option<String>,
+    /// `--engine`.
+    pub engine: Option<String>,
+}
+
+/// The environment variables Strata reads, captured once so tests and callers
+/// can pass their own.
+#[derive(Debug, Default, Clone)]
+pub struct Environment {
+    /// `STRATA_PROJECT`.
+    pub project: Option<String>,
+    /// `STRATA_LAKE`.
+    pub lake: Option<String>,
+    /// `STRATA_SOURCE`.
+    pub source: Option<String>,
+    /// `DATABASE_URL`: a PostgreSQL source, below `STRATA_SOURCE`.
+    pub database_url: Option<String>,
+    /// `STRATA_ENGINE`.
+    pub engine: Option<String>,
+    /// The `PG*` variables.
+    pub pg: PgEnv,
+}
+
+impl Environment {
+    /// Reads the process environment; empty values count as unset.
+    pub fn from_process() -> Self {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Environment {
+            project: get("STRATA_PROJECT"),
+            lake: get("STRATA_LAKE"),
+            source: get("STRATA_SOURCE"),
+            database_url: get("DATABASE_URL"),
+            engine: get("STRATA_ENGINE"),
+            pg: PgEnv::from_process(),
+        }
+    }
+}
+
+/// The optional `strata.toml` at the project root.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    lake: Option<String>,
+    source: Option<String>,
+    engine: Option<String>,
+    #[serde(default)]
+    alert: Vec<alert::RuleText>,
+}
+
+/// The file a project's settings live in.
+pub const CONFIG_FILE: &str = "strata.toml";
+/// The shipped fixture, relative to the project.
+pub const DEFAULT_SOURCE: &str = "fixtures/legacy_sales.csv";
+/// The default lake root, relative to the project.
+pub const DEFAULT_LAKE: &str = "s3";
+
+impl Config {
+    /// Resolves the settings from flags, environment, `strata.toml` and defaults.
+    pub fn load(flags: &Overrides, env: &Environment) -> Result<Self> {
+        let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+        let project_dir = match (&flags.project, &env.project) {
+            (Some(p), _) => absolute(&cwd, p),
+            (None, Some(p)) => absolute(&cwd, Path::new(p)),
+            (None, None) => cwd.clone(),
+        };
+        let file = read_file_config(&project_dir)?;
+
+        let lake = if let Some(l) = flags.lake.as_ref().or(env.lake.as_ref()) {
+            lake_location(&cwd, l)
+        } else if let Some(l) = &file.lake {
+            lake_location(&project_dir, l)
+        } else {
+            lake_location(&project_dir, DEFAULT_LAKE)
+        };
+
+        let source = if let Some(s) = flags
+            .source
+            .as_ref()
+            .or(env.source.as_ref())
+            .or(env.database_url.as_ref())
+        {
+            SourceSpec::parse(s, &cwd)
+        } else if let Some(s) = &file.source {
+            SourceSpec::parse(s, &project_dir)
+        } else {
+            SourceSpec::Csv(project_dir.join(DEFAULT_SOURCE))
+        };
+
+        let alerts = file
+            .alert
+            .into_iter()
+            .map(alert::AlertRule::parse)
+            .collect::<Result<Vec<_>>>()?;
+        let engine = EngineSpec::parse(
+            flags
+                .engine
+                .as_deref()
+                .or(env.engine.as_deref())
+                .or(file.engine.as_deref())
+                .unwrap_or("local"),
+        )?;
+        Ok(Config {
+            engine,
+            database_url: env.database_url.clone(),
+            pg_env: env.pg.clone(),
+            alerts,
+            queries_dir: project_dir.join("queries"),
+            project_dir,
+            lake,
+            source,
+        })
+    }
+}
+
+impl Config {
+    /// The settings of a project read from nowhere: this lake and source,
+    /// the project's `queries/`, the local engine, no alerts, no `PG*` or
+    /// `DATABASE_URL`. For benchmarks and tools that make their own lakes.
+    pub fn for_project(project_dir: &Path, lake: String, source: SourceSpec) -> Self {
+        Config {
+            project_dir: project_dir.to_path_buf(),
+            lake,
+            source,
+            queries_dir: project_dir.join("queries"),
+            alerts: vec![],
+            engine: EngineSpec::Local,
+            database_url: None,
+            pg_env: PgEnv::default(),
+        }
+    }
+}
+
+fn read_file_config(project_dir: &Path) -> Result<FileConfig> {
+    let path = project_dir.join(CONFIG_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text)
+            .map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// A lake root is kept as given when it is a URL, else made absolute.
+fn lake_location(base: &Path, value: &str) -> String {
+    if value.contains("://") {
+        value.to_string()
+    } else {
+        absolute(base, Path::new(value)).display().to_string()
+    }
+}
+
+fn absolute(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engines_parse_and_name_what_is_accepted() {
+        assert_eq!(EngineSpec::parse("local").unwrap(), EngineSpec::Local);
+        assert_eq!(
+            EngineSpec::parse("ballista-standalone").unwrap(),
+            EngineSpec::BallistaStandalone
+        );
+        assert_eq!(
+            EngineSpec::parse("ballista://sched:50050").unwrap(),
+            EngineSpec::BallistaRemote("df://sched:50050".into())
+        );
+        let e = EngineSpec::parse("spark://x").unwrap_err().to_string();
+        assert!(e.contains("ballista-standalone"), "{e}");
+    }
+
+    #[test]
+    fn flags_beat_environment_beat_file_beat_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "lake = \"from-file\"\nsource = \"file.csv\"\n",
+        )
+        .unwrap();
+        let project = Some(dir.path().to_path_buf());
+        let env = Environment {
+            lake: Some("/env-lake".into()),
+            ..Default::default()
+        };
+
+        let only_file = Config::load(
+            &Overrides {
+                project: project.clone(),
+                ..Default::default()
+            },
+            &Environment::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            only_file.lake,
+            dir.path().join("from-file").display().to_string()
+        );
+        assert_eq!(
+            only_file.source,
+            SourceSpec::Csv(dir.path().join("file.csv"))
+        );
+
+        let with_env = Config::load(
+            &Overrides {
+                project: project.clone(),
+                ..Default::default()
+            },
+            &env,
+        )
+        .unwrap();
+        assert_eq!(with_env.lake, "/env-lake");
+
+        let with_flag = Config::load(
+            &Overrides {
+                project,
+                lake: Some("/flag-lake".into()),
+                source: Some("postgres://u:secret@h/db".into()),
+                engine: None,
+            },
+            &env,
+        )
+        .unwrap();
+        assert_eq!(with_flag.lake, "/flag-lake");
+        assert_eq!(with_flag.source.describe(), "postgres://u:***@h/db");
+    }
+
+    #[test]
+    fn defaults_point_at_the_fixture_and_s3() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::load(
+            &Overrides {
+                project: Some(dir.path().to_path_buf()),
+                ..Default::default()
+            },
+            &Environment::default(),
+        )
+        .unwrap();
+        assert_eq!(c.lake, dir.path().join("s3").display().to_string());
+        assert_eq!(c.source, SourceSpec::Csv(dir.path().join(DEFAULT_SOURCE)));
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "lakes = \"x\"\n").unwrap();
+        let err = Config::load(
+            &Overrides {
+                project: Some(dir.path().to_path_buf()),
+                ..Default::default()
+            },
+            &Environment::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("strata.toml"), "{err}");
+        assert!(err.contains("lakes"), "{err}");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://me:pw@db:5432/x"),
+            "postgres://me:***@db:5432/x"
+        );
+        assert_eq!(redact_url("postgres://me@db/x"), "postgres://me@db/x");
+        assert_eq!(redact_url("/a/b.csv"), "/a/b.csv");
+    }
+}

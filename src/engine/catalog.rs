@@ -1,0 +1,261 @@
+//! Making the lake's tables queryable: each manifest becomes a table in the
+//! DataFusion session, under its layer's schema.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::common::{Column, DFSchema, ScalarValue, TableReference};
+use datafusion::datasource::ViewTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::datasource::provider_as_source;
+use datafusion::logical_expr::{EmptyRelation, Expr, LogicalPlan, LogicalPlanBuilder, cast, lit};
+use datafusion::prelude::nullif;
+use object_store::path::Path;
+
+use crate::error::{Error, Result};
+use crate::lake::manifest::{Format, TableManifest};
+use crate::lake::{Lake, NULL_PARTITION};
+use crate::source::csv::{CsvFile, csv_table};
+
+/// Builds the provider that reads a table as its manifest describes it.
+///
+/// Partitioned Parquet tables are read by a `ListingTable` whose partition
+/// columns are text, under a view that turns `__HIVE_DEFAULT_PARTITION__`
+/// into NULL and casts to the declared type. DataFusion's listing cannot do
+/// that itself (it would fail to parse the NULL folder as an integer); the
+/// optimizer inlines the view, so filters on partition columns still prune
+/// folders.
+pub fn table_provider(lake: &Lake, m: &TableManifest) -> Result<Arc<dyn TableProvider>> {
+    let schema = m.schema()?;
+    let table_dir = m.table.key();
+    match m.format {
+        Format::Csv => {
+            if !m.partition_by.is_empty() {
+                return Err(Error::Lake {
+                    key: m.table.to_string(),
+                    message: "CSV tables cannot be partitioned".into(),
+                });
+            }
+            let files = m
+                .files
+                .iter()
+                .map(|f| {
+                    let path = Path::from(format!("{table_dir}/{}", f.key));
+                    CsvFile {
+                        store: lake.store().clone(),
+                        display: path.to_string(),
+                        path,
+                    }
+                })
+                .collect();
+            Ok(Arc::new(csv_table(schema, files)?))
+        }
+        Format::Parquet => {
+            let file_fields: Vec<_> = schema
+                .fields()
+                .iter()
+                .filter(|f| !m.partition_by.contains(f.name()))
+                .cloned()
+                .collect();
+            let file_schema = Arc::new(Schema::new(file_fields));
+            let url = ListingTableUrl::parse(format!("{}{table_dir}/", lake.url()))?;
+            // On S3 a version's files carry its run id (see commit.rs), so
+            // reading only those is reading exactly this manifest's files,
+            // even while a commit is half done or after one was killed.
+            let versioned = format!(".{}.parquet", m.run_id);
+            let extension =
+                if !m.files.is_empty() && m.files.iter().all(|f| f.key.ends_with(&versioned)) {
+                    versioned
+                } else {
+                    ".parquet".to_string()
+                };
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension(extension)
+                .with_table_partition_cols(
+                    m.partition_by
+                        .iter()
+                        .map(|p| (p.clone(), DataType::Utf8))
+                        .collect(),
+                );
+            let config = ListingTableConfig::new(url)
+                .with_listing_options(options)
+                .with_schema(file_schema);
+            let listing = Arc::new(ListingTable::try_new(config)?);
+            if m.partition_by.is_empty() {
+                return Ok(listing);
+            }
+            let scan_name =
+                TableReference::bare(format!("{}__{}__files", m.table.layer, m.table.name));
+            let columns: Vec<Expr> = schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    let c = Expr::Column(Column::new(Some(scan_name.clone()), f.name()));
+                    if m.partition_by.contains(f.name()) {
+                        cast(nullif(c, lit(NULL_PARTITION)), f.data_type().clone()).alias(f.name())
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            let plan = LogicalPlanBuilder::scan(scan_name, provider_as_source(listing), None)?
+                .project(columns)?
+                .build()?;
+            Ok(Arc::new(ViewTable::new(plan, None)))
+        }
+    }
+}
+
+/// Athena's pseudo-columns: the URL of the file a row was read from, and
+/// that file's size in bytes.
+pub const PSEUDO_COLUMNS: [&str; 2] = ["$path", "$file_size"];
+
+/// Whether a statement names a pseudo-column: a double-quoted identifier
+/// (as Athena requires them), read with SQL's tokenizer so that the same
+/// text inside a string literal or a comment does not count.
+pub fn mentions_pseudo_columns(sql: &str) -> bool {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    if !PSEUDO_COLUMNS.iter().any(|c| sql.contains(c)) {
+        return false;
+    }
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return false;
+    };
+    tokens.iter().any(|t| {
+        matches!(t, Token::Word(w) if w.quote_style == Some('"')
+            && PSEUDO_COLUMNS.contains(&w.value.as_str()))
+    })
+}
+
+/// A table's provider with `"$path"` and `"$file_size"` after its columns:
+/// a view over one scan per data file, each adding its file's URL and size
+/// (and its partition values, read from its key) as constants.
+///
+/// Athena hides these columns from `SELECT *`; DataFusion has no hidden
+/// columns, so the engine uses this provider only for statements that name
+/// one of them, and `SELECT *` elsewhere stays as Athena shows it.
+pub fn with_file_columns(lake: &Lake, m: &TableManifest) -> Result<Arc<dyn TableProvider>> {
+    let schema = m.schema()?;
+    let table_dir = m.table.key();
+    let file_schema = Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .filter(|f| !m.partition_by.contains(f.name()))
+            .cloned()
+            .collect::<Vec<_>>(),
+    ));
+    let mut plans = Vec::with_capacity(m.files.len());
+    for (i, file) in m.files.iter().enumerate() {
+        let key = format!("{table_dir}/{}", file.key);
+        let url = format!("{}{key}", lake.url());
+        let provider: Arc<dyn TableProvider> = match m.format {
+            Format::Csv => {
+                let path = Path::from(key.as_str());
+                Arc::new(csv_table(
+                    file_schema.clone(),
+                    vec![CsvFile {
+                        store: lake.store().clone(),
+                        display: path.to_string(),
+                        path,
+                    }],
+                )?)
+            }
+            Format::Parquet => {
+                let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                    .with_file_extension(".parquet");
+                let config = ListingTableConfig::new(ListingTableUrl::parse(&url)?)
+                    .with_listing_options(options)
+                    .with_schema(file_schema.clone());
+                Arc::new(ListingTable::try_new(config)?)
+            }
+        };
+        let partition_values: std::collections::HashMap<&str, &str> = file
+            .key
+            .split('/')
+            .filter_map(|segment| segment.split_once('='))
+            .collect();
+        let scan_name =
+            TableReference::bare(format!("{}__{}__file{i}", m.table.layer, m.table.name));
+        let mut columns: Vec<Expr> = Vec::with_capacity(schema.fields().len() + 2);
+        for f in schema.fields() {
+            let c = if m.partition_by.contains(f.name()) {
+                match partition_values.get(f.name().as_str()) {
+                    Some(v) if *v != NULL_PARTITION => cast(lit(*v), f.data_type().clone()),
+                    _ => cast(lit(ScalarValue::Utf8(None)), f.data_type().clone()),
+                }
+            } else {
+                Expr::Column(Column::new(Some(scan_name.clone()), f.name()))
+            };
+            columns.push(c.alias(f.name()));
+        }
+        columns.push(lit(url).alias(PSEUDO_COLUMNS[0]));
+        columns.push(lit(file.bytes as i64).alias(PSEUDO_COLUMNS[1]));
+        plans.push(
+            LogicalPlanBuilder::scan(scan_name, provider_as_source(provider), None)?
+                .project(columns)?
+                .build()?,
+        );
+    }
+    let plan = match plans.len() {
+        0 => {
+            // No files: an empty relation with the full schema.
+            let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
+            fields.push(Arc::new(Field::new(
+                PSEUDO_COLUMNS[0],
+                DataType::Utf8,
+                false,
+            )));
+            fields.push(Arc::new(Field::new(
+                PSEUDO_COLUMNS[1],
+                DataType::Int64,
+                false,
+            )));
+            LogicalPlan::EmptyRelation(EmptyRelation {
+                produce_one_row: false,
+                schema: Arc::new(DFSchema::try_from(Schema::new(fields))?),
+            })
+        }
+        _ => {
+            let mut plans = plans.into_iter();
+            let mut builder = LogicalPlanBuilder::from(plans.next().expect("one plan at least"));
+            for p in plans {
+                builder = builder.union(p)?;
+            }
+            builder.build()?
+        }
+    };
+    Ok(Arc::new(ViewTable::new(plan, None)))
+}
+
+/// Registers (or replaces) a lake table in its layer's schema.
+pub fn register(schema: &Arc<dyn SchemaProvider>, lake: &Lake, m: &TableManifest) -> Result<()> {
+    let name = m.table.name.clone();
+    let provider = table_provider(lake, m)?;
+    schema.deregister_table(&name)?;
+    schema.register_table(name, provider)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pseudo_columns_are_names_not_text() {
+        assert!(mentions_pseudo_columns(
+            "SELECT \"$path\" FROM gold.dim_date"
+        ));
+        assert!(mentions_pseudo_columns(
+            "SELECT count(*) FROM t GROUP BY \"$file_size\""
+        ));
+        assert!(!mentions_pseudo_columns("SELECT '\"$path\"' AS literal"));
+        assert!(!mentions_pseudo_columns("SELECT 1 -- \"$path\""));
+        assert!(!mentions_pseudo_columns("SELECT path FROM t"));
+    }
+}

@@ -1,0 +1,488 @@
+//! Trino's date and time functions: `year` .. `second`, `week` (ISO),
+//! `day_of_week` (ISO, Monday = 1), `last_day_of_month`, `date_add`,
+//! `date_diff`, `date_format`/`date_parse` (MySQL format codes),
+//! `format_datetime`/`parse_datetime` (Joda patterns, see [`super::joda`]),
+//! `from_iso8601_date`, `from_iso8601_timestamp`, `to_iso8601`.
+//!
+//! Arguments may be DATE or TIMESTAMP (text is cast); values are handled as
+//! naive timestamps in microseconds.
+
+use super::*;
+
+/// A field of a date or timestamp, as Trino numbers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Part {
+    Year,
+    Quarter,
+    Month,
+    Week,
+    YearOfWeek,
+    Day,
+    DayOfWeek,
+    DayOfYear,
+    Hour,
+    Minute,
+    Second,
+    Millisecond,
+}
+
+impl Part {
+    fn of(self, d: NaiveDateTime) -> i64 {
+        i64::from(match self {
+            Part::Year => d.year(),
+            Part::Quarter => (d.month0() / 3 + 1) as i32,
+            Part::Month => d.month() as i32,
+            Part::Week => d.iso_week().week() as i32,
+            Part::YearOfWeek => d.iso_week().year(),
+            Part::Day => d.day() as i32,
+            Part::DayOfWeek => d.weekday().number_from_monday() as i32,
+            Part::DayOfYear => d.ordinal() as i32,
+            Part::Hour => d.hour() as i32,
+            Part::Minute => d.minute() as i32,
+            Part::Second => d.second() as i32,
+            Part::Millisecond => (d.nanosecond() / 1_000_000) as i32,
+        })
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct DatePart {
+    pub(super) name: &'static str,
+    pub(super) aliases: Vec<String>,
+    pub(super) part: Part,
+    pub(super) signature: Signature,
+}
+
+impl ScalarUDFImpl for DatePart {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let (a, scalar) = arrays(&args)?;
+        let mut b = Int64Builder::new();
+        for t in timestamps(&a[0])? {
+            b.append_option(t.and_then(to_datetime).map(|d| self.part.of(d)));
+        }
+        output(Arc::new(b.finish()), scalar)
+    }
+}
+
+/// A unit of `date_add` / `date_diff`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Unit {
+    Millisecond,
+    Second,
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+pub(super) fn unit(s: &str) -> Result<Unit> {
+    Ok(match s.to_ascii_lowercase().as_str() {
+        "millisecond" => Unit::Millisecond,
+        "second" => Unit::Second,
+        "minute" => Unit::Minute,
+        "hour" => Unit::Hour,
+        "day" => Unit::Day,
+        "week" => Unit::Week,
+        "month" => Unit::Month,
+        "quarter" => Unit::Quarter,
+        "year" => Unit::Year,
+        other => return exec_err!("'{other}' is not a valid unit (millisecond .. year)"),
+    })
+}
+
+pub(super) fn fixed_micros(u: Unit) -> Option<i64> {
+    Some(match u {
+        Unit::Millisecond => 1_000,
+        Unit::Second => MICROS,
+        Unit::Minute => 60 * MICROS,
+        Unit::Hour => 3_600 * MICROS,
+        Unit::Day => 86_400 * MICROS,
+        Unit::Week => 7 * 86_400 * MICROS,
+        _ => return None,
+    })
+}
+
+pub(super) fn months_of(u: Unit) -> i64 {
+    match u {
+        Unit::Month => 1,
+        Unit::Quarter => 3,
+        _ => 12,
+    }
+}
+
+pub(super) fn add(d: NaiveDateTime, u: Unit, n: i64) -> Option<NaiveDateTime> {
+    match fixed_micros(u) {
+        Some(step) => d.checked_add_signed(Duration::microseconds(step.checked_mul(n)?)),
+        None => {
+            let months = n.checked_mul(months_of(u))?;
+            let m = Months::new(u32::try_from(months.unsigned_abs()).ok()?);
+            if months >= 0 {
+                d.checked_add_months(m)
+            } else {
+                d.checked_sub_months(m)
+            }
+        }
+    }
+}
+
+pub(super) fn date_add(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    let (units, ns, ts) = (texts(&a[0])?, integers(&a[1])?, timestamps(&a[2])?);
+    let date = is_date(ret);
+    let mut dates = Date32Builder::new();
+    let mut stamps = TimestampMicrosecondBuilder::new();
+    for i in 0..ts.len() {
+        let v = match (&units[i], ns[i], ts[i].and_then(to_datetime)) {
+            (Some(u), Some(n), Some(d)) => {
+                let u = unit(u)?;
+                if date && fixed_micros(u).is_some_and(|m| m < 86_400 * MICROS) {
+                    return exec_err!("date_add: '{u:?}' is not a unit of DATE values");
+                }
+                Some(add(d, u, n).ok_or_else(|| {
+                    DataFusionError::Execution("date_add: result out of range".into())
+                })?)
+            }
+            _ => None,
+        };
+        if date {
+            dates.append_option(v.map(|d| to_days(d.date())));
+        } else {
+            stamps.append_option(v.map(to_micros));
+        }
+    }
+    Ok(if date {
+        Arc::new(dates.finish())
+    } else {
+        Arc::new(stamps.finish())
+    })
+}
+
+/// Whole units from `a` to `b`, as Trino (Joda) counts them: months are
+/// counted by adding them to `a` (end of month clamped) without passing `b`.
+pub(super) fn diff(u: Unit, a: NaiveDateTime, b: NaiveDateTime) -> i64 {
+    if let Some(step) = fixed_micros(u) {
+        return (to_micros(b) - to_micros(a)) / step;
+    }
+    let mut months =
+        i64::from(b.year() - a.year()) * 12 + i64::from(b.month()) - i64::from(a.month());
+    if let Some(c) = add(a, Unit::Month, months) {
+        if months > 0 && c > b {
+            months -= 1;
+        } else if months < 0 && c < b {
+            months += 1;
+        }
+    }
+    months / months_of(u)
+}
+
+pub(super) fn date_diff(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (units, xs, ys) = (texts(&a[0])?, timestamps(&a[1])?, timestamps(&a[2])?);
+    let mut out = Int64Builder::new();
+    for i in 0..xs.len() {
+        match (
+            &units[i],
+            xs[i].and_then(to_datetime),
+            ys[i].and_then(to_datetime),
+        ) {
+            (Some(u), Some(x), Some(y)) => out.append_value(diff(unit(u)?, x, y)),
+            _ => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+pub(super) fn last_day_of_month(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let mut out = Date32Builder::new();
+    for t in timestamps(&a[0])? {
+        out.append_option(t.and_then(to_datetime).and_then(|d| {
+            let first = NaiveDate::from_ymd_opt(d.year(), d.month(), 1)?;
+            Some(to_days(
+                first.checked_add_months(Months::new(1))?.pred_opt()?,
+            ))
+        }));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// Translates MySQL format codes (Trino's `date_format`) to chrono's.
+/// `%D` (day with English suffix) is returned as a marker handled by the caller.
+pub(super) fn mysql_to_chrono(fmt: &str, parsing: bool) -> Result<String> {
+    let mut out = String::new();
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let Some(code) = chars.next() else {
+            return plan_err!("date format ends with a lone %");
+        };
+        out.push_str(match code {
+            'a' => "%a",
+            'b' => "%b",
+            'c' => "%-m",
+            'd' => "%d",
+            'e' => "%-d",
+            'f' => "%6f",
+            'H' => "%H",
+            'h' | 'I' => "%I",
+            'i' => "%M",
+            'j' => "%j",
+            'k' => "%-H",
+            'l' => "%-I",
+            'M' => "%B",
+            'm' => "%m",
+            'p' => "%p",
+            'r' => "%I:%M:%S %p",
+            'S' | 's' => "%S",
+            'T' => "%H:%M:%S",
+            'v' => "%V",
+            'W' => "%A",
+            'w' => "%w",
+            'x' => "%G",
+            'Y' => "%Y",
+            'y' => "%y",
+            '%' => "%%",
+            'D' if !parsing => "\u{1}",
+            other => {
+                return plan_err!(
+                    "date format code %{other} is not supported (Trino does not support %U, %u, %V, %X either)"
+                );
+            }
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn ordinal_suffix(day: u32) -> String {
+    let suffix = match (day % 10, day % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{day}{suffix}")
+}
+
+pub(super) fn date_format(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (ts, fmts) = (timestamps(&a[0])?, texts(&a[1])?);
+    let mut out = StringBuilder::new();
+    for i in 0..ts.len() {
+        match (ts[i].and_then(to_datetime), &fmts[i]) {
+            (Some(d), Some(f)) => {
+                let chrono_fmt = mysql_to_chrono(f, false)?;
+                let text = d
+                    .format(&chrono_fmt)
+                    .to_string()
+                    .replace('\u{1}', &ordinal_suffix(d.day()));
+                out.append_value(text);
+            }
+            _ => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+pub(super) fn date_parse(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (ss, fmts) = (texts(&a[0])?, texts(&a[1])?);
+    let mut out = TimestampMicrosecondBuilder::new();
+    for i in 0..ss.len() {
+        match (&ss[i], &fmts[i]) {
+            (Some(s), Some(f)) => {
+                let chrono_fmt = mysql_to_chrono(f, true)?;
+                match parse_partial(s, &chrono_fmt) {
+                    Some(d) => out.append_value(to_micros(d)),
+                    None => return exec_err!("Invalid format: \"{s}\" does not match \"{f}\""),
+                }
+            }
+            _ => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+pub(super) fn format_datetime(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (ts, fmts) = (timestamps(&a[0])?, texts(&a[1])?);
+    let mut out = StringBuilder::new();
+    for i in 0..ts.len() {
+        match (ts[i].and_then(to_datetime), &fmts[i]) {
+            (Some(d), Some(f)) => {
+                let tokens = joda::tokens(f).map_err(DataFusionError::Execution)?;
+                out.append_value(joda::format(d, &tokens));
+            }
+            _ => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+pub(super) fn parse_datetime(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (ss, fmts) = (texts(&a[0])?, texts(&a[1])?);
+    let mut out = TimestampMicrosecondBuilder::new();
+    for i in 0..ss.len() {
+        match (&ss[i], &fmts[i]) {
+            (Some(s), Some(f)) => {
+                let tokens = joda::tokens(f).map_err(DataFusionError::Execution)?;
+                match joda::parse(s, &tokens).map_err(DataFusionError::Execution)? {
+                    Some(m) => out.append_value(m),
+                    None => return exec_err!("Invalid format: \"{s}\" does not match \"{f}\""),
+                }
+            }
+            _ => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish().with_timezone("UTC")))
+}
+
+/// Parses with `fmt`, the fields it leaves out taking Trino's defaults
+/// (`%Y/%m/%d/%H` has no minutes; `%Y` alone is January 1st).
+pub(super) fn parse_partial(s: &str, fmt: &str) -> Option<NaiveDateTime> {
+    let mut parsed = chrono::format::Parsed::new();
+    chrono::format::parse(&mut parsed, s, chrono::format::StrftimeItems::new(fmt)).ok()?;
+    joda::default_missing_fields(&mut parsed);
+    parsed.to_naive_datetime_with_offset(0).ok()
+}
+
+pub(super) fn from_iso8601_date(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let mut out = Date32Builder::new();
+    for s in texts(&a[0])? {
+        match s {
+            None => out.append_null(),
+            Some(s) => match NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                .or_else(|_| NaiveDate::parse_from_str(&format!("{s}-1"), "%G-W%V-%u"))
+                .or_else(|_| NaiveDate::parse_from_str(&s, "%G-W%V-%u"))
+                .or_else(|_| NaiveDate::parse_from_str(&s, "%Y-%j"))
+            {
+                Ok(d) => out.append_value(to_days(d)),
+                Err(_) => return exec_err!("Invalid format: \"{s}\" is not an ISO 8601 date"),
+            },
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+pub(super) fn from_iso8601_timestamp(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let mut out = TimestampMicrosecondBuilder::new();
+    for s in texts(&a[0])? {
+        match s {
+            None => out.append_null(),
+            Some(s) => {
+                let micros = chrono::DateTime::parse_from_rfc3339(&s)
+                    .map(|d| d.timestamp_micros())
+                    .or_else(|_| {
+                        NaiveDateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M:%S%.f").map(to_micros)
+                    })
+                    .or_else(|_| NaiveDateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M").map(to_micros))
+                    .or_else(|_| {
+                        NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                            .map(|d| to_micros(d.and_time(Default::default())))
+                    });
+                match micros {
+                    Ok(m) => out.append_value(m),
+                    Err(_) => {
+                        return exec_err!("Invalid format: \"{s}\" is not an ISO 8601 timestamp");
+                    }
+                }
+            }
+        }
+    }
+    Ok(Arc::new(out.finish().with_timezone("UTC")))
+}
+
+pub(super) fn to_iso8601(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let date = is_date(a[0].data_type());
+    let utc = matches!(a[0].data_type(), DataType::Timestamp(_, Some(_)));
+    let mut out = StringBuilder::new();
+    for t in timestamps(&a[0])? {
+        out.append_option(t.and_then(to_datetime).map(|d| {
+            if date {
+                d.format("%Y-%m-%d").to_string()
+            } else if utc {
+                d.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+            } else {
+                d.format("%Y-%m-%dT%H:%M:%S%.3f").to_string()
+            }
+        }));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn month_differences_count_like_joda() {
+        assert_eq!(
+            diff(
+                Unit::Month,
+                dt("2024-01-31 00:00:00"),
+                dt("2024-02-29 00:00:00")
+            ),
+            1
+        );
+        assert_eq!(
+            diff(
+                Unit::Month,
+                dt("2024-01-15 00:00:00"),
+                dt("2024-02-14 00:00:00")
+            ),
+            0
+        );
+        assert_eq!(
+            diff(
+                Unit::Month,
+                dt("2024-03-15 00:00:00"),
+                dt("2024-01-16 00:00:00")
+            ),
+            -1
+        );
+        assert_eq!(
+            diff(
+                Unit::Year,
+                dt("2020-02-29 00:00:00"),
+                dt("2021-02-28 00:00:00")
+            ),
+            1
+        );
+        assert_eq!(
+            diff(
+                Unit::Day,
+                dt("2024-01-01 12:00:00"),
+                dt("2024-01-03 11:59:59")
+            ),
+            1
+        );
+    }
+
+    #[test]
+    fn mysql_codes() {
+        assert_eq!(
+            mysql_to_chrono("%Y-%m-%d %H:%i:%s", false).unwrap(),
+            "%Y-%m-%d %H:%M:%S"
+        );
+        assert!(mysql_to_chrono("%U", false).is_err());
+        assert_eq!(ordinal_suffix(1), "1st");
+        assert_eq!(ordinal_suffix(12), "12th");
+        assert_eq!(ordinal_suffix(23), "23rd");
+    }
+}

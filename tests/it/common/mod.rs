@@ -1,0 +1,178 @@
+//! Shared test fixtures: a throwaway project (a copy of `queries/` and the
+//! shipped fixture) with its own lake, the real binary, and a session over it.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use datafusion::arrow::array::RecordBatch;
+use strata::config::{Config, Environment, Overrides};
+use strata::engine::Engine;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A temporary project: `queries/` copied from the repo, the shipped fixture,
+/// and a lake under it.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    /// Variables the binary gets (an S3 endpoint and its credentials).
+    pub env: Vec<(String, String)>,
+}
+
+impl Project {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        copy_dir(&repo().join("queries"), &dir.path().join("queries"));
+        std::fs::create_dir_all(dir.path().join("fixtures")).unwrap();
+        std::fs::copy(
+            repo().join("fixtures/legacy_sales.csv"),
+            dir.path().join("fixtures/legacy_sales.csv"),
+        )
+        .unwrap();
+        Project { dir, env: vec![] }
+    }
+
+    /// The same project, its commands run with these variables.
+    pub fn with_env(mut self, env: Vec<(String, String)>) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// The same project without the shipped models, tests and reports.
+    pub fn without_models() -> Self {
+        let p = Project::new();
+        std::fs::remove_dir_all(p.path().join("queries")).unwrap();
+        std::fs::create_dir_all(p.path().join("queries")).unwrap();
+        p
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn lake(&self) -> PathBuf {
+        self.path().join("s3")
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// Runs the real binary in the project, with no STRATA_* variables.
+    pub fn strata(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("STRATA_LAKE")
+            .env_remove("STRATA_SOURCE")
+            .env_remove("STRATA_PROJECT")
+            // DATABASE_URL names the tests' server (common::pg), not these
+            // projects' source: PostgreSQL tests pass their URL explicitly.
+            .env_remove("DATABASE_URL")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .expect("run strata")
+    }
+
+    /// Runs and asserts success, returning stdout.
+    pub fn strata_ok(&self, args: &[&str]) -> String {
+        let out = self.strata(args);
+        assert!(
+            out.status.success(),
+            "strata {args:?} failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A session over the project's source and lake, as the binary builds it.
+    pub async fn engine(&self) -> Engine {
+        let config = Config::load(
+            &Overrides {
+                project: Some(self.path().to_path_buf()),
+                ..Default::default()
+            },
+            &Environment::default(),
+        )
+        .unwrap();
+        strata::app::Workspace::open(config).await.unwrap().engine
+    }
+
+    /// Every data file of the lake with a fingerprint (manifests and
+    /// bookkeeping excluded): the lake's content, for comparing runs.
+    pub fn data_files(&self) -> Vec<(String, String)> {
+        let mut out = vec![];
+        walk(&self.lake(), &self.lake(), &mut out);
+        out.sort();
+        out
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let rel = p.strip_prefix(root).unwrap().display().to_string();
+        if rel.starts_with("_strata") {
+            continue;
+        }
+        if p.is_dir() {
+            walk(root, &p, out);
+        } else if !rel.ends_with("_strata_table.json") {
+            let bytes = std::fs::read(&p).unwrap();
+            out.push((rel, fingerprint(&bytes)));
+        }
+    }
+}
+
+/// A content fingerprint (FNV-1a and length): enough to tell two runs apart.
+fn fingerprint(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}-{}", bytes.len())
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let target = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &target);
+        } else {
+            std::fs::copy(&p, &target).unwrap();
+        }
+    }
+}
+
+/// Runs SQL and collects the result.
+pub async fn query(engine: &Engine, sql: &str) -> Vec<RecordBatch> {
+    engine
+        .ctx()
+        .sql(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Runs a query returning one row of one value, as text.
+pub async fn scalar(engine: &Engine, sql: &str) -> String {
+    let batches = query(engine, sql).await;
+    let batch = batches.iter().find(|b| b.num_rows() > 0).expect("a row");
+    datafusion::arrow::util::display::array_value_to_string(batch.column(0), 0).unwrap()
+}
+pub mod oracle;
+pub mod pg;
+pub mod s3;

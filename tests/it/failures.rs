@@ -1,0 +1,301 @@
+//! What goes wrong, and what the user sees then: the failing file is named,
+//! the exit code says it failed, and the lake keeps its previous tables.
+
+use crate::common::Project;
+
+fn stdout_and_stderr(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_broken_model_fails_the_run_naming_its_file_and_position() {
+    let project = Project::new();
+    project.write(
+        "queries/gold/broken.sql",
+        "SELECT customer_id,\n       no_such_column\nFROM silver.sales\n",
+    );
+    let out = project.strata(&["run", "--no-report"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout_and_stderr(&out);
+    assert!(text.contains("queries/gold/broken.sql:2:8"), "{text}");
+    assert!(text.contains("no_such_column"), "{text}");
+    // Independent models still built.
+    assert!(
+        project
+            .lake()
+            .join("gold/fact_sales/_strata_table.json")
+            .is_file()
+    );
+    assert!(!project.lake().join("gold/broken").exists());
+}
+
+#[test]
+fn a_model_failing_midway_leaves_the_previous_table_whole() {
+    // 20,000 sales are three record batches: the first is written to
+    // staging before the failing rows are even read.
+    let project = Project::new();
+    project.strata_ok(&[
+        "fixtures", "--sales", "20000", "--seed", "5", "--out", "big.csv",
+    ]);
+    project.write("strata.toml", "source = \"big.csv\"\n");
+    project.strata_ok(&["run", "--no-report"]);
+    let before = project.data_files();
+
+    // Fails at execution, after bronze's first partitions have been written
+    // to staging: the cast only breaks on late rows.
+    let bronze = std::fs::read_to_string(project.path().join("queries/bronze/sales.sql")).unwrap();
+    project.write(
+        "queries/bronze/sales.sql",
+        &bronze.replace(
+            "sale_id, sale_date,",
+            "CASE WHEN sale_id > 15000 THEN CAST(sale_date AS INT) ELSE 0 END AS boom,\n    sale_id, sale_date,",
+        ),
+    );
+    let out = project.strata(&["run", "--no-report"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout_and_stderr(&out);
+    assert!(text.contains("queries/bronze/sales.sql"), "{text}");
+    assert!(
+        text.contains("skipped"),
+        "downstream models are skipped: {text}"
+    );
+    assert_eq!(
+        project.data_files(),
+        before,
+        "every table is exactly as before"
+    );
+    // Queries still see the old, complete bronze.
+    let out = project.strata_ok(&["test"]);
+    assert!(out.contains("0 failed"), "{out}");
+}
+
+#[test]
+fn a_cycle_is_reported_before_anything_runs() {
+    let project = Project::new();
+    project.write("queries/gold/a.sql", "SELECT * FROM gold.b");
+    project.write("queries/gold/b.sql", "SELECT * FROM gold.a");
+    let out = project.strata(&["run"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout_and_stderr(&out);
+    assert!(text.contains("dependency cycle"), "{text}");
+    assert!(
+        text.contains("gold.a -> gold.b -> gold.a") || text.contains("gold.b -> gold.a -> gold.b"),
+        "{text}"
+    );
+    assert!(!project.lake().join("raw").exists(), "nothing was built");
+}
+
+#[test]
+fn a_table_nobody_produces_is_named_with_the_reader() {
+    let project = Project::new();
+    project.write(
+        "queries/gold/orphan.sql",
+        "SELECT * FROM silver.nothing_here",
+    );
+    let out = project.strata(&["run"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout_and_stderr(&out);
+    assert!(text.contains("queries/gold/orphan.sql"), "{text}");
+    assert!(text.contains("silver.nothing_here"), "{text}");
+}
+
+#[test]
+fn a_malformed_source_row_names_the_file_and_line() {
+    let project = Project::new();
+    let path = project.path().join("fixtures/legacy_sales.csv");
+    let mut lines: Vec<String> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let good_line = lines[41].clone();
+    lines[41] = format!("{good_line},oops");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let out = project.strata(&["run"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout_and_stderr(&out);
+    assert!(
+        text.contains("fixtures/legacy_sales.csv:42: expected 14 fields"),
+        "{text}"
+    );
+
+    let mut fields: Vec<&str> = good_line.split(',').collect();
+    fields[11] = "abc";
+    lines[41] = fields.join(",");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let text = stdout_and_stderr(&project.strata(&["run"]));
+    assert!(
+        text.contains("fixtures/legacy_sales.csv:42: column unit_price: cannot read \"abc\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn another_run_holding_the_lake_is_refused() {
+    let project = Project::new();
+    let lake = strata::lake::Lake::open(project.lake().to_str().unwrap()).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _held = runtime.block_on(lake.lock()).unwrap();
+    let out = project.strata(&["run"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout_and_stderr(&out).contains("locked by another strata run"));
+}
+
+#[test]
+fn select_builds_a_model_and_what_depends_on_it() {
+    let project = Project::new();
+    project.strata_ok(&["run", "--no-report"]);
+    let before = project.data_files();
+    let out = project.strata_ok(&["run", "--select", "gold.fact_sales+", "--no-report"]);
+    assert!(
+        out.contains("gold.fact_sales") && out.contains("gold.daily_sales"),
+        "{out}"
+    );
+    assert!(!out.contains("silver.sales "), "{out}");
+    assert!(!out.contains("raw.sales"), "{out}");
+    assert_eq!(project.data_files(), before);
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_writes_nothing() {
+    let project = Project::new();
+    let out = project.strata_ok(&["run", "--dry-run"]);
+    let order: Vec<usize> = [
+        "raw.sales",
+        "bronze.sales",
+        "silver.sales",
+        "gold.fact_sales",
+        "gold.daily_sales",
+    ]
+    .iter()
+    .map(|t| {
+        out.find(&format!("{t} ->"))
+            .unwrap_or_else(|| panic!("{t} in plan:\n{out}"))
+    })
+    .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "dependency order:\n{out}"
+    );
+    assert!(out.contains("partitioned by year, month, day"), "{out}");
+    assert!(out.contains("legacy.sales"), "{out}");
+    assert!(!project.lake().join("raw").exists());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let project = Project::new();
+    assert_eq!(
+        project.strata(&["run", "--no-such-flag"]).status.code(),
+        Some(2)
+    );
+    project.write("strata.toml", "lake = 3\n");
+    let out = project.strata(&["run"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout_and_stderr(&out).contains("strata.toml"));
+}
+
+#[test]
+fn a_failing_data_test_fails_the_run_with_a_sample() {
+    let project = Project::new();
+    project.write(
+        "queries/tests/no_big_orders.sql",
+        "SELECT sale_id, quantity FROM gold.fact_sales WHERE quantity > 18",
+    );
+    let out = project.strata(&["run"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout_and_stderr(&out);
+    assert!(
+        text.contains("FAIL no_big_orders (queries/tests/no_big_orders.sql)"),
+        "{text}"
+    );
+    assert!(text.contains("| sale_id | quantity |"), "{text}");
+}
+
+#[test]
+fn an_emptied_daily_sales_fails_the_data_tests() {
+    // The totals test once compared sums with `<>`: an empty table sums to
+    // NULL, and the comparison passed. It must fail.
+    let project = Project::new();
+    project.strata_ok(&["run", "--no-report"]);
+    let model = project.path().join("queries/gold/daily_sales.sql");
+    let sql = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(&model, format!("{}\nLIMIT 0\n", sql.trim_end())).unwrap();
+    let out = project.strata(&["run", "--select", "gold.daily_sales", "--no-report"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout_and_stderr(&out);
+    assert!(
+        text.contains("FAIL fact_total_matches_daily_total"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_selector_naming_no_model_is_a_usage_error_with_a_suggestion() {
+    let project = Project::new();
+    let out = project.strata(&["run", "--select", "gold.fact_sale"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout_and_stderr(&out));
+    let text = stdout_and_stderr(&out);
+    assert!(text.contains("gold.fact_sales"), "{text}");
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let project = Project::new();
+    project.strata_ok(&["run", "--no-report", "--no-tests"]);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT * FROM gold.fact_sales CROSS JOIN (SELECT 1) AS t",
+        ])
+        .current_dir(project.path())
+        .env_remove("STRATA_LAKE")
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then hang up, as `| head -1` does.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}
+
+#[test]
+fn a_mistyped_table_is_named_as_written_with_a_suggestion() {
+    let project = Project::new();
+    project.strata_ok(&["run", "--no-report", "--no-tests"]);
+    let out = project.strata(&["sql", "-c", "SELECT count(*) FROM gold.fact_sale"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout_and_stderr(&out);
+    assert!(text.contains("gold.fact_sale"), "{text}");
+    assert!(!text.contains("datafusion.gold"), "{text}");
+    assert!(text.contains("did you mean gold.fact_sales"), "{text}");
+}
+
+#[test]
+fn an_unknown_report_is_named_without_the_configuration_prefix() {
+    let project = Project::new();
+    let out = project.strata(&["report", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout_and_stderr(&out);
+    assert!(text.contains("no report `nope`"), "{text}");
+    assert!(text.contains("queries/reports/nope.sql"), "{text}");
+    assert!(!text.contains("configuration:"), "{text}");
+    assert!(
+        !text.contains(&project.path().display().to_string()),
+        "paths are relative to the project: {text}"
+    );
+}
