@@ -19,7 +19,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use indicatif::{HumanBytes, HumanCount};
 
 use super::Workspace;
-use crate::config::{Config, SourceSpec};
+use crate::config::{Config, LakeRoot, SourceSpec};
 use crate::error::{Error, Result};
 use crate::fixtures::{FixtureSpec, write_fixture};
 use crate::runner::{self, Unobserved, data_tests};
@@ -122,7 +122,7 @@ pub async fn run(spec: &BenchSpec) -> Result<BenchReport> {
     }
     let config = Config::for_project(
         &spec.project_dir,
-        lake_dir.display().to_string(),
+        LakeRoot::Local(lake_dir.clone()),
         SourceSpec::Csv(csv.clone()),
     );
     let started = Instant::now();
@@ -348,7 +348,7 @@ pub async fn extract(
         pg_env: config.pg_env.clone(),
         ..Config::for_project(
             &config.project_dir,
-            lake.display().to_string(),
+            LakeRoot::Local(lake.clone()),
             SourceSpec::Postgres(url.to_string()),
         )
     };

@@ -66,7 +66,7 @@ pub async fn build(
     options: &BuildOptions,
     observer: Arc<dyn Observer>,
 ) -> Result<Built> {
-    let lake = Arc::new(Lake::open(&config.lake)?);
+    let lake = Arc::new(Lake::open(&config.lake, &config.s3)?);
     let command = std::iter::once("run".to_string())
         .chain(options.select.iter().cloned())
         .collect::<Vec<_>>()

@@ -31,7 +31,7 @@ pub struct Workspace {
 impl Workspace {
     /// Opens the lake the settings name and a session over it.
     pub async fn open(config: Config) -> Result<Self> {
-        let lake = Arc::new(Lake::open(&config.lake)?);
+        let lake = Arc::new(Lake::open(&config.lake, &config.s3)?);
         Self::open_on(config, lake).await
     }
 

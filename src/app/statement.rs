@@ -35,7 +35,7 @@ pub async fn execute(ws: &Workspace, sql: &str) -> Result<Vec<RecordBatch>> {
             return create_table_as(ws, table, write, query).await;
         }
         Statement::Unload { query, to, write } => {
-            return unload(engine, query, to, write).await;
+            return unload(ws, query, to, write).await;
         }
         _ => {}
     }
@@ -194,13 +194,14 @@ pub async fn create_table_as(
 /// `UNLOAD (query) TO 'folder' WITH (...)`: the folder must be new or empty;
 /// the files are written beside it and moved in when complete.
 pub async fn unload(
-    engine: &Engine,
+    ws: &Workspace,
     query: &str,
     to: &str,
     write: &WriteSpec,
 ) -> Result<Vec<RecordBatch>> {
+    let engine = &ws.engine;
     if to.starts_with("s3://") {
-        return unload_s3(engine, query, to, write).await;
+        return unload_s3(ws, query, to, write).await;
     }
     if to.contains("://") && !to.starts_with("file://") {
         return Err(Error::Statement(format!(
@@ -273,17 +274,19 @@ async fn unload_stream(
 /// files go straight into the (new or empty) folder, and are deleted again
 /// if the query fails midway.
 async fn unload_s3(
-    engine: &Engine,
+    ws: &Workspace,
     query: &str,
     to: &str,
     write: &WriteSpec,
 ) -> Result<Vec<RecordBatch>> {
+    let engine = &ws.engine;
     let trimmed = to.trim_end_matches('/');
     let (parent, name) = trimmed
         .rsplit_once('/')
         .filter(|(p, n)| p.len() > "s3:/".len() && !n.is_empty())
         .ok_or_else(|| Error::Statement(format!("UNLOAD: {to} names no folder inside a bucket")))?;
-    let target = crate::lake::Lake::open(parent)?;
+    let root = crate::config::LakeRoot::parse(parent, std::path::Path::new("/"))?;
+    let target = crate::lake::Lake::open(&root, &ws.config.s3)?;
     let folder = Path::from(name);
     let existing: Vec<_> =
         futures::TryStreamExt::try_collect(target.store().list(Some(&folder))).await?;

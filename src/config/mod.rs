@@ -57,6 +57,115 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Where the lake's root is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LakeRoot {
+    /// A directory on local disk (absolute).
+    Local(PathBuf),
+    /// A prefix in an S3 bucket (or an S3-compatible server).
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The prefix inside it, without slashes at either end (may be empty).
+        prefix: String,
+    },
+}
+
+impl LakeRoot {
+    /// Reads a user's spelling: `s3://bucket/prefix`, `file:///path`, or a
+    /// path (relative to `base`).
+    pub fn parse(value: &str, base: &Path) -> Result<Self> {
+        if let Some(rest) = value.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(Error::Config(format!("lake {value}: no bucket")));
+            }
+            return Ok(LakeRoot::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.trim_matches('/').to_string(),
+            });
+        }
+        if let Some((scheme, _)) = value.split_once("://")
+            && scheme != "file"
+        {
+            return Err(Error::Config(format!(
+                "lake {value}: `{scheme}://` lakes are not supported; use a local directory or s3://bucket/prefix"
+            )));
+        }
+        Ok(LakeRoot::Local(absolute(
+            base,
+            Path::new(value.trim_start_matches("file://")),
+        )))
+    }
+
+    /// The root as a URL (`file:///...` or `s3://bucket/prefix/`), with a
+    /// trailing slash.
+    pub fn url(&self) -> String {
+        match self {
+            LakeRoot::Local(p) => format!("file://{}/", p.display()),
+            LakeRoot::S3 { bucket, prefix } if prefix.is_empty() => format!("s3://{bucket}/"),
+            LakeRoot::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}/"),
+        }
+    }
+}
+
+impl std::fmt::Display for LakeRoot {
+    /// A local root as its path, an S3 root as its URL.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LakeRoot::Local(p) => write!(f, "{}", p.display()),
+            LakeRoot::S3 { .. } => f.write_str(self.url().trim_end_matches('/')),
+        }
+    }
+}
+
+/// The `AWS_*` variables, captured once: credentials, region, endpoint,
+/// `AWS_ALLOW_HTTP`, as the AWS tools read them.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct S3Env {
+    vars: Vec<(String, String)>,
+}
+
+impl S3Env {
+    /// Reads the process environment.
+    fn from_process() -> Self {
+        let mut vars: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, v)| k.starts_with("AWS_") && !v.is_empty())
+            .collect();
+        vars.sort();
+        S3Env { vars }
+    }
+
+    /// Settings given as `(AWS_NAME, value)` pairs.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        S3Env {
+            vars: pairs.into_iter().collect(),
+        }
+    }
+
+    /// Every variable captured.
+    pub fn vars(&self) -> &[(String, String)] {
+        &self.vars
+    }
+
+    /// One variable's value.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl std::fmt::Debug for S3Env {
+    /// Names only: the values include secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.vars.iter().map(|(k, _)| k))
+            .finish()
+    }
+}
+
 /// Where queries run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum EngineSpec {
@@ -93,7 +202,11 @@ pub struct Config {
     /// The project: where `queries/`, `fixtures/` and `strata.toml` live.
     pub project_dir: PathBuf,
     /// The lake root: a local directory or `s3://bucket/prefix`.
-    pub lake: String,
+    pub lake: LakeRoot,
+    /// The `AWS_*` settings an S3 lake is opened with.
+    pub s3: S3Env,
+    /// Where the prompt keeps its history (`~/.strata_history`).
+    pub history_file: Option<PathBuf>,
     /// The legacy source behind `legacy.*`.
     pub source: SourceSpec,
     /// The folder of SQL models, data tests and reports.
@@ -170,6 +283,10 @@ pub struct Environment {
     pub engine: Option<String>,
     /// The `PG*` variables.
     pub pg: PgEnv,
+    /// The `AWS_*` variables.
+    pub s3: S3Env,
+    /// `HOME`.
+    pub home: Option<PathBuf>,
 }
 
 impl Environment {
@@ -183,6 +300,8 @@ impl Environment {
             database_url: get("DATABASE_URL"),
             engine: get("STRATA_ENGINE"),
             pg: PgEnv::from_process(),
+            s3: S3Env::from_process(),
+            home: std::env::var_os("HOME").map(PathBuf::from),
         }
     }
 }
@@ -217,11 +336,11 @@ impl Config {
         let file = read_file_config(&project_dir)?;
 
         let lake = if let Some(l) = flags.lake.as_ref().or(env.lake.as_ref()) {
-            lake_location(&cwd, l)
+            LakeRoot::parse(l, &cwd)?
         } else if let Some(l) = &file.lake {
-            lake_location(&project_dir, l)
+            LakeRoot::parse(l, &project_dir)?
         } else {
-            lake_location(&project_dir, DEFAULT_LAKE)
+            LakeRoot::parse(DEFAULT_LAKE, &project_dir)?
         };
 
         let source = if let Some(s) = flags
@@ -254,6 +373,8 @@ impl Config {
             engine,
             database_url: env.database_url.clone(),
             pg_env: env.pg.clone(),
+            s3: env.s3.clone(),
+            history_file: env.home.as_ref().map(|h| h.join(".strata_history")),
             alerts,
             queries_dir: project_dir.join("queries"),
             project_dir,
@@ -267,10 +388,12 @@ impl Config {
     /// The settings of a project read from nowhere: this lake and source,
     /// the project's `queries/`, the local engine, no alerts, no `PG*` or
     /// `DATABASE_URL`. For benchmarks and tools that make their own lakes.
-    pub fn for_project(project_dir: &Path, lake: String, source: SourceSpec) -> Self {
+    pub fn for_project(project_dir: &Path, lake: LakeRoot, source: SourceSpec) -> Self {
         Config {
             project_dir: project_dir.to_path_buf(),
             lake,
+            s3: S3Env::default(),
+            history_file: None,
             source,
             queries_dir: project_dir.join("queries"),
             alerts: vec![],
@@ -288,15 +411,6 @@ fn read_file_config(project_dir: &Path) -> Result<FileConfig> {
             .map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
         Err(e) => Err(Error::io(path, e)),
-    }
-}
-
-/// A lake root is kept as given when it is a URL, else made absolute.
-fn lake_location(base: &Path, value: &str) -> String {
-    if value.contains("://") {
-        value.to_string()
-    } else {
-        absolute(base, Path::new(value)).display().to_string()
     }
 }
 
@@ -351,7 +465,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             only_file.lake,
-            dir.path().join("from-file").display().to_string()
+            LakeRoot::Local(dir.path().join("from-file"))
         );
         assert_eq!(
             only_file.source,
@@ -366,7 +480,7 @@ mod tests {
             &env,
         )
         .unwrap();
-        assert_eq!(with_env.lake, "/env-lake");
+        assert_eq!(with_env.lake, LakeRoot::Local("/env-lake".into()));
 
         let with_flag = Config::load(
             &Overrides {
@@ -378,7 +492,7 @@ mod tests {
             &env,
         )
         .unwrap();
-        assert_eq!(with_flag.lake, "/flag-lake");
+        assert_eq!(with_flag.lake, LakeRoot::Local("/flag-lake".into()));
         assert_eq!(with_flag.source.describe(), "postgres://u:***@h/db");
     }
 
@@ -393,7 +507,7 @@ mod tests {
             &Environment::default(),
         )
         .unwrap();
-        assert_eq!(c.lake, dir.path().join("s3").display().to_string());
+        assert_eq!(c.lake, LakeRoot::Local(dir.path().join("s3")));
         assert_eq!(c.source, SourceSpec::Csv(dir.path().join(DEFAULT_SOURCE)));
     }
 
@@ -412,6 +526,34 @@ mod tests {
         .to_string();
         assert!(err.contains("strata.toml"), "{err}");
         assert!(err.contains("lakes"), "{err}");
+    }
+
+    #[test]
+    fn lake_roots_are_parsed_once() {
+        let base = Path::new("/p");
+        assert_eq!(
+            LakeRoot::parse("s3://b/a/b/", base).unwrap(),
+            LakeRoot::S3 {
+                bucket: "b".into(),
+                prefix: "a/b".into()
+            }
+        );
+        assert_eq!(
+            LakeRoot::parse("s3://b/x", base).unwrap().url(),
+            "s3://b/x/"
+        );
+        assert_eq!(
+            LakeRoot::parse("lake", base).unwrap(),
+            LakeRoot::Local("/p/lake".into())
+        );
+        assert_eq!(
+            LakeRoot::parse("file:///abs", base).unwrap(),
+            LakeRoot::Local("/abs".into())
+        );
+        assert!(LakeRoot::parse("gs://b", base).is_err());
+        assert!(LakeRoot::parse("s3://", base).is_err());
+        let s3 = S3Env::from_pairs([("AWS_SECRET_ACCESS_KEY".into(), "hush".into())]);
+        assert!(!format!("{s3:?}").contains("hush"));
     }
 
     #[test]

@@ -21,7 +21,6 @@ pub(crate) mod s3_lock;
 pub mod writer;
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::TryStreamExt;
@@ -29,6 +28,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 
+use crate::config::S3Env;
 use crate::error::{Error, Result};
 
 /// The Hive convention for a NULL partition value.
@@ -140,19 +140,7 @@ impl fmt::Display for TableId {
     }
 }
 
-/// Where the lake's root is.
-#[derive(Debug, Clone)]
-pub enum LakeRoot {
-    /// A directory on local disk (absolute).
-    Local(PathBuf),
-    /// A prefix in an S3 bucket (or an S3-compatible server).
-    S3 {
-        /// The bucket.
-        bucket: String,
-        /// The prefix inside it, without slashes at either end (may be empty).
-        prefix: String,
-    },
-}
+pub use crate::config::LakeRoot;
 
 /// An open lake.
 #[derive(Debug)]
@@ -164,22 +152,34 @@ pub struct Lake {
     bucket_store: Option<Arc<dyn ObjectStore>>,
 }
 
-/// An S3 client from the AWS conventions: `AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION` (default
-/// us-east-1), `AWS_ENDPOINT_URL` (an S3-compatible server) and
-/// `AWS_ALLOW_HTTP` (for a local one). Requests are retried with backoff on
-/// throttling and server errors (object_store's policy, 10 attempts at most).
-fn s3_store(bucket: &str) -> Result<Arc<dyn ObjectStore>> {
-    use object_store::aws::AmazonS3Builder;
-    let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    if let Some(endpoint) = env("AWS_ENDPOINT_URL").or_else(|| env("AWS_ENDPOINT_URL_S3")) {
+/// An S3 client from the AWS conventions, as captured in `env`:
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+/// `AWS_REGION` (default us-east-1), `AWS_ENDPOINT_URL` (an S3-compatible
+/// server) and `AWS_ALLOW_HTTP` (for a local one). Requests are retried with
+/// backoff on throttling and server errors (object_store's policy, 10
+/// attempts at most).
+fn s3_store(bucket: &str, env: &S3Env) -> Result<Arc<dyn ObjectStore>> {
+    use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+    let mut b = AmazonS3Builder::new().with_bucket_name(bucket);
+    // What AmazonS3Builder::from_env does, from the captured variables.
+    for (key, value) in env.vars() {
+        if let Ok(k) = key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
+            b = b.with_config(k, value);
+        }
+    }
+    if let Some(endpoint) = env
+        .get("AWS_ENDPOINT_URL")
+        .or_else(|| env.get("AWS_ENDPOINT_URL_S3"))
+    {
         b = b.with_endpoint(endpoint);
     }
-    if env("AWS_REGION").is_none() && env("AWS_DEFAULT_REGION").is_none() {
+    if env.get("AWS_REGION").is_none() && env.get("AWS_DEFAULT_REGION").is_none() {
         b = b.with_region("us-east-1");
     }
-    if env("AWS_ALLOW_HTTP").is_some_and(|v| v == "true" || v == "1") {
+    if env
+        .get("AWS_ALLOW_HTTP")
+        .is_some_and(|v| v == "true" || v == "1")
+    {
         b = b.with_allow_http(true);
     }
     b = b.with_retry(object_store::RetryConfig {
@@ -194,49 +194,37 @@ fn s3_store(bucket: &str) -> Result<Arc<dyn ObjectStore>> {
 }
 
 impl Lake {
-    /// Opens the lake at `location`: a local directory (created if
-    /// missing) or `s3://bucket/prefix`.
-    pub fn open(location: &str) -> Result<Self> {
-        if let Some(rest) = location.strip_prefix("s3://") {
-            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            if bucket.is_empty() {
-                return Err(Error::Config(format!("lake {location}: no bucket")));
+    /// Opens the lake at `root`: a local directory (created if missing) or
+    /// a prefix of an S3 bucket, reached with `s3`'s settings.
+    pub fn open(root: &LakeRoot, s3: &S3Env) -> Result<Self> {
+        match root {
+            LakeRoot::S3 { bucket, prefix } => {
+                let bucket_store = s3_store(bucket, s3)?;
+                let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+                    bucket_store.clone()
+                } else {
+                    Arc::new(object_store::prefix::PrefixStore::new(
+                        bucket_store.clone(),
+                        prefix.as_str(),
+                    ))
+                };
+                Ok(Lake {
+                    root: root.clone(),
+                    store,
+                    bucket_store: Some(bucket_store),
+                })
             }
-            let prefix = prefix.trim_matches('/').to_string();
-            let bucket_store = s3_store(bucket)?;
-            let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
-                bucket_store.clone()
-            } else {
-                Arc::new(object_store::prefix::PrefixStore::new(
-                    bucket_store.clone(),
-                    prefix.as_str(),
-                ))
-            };
-            return Ok(Lake {
-                root: LakeRoot::S3 {
-                    bucket: bucket.to_string(),
-                    prefix,
-                },
-                store,
-                bucket_store: Some(bucket_store),
-            });
+            LakeRoot::Local(path) => {
+                std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
+                let path = path.canonicalize().map_err(|e| Error::io(path, e))?;
+                let store = LocalFileSystem::new_with_prefix(&path)?;
+                Ok(Lake {
+                    root: LakeRoot::Local(path),
+                    store: Arc::new(store),
+                    bucket_store: None,
+                })
+            }
         }
-        if let Some((scheme, _)) = location.split_once("://")
-            && scheme != "file"
-        {
-            return Err(Error::Config(format!(
-                "lake {location}: `{scheme}://` lakes are not supported; use a local directory or s3://bucket/prefix"
-            )));
-        }
-        let path = PathBuf::from(location.trim_start_matches("file://"));
-        std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
-        let path = path.canonicalize().map_err(|e| Error::io(&path, e))?;
-        let store = LocalFileSystem::new_with_prefix(&path)?;
-        Ok(Lake {
-            root: LakeRoot::Local(path),
-            store: Arc::new(store),
-            bucket_store: None,
-        })
     }
 
     /// For an S3 lake, the bucket's URL and store, to register with
@@ -262,19 +250,12 @@ impl Lake {
 
     /// The lake root as a URL DataFusion can list (`file:///...`), with a trailing slash.
     pub fn url(&self) -> String {
-        match &self.root {
-            LakeRoot::Local(p) => format!("file://{}/", p.display()),
-            LakeRoot::S3 { bucket, prefix } if prefix.is_empty() => format!("s3://{bucket}/"),
-            LakeRoot::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}/"),
-        }
+        self.root.url()
     }
 
     /// A printable location.
     pub fn describe(&self) -> String {
-        match &self.root {
-            LakeRoot::Local(p) => p.display().to_string(),
-            LakeRoot::S3 { .. } => self.url().trim_end_matches('/').to_string(),
-        }
+        self.root.to_string()
     }
 
     /// A key's local path, for a lake on local disk.

@@ -137,7 +137,11 @@ fn a_malformed_source_row_names_the_file_and_line() {
 #[test]
 fn another_run_holding_the_lake_is_refused() {
     let project = Project::new();
-    let lake = strata::lake::Lake::open(project.lake().to_str().unwrap()).unwrap();
+    let lake = strata::lake::Lake::open(
+        &strata::lake::LakeRoot::Local(project.lake()),
+        &Default::default(),
+    )
+    .unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _held = runtime.block_on(lake.lock()).unwrap();
     let out = project.strata(&["run"]);

@@ -14,7 +14,7 @@ pub async fn catalog(config: &Config, args: &CatalogArgs) -> Result<Outcome> {
         location,
         select,
     } = &args.action;
-    let lake = Lake::open(&config.lake)?;
+    let lake = Lake::open(&config.lake, &config.s3)?;
     let mut manifests: Vec<_> = lake
         .tables()
         .await?

@@ -10,7 +10,7 @@ use crate::lake::Lake;
 
 /// Lists the dead letters, or moves one back to the landing zone.
 pub async fn dlq(config: &Config, args: &DlqArgs) -> Result<Outcome> {
-    let lake = Lake::open(&config.lake)?;
+    let lake = Lake::open(&config.lake, &config.s3)?;
     match &args.action {
         DlqAction::List => {
             let letters = dlq::list(&lake).await?;

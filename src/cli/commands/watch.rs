@@ -18,7 +18,7 @@ use crate::metadata::RunStatus;
 
 /// Lands files as they arrive (or once, with `--once`).
 pub async fn watch(config: &Config, args: &WatchArgs, quiet: bool) -> Result<Outcome> {
-    let lake = Arc::new(Lake::open(&config.lake)?);
+    let lake = Arc::new(Lake::open(&config.lake, &config.s3)?);
     let mut wakeup = Wakeup::new(&lake, args.poll.map(Duration::from_secs_f64));
     let debounce = Duration::from_millis(args.debounce_ms);
     if !args.once {

@@ -241,7 +241,7 @@ pub async fn interactive(
     let mut editor: rustyline::Editor<helper::SqlHelper, rustyline::history::DefaultHistory> =
         rustyline::Editor::new().map_err(|e| Error::Internal(format!("the line editor: {e}")))?;
     editor.set_helper(Some(helper));
-    let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".strata_history"));
+    let history = ws.config.history_file.clone();
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }

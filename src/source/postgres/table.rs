@@ -96,87 +96,91 @@ impl PgTable {
         matches!(self.relkind.as_str(), "r" | "m")
     }
 
-    /// The filter as PostgreSQL SQL, when it can be sent to the server.
+    /// The filter as PostgreSQL SQL, when it can be sent to the server:
+    /// checked by the type gate ([`PgTable::pushable`]), then written by
+    /// DataFusion's unparser in PostgreSQL's dialect.
     fn filter_sql(&self, e: &Expr) -> Option<String> {
+        use datafusion::common::tree_node::{Transformed, TreeNode};
+        use datafusion::sql::unparser::Unparser;
+        use datafusion::sql::unparser::dialect::PostgreSqlDialect;
+        if !self.pushable(e) {
+            return None;
+        }
+        // The SQL names the relation once, in FROM: columns go unqualified.
+        let e = e
+            .clone()
+            .transform(|e| {
+                Ok(match e {
+                    Expr::Column(c) => Transformed::yes(Expr::Column(
+                        datafusion::common::Column::new_unqualified(c.name),
+                    )),
+                    other => Transformed::no(other),
+                })
+            })
+            .ok()?
+            .data;
+        // Pushed filters are joined with AND: the unparser's outer
+        // parentheses can go, except around an OR, which binds looser.
+        let or = matches!(&e, Expr::BinaryExpr(b) if b.op == Operator::Or);
+        match Unparser::new(&PostgreSqlDialect {}).expr_to_sql(&e).ok()? {
+            datafusion::sql::sqlparser::ast::Expr::Nested(inner) if !or => Some(inner.to_string()),
+            sql => Some(sql.to_string()),
+        }
+    }
+
+    /// The type gate: whether PostgreSQL evaluates `e` exactly as DataFusion
+    /// would. Comparisons of a column with a literal, AND, OR, NOT, IS
+    /// [NOT] NULL and IN lists; order comparisons only on types that order
+    /// alike on both sides (not text, whose collations differ), and never
+    /// on floats or types Strata cannot read.
+    fn pushable(&self, e: &Expr) -> bool {
+        let column =
+            |c: &datafusion::common::Column| self.columns.iter().find(|x| x.name == c.name);
+        let comparable = |kind: &PgKind| {
+            !matches!(
+                kind,
+                PgKind::Float4 | PgKind::Float8 | PgKind::Unsupported(_)
+            )
+        };
         match e {
             Expr::BinaryExpr(b) => match b.op {
-                Operator::And | Operator::Or => Some(format!(
-                    "({} {} {})",
-                    self.filter_sql(&b.left)?,
-                    if b.op == Operator::And { "AND" } else { "OR" },
-                    self.filter_sql(&b.right)?
-                )),
+                Operator::And | Operator::Or => self.pushable(&b.left) && self.pushable(&b.right),
                 Operator::Eq
                 | Operator::NotEq
                 | Operator::Lt
                 | Operator::LtEq
                 | Operator::Gt
                 | Operator::GtEq => {
-                    let (col, lit, op) = match (b.left.as_ref(), b.right.as_ref()) {
-                        (Expr::Column(c), Expr::Literal(v, _)) => (c, v, b.op),
-                        (Expr::Literal(v, _), Expr::Column(c)) => (c, v, b.op.swap()?),
-                        _ => return None,
+                    let (col, lit) = match (b.left.as_ref(), b.right.as_ref()) {
+                        (Expr::Column(c), Expr::Literal(v, _))
+                        | (Expr::Literal(v, _), Expr::Column(c)) => (c, v),
+                        _ => return false,
                     };
-                    let column = self.columns.iter().find(|x| x.name == col.name)?;
-                    let equality = matches!(op, Operator::Eq | Operator::NotEq);
-                    if !equality && !column.kind.orders_like_arrow() {
-                        return None;
-                    }
-                    if matches!(
-                        column.kind,
-                        PgKind::Float4 | PgKind::Float8 | PgKind::Unsupported(_)
-                    ) {
-                        return None;
-                    }
-                    Some(format!(
-                        "{} {} {}",
-                        quote_ident(&column.name),
-                        op,
-                        literal_sql(lit)?
-                    ))
+                    let Some(column) = column(col) else {
+                        return false;
+                    };
+                    let equality = matches!(b.op, Operator::Eq | Operator::NotEq);
+                    (equality || column.kind.orders_like_arrow())
+                        && comparable(&column.kind)
+                        && literal_pushable(lit)
                 }
-                _ => None,
+                _ => false,
             },
             Expr::IsNull(inner) | Expr::IsNotNull(inner) => {
-                let Expr::Column(c) = inner.as_ref() else {
-                    return None;
-                };
-                self.columns.iter().find(|x| x.name == c.name)?;
-                let not = if matches!(e, Expr::IsNotNull(_)) {
-                    " NOT"
-                } else {
-                    ""
-                };
-                Some(format!("{} IS{not} NULL", quote_ident(&c.name)))
+                matches!(inner.as_ref(), Expr::Column(c) if column(c).is_some())
             }
-            Expr::Not(inner) => Some(format!("NOT ({})", self.filter_sql(inner)?)),
+            Expr::Not(inner) => self.pushable(inner),
             Expr::InList(list) => {
                 let Expr::Column(c) = list.expr.as_ref() else {
-                    return None;
+                    return false;
                 };
-                let column = self.columns.iter().find(|x| x.name == c.name)?;
-                if matches!(
-                    column.kind,
-                    PgKind::Float4 | PgKind::Float8 | PgKind::Unsupported(_)
-                ) {
-                    return None;
-                }
-                let values = list
-                    .list
-                    .iter()
-                    .map(|v| match v {
-                        Expr::Literal(v, _) => literal_sql(v),
-                        _ => None,
-                    })
-                    .collect::<Option<Vec<_>>>()?;
-                let not = if list.negated { " NOT" } else { "" };
-                Some(format!(
-                    "{}{not} IN ({})",
-                    quote_ident(&c.name),
-                    values.join(", ")
-                ))
+                column(c).is_some_and(|c| comparable(&c.kind))
+                    && list
+                        .list
+                        .iter()
+                        .all(|v| matches!(v, Expr::Literal(v, _) if literal_pushable(v)))
             }
-            _ => None,
+            _ => false,
         }
     }
 
@@ -204,35 +208,32 @@ pub fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-fn literal_sql(v: &ScalarValue) -> Option<String> {
-    if v.is_null() {
-        return None;
-    }
-    Some(match v {
-        ScalarValue::Int8(Some(x)) => x.to_string(),
-        ScalarValue::Int16(Some(x)) => x.to_string(),
-        ScalarValue::Int32(Some(x)) => x.to_string(),
-        ScalarValue::Int64(Some(x)) => x.to_string(),
-        ScalarValue::UInt8(Some(x)) => x.to_string(),
-        ScalarValue::UInt16(Some(x)) => x.to_string(),
-        ScalarValue::UInt32(Some(x)) => x.to_string(),
-        ScalarValue::UInt64(Some(x)) => x.to_string(),
-        ScalarValue::Boolean(Some(b)) => b.to_string(),
-        ScalarValue::Utf8(Some(s))
-        | ScalarValue::LargeUtf8(Some(s))
-        | ScalarValue::Utf8View(Some(s)) => {
-            format!("'{}'", s.replace('\'', "''"))
-        }
-        ScalarValue::Decimal128(Some(_), _, _) => v.to_string(),
-        ScalarValue::Date32(Some(_)) => format!("DATE '{v}'"),
-        ScalarValue::TimestampMicrosecond(Some(_), None)
-        | ScalarValue::TimestampMillisecond(Some(_), None)
-        | ScalarValue::TimestampSecond(Some(_), None)
-        | ScalarValue::TimestampNanosecond(Some(_), None) => {
-            format!("TIMESTAMP '{}'", v.to_string().replace('T', " "))
-        }
-        _ => return None,
-    })
+/// Whether a literal means the same on both sides: integers, booleans,
+/// text, decimals, dates and timestamps without a zone; never NULL (a
+/// comparison with NULL is for DataFusion to judge).
+fn literal_pushable(v: &ScalarValue) -> bool {
+    !v.is_null()
+        && matches!(
+            v,
+            ScalarValue::Int8(_)
+                | ScalarValue::Int16(_)
+                | ScalarValue::Int32(_)
+                | ScalarValue::Int64(_)
+                | ScalarValue::UInt8(_)
+                | ScalarValue::UInt16(_)
+                | ScalarValue::UInt32(_)
+                | ScalarValue::UInt64(_)
+                | ScalarValue::Boolean(_)
+                | ScalarValue::Utf8(_)
+                | ScalarValue::LargeUtf8(_)
+                | ScalarValue::Utf8View(_)
+                | ScalarValue::Decimal128(..)
+                | ScalarValue::Date32(_)
+                | ScalarValue::TimestampMicrosecond(_, None)
+                | ScalarValue::TimestampMillisecond(_, None)
+                | ScalarValue::TimestampSecond(_, None)
+                | ScalarValue::TimestampNanosecond(_, None)
+        )
 }
 
 #[async_trait]
@@ -579,6 +580,55 @@ fn decode_error(relation: &str, e: DecodeError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn table() -> PgTable {
+        let connector = PgConnector::new(
+            "postgres://u@127.0.0.1/db",
+            &crate::config::PgEnv::default(),
+        )
+        .unwrap();
+        let column = |name: &str, kind| PgColumn {
+            name: name.into(),
+            kind,
+            not_null: false,
+        };
+        PgTable::new(
+            Arc::new(connector),
+            "public",
+            "sales",
+            "r",
+            vec![
+                column("quantity", PgKind::Int4),
+                column("region", PgKind::Text),
+                column("price", PgKind::Float8),
+                column("day", PgKind::Date),
+            ],
+            1,
+        )
+    }
+
+    #[test]
+    fn pushed_filters_keep_their_meaning_in_postgresql() {
+        use datafusion::prelude::{col, lit};
+        let t = table();
+        let sql = |e: Expr| t.filter_sql(&e);
+        assert_eq!(
+            sql(col("quantity").gt(lit(10))).as_deref(),
+            Some("\"quantity\" > 10")
+        );
+        // Joined to the other filters with AND: an OR keeps its parentheses.
+        let or = sql(col("region").eq(lit("Sul")).or(col("quantity").lt(lit(3)))).unwrap();
+        assert!(or.starts_with('(') && or.ends_with(')'), "{or}");
+        assert!(or.contains("'Sul'") && or.contains(" OR "), "{or}");
+        // Text orders by collation on the server: not sent.
+        assert_eq!(sql(col("region").gt(lit("N"))), None);
+        // Floats compare differently (NaN): not sent.
+        assert_eq!(sql(col("price").eq(lit(1.5))), None);
+        let day = sql(col("day").gt_eq(lit(ScalarValue::Date32(Some(19723))))).unwrap();
+        assert!(day.contains("2024-01-01"), "{day}");
+        let quote = sql(col("region").eq(lit("O'Brien"))).unwrap();
+        assert!(quote.contains("'O''Brien'"), "{quote}");
+    }
 
     #[test]
     fn page_ranges_cover_the_relation() {
