@@ -51,7 +51,7 @@ impl<R: BufRead> RecordReader<R> {
     }
 
     /// Line the last record read started on.
-    pub fn record_line(&self) -> u64 {
+    fn record_line(&self) -> u64 {
         self.record_line
     }
 
@@ -75,7 +75,7 @@ impl<R: BufRead> RecordReader<R> {
     ///
     /// Follows PostgreSQL: a quote opens or closes quoting anywhere in a field,
     /// `""` inside quotes is one quote, and a newline inside quotes is data.
-    pub fn read_record(&mut self) -> std::io::Result<bool> {
+    fn read_record(&mut self) -> std::io::Result<bool> {
         self.data.clear();
         self.ends.clear();
         self.quoted.clear();

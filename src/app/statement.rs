@@ -113,7 +113,7 @@ fn check_tables(
 
 /// `CREATE TABLE layer.table WITH (...) AS query`: built as a model's
 /// table is, and recorded as a run of one step.
-pub async fn create_table_as(
+async fn create_table_as(
     ws: &Workspace,
     table: &str,
     write: &WriteSpec,

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 
 /// How long an `on_alert` command or a webhook may take when the rule says
 /// nothing: a hung alert must never hold up the run it reports on.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One rule as written in `strata.toml`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -137,7 +137,8 @@ impl S3Env {
     }
 
     /// Settings given as `(AWS_NAME, value)` pairs.
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+    #[cfg(test)]
+    fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
         S3Env {
             vars: pairs.into_iter().collect(),
         }
@@ -322,7 +323,7 @@ pub const CONFIG_FILE: &str = "strata.toml";
 /// The shipped fixture, relative to the project.
 pub const DEFAULT_SOURCE: &str = "fixtures/legacy_sales.csv";
 /// The default lake root, relative to the project.
-pub const DEFAULT_LAKE: &str = "s3";
+const DEFAULT_LAKE: &str = "s3";
 
 impl Config {
     /// Resolves the settings from flags, environment, `strata.toml` and defaults.

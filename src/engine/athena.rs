@@ -227,6 +227,72 @@ fn classify_write(sql: &str) -> Option<std::result::Result<Statement, String>> {
     None
 }
 
+/// A statement's tokens as SQL's tokenizer reads them (quotes, comments
+/// and case handled there), for recognising Athena's catalog statements.
+struct Words {
+    tokens: Vec<datafusion::sql::sqlparser::tokenizer::Token>,
+    at: usize,
+}
+
+impl Words {
+    fn read(sql: &str) -> Option<Self> {
+        use datafusion::sql::sqlparser::dialect::GenericDialect;
+        use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+        let tokens = Tokenizer::new(&GenericDialect {}, sql)
+            .tokenize()
+            .ok()?
+            .into_iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_) | Token::SemiColon))
+            .collect();
+        Some(Words { tokens, at: 0 })
+    }
+
+    /// Whether the next token is this keyword (unquoted, any case).
+    fn peek_keyword(&self, keyword: &str) -> bool {
+        use datafusion::sql::sqlparser::tokenizer::Token;
+        matches!(self.tokens.get(self.at), Some(Token::Word(w))
+            if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword))
+    }
+
+    /// Takes the keyword if it is next.
+    fn keyword(&mut self, keyword: &str) -> bool {
+        let found = self.peek_keyword(keyword);
+        self.at += usize::from(found);
+        found
+    }
+
+    /// Takes a possibly qualified name (`gold."fact_sales"`), unquoted.
+    fn name(&mut self) -> Option<String> {
+        use datafusion::sql::sqlparser::tokenizer::Token;
+        let mut parts = vec![];
+        loop {
+            match self.tokens.get(self.at) {
+                Some(Token::Word(w)) => parts.push(w.value.clone()),
+                _ => return None,
+            }
+            self.at += 1;
+            if !matches!(self.tokens.get(self.at), Some(Token::Period)) {
+                return Some(parts.join("."));
+            }
+            self.at += 1;
+        }
+    }
+
+    /// Takes a string literal.
+    fn string(&mut self) -> Option<String> {
+        use datafusion::sql::sqlparser::tokenizer::Token;
+        let Some(Token::SingleQuotedString(s)) = self.tokens.get(self.at) else {
+            return None;
+        };
+        self.at += 1;
+        Some(s.clone())
+    }
+
+    fn at_end(&self) -> bool {
+        self.at == self.tokens.len()
+    }
+}
+
 /// Sorts a statement (without its `;`).
 pub fn classify(sql: &str) -> Statement {
     match classify_write(sql) {
@@ -234,43 +300,55 @@ pub fn classify(sql: &str) -> Statement {
         Some(Err(e)) => return Statement::Invalid(e),
         None => {}
     }
-    let words: Vec<&str> = sql.split_whitespace().collect();
-    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
-    let up: Vec<&str> = upper.iter().map(String::as_str).collect();
-    let unquote = |s: &str| s.replace(['`', '"'], "");
-    match up.as_slice() {
-        [
-            verb @ ("INSERT" | "DELETE" | "UPDATE" | "MERGE" | "TRUNCATE" | "COPY"),
-            ..,
-        ] => Statement::Invalid(format!(
+    let Some(mut w) = Words::read(sql) else {
+        return Statement::Sql(sql.to_string());
+    };
+    if let Some(verb) = ["INSERT", "DELETE", "UPDATE", "MERGE", "TRUNCATE", "COPY"]
+        .into_iter()
+        .find(|v| w.peek_keyword(v))
+    {
+        return Statement::Invalid(format!(
             "{verb} is not supported: lake tables change only whole, by `strata run` or \
                  CREATE TABLE ... AS, so a reader never sees one half-written \
                  (UNLOAD (SELECT ...) TO 'folder' writes a query's files)"
-        )),
-        ["SHOW", "TABLES"] => Statement::ShowTables {
-            schema: None,
-            like: None,
-        },
-        ["SHOW", "TABLES", "IN" | "FROM", _] => Statement::ShowTables {
-            schema: Some(unquote(words[3])),
-            like: None,
-        },
-        ["SHOW", "TABLES", "IN" | "FROM", _, "LIKE", ..] => Statement::ShowTables {
-            schema: Some(unquote(words[3])),
-            like: Some(words[5..].join(" ").trim_matches('\'').to_string()),
-        },
-        ["SHOW", "TABLES", "LIKE", ..] => Statement::ShowTables {
-            schema: None,
-            like: Some(words[3..].join(" ").trim_matches('\'').to_string()),
-        },
-        ["SHOW", "SCHEMAS" | "DATABASES"] => Statement::ShowSchemas { like: None },
-        ["SHOW", "SCHEMAS" | "DATABASES", "LIKE", ..] => Statement::ShowSchemas {
-            like: Some(words[3..].join(" ").trim_matches('\'').to_string()),
-        },
-        ["SHOW", "COLUMNS", "IN" | "FROM", _] => Statement::Describe(unquote(words[3])),
-        ["DESCRIBE" | "DESC", t] if !t.starts_with('(') => Statement::Describe(unquote(words[1])),
-        ["SHOW", "PARTITIONS", _] => Statement::ShowPartitions(unquote(words[2])),
-        ["MSCK", "REPAIR", "TABLE", _] => Statement::Repair(unquote(words[3])),
+        ));
+    }
+    let like = |w: &mut Words| {
+        if w.keyword("LIKE") {
+            w.string().map(Some)
+        } else {
+            Some(None)
+        }
+    };
+    let statement = if w.keyword("SHOW") {
+        if w.keyword("TABLES") {
+            let schema = if w.keyword("IN") || w.keyword("FROM") {
+                w.name()
+            } else {
+                None
+            };
+            like(&mut w).map(|like| Statement::ShowTables { schema, like })
+        } else if w.keyword("SCHEMAS") || w.keyword("DATABASES") {
+            like(&mut w).map(|like| Statement::ShowSchemas { like })
+        } else if w.keyword("COLUMNS") {
+            (w.keyword("IN") || w.keyword("FROM"))
+                .then(|| w.name())
+                .flatten()
+                .map(Statement::Describe)
+        } else if w.keyword("PARTITIONS") {
+            w.name().map(Statement::ShowPartitions)
+        } else {
+            None
+        }
+    } else if w.keyword("DESCRIBE") || w.keyword("DESC") {
+        w.name().map(Statement::Describe)
+    } else if w.keyword("MSCK") && w.keyword("REPAIR") && w.keyword("TABLE") {
+        w.name().map(Statement::Repair)
+    } else {
+        None
+    };
+    match statement {
+        Some(s) if w.at_end() => s,
         _ => Statement::Sql(sql.to_string()),
     }
 }

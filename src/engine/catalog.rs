@@ -29,7 +29,7 @@ use crate::source::csv::{CsvFile, csv_table};
 /// that itself (it would fail to parse the NULL folder as an integer); the
 /// optimizer inlines the view, so filters on partition columns still prune
 /// folders.
-pub fn table_provider(lake: &Lake, m: &TableManifest) -> Result<Arc<dyn TableProvider>> {
+fn table_provider(lake: &Lake, m: &TableManifest) -> Result<Arc<dyn TableProvider>> {
     let schema = m.schema()?;
     let table_dir = m.table.key();
     match m.format {
@@ -112,7 +112,7 @@ pub fn table_provider(lake: &Lake, m: &TableManifest) -> Result<Arc<dyn TablePro
 
 /// Athena's pseudo-columns: the URL of the file a row was read from, and
 /// that file's size in bytes.
-pub const PSEUDO_COLUMNS: [&str; 2] = ["$path", "$file_size"];
+const PSEUDO_COLUMNS: [&str; 2] = ["$path", "$file_size"];
 
 /// Whether a statement names a pseudo-column: a double-quoted identifier
 /// (as Athena requires them), read with SQL's tokenizer so that the same

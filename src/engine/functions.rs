@@ -41,7 +41,7 @@ impl DateIssue {
 
 /// Parses a legacy date: exactly `DD/MM/YYYY`, `YYYY-MM-DD` or
 /// `YYYY-MM-DD HH24:MI:SS`, zero-padded; the time part is checked and dropped.
-pub fn parse_legacy_date(s: Option<&str>) -> Result<NaiveDate, DateIssue> {
+fn parse_legacy_date(s: Option<&str>) -> Result<NaiveDate, DateIssue> {
     let Some(s) = s else {
         return Err(DateIssue::Empty);
     };

@@ -29,10 +29,10 @@ use crate::lake::{Lake, Layer};
 
 /// Memory DataFusion may use for sorts, joins and aggregations before it
 /// spills to disk.
-pub const MEMORY_LIMIT: usize = 2 << 30;
+const MEMORY_LIMIT: usize = 2 << 30;
 
 /// The catalog all schemas live in.
-pub const CATALOG: &str = "datafusion";
+const CATALOG: &str = "datafusion";
 
 /// A session over the source and the lake.
 pub struct Engine {
@@ -171,7 +171,7 @@ impl Engine {
     }
 
     /// The schema of a layer, created when first needed.
-    pub fn layer_schema(&self, layer: &Layer) -> Result<Arc<dyn SchemaProvider>> {
+    fn layer_schema(&self, layer: &Layer) -> Result<Arc<dyn SchemaProvider>> {
         let catalog = self.catalog();
         if let Some(s) = catalog.schema(layer.as_str()) {
             return Ok(s);

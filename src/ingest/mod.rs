@@ -59,7 +59,7 @@ pub struct Landed {
 /// Whether a name is a file still being written by the usual conventions
 /// (`.name`, `name.tmp`, `name.part`, `name.crdownload`): skipped until
 /// renamed.
-pub fn in_progress(name: &str) -> bool {
+fn in_progress(name: &str) -> bool {
     name.starts_with('.')
         || [".tmp", ".part", ".crdownload", ".partial"]
             .iter()

@@ -88,7 +88,7 @@ impl Wakeup {
 
     /// Drains events until none came for `quiet` (or, with a producer that
     /// never pauses, for at most twenty times that).
-    pub async fn settle(&mut self, quiet: Duration) {
+    async fn settle(&mut self, quiet: Duration) {
         match self {
             Wakeup::Events { rx, .. } => {
                 let limit = tokio::time::Instant::now() + quiet * 20;

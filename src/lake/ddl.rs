@@ -112,7 +112,7 @@ fn partition_ranges(m: &TableManifest) -> Vec<(String, Option<(i64, i64)>)> {
 }
 
 /// The DDL of one table, whose folder is `location` (ending in `/`).
-pub fn table_ddl(m: &TableManifest, location: &str, dialect: Dialect) -> Result<String> {
+fn table_ddl(m: &TableManifest, location: &str, dialect: Dialect) -> Result<String> {
     let schema = m.schema()?;
     let (layer, name) = (m.table.layer.as_str(), m.table.name.as_str());
     let q = |s: &str| quote(s, dialect);

@@ -14,7 +14,7 @@ use super::{LakeLock, META_DIR};
 use crate::error::{Error, Result};
 
 /// A lock older than this is taken to be a dead run's.
-pub const STALE_AFTER: chrono::Duration = chrono::Duration::hours(6);
+const STALE_AFTER: chrono::Duration = chrono::Duration::hours(6);
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Holder {

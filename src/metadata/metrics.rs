@@ -8,7 +8,7 @@ use std::fmt::Write;
 use super::{History, RunStatus};
 
 /// Upper bounds of the duration histograms' buckets, seconds.
-pub const BUCKETS: [f64; 9] = [0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
+const BUCKETS: [f64; 9] = [0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
 
 /// Figures over the runs that started within a window.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -28,7 +28,7 @@ pub struct Summary {
 }
 
 /// The `q` quantile (nearest rank) of some values.
-pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+fn quantile(values: &[f64], q: f64) -> Option<f64> {
     if values.is_empty() {
         return None;
     }

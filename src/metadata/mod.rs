@@ -173,7 +173,7 @@ pub struct ObjectRecord {
 
 /// The objects a table's manifest lists that its own run wrote, as records
 /// (files carried over from earlier runs were recorded by those runs).
-pub fn objects_of(m: &TableManifest) -> Vec<ObjectRecord> {
+fn objects_of(m: &TableManifest) -> Vec<ObjectRecord> {
     let (layer, table) = (m.table.layer.as_str(), m.table.name.as_str());
     let columns = serde_json::to_string(&m.columns).unwrap_or_default();
     let schema_hash = crate::lake::manifest::sha256_hex(columns.as_bytes())[..16].to_string();

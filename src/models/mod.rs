@@ -27,7 +27,7 @@ use crate::lake::writer::WriteSpec;
 use crate::lake::{Layer, TableId};
 
 /// Folders of `queries/` that hold something other than models.
-pub const RESERVED_DIRS: [&str; 2] = ["tests", "reports"];
+const RESERVED_DIRS: [&str; 2] = ["tests", "reports"];
 
 /// A lake table and the SQL that builds it.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use crate::error::{Error, Result, user_message};
 use crate::models::QueryFile;
 
 /// Rows of a failing test shown to the user.
-pub const SAMPLE_ROWS: usize = 5;
+const SAMPLE_ROWS: usize = 5;
 
 /// The outcome of one data test.
 #[derive(Debug, Clone)]

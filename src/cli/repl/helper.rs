@@ -97,7 +97,7 @@ impl SqlHelper {
     }
 
     /// Candidates for the word being typed.
-    pub fn candidates(&self, word: &str) -> Vec<String> {
+    fn candidates(&self, word: &str) -> Vec<String> {
         if word.is_empty() {
             return vec![];
         }

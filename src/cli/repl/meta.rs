@@ -31,7 +31,7 @@ pub enum Meta {
 }
 
 /// Name, arguments, what it does.
-pub const COMMANDS: &[(&str, &str, &str)] = &[
+const COMMANDS: &[(&str, &str, &str)] = &[
     ("\\?", "", "show this help"),
     ("\\q", "", "quit (Ctrl-D too)"),
     (

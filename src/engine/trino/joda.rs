@@ -139,7 +139,7 @@ pub fn format(d: NaiveDateTime, tokens: &[Token]) -> String {
 }
 
 /// The chrono parsing format for a pattern.
-pub fn chrono_parse_format(tokens: &[Token]) -> Result<String, String> {
+fn chrono_parse_format(tokens: &[Token]) -> Result<String, String> {
     let mut out = String::new();
     for t in tokens {
         match t {

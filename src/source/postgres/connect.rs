@@ -16,7 +16,7 @@ use crate::config::redact_url;
 use crate::error::{Error, Result};
 
 /// The database the contract names, used when the URL names none.
-pub const DEFAULT_DATABASE: &str = "legacy_sales_db";
+const DEFAULT_DATABASE: &str = "legacy_sales_db";
 
 /// A connection, and why the server closed it if it did: PostgreSQL sends
 /// its reason (e.g. "terminating connection due to administrator command")

@@ -21,7 +21,7 @@ const PG_EPOCH_DAYS: i32 = 10_957;
 /// Microseconds from 1970-01-01 to 2000-01-01.
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 /// Precision and scale given to `numeric` without a declared typmod.
-pub const UNCONSTRAINED_NUMERIC: (u8, i8) = (38, 10);
+const UNCONSTRAINED_NUMERIC: (u8, i8) = (38, 10);
 
 /// A column's PostgreSQL type, as far as Strata reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]

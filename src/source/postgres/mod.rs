@@ -17,7 +17,7 @@ use decode::PgKind;
 use table::{PgColumn, PgTable};
 
 /// The schema of the legacy database that is exposed.
-pub const SOURCE_SCHEMA: &str = "public";
+const SOURCE_SCHEMA: &str = "public";
 
 /// Lists the relations of `public` and registers each as a table.
 pub async fn schema_provider(connector: Arc<PgConnector>) -> Result<Arc<dyn SchemaProvider>> {

@@ -11,7 +11,7 @@ use super::table::quote_ident;
 use crate::error::{Error, Result};
 
 /// The contract's DDL for the legacy table.
-pub const SALES_DDL: &str = "CREATE TABLE public.sales (
+const SALES_DDL: &str = "CREATE TABLE public.sales (
     sale_id       BIGINT        NOT NULL,
     sale_date     VARCHAR(32)   NOT NULL,
     customer_id   INTEGER       NOT NULL,

@@ -380,7 +380,7 @@ impl PgScanExec {
     }
 
     /// The `SELECT` a partition runs (the COPY wraps it).
-    pub fn select_sql(&self, partition: usize) -> String {
+    fn select_sql(&self, partition: usize) -> String {
         let mut list: Vec<String> = self
             .spec
             .columns
