@@ -239,6 +239,19 @@ fn query_text(origin: &str, position: Option<(u64, u64)>, message: &str) -> Stri
     }
 }
 
+/// Characters of an input value an error quotes at most.
+const QUOTED_CHARS: usize = 200;
+
+/// A value from the input, quoted for an error message: whole when short,
+/// else its first 200 characters and its length in bytes, so a malformed
+/// file (one 100 MB line, say) cannot flood the terminal or the run record.
+pub fn quoted(value: &str) -> String {
+    match value.char_indices().nth(QUOTED_CHARS) {
+        None => format!("{value:?}"),
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &value[..cut], value.len()),
+    }
+}
+
 /// Result with Strata's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -289,4 +302,18 @@ fn s3_message(text: &str) -> Option<String> {
         _ => "the S3 request failed".into(),
     };
     Some(format!("S3: {hint} ({code}: {message}; {url})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_input_is_bounded_and_says_how_long_it_was() {
+        assert_eq!(quoted("abc"), "\"abc\"");
+        let long = "é".repeat(100_000);
+        let q = quoted(&long);
+        assert!(q.chars().count() < 240, "{q}");
+        assert!(q.ends_with("(200000 bytes)"), "{q}");
+    }
 }

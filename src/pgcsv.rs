@@ -218,7 +218,7 @@ impl<R: BufRead> BatchReader<R> {
                 message: format!(
                     "header does not match the table's columns\n  expected: {}\n  found:    {}",
                     expected.join(","),
-                    found.join(",")
+                    crate::error::quoted(&found.join(","))
                 ),
             });
         }
@@ -355,9 +355,9 @@ impl<R: BufRead> BatchReader<R> {
                 }
                 if text.is_valid(row) && typed.is_null(row) {
                     *problem = Some(format!(
-                        "column {}: cannot read {:?} as {}",
+                        "column {}: cannot read {} as {}",
                         field.name(),
-                        text.value(row),
+                        crate::error::quoted(text.value(row)),
                         field.data_type()
                     ));
                 } else if !field.is_nullable() && typed.is_null(row) {

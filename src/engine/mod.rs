@@ -94,8 +94,10 @@ impl Engine {
             match crate::source::schema_provider(&config.source, &config.pg_env).await {
                 Ok(p) => (p, None),
                 Err(e) => {
-                    let empty: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
-                    (empty, Some(e))
+                    let unavailable: Arc<dyn SchemaProvider> = Arc::new(
+                        crate::source::Unavailable::new(crate::error::user_message(&e)),
+                    );
+                    (unavailable, Some(e))
                 }
             };
         let engine = Engine {

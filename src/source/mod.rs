@@ -45,6 +45,43 @@ pub fn sales_schema() -> SchemaRef {
     ]))
 }
 
+/// The `legacy` schema when the source could not be opened: it lists no
+/// tables, and a statement naming one of its tables fails with the reason
+/// the source could not be opened (not with "table not found").
+#[derive(Debug)]
+pub struct Unavailable {
+    reason: String,
+}
+
+impl Unavailable {
+    /// A schema standing for a source that failed with `reason`.
+    pub fn new(reason: String) -> Self {
+        Unavailable { reason }
+    }
+}
+
+#[async_trait::async_trait]
+impl SchemaProvider for Unavailable {
+    fn table_names(&self) -> Vec<String> {
+        vec![]
+    }
+
+    async fn table(
+        &self,
+        name: &str,
+    ) -> datafusion::error::Result<Option<Arc<dyn datafusion::catalog::TableProvider>>> {
+        Err(datafusion::error::DataFusionError::Plan(format!(
+            "{SCHEMA}.{name}: the legacy source is unavailable: {}",
+            self.reason
+        )))
+    }
+
+    fn table_exist(&self, _name: &str) -> bool {
+        // Every name "exists", so planning asks for it and gets the reason.
+        true
+    }
+}
+
 /// Builds the `legacy` schema for a source.
 pub async fn schema_provider(spec: &SourceSpec, pg_env: &PgEnv) -> Result<Arc<dyn SchemaProvider>> {
     let provider = Arc::new(MemorySchemaProvider::new());

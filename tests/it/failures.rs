@@ -303,3 +303,34 @@ fn an_unknown_report_is_named_without_the_configuration_prefix() {
         "paths are relative to the project: {text}"
     );
 }
+
+#[test]
+fn a_source_that_is_one_huge_line_gives_a_bounded_error() {
+    let project = Project::new();
+    // 2 MB and no newline: the whole file is its header.
+    let line = "x".repeat(2 << 20);
+    project.write("fixtures/legacy_sales.csv", &line);
+    let out = project.strata(&["run", "--no-report"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout_and_stderr(&out);
+    assert!(
+        text.contains("header does not match"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    assert!(
+        text.contains(&format!("({} bytes)", 2 << 20)),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    assert!(text.len() < 20_000, "{} bytes of output", text.len());
+    // The run record holds the same bounded message.
+    let error = project.strata_ok(&[
+        "sql",
+        "--format",
+        "csv",
+        "-c",
+        "SELECT error FROM meta.runs",
+    ]);
+    assert!(error.len() < 20_000, "{} bytes in meta.runs", error.len());
+}

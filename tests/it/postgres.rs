@@ -387,6 +387,32 @@ async fn a_wrong_password_is_a_clear_error_without_the_password() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_on_an_unreachable_source_fails_with_the_source_s_reason() {
+    let Some(real) = pg::password() else {
+        return; // an external DATABASE_URL server: its auth is not ours to test
+    };
+    let url = pg::url("postgres").replace(&real, "not-the-password-123");
+    let project = Project::new();
+    let out = project.strata(&[
+        "sql",
+        "--source",
+        &url,
+        "-c",
+        "SELECT count(*) FROM legacy.sales",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    let error = t
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("no error line: {t}"));
+    // The error itself says why, not only the warning above it.
+    assert!(error.contains("password authentication failed"), "{t}");
+    assert!(!error.contains("not found"), "{t}");
+    assert!(!t.contains("not-the-password-123"), "{t}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn source_sessions_cannot_write() {
     let url = pg::url("postgres");
     let connector = strata::source::postgres::connect::PgConnector::new(
