@@ -103,10 +103,9 @@ fn check_tables(
             .min()
             .map(|(_, k)| format!("; did you mean {k}?"))
             .unwrap_or_default();
-        return Err(Error::query(
-            "",
-            datafusion::error::DataFusionError::Plan(format!("table '{written}' not found{near}")),
-        ));
+        return Err(Error::Statement(format!(
+            "table '{written}' not found{near}"
+        )));
     }
     Ok(())
 }

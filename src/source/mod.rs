@@ -70,10 +70,15 @@ impl SchemaProvider for Unavailable {
         &self,
         name: &str,
     ) -> datafusion::error::Result<Option<Arc<dyn datafusion::catalog::TableProvider>>> {
-        Err(datafusion::error::DataFusionError::Plan(format!(
-            "{SCHEMA}.{name}: the legacy source is unavailable: {}",
-            self.reason
-        )))
+        // External, not Plan: the reason is not a planning mistake, and the
+        // user's message drops DataFusion's "External error:" wrapper.
+        Err(datafusion::error::DataFusionError::External(
+            format!(
+                "{SCHEMA}.{name}: the legacy source is unavailable: {}",
+                self.reason
+            )
+            .into(),
+        ))
     }
 
     fn table_exist(&self, _name: &str) -> bool {
