@@ -6,11 +6,14 @@
 //! _strata/meta/runs/<run>.json        one run: rewritten when it ends
 //! _strata/meta/steps/<run>.jsonl      its models, one line each
 //! _strata/meta/objects/<run>.jsonl    the objects it wrote, one line each
+//! _strata/meta/open/<run>.pid         while it runs: its process id
 //! ```
 //!
 //! One file per run, so writers never touch each other's records and a
 //! killed run leaves at most its own record unfinished. A run record still
-//! saying `running` whose process is gone is shown as `interrupted`.
+//! saying `running` whose process is gone is shown as `interrupted`, and the
+//! next run rewrites it so, finding it by its `open/` marker (not by reading
+//! every record).
 
 pub(crate) mod alerts;
 pub(crate) mod metrics;
@@ -202,6 +205,10 @@ fn objects_of(m: &TableManifest) -> Vec<ObjectRecord> {
         .collect()
 }
 
+/// Where runs that have begun and not finished leave a marker holding
+/// their process id, under the records' folder.
+const OPEN: &str = "open";
+
 fn key(kind: &str, run_id: &str, ext: &str) -> Path {
     Path::from(format!("{}/{kind}/{run_id}.{ext}", dir()))
 }
@@ -250,20 +257,67 @@ impl Journal {
             store: lake.store().clone(),
             record: Mutex::new(record.clone()),
         };
-        // Records of runs whose process died say so from now on.
-        for (path, bytes) in read_all(&journal.store, "runs").await? {
-            if let Ok(mut r) = serde_json::from_slice::<RunRecord>(&bytes)
-                && r.status == RunStatus::Running
-                && !crate::sys::alive(r.pid)
-            {
-                r.status = RunStatus::Interrupted;
-                r.error = Some("the run's process ended before the run did".into());
-                let bytes = serde_json::to_vec_pretty(&r).expect("records serialize");
-                put(&journal.store, &path, bytes).await?;
-            }
-        }
+        journal.close_dead_runs().await?;
+        // The marker first: a run record saying `running` always has one,
+        // so the next run finds it without reading the whole history.
+        put(
+            &journal.store,
+            &key(OPEN, &record.run_id, "pid"),
+            record.pid.to_string().into_bytes(),
+        )
+        .await?;
         journal.write_run(&record).await?;
         Ok(journal)
+    }
+
+    /// Rewrites the records of runs whose process died as `interrupted`.
+    /// Only runs that have not finished are looked at, through their
+    /// markers under `open/`: the cost follows the runs still open, not
+    /// the length of the history.
+    async fn close_dead_runs(&self) -> Result<()> {
+        let prefix = Path::from(format!("{}/{OPEN}", dir()));
+        let markers: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+        for m in markers {
+            let Some(run_id) = m
+                .location
+                .filename()
+                .and_then(|f| f.strip_suffix(".pid"))
+                .map(String::from)
+            else {
+                continue;
+            };
+            let pid = match self.store.get(&m.location).await {
+                Ok(got) => String::from_utf8_lossy(&got.bytes().await?)
+                    .trim()
+                    .parse()
+                    .ok(),
+                Err(object_store::Error::NotFound { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if pid.is_some_and(crate::sys::alive) {
+                continue;
+            }
+            let path = key("runs", &run_id, "json");
+            match self.store.get(&path).await {
+                Ok(got) => {
+                    if let Ok(mut r) = serde_json::from_slice::<RunRecord>(&got.bytes().await?)
+                        && r.status == RunStatus::Running
+                    {
+                        r.status = RunStatus::Interrupted;
+                        r.error = Some("the run's process ended before the run did".into());
+                        let bytes = serde_json::to_vec_pretty(&r).expect("records serialize");
+                        put(&self.store, &path, bytes).await?;
+                    }
+                }
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            match self.store.delete(&m.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 
     /// The run's id.
@@ -350,6 +404,10 @@ impl Journal {
             })
         });
         self.write_run(&r).await?;
+        match self.store.delete(&key(OPEN, &r.run_id, "pid")).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
         let event = |r: &RunRecord| {
             (
                 r.run_id.clone(),

@@ -381,3 +381,59 @@ fn a_webhook_that_never_answers_times_out_as_a_failed_alert() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_next_run_closes_a_killed_run_s_record_through_its_open_marker() {
+    let p = Project::new();
+    p.strata_ok(&[
+        "fixtures", "--sales", "20000", "--seed", "5", "--out", "big.csv",
+    ]);
+    p.write("strata.toml", "source = \"big.csv\"\n");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["run", "--no-report", "-q"])
+        .current_dir(p.path())
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let open = p.lake().join("_strata/meta/open");
+    let runs = p.lake().join("_strata/meta/runs");
+    let count = |dir: &std::path::Path| std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+    let started = std::time::Instant::now();
+    // The marker is written first, then the record: wait for both.
+    while count(&open) == 0 || count(&runs) == 0 {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the run never recorded its start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed: Vec<_> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(killed.len(), 1);
+    let stored = |path: &std::path::Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    assert_eq!(
+        stored(&killed[0])["status"],
+        "running",
+        "as the kill left it"
+    );
+
+    p.strata_ok(&["run", "--no-report", "--no-tests"]);
+    assert_eq!(
+        stored(&killed[0])["status"],
+        "interrupted",
+        "rewritten by the next run"
+    );
+    assert_eq!(
+        std::fs::read_dir(&open).unwrap().count(),
+        0,
+        "no marker left by the killed run nor by the finished one"
+    );
+}
