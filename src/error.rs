@@ -178,6 +178,12 @@ impl Error {
         }
     }
 
+    /// Whether this is a write to a pipe whose reader has gone (`| head`):
+    /// the end of the output, not a failure.
+    pub fn is_closed_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
     /// A failure of the legacy source with no driver error behind it.
     pub fn source(message: impl Into<String>) -> Self {
         Error::Source {

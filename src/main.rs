@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use strata::cli::commands::{Outcome, dispatch};
 use strata::cli::{Cli, LogFormat};
-use strata::error::{Error, user_message};
+use strata::error::user_message;
 
 fn main() -> ExitCode {
     let cli = Cli::parse(); // exits 2 on usage errors
@@ -45,14 +45,10 @@ fn main() -> ExitCode {
         Ok(Outcome::Failed) => ExitCode::from(1),
         // A reader that stopped reading (`| head`) is not a failure, as
         // for any Unix tool.
-        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.is_closed_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", user_message(&e));
             ExitCode::from(e.exit_code())
         }
     }
-}
-
-fn closed_pipe(e: &Error) -> bool {
-    matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
 }

@@ -90,6 +90,8 @@ impl<'a> Session<'a> {
                 match self.run_one(line.trim()).await {
                     Ok(Flow::Quit) => return Ok((ok, Flow::Quit)),
                     Ok(Flow::Continue) => {}
+                    // Nobody reads any more: nothing left to say it to.
+                    Err(e) if e.is_closed_pipe() => return Err(e),
                     Err(e) => {
                         report(&e);
                         ok = false;
@@ -104,6 +106,9 @@ impl<'a> Session<'a> {
             let (statements, rest) = split::split(&pending);
             for s in statements {
                 if let Err(e) = self.run_one(&s).await {
+                    if e.is_closed_pipe() {
+                        return Err(e);
+                    }
                     report(&e);
                     ok = false;
                     if stop_on_error {
@@ -117,6 +122,9 @@ impl<'a> Session<'a> {
         if !split::is_blank(&pending)
             && let Err(e) = self.run_one(pending.trim()).await
         {
+            if e.is_closed_pipe() {
+                return Err(e);
+            }
             report(&e);
             ok = false;
         }
