@@ -1,6 +1,7 @@
 //! `strata run`: build the selected models, then check the data tests and
 //! run the monthly report, as one recorded run.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
@@ -24,6 +25,9 @@ pub struct BuildOptions {
     pub tests: bool,
     /// Run the monthly report after the tests pass.
     pub report: bool,
+    /// Build only the stale models and what depends on them (instead of
+    /// `select`).
+    pub changed: bool,
 }
 
 /// What a build did, for printing.
@@ -48,15 +52,24 @@ impl Built {
 }
 
 /// The models a build would run, in order, without building anything.
-pub async fn plan(config: &Config, select: &[String]) -> Result<(Workspace, Dag, Vec<usize>)> {
+pub async fn plan(config: &Config, options: &BuildOptions) -> Result<(Workspace, Dag, Vec<usize>)> {
     let mut ws = Workspace::open(config.clone()).await?;
     if let Some(e) = ws.engine.take_source_error() {
         return Err(e);
     }
     let dag = ws.dag()?;
-    let selected = dag.select(select)?;
+    let selected = selection(options, &ws, &dag)?;
     let order = runner::plan(&dag, &selected)?;
     Ok((ws, dag, order))
+}
+
+/// The models a build selects: those `options` name, or with `changed`,
+/// the stale ones and their dependents.
+fn selection(options: &BuildOptions, ws: &Workspace, dag: &Dag) -> Result<BTreeSet<usize>> {
+    if options.changed {
+        return super::versions::changed_selection(&ws.engine, dag, true);
+    }
+    dag.select(&options.select)
 }
 
 /// Builds the selected models, then (when they all built) the data tests
@@ -68,6 +81,7 @@ pub async fn build(
 ) -> Result<Built> {
     let lake = Arc::new(Lake::open(&config.lake, &config.s3)?);
     let command = std::iter::once("run".to_string())
+        .chain(options.changed.then(|| "--changed".to_string()))
         .chain(options.select.iter().cloned())
         .collect::<Vec<_>>()
         .join(" ");
@@ -77,7 +91,7 @@ pub async fn build(
             return Err(e);
         }
         let dag = ws.dag()?;
-        let selected = dag.select(&options.select)?;
+        let selected = selection(options, &ws, &dag)?;
         let run = runner::run(
             &ws.engine,
             &dag,

@@ -53,13 +53,50 @@ pub async fn recorded<T>(
     let finished = match &result {
         Ok((_, record)) => {
             journal
-                .finish(record.run.as_ref(), &record.manifests, record.error.clone())
+                .finish(
+                    lake,
+                    record.run.as_ref(),
+                    &record.manifests,
+                    record.error.clone(),
+                )
                 .await?
         }
-        Err(e) => journal.finish(None, &[], Some(user_message(e))).await?,
+        Err(e) => {
+            journal
+                .finish(lake, None, &[], Some(user_message(e)))
+                .await?
+        }
     };
+    if let Ok((_, record)) = &result {
+        let tables: Vec<_> = record.manifests.iter().map(|m| m.table.clone()).collect();
+        expire(config, lake, &tables).await?;
+    }
     after_run(config, lake).await?;
     result.map(|(t, _)| (t, finished))
+}
+
+/// Removes the versions of `tables` that the retention no longer keeps:
+/// the run that commits a table's new version expires its old ones. Skipped
+/// when another process holds the lake (the next run or `strata vacuum`
+/// does it then).
+async fn expire(config: &Config, lake: &Lake, tables: &[crate::lake::TableId]) -> Result<()> {
+    let _lock = match lake.lock().await {
+        Ok(l) => l,
+        Err(crate::error::Error::Locked(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let now = chrono::Utc::now();
+    let mut seen = std::collections::BTreeSet::new();
+    for t in tables.iter().filter(|t| seen.insert((*t).clone())) {
+        let v = crate::lake::versions::vacuum(lake, t, config.retention, now).await?;
+        if !v.versions.is_empty() || v.files > 0 {
+            tracing::info!(
+                table = %t, versions = ?v.versions, files = v.files, bytes = v.bytes,
+                "old versions vacuumed"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// After a run: the metrics file and the alert rules. A rule that fires

@@ -17,14 +17,18 @@ use super::Workspace;
 use super::recorded::{Record, recorded};
 use crate::engine::Engine;
 use crate::engine::athena::{self, Statement};
+use crate::engine::time_travel::{self, At};
 use crate::error::{Error, Result};
 use crate::lake::writer::{WriteSpec, write_stream};
-use crate::lake::{Layer, TableId};
+use crate::lake::{Layer, TableId, versions};
 use crate::runner::{Run, Step, StepStatus, Target};
 
 /// Runs one statement and returns its rows.
 pub async fn execute(ws: &Workspace, sql: &str) -> Result<Vec<RecordBatch>> {
     let engine = &ws.engine;
+    // Each statement reads the version of each table current when it is
+    // planned, however long the session has been open.
+    engine.refresh().await?;
     let statement = athena::classify(sql);
     match &statement {
         Statement::CreateTableAs {
@@ -45,6 +49,38 @@ pub async fn execute(ws: &Workspace, sql: &str) -> Result<Vec<RecordBatch>> {
     let Statement::Sql(sql) = statement else {
         unreachable!("athena::execute answers every other statement")
     };
+    let Some((sql, travels)) = time_travel::rewrite(&sql)? else {
+        return query(engine, &sql).await;
+    };
+    let mut registered = vec![];
+    let mut result = Ok(vec![]);
+    for t in &travels {
+        let lake = engine.lake();
+        let found = match t.at {
+            At::Version(v) => versions::at(lake, &t.table, v).await,
+            At::Timestamp(when) => versions::as_of(lake, &t.table, when).await,
+        };
+        match found.and_then(|m| engine.register_version(&m, &t.name).map(|()| m)) {
+            Ok(m) => registered.push((m, t.name.clone())),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    if result.is_ok() {
+        result = query(engine, &sql).await;
+    }
+    // The names were this statement's alone.
+    for (m, name) in registered {
+        engine.deregister_version(&m, &name)?;
+    }
+    result
+}
+
+/// Plans and runs a query (after the Athena statements were answered).
+async fn query(engine: &Engine, sql: &str) -> Result<Vec<RecordBatch>> {
+    let sql = sql.to_string();
     let ctx = engine.session_for(&sql).await?;
     check_tables(&ctx, engine, &sql)?;
     // Belt and braces for the refusal in `athena::classify`: DataFusion
@@ -143,10 +179,19 @@ async fn create_table_as(
         let _lock = lake.lock().await?;
         let started = std::time::Instant::now();
         let started_at = crate::sys::now();
-        let built =
-            crate::runner::build(&engine.deterministic_ctx(), &lake, &target, run_id, &|_| {})
-                .await;
-        lake.clear_staging(run_id).await?;
+        let inputs = reads
+            .iter()
+            .filter_map(|t| engine.manifest(t).map(|m| (t.clone(), m.version)))
+            .collect();
+        let built = crate::runner::build(
+            &engine.deterministic_ctx(),
+            &lake,
+            &target,
+            run_id,
+            inputs,
+            &|_| {},
+        )
+        .await;
         let seconds = started.elapsed().as_secs_f64();
         let step = |status, m: Option<&crate::lake::manifest::TableManifest>| Step {
             table: id.clone(),
@@ -233,8 +278,15 @@ pub async fn unload(
         Arc::new(LocalFileSystem::new_with_prefix(&parent)?);
     let staging = format!(".{name}.strata-unload");
     let stream = unload_stream(engine, query, write).await?;
-    let written =
-        write_stream(&store, &Path::from(staging.as_str()), write, stream, |_| {}).await?;
+    let written = write_stream(
+        &store,
+        &Path::from(staging.as_str()),
+        write,
+        None,
+        stream,
+        |_| {},
+    )
+    .await?;
     let staged = parent.join(&staging);
     if target.exists() {
         std::fs::remove_dir(&target).map_err(|e| Error::io(&target, e))?;
@@ -295,7 +347,7 @@ async fn unload_s3(
         )));
     }
     let stream = unload_stream(engine, query, write).await?;
-    let written = match write_stream(target.store(), &folder, write, stream, |_| {}).await {
+    let written = match write_stream(target.store(), &folder, write, None, stream, |_| {}).await {
         Ok(w) => w,
         Err(e) => {
             target.delete_prefix(&folder).await?;

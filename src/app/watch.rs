@@ -1,7 +1,6 @@
 //! One pass of `strata watch`: land the files that are ready, then rebuild
 //! what reads the tables that grew, as one recorded run.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::Workspace;
@@ -13,6 +12,26 @@ use crate::lake::Lake;
 use crate::metadata::RunRecord;
 use crate::runner::{self, Observer, Run};
 
+/// Rebuilds what is stale (an input has a newer version than the one it
+/// was built from), as a recorded pass without files; `None` when nothing
+/// is. A watcher does this first, so that a rebuild a killed watcher left
+/// pending is done on restart.
+pub async fn catch_up(
+    config: &Config,
+    lake: &Arc<Lake>,
+    observer: Arc<dyn Observer>,
+) -> Result<Option<PassOutcome>> {
+    let ws = Workspace::open_on(config.clone(), lake.clone()).await?;
+    let dag = ws.dag()?;
+    if super::versions::changed_selection(&ws.engine, &dag, false)?.is_empty() {
+        return Ok(None);
+    }
+    drop(ws);
+    pass(config, lake, &[], observer, &|_, _| {})
+        .await
+        .map(Some)
+}
+
 /// What a pass did.
 #[derive(Debug)]
 pub struct PassOutcome {
@@ -23,7 +42,9 @@ pub struct PassOutcome {
 }
 
 /// Lands `files` into their raw tables, rebuilds every model downstream of
-/// a table that received rows, and records it all as one run. Each file's
+/// a table that received rows and every stale one, and records it all as
+/// one run. With no files, it only catches up on stale models, and records
+/// a run only when there was one. Each file's
 /// fate is told to `on_landed` as soon as the files are committed.
 pub async fn pass(
     config: &Config,
@@ -32,10 +53,12 @@ pub async fn pass(
     observer: Arc<dyn Observer>,
     on_landed: &(dyn Fn(&Landed, &Fate) + Sync),
 ) -> Result<PassOutcome> {
-    let command = format!("watch: {} file(s)", files.len());
+    let command = match files.len() {
+        0 => "watch: rebuild stale tables".to_string(),
+        n => format!("watch: {n} file(s)"),
+    };
     let (run, record) = recorded(config, lake, &command, async |run_id| {
         let pass = crate::ingest::land(lake, files, run_id).await?;
-        crate::metadata::record_quarantine(lake, run_id, &pass.quarantined).await?;
         for (f, fate) in &pass.files {
             on_landed(f, fate);
         }
@@ -53,12 +76,11 @@ pub async fn pass(
             error: (!dead.is_empty())
                 .then(|| format!("{} file(s) dead-lettered: {}", dead.len(), dead.join("; "))),
         };
-        if pass.manifests.is_empty() {
-            return Ok((None, record));
-        }
         let ws = Workspace::open_on(config.clone(), lake.clone()).await?;
         let dag = ws.dag()?;
-        let mut selected = BTreeSet::new();
+        // What an earlier pass left stale (killed mid-rebuild, or a model
+        // that failed) is rebuilt with this pass's own tables.
+        let mut selected = super::versions::changed_selection(&ws.engine, &dag, false)?;
         for table in pass.tables() {
             let own = dag
                 .models()

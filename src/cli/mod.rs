@@ -107,6 +107,43 @@ pub enum Command {
     /// Create the legacy PostgreSQL database and load `public.sales` with
     /// the fixture (or generated sales), as the legacy system holds it.
     Seed(SeedArgs),
+    /// A table's versions: run, time, rows, bytes, what it was built from.
+    History(HistoryArgs),
+    /// Make an old version of a table current again (as a new version).
+    Rollback(RollbackArgs),
+    /// Delete the table versions the retention no longer keeps, and files
+    /// no kept version lists.
+    Vacuum(VacuumArgs),
+}
+
+/// `strata history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The table, `layer.table`.
+    pub table: String,
+}
+
+/// `strata rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The table, `layer.table`.
+    pub table: String,
+    /// The version to make current (see `strata history`).
+    #[arg(long, value_name = "VERSION")]
+    pub to: u64,
+}
+
+/// `strata vacuum`.
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// Keep this many of each table's latest versions [default: the
+    /// `[retention] versions` setting, or 10].
+    #[arg(long, value_name = "N")]
+    pub keep_versions: Option<u64>,
+    /// Also keep versions replaced less than this long ago, e.g. `30m`
+    /// [default: the `[retention] keep_for` setting, or 1h].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub keep_for: Option<std::time::Duration>,
 }
 
 /// `strata status`.
@@ -245,6 +282,11 @@ pub struct RunArgs {
     /// Print the plan (order, inputs, outputs) and build nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Build only the stale models (an input has a newer version than the
+    /// one they were built from, or they were never built) and what depends
+    /// on them, as make would.
+    #[arg(long, conflicts_with = "select")]
+    pub changed: bool,
     /// Skip the data tests after the models.
     #[arg(long)]
     pub no_tests: bool,

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::print::new_table;
+use crate::app::versions::Stale;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::metadata::metrics::Summary;
@@ -24,7 +25,13 @@ fn shorten(s: &str, max: usize) -> String {
 }
 
 /// The status report as text.
-pub fn render(engine: &Engine, h: &History, dead_letters: u64, recent: usize) -> Result<String> {
+pub fn render(
+    engine: &Engine,
+    h: &History,
+    dead_letters: u64,
+    recent: usize,
+    stale: &[Stale],
+) -> Result<String> {
     let mut out = String::new();
     let _ = writeln!(out, "Lake {}", engine.lake().describe());
     if h.runs.is_empty() {
@@ -102,6 +109,25 @@ pub fn render(engine: &Engine, h: &History, dead_letters: u64, recent: usize) ->
         ]);
     }
     let _ = writeln!(out, "\nLake contents\n{t}");
+    // Only tables that exist: a fresh lake's unbuilt models are not news.
+    let behind: Vec<&Stale> = stale
+        .iter()
+        .filter(|s| s.reason != crate::app::versions::NEVER_BUILT)
+        .collect();
+    if behind.is_empty() {
+        let _ = writeln!(out, "\nStale tables: none");
+    } else {
+        let mut t = new_table();
+        t.set_header(["table", "why"]);
+        for s in &behind {
+            t.add_row([s.table.to_string(), s.reason.clone()]);
+        }
+        let _ = writeln!(
+            out,
+            "\nStale tables: {} (`strata run --changed` rebuilds them)\n{t}",
+            behind.len()
+        );
+    }
     let _ = writeln!(
         out,
         "\nDead letters waiting: {dead_letters}{}",

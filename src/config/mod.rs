@@ -221,6 +221,57 @@ pub struct Config {
     pub database_url: Option<String>,
     /// The `PG*` variables: what a PostgreSQL URL leaves out.
     pub pg_env: PgEnv,
+    /// How long old table versions stay readable (`[retention]`).
+    pub retention: Retention,
+}
+
+/// How long old table versions stay readable before a run or `strata
+/// vacuum` removes them: a version is kept while it is one of the latest
+/// `versions`, or was replaced less than `keep_for` ago.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// This many of the latest versions are always kept (1 at least: the
+    /// current one).
+    pub versions: u64,
+    /// A version replaced less than this long ago is kept too, so that
+    /// queries planned on it can finish and time travel can reach it.
+    pub keep_for: std::time::Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            versions: 10,
+            keep_for: std::time::Duration::from_secs(3600),
+        }
+    }
+}
+
+/// `[retention]` as written in `strata.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionText {
+    versions: Option<u64>,
+    keep_for: Option<String>,
+}
+
+impl RetentionText {
+    fn parse(self) -> Result<Retention> {
+        let d = Retention::default();
+        let keep_for = match self.keep_for {
+            Some(t) => humantime::parse_duration(&t).map_err(|e| {
+                Error::Config(format!("{CONFIG_FILE}: [retention] keep_for = {t:?}: {e}"))
+            })?,
+            None => d.keep_for,
+        };
+        let versions = self.versions.unwrap_or(d.versions);
+        if versions == 0 {
+            return Err(Error::Config(format!(
+                "{CONFIG_FILE}: [retention] versions = 0: the current version is always kept; write 1 or more"
+            )));
+        }
+        Ok(Retention { versions, keep_for })
+    }
 }
 
 /// The `PG*` variables, captured once.
@@ -316,6 +367,7 @@ struct FileConfig {
     engine: Option<String>,
     #[serde(default)]
     alert: Vec<alert::RuleText>,
+    retention: Option<RetentionText>,
 }
 
 /// The file a project's settings live in.
@@ -370,8 +422,10 @@ impl Config {
                 .or(file.engine.as_deref())
                 .unwrap_or("local"),
         )?;
+        let retention = file.retention.unwrap_or_default().parse()?;
         Ok(Config {
             engine,
+            retention,
             database_url: env.database_url.clone(),
             pg_env: env.pg.clone(),
             s3: env.s3.clone(),
@@ -401,6 +455,7 @@ impl Config {
             engine: EngineSpec::Local,
             database_url: None,
             pg_env: PgEnv::default(),
+            retention: Retention::default(),
         }
     }
 }

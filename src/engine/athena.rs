@@ -119,13 +119,13 @@ fn properties(
     Ok((write, location))
 }
 
-/// The byte offset of the `)` that closes the `(` at byte `open`, read with
-/// SQL's tokenizer: parentheses inside strings, quoted names and comments
-/// do not count (`UNLOAD (SELECT ')' AS x) TO ...`).
-fn closing_paren(s: &str, open: usize) -> Option<usize> {
+/// A statement's tokens with the byte range each covers, read with SQL's
+/// tokenizer (whitespace and comments included, as tokens).
+pub(crate) fn located_tokens(
+    text: &str,
+) -> Option<Vec<(datafusion::sql::sqlparser::tokenizer::Token, usize, usize)>> {
     use datafusion::sql::sqlparser::dialect::GenericDialect;
-    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
-    let text = &s[open..];
+    use datafusion::sql::sqlparser::tokenizer::Tokenizer;
     let tokens = Tokenizer::new(&GenericDialect {}, text)
         .tokenize_with_location()
         .ok()?;
@@ -136,19 +136,36 @@ fn closing_paren(s: &str, open: usize) -> Option<usize> {
     let offset = |line: u64, column: u64| {
         let start = *line_starts.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
         let skip = usize::try_from(column).ok()?.checked_sub(1)?;
-        text[start..]
-            .char_indices()
-            .nth(skip)
-            .map(|(i, _)| open + start + i)
+        Some(
+            text[start..]
+                .char_indices()
+                .nth(skip)
+                .map_or(text.len(), |(i, _)| start + i),
+        )
     };
+    tokens
+        .into_iter()
+        .map(|t| {
+            let start = offset(t.span.start.line, t.span.start.column)?;
+            let end = offset(t.span.end.line, t.span.end.column)?;
+            Some((t.token, start, end))
+        })
+        .collect()
+}
+
+/// The byte offset of the `)` that closes the `(` at byte `open`, read with
+/// SQL's tokenizer: parentheses inside strings, quoted names and comments
+/// do not count (`UNLOAD (SELECT ')' AS x) TO ...`).
+fn closing_paren(s: &str, open: usize) -> Option<usize> {
+    use datafusion::sql::sqlparser::tokenizer::Token;
     let mut depth = 0usize;
-    for t in tokens {
-        match t.token {
+    for (token, start, _) in located_tokens(&s[open..])? {
+        match token {
             Token::LParen => depth += 1,
             Token::RParen => {
                 depth = depth.checked_sub(1)?;
                 if depth == 0 {
-                    return offset(t.span.start.line, t.span.start.column);
+                    return Some(open + start);
                 }
             }
             _ => {}
@@ -505,10 +522,10 @@ pub async fn execute(engine: &Engine, statement: &Statement) -> Result<Option<Ve
             strings(&[(
                 "result",
                 vec![format!(
-                    "{id}: {} files, {} rows, re-read from {}",
+                    "{id}: version {}, {} files, {} rows, re-read from its log",
+                    m.version,
                     m.files.len(),
                     m.rows,
-                    crate::lake::manifest::MANIFEST_FILE
                 )],
             )])?
         }

@@ -18,8 +18,12 @@ use object_store::path::Path;
 
 use crate::error::{Error, Result};
 use crate::lake::manifest::{Format, TableManifest};
-use crate::lake::{Lake, NULL_PARTITION};
+use crate::lake::{Lake, NULL_PARTITION, TableId, versions};
 use crate::source::csv::{CsvFile, csv_table};
+use datafusion::catalog::{ScanArgs, ScanResult, Session};
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::TableProviderFilterPushDown;
+use datafusion::physical_plan::ExecutionPlan;
 
 /// Builds the provider that reads a table as its manifest describes it.
 ///
@@ -29,7 +33,11 @@ use crate::source::csv::{CsvFile, csv_table};
 /// that itself (it would fail to parse the NULL folder as an integer); the
 /// optimizer inlines the view, so filters on partition columns still prune
 /// folders.
-fn table_provider(lake: &Lake, m: &TableManifest) -> Result<Arc<dyn TableProvider>> {
+fn table_provider(
+    lake: &Arc<Lake>,
+    m: &TableManifest,
+    guard: bool,
+) -> Result<Arc<dyn TableProvider>> {
     let schema = m.schema()?;
     let table_dir = m.table.key();
     match m.format {
@@ -63,16 +71,9 @@ fn table_provider(lake: &Lake, m: &TableManifest) -> Result<Arc<dyn TableProvide
                 .collect();
             let file_schema = Arc::new(Schema::new(file_fields));
             let url = ListingTableUrl::parse(format!("{}{table_dir}/", lake.url()))?;
-            // On S3 a version's files carry its run id (see commit.rs), so
-            // reading only those is reading exactly this manifest's files,
-            // even while a commit is half done or after one was killed.
-            let versioned = format!(".{}.parquet", m.run_id);
-            let extension =
-                if !m.files.is_empty() && m.files.iter().all(|f| f.key.ends_with(&versioned)) {
-                    versioned
-                } else {
-                    ".parquet".to_string()
-                };
+            // The folder holds the files of every kept version; this
+            // version's carry its tag, so the listing reads exactly them.
+            let extension = m.parquet_suffix();
             let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
                 .with_file_extension(extension)
                 .with_table_partition_cols(
@@ -84,7 +85,19 @@ fn table_provider(lake: &Lake, m: &TableManifest) -> Result<Arc<dyn TableProvide
             let config = ListingTableConfig::new(url)
                 .with_listing_options(options)
                 .with_schema(file_schema);
-            let listing = Arc::new(ListingTable::try_new(config)?);
+            let listing: Arc<dyn TableProvider> = Arc::new(ListingTable::try_new(config)?);
+            // Ballista ships a plan's tables to executors as protobuf, which
+            // knows listing tables only; there the check is not made.
+            let listing = if guard {
+                Arc::new(Pinned {
+                    inner: listing,
+                    lake: lake.clone(),
+                    table: m.table.clone(),
+                    version: m.version,
+                })
+            } else {
+                listing
+            };
             if m.partition_by.is_empty() {
                 return Ok(listing);
             }
@@ -233,13 +246,92 @@ pub fn with_file_columns(lake: &Lake, m: &TableManifest) -> Result<Arc<dyn Table
     Ok(Arc::new(ViewTable::new(plan, None)))
 }
 
-/// Registers (or replaces) a lake table in its layer's schema.
-pub fn register(schema: &Arc<dyn SchemaProvider>, lake: &Lake, m: &TableManifest) -> Result<()> {
-    let name = m.table.name.clone();
-    let provider = table_provider(lake, m)?;
-    schema.deregister_table(&name)?;
-    schema.register_table(name, provider)?;
+/// Registers (or replaces) a lake table in its layer's schema, under its
+/// own name or `name` (a version read by time travel). `guard`: check at
+/// each scan that the version is still kept.
+pub fn register(
+    schema: &Arc<dyn SchemaProvider>,
+    lake: &Arc<Lake>,
+    m: &TableManifest,
+    name: &str,
+    guard: bool,
+) -> Result<()> {
+    let provider = table_provider(lake, m, guard)?;
+    schema.deregister_table(name)?;
+    schema.register_table(name.to_string(), provider)?;
     Ok(())
+}
+
+/// A version's files, read only while the version is kept: a query that
+/// starts after `strata vacuum` expired its version fails saying so,
+/// instead of listing no files and answering with an empty table.
+#[derive(Debug)]
+struct Pinned {
+    inner: Arc<dyn TableProvider>,
+    lake: Arc<Lake>,
+    table: TableId,
+    version: u64,
+}
+
+impl Pinned {
+    async fn check(&self) -> datafusion::error::Result<()> {
+        let kept = versions::is_kept(&self.lake, &self.table, self.version)
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        if kept {
+            return Ok(());
+        }
+        Err(DataFusionError::External(Box::new(Error::Lake {
+            key: self.table.to_string(),
+            message: format!(
+                "version {} was vacuumed while this query read it; run the query again \
+                 to read the current version",
+                self.version
+            ),
+        })))
+    }
+}
+
+#[async_trait::async_trait]
+impl TableProvider for Pinned {
+    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> datafusion::datasource::TableType {
+        self.inner.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        self.check().await?;
+        self.inner.scan(state, projection, filters, limit).await
+    }
+
+    async fn scan_with_args<'a>(
+        &self,
+        state: &dyn Session,
+        args: ScanArgs<'a>,
+    ) -> datafusion::error::Result<ScanResult> {
+        self.check().await?;
+        self.inner.scan_with_args(state, args).await
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::error::Result<Vec<TableProviderFilterPushDown>> {
+        self.inner.supports_filters_pushdown(filters)
+    }
+
+    fn statistics(&self) -> Option<datafusion::common::Statistics> {
+        self.inner.statistics()
+    }
 }
 
 #[cfg(test)]

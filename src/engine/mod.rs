@@ -8,6 +8,7 @@ pub(crate) mod catalog;
 pub(crate) mod functions;
 
 pub(crate) mod lenient;
+pub mod time_travel;
 pub mod trino;
 
 use std::collections::BTreeMap;
@@ -54,8 +55,8 @@ impl Engine {
             .with_information_schema(true)
             .with_default_catalog_and_schema(CATALOG, "public");
         session.options_mut().sql_parser.collect_spans = true;
-        // Tables are replaced under the same path by each run; a cached
-        // listing would show a query the previous version's files.
+        // A cached listing would miss the files of versions committed
+        // since (a table's folder gains files with each version).
         // Sorts and aggregates spill to disk past this, so a table of any
         // size builds in bounded memory.
         let runtime = RuntimeEnvBuilder::new()
@@ -183,15 +184,48 @@ impl Engine {
         Ok(s)
     }
 
-    /// Makes a lake table (new or replaced) visible to queries.
+    /// Makes a lake table version (new or replacing the one registered)
+    /// the one queries of the table read.
     pub fn register(&self, m: &TableManifest) -> Result<()> {
         let schema = self.layer_schema(&m.table.layer)?;
-        catalog::register(&schema, &self.lake, m)?;
+        catalog::register(&schema, &self.lake, m, &m.table.name, !self.distributed)?;
         self.manifests
             .lock()
             .expect("manifest lock")
             .insert(m.table.to_string(), m.clone());
         Ok(())
+    }
+
+    /// Registers an older version of a lake table under `name` in its
+    /// layer (how `FOR VERSION AS OF` reads it); the name is the engine's.
+    pub fn register_version(&self, m: &TableManifest, name: &str) -> Result<()> {
+        let schema = self.layer_schema(&m.table.layer)?;
+        catalog::register(&schema, &self.lake, m, name, !self.distributed)
+    }
+
+    /// Removes a name [`register_version`](Self::register_version) added.
+    pub fn deregister_version(&self, m: &TableManifest, name: &str) -> Result<()> {
+        self.layer_schema(&m.table.layer)?.deregister_table(name)?;
+        Ok(())
+    }
+
+    /// Brings every lake table to its current version: a long-lived session
+    /// calls this before each statement, which then reads, for each table
+    /// it names, the version current when it was planned. Returns the
+    /// tables whose version changed.
+    pub async fn refresh(&self) -> Result<Vec<String>> {
+        let mut changed = vec![];
+        for m in self.lake.tables().await? {
+            let key = m.table.to_string();
+            let same = self
+                .manifest(&key)
+                .is_some_and(|old| old.version == m.version && old.run_id == m.run_id);
+            if !same {
+                self.register(&m)?;
+                changed.push(key);
+            }
+        }
+        Ok(changed)
     }
 
     /// The manifest of a registered lake table (`layer.table`).

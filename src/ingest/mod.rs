@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::lake::manifest::{DataFile, LANDED_DIR, TableManifest, sha256_hex};
-use crate::lake::{Lake, Layer, TableId, commit};
+use crate::lake::{Lake, Layer, TableId, versions};
 use crate::pgcsv::{BatchReader, CsvEncoder, Reject};
 
 /// The landing zone, under the lake root.
@@ -137,6 +137,10 @@ pub struct QuarantinedRow {
     pub record: String,
     /// The run that landed the file.
     pub run_id: String,
+    /// The file's key in the raw table (`landed/<sha16>-<name>.csv`), which
+    /// its checksum makes unique.
+    #[serde(default)]
+    pub landed_as: String,
 }
 
 /// The dead-letter sidecar: what failed, with enough context to act on it.
@@ -436,6 +440,7 @@ pub async fn land(lake: &Lake, files: &[Landed], run_id: &str) -> Result<Pass> {
                         reason: r.reason.clone(),
                         record: r.record.clone(),
                         run_id: run_id.to_string(),
+                        landed_as: key.clone(),
                     });
                 }
                 tracing::info!(
@@ -460,7 +465,12 @@ pub async fn land(lake: &Lake, files: &[Landed], run_id: &str) -> Result<Pass> {
         }
     }
 
-    // One new version per table: the live files carried, the new ones added.
+    // Rows set aside are recorded before the tables are committed, under
+    // the landed file's checksum: a kill between the two leaves the file in
+    // the landing zone, and its retry rewrites the same record, so no kill
+    // loses a file's quarantined rows or records them twice.
+    record_quarantine(lake, &pass.quarantined).await?;
+    // One new version per table: the current files kept, the new ones added.
     for (table, added) in new_files {
         let id = TableId::new(Layer::new("raw")?, &table)?;
         let old = live
@@ -468,23 +478,18 @@ pub async fn land(lake: &Lake, files: &[Landed], run_id: &str) -> Result<Pass> {
             .cloned()
             .flatten()
             .expect("files load only into existing tables");
-        let staged = lake.staging_key(run_id, &id);
         let mut files = Vec::new();
         for f in &old.files {
-            store
-                .copy(
-                    &Path::from(format!("{}/{}", id.key(), f.key)),
-                    &Path::from(format!("{staged}/{}", f.key)),
-                )
-                .await?;
             let mut carried = f.clone();
             carried.run_id = Some(old.run_of(f).to_string());
             files.push(carried);
         }
         for (f, bytes) in added {
+            // Named by the file's checksum: a retry writes the same key
+            // with the same bytes, and no committed version changes.
             store
                 .put(
-                    &Path::from(format!("{staged}/{}", f.key)),
+                    &Path::from(format!("{}/{}", id.key(), f.key)),
                     PutPayload::from(bytes),
                 )
                 .await?;
@@ -497,17 +502,46 @@ pub async fn land(lake: &Lake, files: &[Landed], run_id: &str) -> Result<Pass> {
             files,
             run_id: run_id.to_string(),
             written_at: crate::sys::now(),
+            inputs: BTreeMap::new(),
+            restored_from: None,
             ..old
         };
-        let manifest = commit::commit(lake, &staged, &id, manifest).await?;
+        let manifest = versions::commit(lake, manifest).await?;
         pass.manifests.push(manifest);
     }
-    lake.clear_staging(run_id).await?;
     // Only now, with the data committed, do the landed files go.
     for key in loaded_keys {
         store.delete(&key).await?;
     }
     Ok(pass)
+}
+
+/// Where the rows of landed files that could not be read are recorded
+/// (`meta.quarantine` reads them), one JSON-lines file per landed file.
+pub const QUARANTINE_DIR: &str = "_strata/meta/quarantine";
+
+/// Records the rows of landed files that could not be read, one record per
+/// landed file, named by its key in the raw table (its checksum): writing
+/// the same file's rows again replaces the record, never adds a second.
+async fn record_quarantine(lake: &Lake, rows: &[QuarantinedRow]) -> Result<()> {
+    let mut by_file: BTreeMap<(&str, &str), Vec<u8>> = BTreeMap::new();
+    for r in rows {
+        let out = by_file
+            .entry((r.table_name.as_str(), r.landed_as.as_str()))
+            .or_default();
+        serde_json::to_writer(&mut *out, r).expect("records serialize");
+        out.push(b'\n');
+    }
+    for ((table, landed_as), bytes) in by_file {
+        let name = landed_as
+            .rsplit('/')
+            .next()
+            .unwrap_or(landed_as)
+            .trim_end_matches(".csv");
+        let path = Path::from(format!("{QUARANTINE_DIR}/{table}/{name}.jsonl"));
+        lake.store().put(&path, PutPayload::from(bytes)).await?;
+    }
+    Ok(())
 }
 
 async fn dead_letter(

@@ -3,6 +3,7 @@
 //! It is written into the table's folder with the data, so it is swapped in
 //! with the data and can never describe files that are not there.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -12,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// The manifest's file name inside a table's folder (ignored by readers:
-/// DataFusion lists by extension, Athena and Spark skip `_` files).
-pub const MANIFEST_FILE: &str = "_strata_table.json";
+/// Where lakes written before table versions kept a table's one manifest
+/// (read as the table's version 0, and moved into its log by the next commit).
+pub const LEGACY_MANIFEST_FILE: &str = "_strata_table.json";
 
 /// How a table's files are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -93,9 +94,49 @@ pub struct TableManifest {
     pub written_at: String,
     /// The model file it came from, relative to the project.
     pub model: String,
+    /// Its version: 0 for a table's first, one more for each commit.
+    #[serde(default)]
+    pub version: u64,
+    /// The tag its Parquet files carry before the extension
+    /// (`part-00000.<tag>.parquet`): the run that wrote them. A reader
+    /// pinned to this version lists only files with this tag, so files of
+    /// other versions in the same folder are never read. Empty in tables
+    /// written before versions (their files are `part-00000.parquet`).
+    #[serde(default)]
+    pub file_tag: String,
+    /// The version of each lake table it was built from, when it was built:
+    /// a table is stale when one of these has a newer version.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, u64>,
+    /// The version this one restored, when `strata rollback` made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<u64>,
 }
 
 impl TableManifest {
+    /// The suffix that picks this version's Parquet files out of the
+    /// table's folder (`.<tag>.parquet`).
+    pub fn parquet_suffix(&self) -> String {
+        let tag = if !self.file_tag.is_empty() {
+            self.file_tag.as_str()
+        } else if !self.files.is_empty()
+            && self
+                .files
+                .iter()
+                .all(|f| f.key.ends_with(&format!(".{}.parquet", self.run_id)))
+        {
+            // S3 lakes tagged files with the run before versions were kept.
+            self.run_id.as_str()
+        } else {
+            ""
+        };
+        if tag.is_empty() {
+            ".parquet".into()
+        } else {
+            format!(".{tag}.parquet")
+        }
+    }
+
     /// The run that wrote one of its files.
     pub fn run_of<'a>(&'a self, f: &'a DataFile) -> &'a str {
         f.run_id.as_deref().unwrap_or(&self.run_id)
@@ -176,8 +217,13 @@ mod tests {
             run_id: "r".into(),
             written_at: "t".into(),
             model: "m".into(),
+            version: 3,
+            file_tag: "r".into(),
+            inputs: BTreeMap::from([("raw.x".to_string(), 2)]),
+            restored_from: None,
         };
         let back = TableManifest::from_json(&m.to_json(), &Path::from("k")).unwrap();
         assert_eq!(back.schema().unwrap().as_ref(), &schema);
+        assert_eq!(back, m);
     }
 }

@@ -6,24 +6,27 @@
 //! ```text
 //! <layer>/<table>/                      one table (Parquet or CSV files)
 //! <layer>/<table>/year=2024/month=1/…   hive partitions, NULL as __HIVE_DEFAULT_PARTITION__
-//! <layer>/<table>/_strata_table.json    the table's manifest (schema, files, run)
-//! _strata/staging/<run>/<layer>/<table> a table being written by a run
+//! <layer>/<table>/part-00000.<run>.parquet  a file of the version that run wrote
+//! <layer>/<table>/_strata_log/<n>.json  version n's manifest (schema, files, run, inputs)
+//! <layer>/<table>/_delta_log/<n>.json   the same version as a Delta Lake commit
 //! _strata/lock                          held by the run writing the lake
 //! ```
 //!
-//! All reads and writes of table files go through `object_store`; only the
-//! final swap of a finished table is backend-specific (see [`commit`]).
+//! All reads and writes go through `object_store`, the same way on local
+//! disk and S3: a new version's files get names of their own, and creating
+//! its log entry commits it (see [`versions`]).
 
-pub(crate) mod commit;
 pub mod ddl;
+pub mod delta;
 pub mod manifest;
 pub(crate) mod s3_lock;
+pub mod versions;
 pub mod writer;
 
 use std::fmt;
 use std::sync::Arc;
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -266,16 +269,7 @@ impl Lake {
         }
     }
 
-    /// Where a run stages a table before the swap.
-    pub fn staging_key(&self, run_id: &str, table: &TableId) -> Path {
-        Path::from(format!(
-            "{META_DIR}/staging/{run_id}/{}/{}",
-            table.layer, table.name
-        ))
-    }
-
-    /// Takes the lake's write lock for the life of the returned guard, and
-    /// clears what dead runs left in staging (safe: only the lock holder writes).
+    /// Takes the lake's write lock for the life of the returned guard.
     pub async fn lock(&self) -> Result<LakeLock> {
         match &self.root {
             LakeRoot::Local(root) => {
@@ -295,23 +289,14 @@ impl Lake {
                     }
                     Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
                 }
+                // Lakes from before table versions staged tables here.
                 let staging = dir.join("staging");
                 if staging.exists() {
                     std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
                 }
                 Ok(LakeLock::Local(file))
             }
-            LakeRoot::S3 { .. } => {
-                let lock = s3_lock::acquire(&self.store, &self.describe()).await?;
-                // Only the lock holder writes: what is in staging is a dead
-                // run's, and files no manifest lists are a killed commit's.
-                let staging = Path::from(format!("{META_DIR}/staging"));
-                self.delete_prefix(&staging).await?;
-                for m in self.tables().await? {
-                    commit::remove_unlisted(self, &m).await?;
-                }
-                Ok(lock)
-            }
+            LakeRoot::S3 { .. } => s3_lock::acquire(&self.store, &self.describe()).await,
         }
     }
 
@@ -332,64 +317,42 @@ impl Lake {
         Ok(())
     }
 
-    /// Removes what a finished run left in staging (the old versions it
-    /// swapped out are already gone; this clears the empty folders).
-    pub async fn clear_staging(&self, run_id: &str) -> Result<()> {
-        match &self.root {
-            LakeRoot::S3 { .. } => {
-                self.delete_prefix(&Path::from(format!("{META_DIR}/staging/{run_id}")))
-                    .await
-            }
-            LakeRoot::Local(root) => {
-                let dir = root.join(META_DIR).join("staging").join(run_id);
-                match std::fs::remove_dir_all(&dir) {
-                    Ok(()) => Ok(()),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                    Err(e) => Err(Error::io(dir, e)),
-                }
-            }
-        }
-    }
-
-    /// The tables the lake holds, from their manifests.
-    pub async fn tables(&self) -> Result<Vec<manifest::TableManifest>> {
+    /// The tables the lake holds: their folders.
+    pub async fn table_ids(&self) -> Result<Vec<TableId>> {
         let mut out = vec![];
         let top = self.store.list_with_delimiter(None).await?;
         for layer_dir in top.common_prefixes {
-            let Some(layer) = layer_dir.filename() else {
+            let Some(layer) = layer_dir.filename().and_then(|l| Layer::new(l).ok()) else {
                 continue;
             };
-            if layer.starts_with('_') || layer.starts_with('.') || Layer::new(layer).is_err() {
-                continue;
-            }
             let tables = self.store.list_with_delimiter(Some(&layer_dir)).await?;
             for table_dir in tables.common_prefixes {
-                let key = table_dir.clone().join(manifest::MANIFEST_FILE);
-                match self.store.get(&key).await {
-                    Ok(got) => {
-                        let bytes = got.bytes().await?;
-                        out.push(manifest::TableManifest::from_json(&bytes, &key)?);
-                    }
-                    Err(object_store::Error::NotFound { .. }) => continue,
-                    Err(e) => return Err(e.into()),
+                if let Some(id) = table_dir
+                    .filename()
+                    .and_then(|n| TableId::new(layer.clone(), n).ok())
+                {
+                    out.push(id);
                 }
             }
         }
-        out.sort_by(|a, b| a.table.cmp(&b.table));
+        out.sort();
         Ok(out)
     }
 
-    /// The manifest of one table, if the lake holds it.
+    /// The current version of every table the lake holds.
+    pub async fn tables(&self) -> Result<Vec<manifest::TableManifest>> {
+        let ids = self.table_ids().await?;
+        let found: Vec<Option<manifest::TableManifest>> = futures::stream::iter(ids)
+            .map(|id| async move { versions::current(self, &id).await })
+            .buffered(16)
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    /// The current version of one table, if the lake holds it.
     pub async fn manifest(&self, table: &TableId) -> Result<Option<manifest::TableManifest>> {
-        let key = table.key().join(manifest::MANIFEST_FILE);
-        match self.store.get(&key).await {
-            Ok(got) => Ok(Some(manifest::TableManifest::from_json(
-                &got.bytes().await?,
-                &key,
-            )?)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        versions::current(self, table).await
     }
 }
 

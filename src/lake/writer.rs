@@ -1,9 +1,9 @@
 //! Writing a query's result stream as a table's files.
 //!
 //! Strata writes files itself rather than with DataFusion's `COPY`: the lake
-//! needs stable file names (a re-run produces the same files, not new random
-//! ones beside the old), NULL partition values spelled the Hive way, and a
-//! manifest listing exactly what was written.
+//! needs names that say which version a file belongs to
+//! (`part-00000.<run>.parquet`), NULL partition values spelled the Hive way,
+//! and a manifest listing exactly what was written.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -283,6 +283,7 @@ pub async fn write_stream(
     store: &Arc<dyn ObjectStore>,
     prefix: &Path,
     spec: &WriteSpec,
+    tag: Option<&str>,
     stream: SendableRecordBatchStream,
     on_rows: impl Fn(u64),
 ) -> Result<Written> {
@@ -303,7 +304,11 @@ pub async fn write_stream(
         .filter(|i| !partition_idx.contains(i))
         .collect();
     let file_schema = Arc::new(schema.project(&data_idx)?);
-    let ext = spec.format.extension();
+    // `part-00000.<tag>.parquet`: the tag keeps a version's names its own.
+    let ext = match tag {
+        Some(t) => format!("{t}.{}", spec.format.extension()),
+        None => spec.format.extension().to_string(),
+    };
 
     let (tx, mut rx) = tokio::sync::mpsc::channel(2);
     let producer = tokio::spawn(async move {

@@ -170,39 +170,74 @@ pub struct ObjectRecord {
     pub schema_hash: String,
     /// When it was committed.
     pub written_at: String,
-    /// The run that wrote it.
+    /// The run whose commit added or removed it.
     pub run_id: String,
+    /// What the commit did with it: `add` (the version lists it, the one
+    /// before did not) or `remove` (the reverse; the file itself stays
+    /// until the version before is vacuumed).
+    #[serde(default = "added")]
+    pub action: String,
+    /// The table version that commit made.
+    #[serde(default)]
+    pub table_version: Option<u64>,
 }
 
-/// The objects a table's manifest lists that its own run wrote, as records
-/// (files carried over from earlier runs were recorded by those runs).
-fn objects_of(m: &TableManifest) -> Vec<ObjectRecord> {
+fn added() -> String {
+    "add".into()
+}
+
+/// What a commit changed in its table: the files the new version lists and
+/// the one before did not (`add`), and the reverse (`remove`). Files kept
+/// from the version before are in neither.
+fn objects_of(m: &TableManifest, previous: Option<&TableManifest>) -> Vec<ObjectRecord> {
     let (layer, table) = (m.table.layer.as_str(), m.table.name.as_str());
-    let columns = serde_json::to_string(&m.columns).unwrap_or_default();
-    let schema_hash = crate::lake::manifest::sha256_hex(columns.as_bytes())[..16].to_string();
-    m.files
+    let record = |m: &TableManifest, f: &crate::lake::manifest::DataFile, action: &str| {
+        let columns = serde_json::to_string(&m.columns).unwrap_or_default();
+        let partition = f
+            .key
+            .rsplit_once('/')
+            .map(|(p, _)| p.to_string())
+            .filter(|p| !p.is_empty());
+        ObjectRecord {
+            object_key: format!("{layer}/{table}/{}", f.key),
+            layer: layer.to_string(),
+            table_name: table.to_string(),
+            partition,
+            size_bytes: f.bytes,
+            row_count: f.rows,
+            checksum: f.sha256.clone(),
+            schema_hash: crate::lake::manifest::sha256_hex(columns.as_bytes())[..16].to_string(),
+            written_at: m.written_at.clone(),
+            run_id: m.run_id.clone(),
+            action: action.into(),
+            table_version: Some(m.version),
+        }
+    };
+    let keys = |m: Option<&TableManifest>| -> std::collections::HashSet<String> {
+        m.map(|m| m.files.iter().map(|f| f.key.clone()).collect())
+            .unwrap_or_default()
+    };
+    let (before, after) = (keys(previous), keys(Some(m)));
+    let mut out: Vec<ObjectRecord> = m
+        .files
         .iter()
-        .filter(|f| m.run_of(f) == m.run_id)
-        .map(|f| {
-            let partition = f
-                .key
-                .rsplit_once('/')
-                .map(|(p, _)| p.to_string())
-                .filter(|p| !p.is_empty());
-            ObjectRecord {
-                object_key: format!("{layer}/{table}/{}", f.key),
-                layer: layer.to_string(),
-                table_name: table.to_string(),
-                partition,
-                size_bytes: f.bytes,
-                row_count: f.rows,
-                checksum: f.sha256.clone(),
-                schema_hash: schema_hash.clone(),
-                written_at: m.written_at.clone(),
-                run_id: m.run_id.clone(),
-            }
-        })
-        .collect()
+        .filter(|f| !before.contains(&f.key))
+        .map(|f| record(m, f, "add"))
+        .collect();
+    if let Some(p) = previous {
+        out.extend(
+            p.files
+                .iter()
+                .filter(|f| !after.contains(&f.key))
+                .map(|f| ObjectRecord {
+                    written_at: m.written_at.clone(),
+                    run_id: m.run_id.clone(),
+                    table_version: Some(m.version),
+                    ..record(p, f, "remove")
+                }),
+        );
+    }
+    out
 }
 
 /// Where runs that have begun and not finished leave a marker holding
@@ -334,6 +369,7 @@ impl Journal {
     /// and its status and error.
     pub async fn finish(
         &self,
+        lake: &Lake,
         run: Option<&Run>,
         manifests: &[TableManifest],
         error: Option<String>,
@@ -377,7 +413,14 @@ impl Journal {
             r.rows = run.steps.iter().map(|s| s.rows).sum();
             r.bytes = run.steps.iter().map(|s| s.bytes).sum();
         }
-        let objects: Vec<ObjectRecord> = manifests.iter().flat_map(objects_of).collect();
+        let mut objects: Vec<ObjectRecord> = vec![];
+        for m in manifests {
+            let previous = match m.version {
+                0 => None,
+                v => crate::lake::versions::at(lake, &m.table, v - 1).await.ok(),
+            };
+            objects.extend(objects_of(m, previous.as_ref()));
+        }
         if !objects.is_empty() {
             put(
                 &self.store,
@@ -438,23 +481,6 @@ impl Journal {
         *self.record.lock().expect("journal lock") = r.clone();
         Ok(r)
     }
-}
-
-/// Records the rows of landed files that could not be read.
-pub async fn record_quarantine(
-    lake: &Lake,
-    run_id: &str,
-    rows: &[crate::ingest::QuarantinedRow],
-) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    put(
-        lake.store(),
-        &key("quarantine", run_id, "jsonl"),
-        lines(rows),
-    )
-    .await
 }
 
 /// Everything recorded about a lake.

@@ -4,7 +4,7 @@
 //! The records are small (one row per file, run or model), so they are read
 //! whole into memory tables when a statement first reads `meta.*`.
 //! `current` is computed then: an object is current while its table's
-//! manifest still lists it from the same run.
+//! current version lists it and its latest record added it.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -56,15 +56,19 @@ pub fn schema_provider(
     h: &History,
     manifests: &BTreeMap<String, TableManifest>,
 ) -> Result<Arc<dyn SchemaProvider>> {
-    let live: HashSet<(String, String)> = manifests
+    let live: HashSet<String> = manifests
         .values()
         .flat_map(|m| {
             let dir = m.table.key();
-            m.files
-                .iter()
-                .map(move |f| (format!("{dir}/{}", f.key), m.run_of(f).to_string()))
+            m.files.iter().map(move |f| format!("{dir}/{}", f.key))
         })
         .collect();
+    // An object is current when the current version lists it and its last
+    // record is the one that added it.
+    let mut last: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, o) in h.objects.iter().enumerate() {
+        last.insert(o.object_key.as_str(), i);
+    }
     let text = |n: &str, nullable: bool| Field::new(n, DataType::Utf8, nullable);
     let count = |n: &str| Field::new(n, DataType::UInt64, false);
     let provider = MemorySchemaProvider::new();
@@ -72,8 +76,11 @@ pub fn schema_provider(
     let objects: Vec<ObjectRow> = h
         .objects
         .iter()
-        .map(|o| ObjectRow {
-            current: live.contains(&(o.object_key.clone(), o.run_id.clone())),
+        .enumerate()
+        .map(|(i, o)| ObjectRow {
+            current: o.action == "add"
+                && live.contains(&o.object_key)
+                && last.get(o.object_key.as_str()) == Some(&i),
             record: o,
         })
         .collect();
@@ -91,6 +98,8 @@ pub fn schema_provider(
                 text("schema_hash", false),
                 Field::new("written_at", ts(), true),
                 text("run_id", false),
+                text("action", false),
+                Field::new("table_version", DataType::UInt64, true),
                 Field::new("current", DataType::Boolean, false),
             ],
             &objects,

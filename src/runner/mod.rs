@@ -9,14 +9,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::prelude::SessionContext;
-use object_store::ObjectStoreExt;
 use tokio::task::JoinSet;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lake::manifest::{LANDED_DIR, TableManifest};
 use crate::lake::writer::{WriteSpec, write_stream};
-use crate::lake::{Lake, TableId, commit};
+use crate::lake::{Lake, TableId, versions};
 use crate::models::Model;
 use crate::models::dag::Dag;
 use crate::sys::now;
@@ -72,7 +71,7 @@ pub struct Step {
 /// What a run did.
 #[derive(Debug, Clone)]
 pub struct Run {
-    /// Its id (also the staging folder's name).
+    /// Its id (also the tag of the files it writes).
     pub id: String,
     /// The models' steps, in the order they finished.
     pub steps: Vec<Step>,
@@ -160,6 +159,11 @@ pub async fn run(
             .map(|t| engine.manifest(t).map(|m| m.rows))
             .sum();
         rows_in.insert(model.table.clone(), rows);
+        let inputs: BTreeMap<String, u64> = model
+            .reads
+            .iter()
+            .filter_map(|t| engine.manifest(t).map(|m| (t.clone(), m.version)))
+            .collect();
         let unshippable = engine.unshippable(&model.reads);
         let ctx = ctx.clone();
         let lake = engine.lake().clone();
@@ -181,7 +185,7 @@ pub async fn run(
                 ))),
                 None => {
                     let target = Target::of(&model, &project_dir);
-                    build(&ctx, &lake, &target, &run_id, &|rows| {
+                    build(&ctx, &lake, &target, &run_id, inputs, &|rows| {
                         observer.rows(&model.table, rows)
                     })
                     .await
@@ -263,7 +267,6 @@ pub async fn run(
             }
         }
     }
-    engine.lake().clear_staging(&run_id).await?;
     Ok(Run {
         id: run_id,
         steps,
@@ -318,13 +321,15 @@ impl Target {
     }
 }
 
-/// Builds one table: query, write aside, manifest, swap. The caller holds
-/// the lake's lock and clears the run's staging afterwards.
+/// Builds one table: query, write its files under the run's tag, commit
+/// them as the table's next version. `inputs` are the versions of the lake
+/// tables it reads. The caller holds the lake's lock.
 pub async fn build(
     ctx: &SessionContext,
     lake: &Arc<Lake>,
     target: &Target,
     run_id: &str,
+    inputs: BTreeMap<String, u64>,
     on_rows: &(dyn Fn(u64) + Sync),
 ) -> Result<TableManifest> {
     let df = Engine::sql_from_file(ctx, &target.origin, &target.sql).await?;
@@ -336,11 +341,31 @@ pub async fn build(
         .execute_stream()
         .await
         .map_err(|e| Error::sql(&target.origin, e))?;
-    let staged = lake.staging_key(run_id, &target.table);
-    let written = write_stream(lake.store(), &staged, &target.write, stream, on_rows).await?;
+    // Straight into the table's folder: no reader lists files with this
+    // run's tag until the version that holds them is committed.
+    let written = match write_stream(
+        lake.store(),
+        &target.table.key(),
+        &target.write,
+        Some(run_id),
+        stream,
+        on_rows,
+    )
+    .await
+    {
+        Ok(w) => w,
+        Err(e) => {
+            // What was written is no version's; a run killed here leaves
+            // it to `vacuum`, which deletes files no kept version lists.
+            if let Err(cleanup) = remove_tagged(lake, &target.table, run_id).await {
+                tracing::warn!(table = %target.table, error = %cleanup, "files of a failed write left behind");
+            }
+            return Err(e);
+        }
+    };
     let columns = TableManifest::columns_of(&written.schema);
     let mut files = written.files;
-    files.extend(carry_landed(lake, &target.table, &staged, &columns).await?);
+    files.extend(carry_landed(lake, &target.table, &columns).await?);
     files.sort_by(|a, b| a.key.cmp(&b.key));
     let manifest = TableManifest {
         table: target.table.clone(),
@@ -353,17 +378,43 @@ pub async fn build(
         run_id: run_id.to_string(),
         written_at: now(),
         model: target.defined_by.clone(),
+        version: 0,
+        file_tag: run_id.to_string(),
+        inputs,
+        restored_from: None,
     };
-    commit::commit(lake, &staged, &target.table, manifest).await
+    versions::commit(lake, manifest).await
 }
 
-/// Files that `strata watch` landed in the table's live version, copied
-/// into the new one: they are not in the source, so re-extracting the source
-/// must not drop them.
+/// Deletes the files of `table` tagged with `run_id` (a failed write's).
+async fn remove_tagged(lake: &Lake, table: &TableId, run_id: &str) -> Result<()> {
+    use futures::TryStreamExt;
+    use object_store::ObjectStoreExt;
+    let tag = format!(".{run_id}.");
+    let keys: Vec<object_store::path::Path> = lake
+        .store()
+        .list(Some(&table.key()))
+        .try_filter_map(|m| {
+            let mine = m.location.filename().is_some_and(|f| f.contains(&tag));
+            async move { Ok(mine.then_some(m.location)) }
+        })
+        .try_collect()
+        .await?;
+    for k in keys {
+        match lake.store().delete(&k).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Files that `strata watch` landed in the table's current version, kept in
+/// the new one: they are not in the source, so re-extracting the source
+/// must not drop them. They stay where they are; the new version lists them.
 async fn carry_landed(
     lake: &Lake,
     table: &TableId,
-    staged: &object_store::path::Path,
     columns: &[crate::lake::manifest::Column],
 ) -> Result<Vec<crate::lake::manifest::DataFile>> {
     let Some(live) = lake.manifest(table).await? else {
@@ -388,16 +439,14 @@ async fn carry_landed(
             ),
         });
     }
-    let mut out = Vec::with_capacity(landed.len());
-    for f in landed {
-        let from = object_store::path::Path::from(format!("{}/{}", table.key(), f.key));
-        let to = object_store::path::Path::from(format!("{staged}/{}", f.key));
-        lake.store().copy(&from, &to).await?;
-        let mut carried = f.clone();
-        carried.run_id = Some(live.run_of(f).to_string());
-        out.push(carried);
-    }
-    Ok(out)
+    Ok(landed
+        .into_iter()
+        .map(|f| {
+            let mut carried = f.clone();
+            carried.run_id = Some(live.run_of(f).to_string());
+            carried
+        })
+        .collect())
 }
 
 /// A failure as one message that names the model file.

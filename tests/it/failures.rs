@@ -27,7 +27,7 @@ fn a_broken_model_fails_the_run_naming_its_file_and_position() {
     assert!(
         project
             .lake()
-            .join("gold/fact_sales/_strata_table.json")
+            .join("gold/fact_sales/_strata_log/00000000000000000000.json")
             .is_file()
     );
     assert!(!project.lake().join("gold/broken").exists());
@@ -44,6 +44,7 @@ fn a_model_failing_midway_leaves_the_previous_table_whole() {
     project.write("strata.toml", "source = \"big.csv\"\n");
     project.strata_ok(&["run", "--no-report"]);
     let before = project.data_files();
+    let on_disk = project.objects_on_disk();
 
     // Fails at execution, after bronze's first partitions have been written
     // to staging: the cast only breaks on late rows.
@@ -67,6 +68,29 @@ fn a_model_failing_midway_leaves_the_previous_table_whole() {
         project.data_files(),
         before,
         "every table is exactly as before"
+    );
+    // What the run added on disk is its committed versions' (raw.sales
+    // built again), never the failed model's partial files.
+    let committed: Vec<String> = project
+        .current_manifests()
+        .into_iter()
+        .flat_map(|(table, m)| {
+            m["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| format!("{table}/{}", f["key"].as_str().unwrap()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let left: Vec<_> = project
+        .objects_on_disk()
+        .into_iter()
+        .filter(|k| !on_disk.contains(k) && !committed.contains(k))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the failed model's files are removed: {left:?}"
     );
     // Queries still see the old, complete bronze.
     let out = project.strata_ok(&["test"]);

@@ -103,7 +103,7 @@ async fn the_fixture_builds_the_lake_the_contract_describes() {
     let count = |t: &str| format!("SELECT count(*) FROM {t}");
 
     // raw is the extract, byte for byte.
-    let raw = std::fs::read(project.lake().join("raw/sales/part-00000.csv")).unwrap();
+    let raw = std::fs::read(project.current_file("raw/sales/part-00000.csv")).unwrap();
     assert_eq!(raw, csv.as_bytes());
 
     // bronze keeps every legacy row, duplicates and bad dates included.
@@ -126,8 +126,7 @@ async fn the_fixture_builds_the_lake_the_contract_describes() {
     );
     assert!(
         project
-            .lake()
-            .join("bronze/sales/year=__HIVE_DEFAULT_PARTITION__/month=__HIVE_DEFAULT_PARTITION__/day=__HIVE_DEFAULT_PARTITION__/part-00000.parquet")
+            .current_file("bronze/sales/year=__HIVE_DEFAULT_PARTITION__/month=__HIVE_DEFAULT_PARTITION__/day=__HIVE_DEFAULT_PARTITION__/part-00000.parquet")
             .is_file()
     );
 
@@ -360,12 +359,17 @@ fn a_second_run_changes_nothing() {
     project.strata_ok(&["run", "--no-report"]);
     let second = project.data_files();
     assert!(first.len() > 800, "{} files", first.len());
-    assert_eq!(first, second, "same files, same bytes");
-    let staging = project.lake().join("_strata/staging");
-    assert!(
-        !staging.exists() || std::fs::read_dir(&staging).unwrap().next().is_none(),
-        "no staging left behind"
+    assert_eq!(
+        first, second,
+        "the same files (but for the run's tag in their names), the same bytes"
     );
+    // Versions are immutable: the second run wrote files of its own, and
+    // the first run's stay readable (as version 0) until they expire.
+    for (table, m) in project.current_manifests() {
+        assert_eq!(m["version"], 1, "{table}");
+    }
+    let both = project.objects_on_disk();
+    assert_eq!(both.len(), 2 * first.len(), "both versions' files are kept");
 }
 
 #[test]

@@ -38,7 +38,19 @@ fn object_records_match_the_files_on_disk() {
          FROM meta.objects WHERE current ORDER BY object_key",
     );
     // Every data file on disk is recorded once as current, and nothing else is.
-    let on_disk: Vec<String> = p.data_files().into_iter().map(|(k, _)| k).collect();
+    let mut on_disk: Vec<String> = p
+        .current_manifests()
+        .into_iter()
+        .flat_map(|(table, m)| {
+            m["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| format!("{table}/{}", f["key"].as_str().unwrap()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    on_disk.sort();
     let recorded: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
     assert_eq!(recorded, on_disk);
     for r in &rows {
@@ -64,12 +76,19 @@ fn object_records_match_the_files_on_disk() {
     // The first run's objects were superseded by the second's.
     let by_run = csv_rows(
         &p,
-        "SELECT run_id, bool_and(current), bool_or(current), count(*) FROM meta.objects GROUP BY run_id ORDER BY run_id",
+        "SELECT run_id, bool_and(current), bool_or(current), count(*) FROM meta.objects WHERE action = 'add' GROUP BY run_id ORDER BY run_id",
     );
+    // The second run's commits removed every file the first had added.
+    let removed = csv_rows(
+        &p,
+        "SELECT count(*), bool_or(current) FROM meta.objects WHERE action = 'remove'",
+    );
+    assert_eq!(removed[0][1], "false");
     assert_eq!(by_run.len(), 2, "{by_run:?}");
     assert_eq!(by_run[0][1..3], ["false".to_string(), "false".into()]);
     assert_eq!(by_run[1][1..3], ["true".to_string(), "true".into()]);
     assert_eq!(by_run[0][3], by_run[1][3]);
+    assert_eq!(removed[0][0], by_run[0][3]);
 
     // The issue's question, answered.
     let per_layer = csv_rows(

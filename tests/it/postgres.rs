@@ -62,8 +62,8 @@ async fn seed_then_run_builds_the_same_gold_layer_as_the_fixture() {
         lines
     };
     assert_eq!(
-        sorted(&from_pg.lake().join("raw/sales/part-00000.csv")),
-        sorted(&from_csv.lake().join("raw/sales/part-00000.csv"))
+        sorted(&from_pg.current_file("raw/sales/part-00000.csv")),
+        sorted(&from_csv.current_file("raw/sales/part-00000.csv"))
     );
 
     // A second seed without --replace refuses to touch the rows.
@@ -279,7 +279,7 @@ async fn a_parallel_read_returns_exactly_the_rows_of_a_serial_read() {
     // Parallel: strata's extract; serial: PostgreSQL's own COPY on one connection.
     project.strata_ok(&["run", "--select", "raw.sales", "--no-tests", "--no-report"]);
     let mut parallel: Vec<String> =
-        std::fs::read_to_string(project.lake().join("raw/sales/part-00000.csv"))
+        std::fs::read_to_string(project.current_file("raw/sales/part-00000.csv"))
             .unwrap()
             .lines()
             .skip(1)

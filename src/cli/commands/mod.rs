@@ -12,6 +12,7 @@ mod seed;
 mod sql;
 mod status;
 mod test;
+mod versions;
 mod watch;
 
 use std::io::Write;
@@ -52,6 +53,9 @@ pub async fn dispatch(cli: &Cli) -> Result<Outcome> {
         Command::Watch(args) => watch::watch(&config, args, quiet).await,
         Command::Dlq(args) => dlq::dlq(&config, args).await,
         Command::Catalog(args) => catalog::catalog(&config, args).await,
+        Command::History(args) => versions::history(&config, args).await,
+        Command::Rollback(args) => versions::rollback(&config, args).await,
+        Command::Vacuum(args) => versions::vacuum(&config, args).await,
         Command::Fixtures(_) => unreachable!("handled above"),
     }
 }

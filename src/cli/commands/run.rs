@@ -15,14 +15,15 @@ use crate::runner::{StepStatus, relative};
 
 /// Builds, tests and reports (or, with `--dry-run`, prints the plan).
 pub async fn run(config: &Config, args: &RunArgs, quiet: bool) -> Result<Outcome> {
-    if args.dry_run {
-        return dry_run(config, args).await;
-    }
     let options = BuildOptions {
         select: args.select.clone(),
         tests: !args.no_tests,
         report: !args.no_report,
+        changed: args.changed,
     };
+    if args.dry_run {
+        return dry_run(config, &options).await;
+    }
     let built = build(config, &options, Arc::new(Progress::new(quiet))).await?;
     let mut t = new_table();
     t.set_header(["model", "status", "rows", "files", "bytes", "seconds"]);
@@ -62,8 +63,8 @@ pub async fn run(config: &Config, args: &RunArgs, quiet: bool) -> Result<Outcome
     })
 }
 
-async fn dry_run(config: &Config, args: &RunArgs) -> Result<Outcome> {
-    let (ws, dag, order) = plan(config, &args.select).await?;
+async fn dry_run(config: &Config, options: &BuildOptions) -> Result<Outcome> {
+    let (ws, dag, order) = plan(config, options).await?;
     let mut t = new_table();
     t.set_header(["#", "model", "reads", "writes", "storage"]);
     for (n, &i) in order.iter().enumerate() {

@@ -10,8 +10,9 @@ pub async fn status(config: Config, args: &StatusArgs) -> Result<Outcome> {
     let ws = open_lake(config).await?;
     let history = crate::metadata::tables::refresh(&ws.engine).await?;
     let dead = crate::ingest::dlq::waiting(ws.engine.lake()).await?;
+    let stale = crate::app::versions::stale(&ws.engine, &ws.dag()?);
     out(crate::cli::status::render(
-        &ws.engine, &history, dead, args.runs,
+        &ws.engine, &history, dead, args.runs, &stale,
     )?)?;
     Ok(Outcome::Success)
 }

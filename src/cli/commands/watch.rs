@@ -6,7 +6,7 @@ use std::time::Duration;
 use indicatif::HumanCount;
 
 use super::Outcome;
-use crate::app::watch::pass;
+use crate::app::watch::{catch_up, pass};
 use crate::cli::WatchArgs;
 use crate::cli::progress::Progress;
 use crate::config::Config;
@@ -29,6 +29,21 @@ pub async fn watch(config: &Config, args: &WatchArgs, quiet: bool) -> Result<Out
         );
     }
     let mut outcome = Outcome::Success;
+    // A watcher killed after landing files but before rebuilding left
+    // tables stale; they are rebuilt before anything new is landed.
+    if let Some(done) = catch_up(config, &lake, Arc::new(Progress::new(quiet))).await? {
+        if let Some(run) = &done.run {
+            eprintln!(
+                "rebuilt {} stale model(s) in {:.2}s (run {})",
+                run.steps.len(),
+                run.seconds,
+                done.record.run_id
+            );
+        }
+        if done.record.status != RunStatus::Succeeded {
+            outcome = Outcome::Failed;
+        }
+    }
     loop {
         let result = async {
             let files = stable(&lake, &mut wakeup, debounce).await?;

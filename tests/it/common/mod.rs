@@ -106,28 +106,109 @@ impl Project {
         strata::app::Workspace::open(config).await.unwrap().engine
     }
 
-    /// Every data file of the lake with a fingerprint (manifests and
-    /// bookkeeping excluded): the lake's content, for comparing runs.
+    /// The files of every table's current version, each with a
+    /// fingerprint of its bytes, named without the run's tag
+    /// (`part-00000.<run>.parquet` as `part-00000.parquet`): the lake's
+    /// content, for comparing runs.
     pub fn data_files(&self) -> Vec<(String, String)> {
+        let mut out = vec![];
+        for (table, m) in self.current_manifests() {
+            for f in m["files"].as_array().unwrap() {
+                let key = f["key"].as_str().unwrap();
+                let bytes = std::fs::read(self.lake().join(&table).join(key)).unwrap();
+                out.push((format!("{table}/{}", untagged(key)), fingerprint(&bytes)));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Every object under the lake's table folders, bookkeeping (`_strata`,
+    /// the logs) left out: what is on disk, whatever version it belongs to.
+    pub fn objects_on_disk(&self) -> Vec<String> {
         let mut out = vec![];
         walk(&self.lake(), &self.lake(), &mut out);
         out.sort();
         out
     }
+
+    /// Each table's current manifest (the latest entry of its log), by its
+    /// folder (`gold/fact_sales`).
+    pub fn current_manifests(&self) -> Vec<(String, serde_json::Value)> {
+        let mut out = vec![];
+        let Ok(layers) = std::fs::read_dir(self.lake()) else {
+            return out;
+        };
+        for layer in layers {
+            let layer = layer.unwrap().path();
+            let name = layer.file_name().unwrap().to_string_lossy().to_string();
+            if name.starts_with('_') || name == "landing" || !layer.is_dir() {
+                continue;
+            }
+            for table in std::fs::read_dir(&layer).unwrap() {
+                let table = table.unwrap().path();
+                let Ok(entries) = std::fs::read_dir(table.join("_strata_log")) else {
+                    continue;
+                };
+                let mut logs: Vec<_> = entries.map(|e| e.unwrap().path()).collect();
+                logs.sort();
+                let Some(last) = logs.last() else { continue };
+                let m: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(last).unwrap()).unwrap();
+                let rel = table
+                    .strip_prefix(self.lake())
+                    .unwrap()
+                    .display()
+                    .to_string();
+                out.push((rel, m));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// The path of a current file named without its tag:
+    /// `raw/sales/part-00000.csv` finds `raw/sales/part-00000.<run>.csv`.
+    pub fn current_file(&self, rel: &str) -> PathBuf {
+        for (table, m) in self.current_manifests() {
+            for f in m["files"].as_array().unwrap() {
+                let key = f["key"].as_str().unwrap();
+                if format!("{table}/{}", untagged(key)) == rel {
+                    return self.lake().join(&table).join(key);
+                }
+            }
+        }
+        panic!("no current file {rel} in the lake")
+    }
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+/// A file key without the run tag before its extension.
+pub fn untagged(key: &str) -> String {
+    let (dir, name) = match key.rsplit_once('/') {
+        Some((d, n)) => (format!("{d}/"), n),
+        None => (String::new(), key),
+    };
+    match name.split_once('.') {
+        Some((stem, rest)) if name.starts_with("part-") => {
+            let ext = rest.rsplit('.').next().unwrap();
+            format!("{dir}{stem}.{ext}")
+        }
+        _ => key.to_string(),
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         let rel = p.strip_prefix(root).unwrap().display().to_string();
-        if rel.starts_with("_strata") {
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if rel.starts_with("_strata") || name.starts_with('_') {
             continue;
         }
         if p.is_dir() {
             walk(root, &p, out);
-        } else if !rel.ends_with("_strata_table.json") {
-            let bytes = std::fs::read(&p).unwrap();
-            out.push((rel, fingerprint(&bytes)));
+        } else {
+            out.push(rel);
         }
     }
 }
