@@ -136,9 +136,9 @@ impl S3Env {
         S3Env { vars }
     }
 
-    /// Settings given as `(AWS_NAME, value)` pairs.
-    #[cfg(test)]
-    fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+    /// Settings given as `(AWS_NAME, value)` pairs (a program that opens
+    /// a lake itself, such as a test, instead of the process environment).
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
         S3Env {
             vars: pairs.into_iter().collect(),
         }

@@ -17,4 +17,5 @@ mod repl;
 mod s3;
 mod slt;
 mod sql;
+mod versions;
 mod watch;
