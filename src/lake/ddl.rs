@@ -149,6 +149,46 @@ fn table_ddl(m: &TableManifest, location: &str, dialect: Dialect) -> Result<Stri
             .join(",\n"))
     };
     let mut out = String::new();
+    // A Parquet table's folder holds the files of every kept version: the
+    // engines that read Delta Lake read the current one from its log.
+    if !csv && dialect != Dialect::Datafusion {
+        match dialect {
+            Dialect::Athena => {
+                let _ = writeln!(
+                    out,
+                    "CREATE EXTERNAL TABLE IF NOT EXISTS {qualified}\nLOCATION '{location}'\nTBLPROPERTIES ('table_type' = 'DELTA');"
+                );
+            }
+            Dialect::Trino => {
+                let _ = writeln!(
+                    out,
+                    "CALL delta.system.register_table(schema_name => '{layer}', table_name => '{name}', table_location => '{location}');"
+                );
+            }
+            Dialect::Spark => {
+                let _ = writeln!(
+                    out,
+                    "CREATE TABLE IF NOT EXISTS {qualified} USING DELTA LOCATION '{location}';"
+                );
+            }
+            Dialect::Duckdb => {
+                let _ = writeln!(out, "CREATE SCHEMA IF NOT EXISTS {};", q(layer));
+                let _ = writeln!(
+                    out,
+                    "CREATE OR REPLACE VIEW {qualified} AS SELECT * FROM delta_scan('{location}');"
+                );
+            }
+            Dialect::Datafusion => unreachable!("handled below"),
+        }
+        return Ok(out);
+    }
+    if csv && dialect != Dialect::Datafusion && dialect != Dialect::Duckdb {
+        let _ = writeln!(
+            out,
+            "-- {layer}.{name} is CSV, which Delta Lake cannot hold: this reads every file in its \
+             folder, older versions' too until `strata vacuum` expires them"
+        );
+    }
     match dialect {
         Dialect::Athena => {
             let _ = writeln!(out, "CREATE EXTERNAL TABLE IF NOT EXISTS {qualified} (");
@@ -249,7 +289,16 @@ fn table_ddl(m: &TableManifest, location: &str, dialect: Dialect) -> Result<Stri
         }
         Dialect::Duckdb => {
             let read = if csv {
-                format!("read_csv('{location}**/*.csv', header = true, all_varchar = false)")
+                // This version's files by name: the folder holds older ones.
+                let files: Vec<String> = m
+                    .files
+                    .iter()
+                    .map(|f| format!("'{location}{}'", f.key))
+                    .collect();
+                format!(
+                    "read_csv([{}], header = true, all_varchar = false)",
+                    files.join(", ")
+                )
             } else {
                 format!(
                     "read_parquet('{location}**/*.parquet', hive_partitioning = {})",
@@ -304,6 +353,10 @@ fn table_ddl(m: &TableManifest, location: &str, dialect: Dialect) -> Result<Stri
                     }
                 }
             } else {
+                let _ = writeln!(
+                    out,
+                    "-- the folder holds every kept version's files: run `strata vacuum --keep-versions 1 --keep-for 0s` first"
+                );
                 let _ = write!(out, "LOCATION '{location}'");
             }
             if csv {
