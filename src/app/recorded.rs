@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::error::{Result, user_message};
 use crate::lake::Lake;
 use crate::lake::manifest::TableManifest;
-use crate::metadata::{History, Journal, RunRecord};
+use crate::metadata::{Journal, RunRecord};
 use crate::runner::Run;
 
 /// What a recorded piece of work leaves for its run's record.
@@ -103,9 +103,13 @@ async fn expire(config: &Config, lake: &Lake, tables: &[crate::lake::TableId]) -
 /// is told on stderr at once, as a warning is: the operator at the terminal
 /// should see it even when the command itself fails.
 async fn after_run(config: &Config, lake: &Lake) -> Result<()> {
-    let history = History::load(lake).await?;
+    // The compacted history, not every record: this costs the same however
+    // long the lake's history is.
+    let digest = crate::metadata::digest::load(lake).await?;
     let dead = crate::ingest::dlq::waiting(lake).await?;
-    let prom = crate::metadata::metrics::prometheus(&history, dead);
+    let running = crate::metadata::running(lake).await?;
+    let quarantined = crate::ingest::quarantined_rows(lake).await?;
+    let prom = crate::metadata::metrics::prometheus(&digest, running, quarantined, dead);
     lake.store()
         .put(
             &object_store::path::Path::from(crate::metadata::METRICS_FILE),
@@ -113,7 +117,7 @@ async fn after_run(config: &Config, lake: &Lake) -> Result<()> {
         )
         .await?;
     for fired in
-        crate::metadata::alerts::evaluate(&config.alerts, &history, dead, &lake.describe()).await?
+        crate::metadata::alerts::evaluate(&config.alerts, &digest, dead, &lake.describe()).await?
     {
         eprintln!(
             "alert: {} ({} is {})",

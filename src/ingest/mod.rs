@@ -544,6 +544,22 @@ async fn record_quarantine(lake: &Lake, rows: &[QuarantinedRow]) -> Result<()> {
     Ok(())
 }
 
+/// Rows recorded in quarantine: one record per landed file with rows set
+/// aside, so this reads as many objects as such files, not runs.
+pub async fn quarantined_rows(lake: &Lake) -> Result<u64> {
+    let prefix = Path::from(QUARANTINE_DIR);
+    let files: Vec<_> = lake.store().list(Some(&prefix)).try_collect().await?;
+    let mut n = 0;
+    for f in files {
+        let bytes = lake.store().get(&f.location).await?.bytes().await?;
+        n += bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count() as u64;
+    }
+    Ok(n)
+}
+
 async fn dead_letter(
     store: &Arc<dyn ObjectStore>,
     f: &Landed,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
-use super::History;
+use super::digest::Digest;
 use super::metrics::Summary;
 use crate::config::alert::{AlertRule, Metric};
 use crate::error::Result;
@@ -46,18 +46,19 @@ pub struct Payload {
 /// broken alert must not fail the run it reports on.
 pub async fn evaluate(
     rules: &[AlertRule],
-    h: &History,
+    d: &Digest,
     dead_letters: u64,
     lake: &str,
 ) -> Result<Vec<Payload>> {
     let mut fired = Vec::new();
-    let last = h.runs.last();
+    let last = d.last();
     for rule in rules {
         let since = rule.over.as_ref().map(|(_, window)| {
             chrono::Utc::now()
                 - chrono::Duration::from_std(*window).unwrap_or(chrono::Duration::MAX)
         });
-        let summary = Summary::of(h, since);
+        // Windows look at the most recent ended runs the digest keeps.
+        let summary = Summary::of_runs(d.recent.iter(), since);
         let value = match rule.condition.metric {
             Metric::ErrorCount => summary.errors as f64,
             Metric::SuccessRate => summary.success_rate,

@@ -2,13 +2,13 @@
 //! Prometheus' text format (`<lake>/_strata/metrics.prom`, for a node
 //! exporter's textfile collector), and read by alert rules and `status`.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{History, RunStatus};
+use super::digest::{Digest, Histogram};
+use super::{History, RunRecord, RunStatus};
 
 /// Upper bounds of the duration histograms' buckets, seconds.
-const BUCKETS: [f64; 9] = [0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
+pub const BUCKETS: [f64; 9] = [0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
 
 /// Figures over the runs that started within a window.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -49,9 +49,15 @@ fn started_after(started_at: &str, since: Option<chrono::DateTime<chrono::Utc>>)
 impl Summary {
     /// Summarises the runs that started at or after `since` (all if `None`).
     pub fn of(h: &History, since: Option<chrono::DateTime<chrono::Utc>>) -> Self {
-        let runs: Vec<_> = h
-            .runs
-            .iter()
+        Self::of_runs(h.runs.iter(), since)
+    }
+
+    /// Summarises those of `runs` that started at or after `since`.
+    pub fn of_runs<'a>(
+        runs: impl Iterator<Item = &'a RunRecord>,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Self {
+        let runs: Vec<_> = runs
             .filter(|r| started_after(&r.started_at, since))
             .collect();
         let succeeded = runs
@@ -79,25 +85,20 @@ impl Summary {
     }
 }
 
-fn histogram(out: &mut String, name: &str, labels: &str, values: &[f64]) {
+fn histogram(out: &mut String, name: &str, labels: &str, h: &Histogram) {
     let sep = if labels.is_empty() { "" } else { "," };
-    for b in BUCKETS {
-        let n = values.iter().filter(|v| **v <= b).count();
+    for (i, b) in BUCKETS.iter().enumerate() {
+        let n = h.buckets.get(i).copied().unwrap_or(0);
         let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {n}");
     }
-    let _ = writeln!(
-        out,
-        "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
-        values.len()
-    );
-    let sum: f64 = values.iter().sum();
+    let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", h.count);
     let braces = if labels.is_empty() {
         String::new()
     } else {
         format!("{{{labels}}}")
     };
-    let _ = writeln!(out, "{name}_sum{braces} {sum}");
-    let _ = writeln!(out, "{name}_count{braces} {}", values.len());
+    let _ = writeln!(out, "{name}_sum{braces} {}", h.sum);
+    let _ = writeln!(out, "{name}_count{braces} {}", h.count);
 }
 
 fn escape(label: &str) -> String {
@@ -107,8 +108,10 @@ fn escape(label: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The history in Prometheus' text exposition format.
-pub fn prometheus(h: &History, dead_letters: u64) -> String {
+/// The lake's figures in Prometheus' text exposition format, from the
+/// compacted history, the runs now running, the quarantined rows and the
+/// dead letters waiting.
+pub fn prometheus(d: &Digest, running: u64, quarantined: u64, dead_letters: u64) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -118,50 +121,39 @@ pub fn prometheus(h: &History, dead_letters: u64) -> String {
         RunStatus::Succeeded,
         RunStatus::Failed,
         RunStatus::Interrupted,
-        RunStatus::Running,
     ] {
-        let n = h.runs.iter().filter(|r| r.status == status).count();
+        let n = d.runs.get(status.as_str()).copied().unwrap_or(0);
         let _ = writeln!(
             out,
             "strata_runs_total{{status=\"{}\"}} {n}",
             status.as_str()
         );
     }
+    let _ = writeln!(out, "strata_runs_total{{status=\"running\"}} {running}");
     let _ = writeln!(
         out,
         "# HELP strata_run_duration_seconds Wall time of ended runs.\n# TYPE strata_run_duration_seconds histogram"
     );
-    let durations: Vec<f64> = h.runs.iter().filter_map(|r| r.duration_s).collect();
-    histogram(&mut out, "strata_run_duration_seconds", "", &durations);
-
-    let mut by_model: BTreeMap<&str, Vec<&super::StepRecord>> = BTreeMap::new();
-    for s in &h.steps {
-        by_model.entry(&s.model).or_default().push(s);
-    }
+    histogram(&mut out, "strata_run_duration_seconds", "", &d.run_seconds);
     let _ = writeln!(
         out,
         "# HELP strata_model_duration_seconds Wall time of each model's steps.\n# TYPE strata_model_duration_seconds histogram"
     );
-    for (model, steps) in &by_model {
-        let d: Vec<f64> = steps
-            .iter()
-            .filter(|s| s.status != super::StepOutcome::Skipped)
-            .map(|s| s.duration_s)
-            .collect();
+    for (model, m) in &d.models {
         histogram(
             &mut out,
             "strata_model_duration_seconds",
             &format!("model=\"{}\"", escape(model)),
-            &d,
+            &m.seconds,
         );
     }
     let _ = writeln!(
         out,
         "# HELP strata_model_steps_total Model steps, by status.\n# TYPE strata_model_steps_total counter"
     );
-    for (model, steps) in &by_model {
+    for (model, m) in &d.models {
         for status in super::StepOutcome::ALL {
-            let n = steps.iter().filter(|s| s.status == status).count();
+            let n = m.steps.get(status.as_str()).copied().unwrap_or(0);
             let _ = writeln!(
                 out,
                 "strata_model_steps_total{{model=\"{}\",status=\"{}\"}} {n}",
@@ -174,25 +166,19 @@ pub fn prometheus(h: &History, dead_letters: u64) -> String {
         out,
         "# HELP strata_model_rows_written_total Rows written by each model.\n# TYPE strata_model_rows_written_total counter"
     );
-    for (model, steps) in &by_model {
-        let n: u64 = steps.iter().map(|s| s.rows_out).sum();
+    for (model, m) in &d.models {
         let _ = writeln!(
             out,
-            "strata_model_rows_written_total{{model=\"{}\"}} {n}",
-            escape(model)
+            "strata_model_rows_written_total{{model=\"{}\"}} {}",
+            escape(model),
+            m.rows_out
         );
     }
     let _ = writeln!(
         out,
         "# HELP strata_objects_written_total Objects written into the lake, by layer.\n# TYPE strata_objects_written_total counter"
     );
-    let mut by_layer: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-    for o in &h.objects {
-        let e = by_layer.entry(&o.layer).or_default();
-        e.0 += 1;
-        e.1 += o.size_bytes;
-    }
-    for (layer, (n, _)) in &by_layer {
+    for (layer, (n, _)) in &d.objects {
         let _ = writeln!(
             out,
             "strata_objects_written_total{{layer=\"{}\"}} {n}",
@@ -203,14 +189,14 @@ pub fn prometheus(h: &History, dead_letters: u64) -> String {
         out,
         "# HELP strata_bytes_written_total Bytes written into the lake, by layer.\n# TYPE strata_bytes_written_total counter"
     );
-    for (layer, (_, b)) in &by_layer {
+    for (layer, (_, b)) in &d.objects {
         let _ = writeln!(
             out,
             "strata_bytes_written_total{{layer=\"{}\"}} {b}",
             escape(layer)
         );
     }
-    if let Some(last) = h.runs.iter().rev().find(|r| r.status != RunStatus::Running) {
+    if let Some(last) = d.last() {
         let t = last
             .finished_at
             .as_deref()
@@ -227,31 +213,25 @@ pub fn prometheus(h: &History, dead_letters: u64) -> String {
             "# HELP strata_last_run_timestamp_seconds When the last ended run ended.\n# TYPE strata_last_run_timestamp_seconds gauge\nstrata_last_run_timestamp_seconds {t}"
         );
     }
-    let landed = h
-        .objects
-        .iter()
-        .filter(|o| o.object_key.contains("/landed/"))
-        .count();
     let _ = writeln!(
         out,
-        "# HELP strata_landed_objects_total Files loaded from the landing zone.\n# TYPE strata_landed_objects_total counter\nstrata_landed_objects_total {landed}"
+        "# HELP strata_landed_objects_total Files loaded from the landing zone.\n# TYPE strata_landed_objects_total counter\nstrata_landed_objects_total {}",
+        d.landed_objects
     );
     let _ = writeln!(
         out,
-        "# HELP strata_quarantined_rows_total Rows of landed files set aside (meta.quarantine).\n# TYPE strata_quarantined_rows_total counter\nstrata_quarantined_rows_total {}",
-        h.quarantine.len()
+        "# HELP strata_quarantined_rows_total Rows of landed files set aside (meta.quarantine).\n# TYPE strata_quarantined_rows_total counter\nstrata_quarantined_rows_total {quarantined}"
     );
     let _ = writeln!(
         out,
         "# HELP strata_watch_pass_duration_seconds Wall time of each landing pass (load and rebuild).\n# TYPE strata_watch_pass_duration_seconds histogram"
     );
-    let passes: Vec<f64> = h
-        .runs
-        .iter()
-        .filter(|r| r.command.starts_with("watch"))
-        .filter_map(|r| r.duration_s)
-        .collect();
-    histogram(&mut out, "strata_watch_pass_duration_seconds", "", &passes);
+    histogram(
+        &mut out,
+        "strata_watch_pass_duration_seconds",
+        "",
+        &d.watch_seconds,
+    );
     let _ = writeln!(
         out,
         "# HELP strata_dead_letters Files waiting in the dead-letter place.\n# TYPE strata_dead_letters gauge\nstrata_dead_letters {dead_letters}"

@@ -16,6 +16,7 @@
 //! every record).
 
 pub(crate) mod alerts;
+pub mod digest;
 pub(crate) mod metrics;
 pub(crate) mod tables;
 
@@ -292,7 +293,7 @@ impl Journal {
             store: lake.store().clone(),
             record: Mutex::new(record.clone()),
         };
-        journal.close_dead_runs().await?;
+        journal.close_dead_runs(lake).await?;
         // The marker first: a run record saying `running` always has one,
         // so the next run finds it without reading the whole history.
         put(
@@ -309,7 +310,7 @@ impl Journal {
     /// Only runs that have not finished are looked at, through their
     /// markers under `open/`: the cost follows the runs still open, not
     /// the length of the history.
-    async fn close_dead_runs(&self) -> Result<()> {
+    async fn close_dead_runs(&self, lake: &Lake) -> Result<()> {
         let prefix = Path::from(format!("{}/{OPEN}", dir()));
         let markers: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
         for m in markers {
@@ -342,6 +343,7 @@ impl Journal {
                         r.error = Some("the run's process ended before the run did".into());
                         let bytes = serde_json::to_vec_pretty(&r).expect("records serialize");
                         put(&self.store, &path, bytes).await?;
+                        digest::update(lake, |d| d.fold(&r, &[], &[])).await?;
                     }
                 }
                 Err(object_store::Error::NotFound { .. }) => {}
@@ -375,6 +377,7 @@ impl Journal {
         error: Option<String>,
     ) -> Result<RunRecord> {
         let mut r = self.record.lock().expect("journal lock").clone();
+        let mut step_records = vec![];
         if let Some(run) = run {
             let steps: Vec<StepRecord> = run
                 .steps
@@ -412,6 +415,7 @@ impl Journal {
             r.models_skipped = count(StepOutcome::Skipped);
             r.rows = run.steps.iter().map(|s| s.rows).sum();
             r.bytes = run.steps.iter().map(|s| s.bytes).sum();
+            step_records = steps;
         }
         let mut objects: Vec<ObjectRecord> = vec![];
         for m in manifests {
@@ -447,6 +451,7 @@ impl Journal {
             })
         });
         self.write_run(&r).await?;
+        digest::update(lake, |d| d.fold(&r, &step_records, &objects)).await?;
         match self.store.delete(&key(OPEN, &r.run_id, "pid")).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -481,6 +486,13 @@ impl Journal {
         *self.record.lock().expect("journal lock") = r.clone();
         Ok(r)
     }
+}
+
+/// Runs that have begun and not ended, by their markers.
+pub async fn running(lake: &Lake) -> Result<u64> {
+    let prefix = Path::from(format!("{}/{OPEN}", dir()));
+    let markers: Vec<_> = lake.store().list(Some(&prefix)).try_collect().await?;
+    Ok(markers.len() as u64)
 }
 
 /// Everything recorded about a lake.

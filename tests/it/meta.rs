@@ -445,3 +445,48 @@ fn the_next_run_closes_a_killed_run_s_record_through_its_open_marker() {
         "no marker left by the killed run nor by the finished one"
     );
 }
+
+#[test]
+fn a_run_reads_the_compacted_history_not_every_record() {
+    let p = Project::new();
+    p.strata_ok(&["run", "--no-report", "--no-tests", "-q"]);
+    // 10,000 past runs' records, unreadable on purpose: a run that read
+    // every record would fail on the first. Metrics and alerts come from
+    // the digest each run updates.
+    let runs = p.lake().join("_strata/meta/runs");
+    let steps = p.lake().join("_strata/meta/steps");
+    for i in 0..10_000 {
+        std::fs::write(
+            runs.join(format!("19990101T000000.{i:05}Z-0000.json")),
+            "not json",
+        )
+        .unwrap();
+    }
+    std::fs::write(steps.join("19990101T000000.00000Z-0000.jsonl"), "not json").unwrap();
+    p.write(
+        "strata.toml",
+        "[[alert]]\nname = \"too many runs\"\nwhen = \"runs >= 2\"\nover = \"1h\"\n",
+    );
+    let out = p.strata(&["run", "--no-report", "--no-tests", "-q"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("alert: too many runs"), "{stderr}");
+    let prom = std::fs::read_to_string(p.lake().join("_strata/metrics.prom")).unwrap();
+    assert!(
+        prom.contains("strata_runs_total{status=\"succeeded\"} 2"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("strata_model_steps_total{model=\"gold.fact_sales\",status=\"ok\"} 2"),
+        "{prom}"
+    );
+    // The records themselves are still what meta.runs reads (and this one
+    // says which file is unreadable).
+    let bad = p.strata(&["sql", "-c", "SELECT count(*) FROM meta.runs"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unreadable run record"));
+}
