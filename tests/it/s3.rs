@@ -314,3 +314,80 @@ fn unload_writes_a_query_into_an_empty_s3_folder() {
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("is not empty"));
 }
+
+#[test]
+fn processes_that_take_over_a_stale_lock_at_once_never_both_hold_it() {
+    let s3 = S3::start(false);
+    s3.create_bucket("lake");
+    let p = Project::new().with_env(s3.env());
+    let run = [
+        "run",
+        "--lake",
+        LAKE,
+        "--select",
+        "raw.sales",
+        "--no-tests",
+        "--no-report",
+        "-q",
+    ];
+    p.strata_ok(&run);
+    // A lock from a host that is gone, six hours old and more: stale.
+    s3.put(
+        "/lake/strata/_strata/lock",
+        br#"{"host":"a-host-long-gone","pid":4242,"since":"2000-01-01T00:00:00Z"}"#,
+    );
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+                .args(run)
+                .current_dir(p.path())
+                .env_remove("DATABASE_URL")
+                .envs(s3.env())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut won = 0;
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        if out.status.success() {
+            won += 1;
+        } else {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("locked by another strata run"), "{err}");
+        }
+    }
+    eprintln!("{won} of 6 processes took the lake in turn, the others found it locked");
+    assert!(won >= 1, "one of them takes the stale lock");
+    // Those that won held the lock one after another: their builds of
+    // raw.sales never overlap in time.
+    let steps = p.strata_ok(&[
+        "sql",
+        "--lake",
+        LAKE,
+        "--format",
+        "csv",
+        "-c",
+        "SELECT CAST(started_at AS VARCHAR) AS s, duration_s FROM meta.steps \
+         WHERE model = 'raw.sales' ORDER BY s",
+    ]);
+    let spans: Vec<(f64, f64)> = steps
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (t, d) = l.rsplit_once(',').unwrap();
+            let start = chrono::DateTime::parse_from_rfc3339(t)
+                .unwrap()
+                .timestamp_micros() as f64
+                / 1e6;
+            (start, start + d.parse::<f64>().unwrap())
+        })
+        .collect();
+    assert_eq!(spans.len(), won + 1, "{steps}");
+    for w in spans.windows(2) {
+        assert!(w[0].1 <= w[1].0, "two runs built at once: {steps}");
+    }
+    assert!(s3.keys("lake", "strata/_strata/lock").is_empty());
+}
