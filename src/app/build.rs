@@ -42,6 +42,9 @@ pub struct Built {
     pub report: Option<Vec<RecordBatch>>,
     /// The run as recorded in `meta.runs`.
     pub record: RunRecord,
+    /// Tables this build left stale: it rebuilt something they read, but
+    /// not them (a `--select` that stopped short), or a model failed.
+    pub stale: Vec<super::versions::Stale>,
 }
 
 impl Built {
@@ -102,7 +105,11 @@ pub async fn build(
         )
         .await?;
         let mut record = Record::of_run(run.clone());
-        let mut built = (run, None, None);
+        let stale: Vec<_> = super::versions::stale(&ws.engine, &dag)
+            .into_iter()
+            .filter(|s| s.reason != super::versions::NEVER_BUILT)
+            .collect();
+        let mut built = (run, None, None, stale);
         if !built.0.ok() || !options.tests {
             return Ok((built, record));
         }
@@ -138,11 +145,12 @@ pub async fn build(
         Ok((built, record))
     })
     .await?;
-    let (run, tests, report) = built;
+    let (run, tests, report, stale) = built;
     Ok(Built {
         run,
         tests,
         report,
         record,
+        stale,
     })
 }

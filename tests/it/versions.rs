@@ -214,6 +214,14 @@ fn time_travel_rollback_and_vacuum_honour_the_versions() {
         "gold rebuilt from raw's version 0"
     );
     assert!(p.strata_ok(&["status"]).contains("Stale tables: none"));
+    // A --select that stops short says what it leaves behind.
+    let partial = p.strata_ok(&["run", "--select", "raw.sales", "--no-report", "--no-tests"]);
+    assert!(
+        partial.contains("left stale")
+            && partial.contains("bronze.sales (raw.sales is at version 3"),
+        "{partial}"
+    );
+    p.strata_ok(&["run", "--changed", "--no-report", "--no-tests"]);
 
     // The default retention keeps everything this young; a tighter one
     // expires the old versions, and reading one says so.

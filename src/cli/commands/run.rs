@@ -46,6 +46,18 @@ pub async fn run(config: &Config, args: &RunArgs, quiet: bool) -> Result<Outcome
     for (table, e) in built.run.failures() {
         text.push_str(&format!("error: {table} failed\n  {e}\n"));
     }
+    if !built.stale.is_empty() {
+        text.push_str(&format!(
+            "warning: {} table(s) left stale (`strata run --changed` rebuilds them): {}\n",
+            built.stale.len(),
+            built
+                .stale
+                .iter()
+                .map(|s| format!("{} ({})", s.table, s.reason))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
     if let Some(tests) = &built.tests {
         text.push_str(&tests_text(tests));
     }
