@@ -16,7 +16,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
-use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{PutMode, PutOptions};
 use serde_json::{Value, json};
@@ -38,19 +37,10 @@ fn commit_key(table: &TableId, version: u64) -> Path {
 
 /// The latest version in a table's Delta log.
 pub async fn latest(lake: &Lake, table: &TableId) -> Result<Option<u64>> {
-    let prefix = Path::from(format!("{}/{DELTA_LOG_DIR}", table.key()));
-    let versions: Vec<u64> = lake
-        .store()
-        .list(Some(&prefix))
-        .try_filter_map(|m| async move {
-            Ok(m.location
-                .filename()
-                .and_then(|f| f.strip_suffix(".json"))
-                .and_then(|v| v.parse::<u64>().ok()))
-        })
-        .try_collect()
-        .await?;
-    Ok(versions.into_iter().max())
+    Ok(versions::numbered_entries(lake, table, DELTA_LOG_DIR)
+        .await?
+        .last()
+        .copied())
 }
 
 /// Writes the Delta commits for every version of `table` that its Delta

@@ -34,7 +34,13 @@ fn log_key(table: &TableId, version: u64) -> Path {
 
 /// The versions a table's log holds, oldest first.
 pub async fn list(lake: &Lake, table: &TableId) -> Result<Vec<u64>> {
-    let prefix = Path::from(format!("{}/{LOG_DIR}", table.key()));
+    numbered_entries(lake, table, LOG_DIR).await
+}
+
+/// The versions numbered by `<version>.json` files in a folder of the
+/// table's (its log, or its Delta log), sorted.
+pub(crate) async fn numbered_entries(lake: &Lake, table: &TableId, dir: &str) -> Result<Vec<u64>> {
+    let prefix = Path::from(format!("{}/{dir}", table.key()));
     let mut out: Vec<u64> = lake
         .store()
         .list(Some(&prefix))

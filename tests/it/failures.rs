@@ -71,18 +71,7 @@ fn a_model_failing_midway_leaves_the_previous_table_whole() {
     );
     // What the run added on disk is its committed versions' (raw.sales
     // built again), never the failed model's partial files.
-    let committed: Vec<String> = project
-        .current_manifests()
-        .into_iter()
-        .flat_map(|(table, m)| {
-            m["files"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| format!("{table}/{}", f["key"].as_str().unwrap()))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let committed = project.current_keys();
     let left: Vec<_> = project
         .objects_on_disk()
         .into_iter()

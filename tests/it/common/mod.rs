@@ -167,6 +167,24 @@ impl Project {
         out
     }
 
+    /// The keys (`layer/table/file`) of every table's current files, sorted.
+    pub fn current_keys(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .current_manifests()
+            .into_iter()
+            .flat_map(|(table, m)| {
+                m["files"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| format!("{table}/{}", f["key"].as_str().unwrap()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// The path of a current file named without its tag:
     /// `raw/sales/part-00000.csv` finds `raw/sales/part-00000.<run>.csv`.
     pub fn current_file(&self, rel: &str) -> PathBuf {
