@@ -245,7 +245,10 @@ fn delta_type(t: &DataType, column: &str, table: &TableId) -> Result<Value> {
         DataType::Int8 => json!("byte"),
         DataType::Int16 => json!("short"),
         DataType::Int32 => json!("integer"),
-        DataType::Int64 => json!("long"),
+        // Counts and ranks (row_number, count) are UInt64 in DataFusion,
+        // stored as Parquet INT64 (annotated unsigned): Delta's long is the
+        // same physical type.
+        DataType::Int64 | DataType::UInt64 => json!("long"),
         DataType::Float32 => json!("float"),
         DataType::Float64 => json!("double"),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => json!("string"),
