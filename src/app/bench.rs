@@ -151,7 +151,7 @@ pub async fn run(spec: &BenchSpec) -> Result<BenchReport> {
     let models_seconds = started.elapsed().as_secs_f64();
     let t = Instant::now();
     let tests = crate::models::discover_queries(&config.queries_dir.join("tests"))?;
-    let outcomes = data_tests::run_all(engine, &tests, &config.project_dir).await;
+    let outcomes = data_tests::run_all(engine, &tests, &config.project_dir, None).await;
     if let Some(bad) = outcomes.iter().find(|o| !o.passed()) {
         return Err(Error::Internal(format!(
             "bench: data test {} failed: {:?}",

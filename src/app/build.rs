@@ -114,7 +114,22 @@ pub async fn build(
             return Ok((built, record));
         }
         let tests = crate::models::discover_queries(&config.queries_dir.join("tests"))?;
-        let outcomes = data_tests::run_all(&ws.engine, &tests, &config.project_dir).await;
+        // A selective build checks only what reads the tables it built.
+        let built_tables: BTreeSet<String> = built
+            .0
+            .steps
+            .iter()
+            .filter(|s| s.status == runner::StepStatus::Ok)
+            .map(|s| s.table.to_string())
+            .collect();
+        let selective = options.changed || !options.select.is_empty();
+        let outcomes = data_tests::run_all(
+            &ws.engine,
+            &tests,
+            &config.project_dir,
+            selective.then_some(&built_tables),
+        )
+        .await;
         let failed: Vec<_> = outcomes
             .iter()
             .filter(|o| !o.passed())

@@ -349,3 +349,34 @@ fn a_source_that_is_one_huge_line_gives_a_bounded_error() {
     ]);
     assert!(error.len() < 20_000, "{} bytes in meta.runs", error.len());
 }
+
+#[test]
+fn select_runs_only_the_data_tests_of_what_it_built_and_skips_missing_tables() {
+    let project = Project::new();
+    // A new lake: the tests reading bronze, silver and gold have no tables
+    // yet. They are skipped, named as warnings; the run succeeds.
+    let out = project.strata(&["run", "--select", "raw.sales", "--no-report"]);
+    let text = stdout_and_stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("Data tests: 0 passed, 0 failed, 8 skipped"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warning: skipped totals_are_quantity_times_price")
+            && text.contains("the lake has no silver.sales"),
+        "{text}"
+    );
+    // With every table there, a selection runs the tests reading what it
+    // built, and only counts the others.
+    project.strata_ok(&["run", "--no-report", "-q"]);
+    let out = project.strata_ok(&["run", "--select", "gold.dim_date", "--no-report"]);
+    assert!(
+        out.contains("Data tests: 2 passed, 0 failed, 6 skipped"),
+        "{out}"
+    );
+    assert!(!out.contains("warning: skipped"), "{out}");
+    // `strata test` runs them all.
+    let all = project.strata_ok(&["test"]);
+    assert!(all.contains("Data tests: 8 passed, 0 failed\n"), "{all}");
+}

@@ -23,7 +23,7 @@ use super::{Cli, Command};
 use crate::app::Workspace;
 use crate::config::{Config, Environment};
 use crate::error::{Error, Result, user_message};
-use crate::runner::data_tests::TestOutcome;
+use crate::runner::data_tests::{Skip, TestOutcome};
 
 /// How a command ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,11 +82,24 @@ fn out(text: impl AsRef<[u8]>) -> Result<()> {
 
 /// The data tests' summary and each failure, as `run` and `test` print them.
 fn tests_text(outcomes: &[TestOutcome]) -> String {
-    let passed = outcomes.iter().filter(|o| o.passed()).count();
-    let mut text = format!(
-        "Data tests: {passed} passed, {} failed\n",
-        outcomes.len() - passed
-    );
+    let skipped = outcomes.iter().filter(|o| o.skipped.is_some()).count();
+    let passed = outcomes.iter().filter(|o| o.passed()).count() - skipped;
+    let failed = outcomes.len() - passed - skipped;
+    let mut text = format!("Data tests: {passed} passed, {failed} failed");
+    if skipped > 0 {
+        text.push_str(&format!(", {skipped} skipped"));
+    }
+    text.push('\n');
+    // Tests a selective run had no reason to run are only counted; those
+    // whose tables are missing are named, as warnings.
+    for o in outcomes {
+        if let Some(why @ Skip::Missing(_)) = &o.skipped {
+            text.push_str(&format!(
+                "warning: skipped {} ({}): {why}\n",
+                o.name, o.file
+            ));
+        }
+    }
     for o in outcomes.iter().filter(|o| !o.passed()) {
         text.push_str(&match &o.error {
             Some(e) => format!("FAIL {} ({}): could not run: {e}\n", o.name, o.file),

@@ -9,7 +9,7 @@ use crate::runner::data_tests::{self, TestOutcome};
 pub async fn test(config: Config) -> Result<Outcome> {
     let ws = open_lake(config).await?;
     let tests = crate::models::discover_queries(&ws.config.queries_dir.join("tests"))?;
-    let outcomes = data_tests::run_all(&ws.engine, &tests, &ws.config.project_dir).await;
+    let outcomes = data_tests::run_all(&ws.engine, &tests, &ws.config.project_dir, None).await;
     out(tests_text(&outcomes))?;
     Ok(if outcomes.iter().all(TestOutcome::passed) {
         Outcome::Success
