@@ -43,21 +43,29 @@ pub async fn latest(lake: &Lake, table: &TableId) -> Result<Option<u64>> {
         .copied())
 }
 
-/// Writes the Delta commits for every version of `table` that its Delta
-/// log lacks. A version whose predecessor is no longer kept cannot be
-/// written as a commit; such a gap is reported.
-pub async fn publish(lake: &Lake, table: &TableId) -> Result<()> {
-    let history = versions::history(lake, table).await?;
-    let Some(last) = history.last() else {
-        return Ok(());
-    };
-    if last.format != Format::Parquet {
+/// Writes the Delta commit of `m`, just committed after `previous`, and
+/// before it every commit the Delta log lacks (a crash between the two logs
+/// leaves one missing). Usually the log is one behind and the two manifests
+/// are all it takes; only a gap reads the table's history. A version whose
+/// predecessor is no longer kept cannot be written as a commit; such a gap
+/// is reported.
+pub async fn publish(
+    lake: &Lake,
+    previous: Option<&TableManifest>,
+    m: &TableManifest,
+) -> Result<()> {
+    if m.format != Format::Parquet {
         return Ok(());
     }
+    let table = &m.table;
     let from = latest(lake, table).await?.map_or(0, |v| v + 1);
+    if from == m.version {
+        return write_commit(lake, previous, m).await;
+    }
+    let history = versions::history(lake, table).await?;
     let by_version: BTreeMap<u64, &TableManifest> =
         history.iter().map(|m| (m.version, m)).collect();
-    for v in from..=last.version {
+    for v in from..=m.version {
         let Some(m) = by_version.get(&v) else {
             return Err(gap(table, v));
         };
@@ -65,26 +73,35 @@ pub async fn publish(lake: &Lake, table: &TableId) -> Result<()> {
             0 => None,
             _ => Some(*by_version.get(&(v - 1)).ok_or_else(|| gap(table, v))?),
         };
-        let actions = commit_actions(previous, m)?;
-        let mut body = Vec::new();
-        for a in actions {
-            serde_json::to_writer(&mut body, &a).expect("actions serialize");
-            body.push(b'\n');
-        }
-        let opts = PutOptions {
-            mode: PutMode::Create,
-            ..Default::default()
-        };
-        match lake
-            .store()
-            .put_opts(&commit_key(table, v), body.into(), opts)
-            .await
-        {
-            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+        write_commit(lake, previous, m).await?;
     }
     Ok(())
+}
+
+/// Creates the Delta commit that makes `m` current after `previous`,
+/// unless it exists already.
+async fn write_commit(
+    lake: &Lake,
+    previous: Option<&TableManifest>,
+    m: &TableManifest,
+) -> Result<()> {
+    let mut body = Vec::new();
+    for a in commit_actions(previous, m)? {
+        serde_json::to_writer(&mut body, &a).expect("actions serialize");
+        body.push(b'\n');
+    }
+    let opts = PutOptions {
+        mode: PutMode::Create,
+        ..Default::default()
+    };
+    match lake
+        .store()
+        .put_opts(&commit_key(&m.table, m.version), body.into(), opts)
+        .await
+    {
+        Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn gap(table: &TableId, v: u64) -> Error {

@@ -212,7 +212,7 @@ pub async fn commit(lake: &Lake, mut manifest: TableManifest) -> Result<TableMan
             Err(e) => return Err(e.into()),
         }
     }
-    if let Err(e) = super::delta::publish(lake, &table).await {
+    if let Err(e) = super::delta::publish(lake, previous.as_ref(), &manifest).await {
         // The table is committed; only other engines' view lags, and the
         // next commit writes what is missing.
         tracing::warn!(table = %table, error = %e, "Delta log not written");

@@ -114,21 +114,23 @@ impl Digest {
 
     /// The digest of a whole history (for a lake from before digests).
     pub fn of(h: &History) -> Self {
+        // Grouped once: a long history has many runs and many more records.
+        let mut steps: BTreeMap<&str, Vec<StepRecord>> = BTreeMap::new();
+        for s in &h.steps {
+            steps.entry(&s.run_id).or_default().push(s.clone());
+        }
+        let mut objects: BTreeMap<&str, Vec<ObjectRecord>> = BTreeMap::new();
+        for o in &h.objects {
+            objects.entry(&o.run_id).or_default().push(o.clone());
+        }
         let mut d = Digest::default();
         for r in &h.runs {
-            let steps: Vec<StepRecord> = h
-                .steps
-                .iter()
-                .filter(|s| s.run_id == r.run_id)
-                .cloned()
-                .collect();
-            let objects: Vec<ObjectRecord> = h
-                .objects
-                .iter()
-                .filter(|o| o.run_id == r.run_id)
-                .cloned()
-                .collect();
-            d.fold(r, &steps, &objects);
+            let id = r.run_id.as_str();
+            d.fold(
+                r,
+                steps.get(id).map_or(&[][..], Vec::as_slice),
+                objects.get(id).map_or(&[][..], Vec::as_slice),
+            );
         }
         d
     }
