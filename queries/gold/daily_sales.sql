@@ -1,5 +1,6 @@
 -- Sales per day, partitioned by day for cheap date-range queries.
 -- partition_by: year, month, day
+-- order_by: sale_date
 SELECT
     sale_date,
     CAST(sum(total_value) AS DECIMAL(18, 2)) AS total_sales,

@@ -184,12 +184,12 @@ async fn create_table_as(
             .filter_map(|t| engine.manifest(t).map(|m| (t.clone(), m.version)))
             .collect();
         let built = crate::runner::build(
-            &engine.deterministic_ctx(),
+            engine.ctx(),
             &lake,
             &target,
             run_id,
             inputs,
-            &|_| {},
+            Arc::new(|_| {}),
         )
         .await;
         let seconds = started.elapsed().as_secs_f64();

@@ -42,6 +42,13 @@ pub struct GlobalArgs {
     /// and executor), or ballista://host:port [env: STRATA_ENGINE] [default: local]
     #[arg(long, global = true, value_name = "ENGINE")]
     pub engine: Option<String>,
+    /// Cores each query and model uses [env: STRATA_THREADS] [default: all]
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<String>,
+    /// Memory that sorts, joins and aggregations share before spilling to
+    /// disk, e.g. 512MiB, 4GiB [env: STRATA_MEMORY_LIMIT] [default: 512MiB]
+    #[arg(long, global = true, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
     /// Print no progress lines.
     #[arg(long, short, global = true)]
     pub quiet: bool,
@@ -68,6 +75,8 @@ impl GlobalArgs {
             lake: self.lake.clone(),
             source: self.source.clone(),
             engine: self.engine.clone(),
+            threads: self.threads.clone(),
+            memory_limit: self.memory_limit.clone(),
         }
     }
 }

@@ -223,6 +223,66 @@ pub struct Config {
     pub pg_env: PgEnv,
     /// How long old table versions stay readable (`[retention]`).
     pub retention: Retention,
+    /// Cores and memory queries may use.
+    pub resources: Resources,
+}
+
+/// What a query may use of the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resources {
+    /// Partitions each query runs on: the cores it keeps busy, and the
+    /// files a model writes at once (`--threads`, `threads =`).
+    pub threads: usize,
+    /// Bytes that sorts, joins and aggregations may hold, together, before
+    /// they spill to disk (`--memory-limit`, `memory_limit =`). The
+    /// process uses some more besides: batches in flight and the files
+    /// being encoded.
+    pub memory_limit: u64,
+}
+
+/// The default `memory_limit`: a 10M-sale migration peaks well under 1 GiB
+/// with it, and any size completes by spilling.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 512 << 20;
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+        }
+    }
+}
+
+impl Resources {
+    /// Reads `threads` and `memory_limit` as a user spells them (`4`,
+    /// `512MiB`, `2 GB`); `None` keeps the default. `origin` names where
+    /// they were given, for errors.
+    fn parse(threads: Option<&str>, memory_limit: Option<&str>, origin: &str) -> Result<Self> {
+        let mut r = Resources::default();
+        if let Some(t) = threads {
+            r.threads = match t.trim().parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(Error::Config(format!(
+                        "{origin}: threads {t:?}: expected a number of cores, 1 or more"
+                    )));
+                }
+            };
+        }
+        if let Some(m) = memory_limit {
+            r.memory_limit = parse_size::parse_size(m.trim()).map_err(|e| {
+                Error::Config(format!(
+                    "{origin}: memory limit {m:?}: {e} (write e.g. 512MiB or 2GiB)"
+                ))
+            })?;
+            if r.memory_limit < 16 << 20 {
+                return Err(Error::Config(format!(
+                    "{origin}: memory limit {m:?} is below 16 MiB, too little to sort a batch"
+                )));
+            }
+        }
+        Ok(r)
+    }
 }
 
 /// How long old table versions stay readable before a run or `strata
@@ -317,6 +377,10 @@ pub struct Overrides {
     pub source: Option<String>,
     /// `--engine`.
     pub engine: Option<String>,
+    /// `--threads`.
+    pub threads: Option<String>,
+    /// `--memory-limit`.
+    pub memory_limit: Option<String>,
 }
 
 /// The environment variables Strata reads, captured once so tests and callers
@@ -333,6 +397,10 @@ pub struct Environment {
     pub database_url: Option<String>,
     /// `STRATA_ENGINE`.
     pub engine: Option<String>,
+    /// `STRATA_THREADS`.
+    pub threads: Option<String>,
+    /// `STRATA_MEMORY_LIMIT`.
+    pub memory_limit: Option<String>,
     /// The `PG*` variables.
     pub pg: PgEnv,
     /// The `AWS_*` variables.
@@ -351,6 +419,8 @@ impl Environment {
             source: get("STRATA_SOURCE"),
             database_url: get("DATABASE_URL"),
             engine: get("STRATA_ENGINE"),
+            threads: get("STRATA_THREADS"),
+            memory_limit: get("STRATA_MEMORY_LIMIT"),
             pg: PgEnv::from_process(),
             s3: S3Env::from_process(),
             home: std::env::var_os("HOME").map(PathBuf::from),
@@ -365,6 +435,8 @@ struct FileConfig {
     lake: Option<String>,
     source: Option<String>,
     engine: Option<String>,
+    threads: Option<toml::Value>,
+    memory_limit: Option<String>,
     #[serde(default)]
     alert: Vec<alert::RuleText>,
     retention: Option<RetentionText>,
@@ -423,9 +495,40 @@ impl Config {
                 .unwrap_or("local"),
         )?;
         let retention = file.retention.unwrap_or_default().parse()?;
+        // Each setting from the first place that gives it; an error names
+        // that place.
+        let from_file = |v: &toml::Value| match v {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let threads = [
+            ("--threads", flags.threads.clone()),
+            ("STRATA_THREADS", env.threads.clone()),
+            (CONFIG_FILE, file.threads.as_ref().map(from_file)),
+        ]
+        .into_iter()
+        .find(|(_, v)| v.is_some());
+        let memory_limit = [
+            ("--memory-limit", flags.memory_limit.clone()),
+            ("STRATA_MEMORY_LIMIT", env.memory_limit.clone()),
+            (CONFIG_FILE, file.memory_limit.clone()),
+        ]
+        .into_iter()
+        .find(|(_, v)| v.is_some());
+        let resources = Resources {
+            threads: match &threads {
+                Some((origin, v)) => Resources::parse(v.as_deref(), None, origin)?.threads,
+                None => Resources::default().threads,
+            },
+            memory_limit: match &memory_limit {
+                Some((origin, v)) => Resources::parse(None, v.as_deref(), origin)?.memory_limit,
+                None => DEFAULT_MEMORY_LIMIT,
+            },
+        };
         Ok(Config {
             engine,
             retention,
+            resources,
             database_url: env.database_url.clone(),
             pg_env: env.pg.clone(),
             s3: env.s3.clone(),
@@ -456,6 +559,7 @@ impl Config {
             database_url: None,
             pg_env: PgEnv::default(),
             retention: Retention::default(),
+            resources: Resources::default(),
         }
     }
 }
@@ -543,13 +647,73 @@ mod tests {
                 project,
                 lake: Some("/flag-lake".into()),
                 source: Some("postgres://u:secret@h/db".into()),
-                engine: None,
+                ..Default::default()
             },
             &env,
         )
         .unwrap();
         assert_eq!(with_flag.lake, LakeRoot::Local("/flag-lake".into()));
         assert_eq!(with_flag.source.describe(), "postgres://u:***@h/db");
+    }
+
+    #[test]
+    fn threads_and_memory_come_from_flags_then_env_then_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "threads = 3\nmemory_limit = \"1GiB\"\n",
+        )
+        .unwrap();
+        let project = Some(dir.path().to_path_buf());
+        let load = |flags: Overrides, env: Environment| {
+            Config::load(
+                &Overrides {
+                    project: project.clone(),
+                    ..flags
+                },
+                &env,
+            )
+        };
+        let file = load(Overrides::default(), Environment::default()).unwrap();
+        assert_eq!(
+            file.resources,
+            Resources {
+                threads: 3,
+                memory_limit: 1 << 30
+            }
+        );
+        let env = Environment {
+            threads: Some("2".into()),
+            memory_limit: Some("300 MiB".into()),
+            ..Default::default()
+        };
+        let from_env = load(Overrides::default(), env.clone()).unwrap();
+        assert_eq!(from_env.resources.threads, 2);
+        assert_eq!(from_env.resources.memory_limit, 300 << 20);
+        let flags = Overrides {
+            threads: Some("1".into()),
+            memory_limit: Some("2GiB".into()),
+            ..Default::default()
+        };
+        let from_flags = load(flags, env.clone()).unwrap();
+        assert_eq!(from_flags.resources.threads, 1);
+        assert_eq!(from_flags.resources.memory_limit, 2 << 30);
+
+        let bad = Overrides {
+            memory_limit: Some("lots".into()),
+            ..Default::default()
+        };
+        let err = load(bad, env).unwrap_err().to_string();
+        assert!(
+            err.contains("--memory-limit") && err.contains("lots"),
+            "{err}"
+        );
+        let zero = Environment {
+            threads: Some("0".into()),
+            ..Default::default()
+        };
+        let err = load(Overrides::default(), zero).unwrap_err().to_string();
+        assert!(err.contains("STRATA_THREADS"), "{err}");
     }
 
     #[test]

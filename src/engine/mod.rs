@@ -12,6 +12,7 @@ pub mod time_travel;
 pub mod trino;
 
 use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +21,7 @@ use datafusion::catalog::{
     MemorySchemaProvider, SchemaProvider,
 };
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 
@@ -27,10 +29,6 @@ use crate::config::{Config, EngineSpec};
 use crate::error::{Error, Result};
 use crate::lake::manifest::TableManifest;
 use crate::lake::{Lake, Layer};
-
-/// Memory DataFusion may use for sorts, joins and aggregations before it
-/// spills to disk.
-const MEMORY_LIMIT: usize = 2 << 30;
 
 /// The catalog all schemas live in.
 const CATALOG: &str = "datafusion";
@@ -55,13 +53,20 @@ impl Engine {
             .with_information_schema(true)
             .with_default_catalog_and_schema(CATALOG, "public");
         session.options_mut().sql_parser.collect_spans = true;
+        session = session.with_target_partitions(config.resources.threads);
         // A cached listing would miss the files of versions committed
         // since (a table's folder gains files with each version).
-        // Sorts and aggregates spill to disk past this, so a table of any
-        // size builds in bounded memory.
+        // Sorts and aggregates spill to disk past the limit, so a table of
+        // any size builds in bounded memory. The fair pool gives each
+        // spilling operator its share, so concurrent models and the
+        // partitions of one all make progress.
+        let limit = usize::try_from(config.resources.memory_limit).unwrap_or(usize::MAX);
         let runtime = RuntimeEnvBuilder::new()
             .with_object_list_cache_limit(0)
-            .with_memory_limit(MEMORY_LIMIT, 1.0)
+            .with_memory_pool(Arc::new(TrackConsumersPool::new(
+                FairSpillPool::new(limit),
+                NonZeroUsize::new(5).expect("5 is not 0"),
+            )))
             .build_arc()?;
         let ctx = SessionContext::new_with_config_rt(session, runtime);
         // An S3 lake's tables are read by URL: DataFusion needs the bucket.
@@ -259,17 +264,6 @@ impl Engine {
         self.catalog()
             .schema(schema)
             .is_some_and(|s| s.table_exist(table))
-    }
-
-    /// A session sharing this one's catalog and functions, but running each
-    /// query on one partition. Model outputs are then produced in the same
-    /// order on every run, which is what makes a re-run write byte-identical
-    /// files; models still run concurrently with each other.
-    pub fn deterministic_ctx(&self) -> SessionContext {
-        // A cloned state shares the catalog list; only its config changes.
-        let mut state = self.ctx.state();
-        state.config_mut().options_mut().execution.target_partitions = 1;
-        SessionContext::new_with_state(state)
     }
 
     /// The session to plan `sql` in: this one, unless the statement names

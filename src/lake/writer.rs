@@ -36,22 +36,34 @@ pub struct WriteSpec {
     pub format: Format,
     /// Hive partition columns, outermost first.
     pub partition_by: Vec<String>,
+    /// Columns each file's rows are sorted by (ascending, NULLs last).
+    pub order_by: Vec<String>,
 }
 
 impl WriteSpec {
-    /// Orders a result by its partition columns, which `write_stream` needs to
-    /// keep one file open at a time (the sort spills to disk past the
-    /// session's memory limit). Unpartitioned results are left as they are.
+    /// The sort a writer of this table needs: partition columns first (so
+    /// one file is open at a time), then the declared order.
+    pub fn sort_columns(&self) -> Vec<&str> {
+        self.partition_by
+            .iter()
+            .chain(&self.order_by)
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Orders a single-stream result as [`sort_columns`](Self::sort_columns)
+    /// says (the sort spills to disk past the session's memory limit).
     pub fn cluster(
         &self,
         df: datafusion::dataframe::DataFrame,
     ) -> datafusion::error::Result<datafusion::dataframe::DataFrame> {
-        if self.partition_by.is_empty() {
+        let columns = self.sort_columns();
+        if columns.is_empty() {
             return Ok(df);
         }
         df.sort(
-            self.partition_by
-                .iter()
+            columns
+                .into_iter()
                 .map(|c| {
                     datafusion::logical_expr::Expr::Column(datafusion::common::Column::from_name(c))
                         .sort(true, false)
@@ -287,138 +299,350 @@ pub async fn write_stream(
     stream: SendableRecordBatchStream,
     on_rows: impl Fn(u64),
 ) -> Result<Written> {
-    let schema = stream.schema();
-    let partition_idx: Vec<usize> = spec
-        .partition_by
-        .iter()
-        .map(|name| {
-            let i = schema.index_of(name).map_err(|_| Error::Lake {
-                key: prefix.to_string(),
-                message: format!("partition column `{name}` is not in the result"),
-            })?;
-            check_partition_type(name, schema.field(i).data_type())?;
-            Ok(i)
-        })
-        .collect::<Result<_>>()?;
-    let data_idx: Vec<usize> = (0..schema.fields().len())
-        .filter(|i| !partition_idx.contains(i))
-        .collect();
-    let file_schema = Arc::new(schema.project(&data_idx)?);
-    // `part-00000.<tag>.parquet`: the tag keeps a version's names its own.
-    let ext = match tag {
-        Some(t) => format!("{t}.{}", spec.format.extension()),
-        None => spec.format.extension().to_string(),
-    };
+    let layout = Arc::new(Layout::new(prefix, spec, tag, &stream.schema())?);
+    let mut writer = FileWriter::new(store, &layout, 0, 1, MEMORY_BUDGET)?;
+    let mut rx = pull(stream);
+    while let Some(batch) = rx.recv().await {
+        writer.push(batch?).await?;
+        on_rows(writer.rows);
+    }
+    let files = writer.finish(true).await?;
+    Ok(layout.written(files))
+}
 
-    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
-    let producer = tokio::spawn(async move {
-        let mut stream = stream;
+/// The streams of a parallel write, each written by a task of its own.
+pub enum Streams {
+    /// Streams whose rows fall in disjoint sets of partition folders (the
+    /// result hash-partitioned by the partition columns), each clustered by
+    /// partition: every folder is written by exactly one writer.
+    Disjoint(Vec<SendableRecordBatchStream>),
+    /// One stream of an unpartitioned table, whose batches are spread over
+    /// up to `writers` files written at once. A small result stays one file:
+    /// the k-th file opens only once k * [`SPREAD_ROWS`] rows have come.
+    Spread {
+        /// The result.
+        stream: SendableRecordBatchStream,
+        /// The most files written at the same time.
+        writers: usize,
+    },
+}
+
+/// Rows a table must have produced per file before one more file is
+/// written alongside (see [`Streams::Spread`]).
+pub const SPREAD_ROWS: u64 = 250_000;
+
+/// Writes a result with one writer per core: encoding Parquet (or CSV) is
+/// most of a model's work, so one writer would leave the other cores idle.
+/// The table's content (its rows, and which folder holds each) is the same
+/// whatever the number of writers; only how a folder's rows are split
+/// between files and ordered within them may differ.
+pub async fn write_parallel(
+    store: &Arc<dyn ObjectStore>,
+    prefix: &Path,
+    spec: &WriteSpec,
+    tag: Option<&str>,
+    streams: Streams,
+    on_rows: Arc<dyn Fn(u64) + Send + Sync>,
+) -> Result<Written> {
+    let schema = match &streams {
+        Streams::Disjoint(s) => match s.first() {
+            Some(s) => s.schema(),
+            None => {
+                return Err(Error::Internal(format!(
+                    "{prefix}: a parallel write of no streams"
+                )));
+            }
+        },
+        Streams::Spread { stream, .. } => stream.schema(),
+    };
+    let layout = Arc::new(Layout::new(prefix, spec, tag, &schema)?);
+    let total = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let report = move |n: usize| {
+        let rows = total.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed) + n as u64;
+        on_rows(rows);
+    };
+    let mut tasks: tokio::task::JoinSet<Result<Vec<DataFile>>> = tokio::task::JoinSet::new();
+    match streams {
+        Streams::Disjoint(streams) => {
+            let n = streams.len();
+            for (slot, mut stream) in streams.into_iter().enumerate() {
+                let mut writer = FileWriter::new(store, &layout, slot, n, MEMORY_BUDGET / n)?;
+                let report = report.clone();
+                tasks.spawn(async move {
+                    while let Some(batch) = stream.next().await {
+                        let batch = batch?;
+                        report(batch.num_rows());
+                        writer.push(batch).await?;
+                    }
+                    writer.finish(false).await
+                });
+            }
+        }
+        Streams::Spread { stream, writers } => {
+            let writers = writers.max(1);
+            let mut rx = pull(stream);
+            let mut senders: Vec<tokio::sync::mpsc::Sender<RecordBatch>> = vec![];
+            let (mut rows, mut next) = (0u64, 0usize);
+            while let Some(batch) = rx.recv().await {
+                let batch = batch?;
+                if batch.num_rows() == 0 {
+                    continue;
+                }
+                if senders.len() < writers && rows >= senders.len() as u64 * SPREAD_ROWS {
+                    let (tx, mut files_rx) = tokio::sync::mpsc::channel::<RecordBatch>(2);
+                    let mut writer =
+                        FileWriter::new(store, &layout, senders.len(), writers, MEMORY_BUDGET)?;
+                    tasks.spawn(async move {
+                        while let Some(batch) = files_rx.recv().await {
+                            writer.push(batch).await?;
+                        }
+                        writer.finish(false).await
+                    });
+                    senders.push(tx);
+                    next = senders.len() - 1;
+                }
+                rows += batch.num_rows() as u64;
+                report(batch.num_rows());
+                if senders[next].send(batch).await.is_err() {
+                    // That writer failed; its error is reported below.
+                    break;
+                }
+                next = (next + 1) % senders.len();
+            }
+            drop(senders);
+        }
+    }
+    let mut files = vec![];
+    let mut failure = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(f)) => files.extend(f),
+            Ok(Err(e)) => {
+                failure.get_or_insert(e);
+            }
+            Err(e) => {
+                failure.get_or_insert(Error::Lake {
+                    key: prefix.to_string(),
+                    message: format!("a writer task failed: {e}"),
+                });
+            }
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    // An unpartitioned table always has a file, so its schema is visible to
+    // every reader even when it has no rows.
+    if layout.partition_idx.is_empty() && files.is_empty() {
+        files = FileWriter::new(store, &layout, 0, 1, MEMORY_BUDGET)?
+            .finish(true)
+            .await?;
+    }
+    Ok(layout.written(files))
+}
+
+/// Pulls a stream's batches in a task of their own, so that computing the
+/// next batch overlaps with writing this one.
+fn pull(
+    mut stream: SendableRecordBatchStream,
+) -> tokio::sync::mpsc::Receiver<datafusion::error::Result<RecordBatch>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    tokio::spawn(async move {
         while let Some(batch) = stream.next().await {
             if tx.send(batch).await.is_err() {
                 break;
             }
         }
     });
+    rx
+}
 
-    let mut open: HashMap<String, OpenFile> = HashMap::new();
-    let mut closer = Closer::new();
-    let mut rows = 0u64;
-    let mut partitioner = if partition_idx.is_empty() {
-        None
-    } else {
-        Some(Partitioner::new(&schema, &partition_idx)?)
-    };
-    let mut file_seq = 0usize;
-    let mut next_part: HashMap<String, usize> = HashMap::new();
+/// What every writer of one table shares: where files go and how the
+/// result's columns split into partition and data columns.
+struct Layout {
+    prefix: Path,
+    format: Format,
+    schema: SchemaRef,
+    partition_idx: Vec<usize>,
+    data_idx: Vec<usize>,
+    file_schema: SchemaRef,
+    /// `<tag>.parquet`: the tag keeps a version's names its own.
+    ext: String,
+}
 
-    while let Some(batch) = rx.recv().await {
-        let batch = batch?;
+impl Layout {
+    fn new(prefix: &Path, spec: &WriteSpec, tag: Option<&str>, schema: &SchemaRef) -> Result<Self> {
+        let partition_idx: Vec<usize> = spec
+            .partition_by
+            .iter()
+            .map(|name| {
+                let i = schema.index_of(name).map_err(|_| Error::Lake {
+                    key: prefix.to_string(),
+                    message: format!("partition column `{name}` is not in the result"),
+                })?;
+                check_partition_type(name, schema.field(i).data_type())?;
+                Ok(i)
+            })
+            .collect::<Result<_>>()?;
+        let data_idx: Vec<usize> = (0..schema.fields().len())
+            .filter(|i| !partition_idx.contains(i))
+            .collect();
+        let file_schema = Arc::new(schema.project(&data_idx)?);
+        let ext = match tag {
+            Some(t) => format!("{t}.{}", spec.format.extension()),
+            None => spec.format.extension().to_string(),
+        };
+        Ok(Layout {
+            prefix: prefix.clone(),
+            format: spec.format,
+            schema: schema.clone(),
+            partition_idx,
+            data_idx,
+            file_schema,
+            ext,
+        })
+    }
+
+    fn written(&self, mut files: Vec<DataFile>) -> Written {
+        files.sort_by(|a, b| a.key.cmp(&b.key));
+        Written {
+            schema: self.schema.clone(),
+            rows: files.iter().map(|f| f.rows).sum(),
+            bytes: files.iter().map(|f| f.bytes).sum(),
+            files,
+        }
+    }
+}
+
+/// One writer: the files it has open, and those it is finishing.
+struct FileWriter {
+    store: Arc<dyn ObjectStore>,
+    layout: Arc<Layout>,
+    open: HashMap<String, OpenFile>,
+    closer: Closer,
+    partitioner: Option<Partitioner>,
+    /// This writer's place among `stride` writers of an unpartitioned
+    /// table: its n-th file is `part-<n * stride + slot>`.
+    slot: usize,
+    stride: usize,
+    file_seq: usize,
+    next_part: HashMap<String, usize>,
+    budget: usize,
+    rows: u64,
+}
+
+impl FileWriter {
+    fn new(
+        store: &Arc<dyn ObjectStore>,
+        layout: &Arc<Layout>,
+        slot: usize,
+        stride: usize,
+        budget: usize,
+    ) -> Result<Self> {
+        let partitioner = if layout.partition_idx.is_empty() {
+            None
+        } else {
+            Some(Partitioner::new(&layout.schema, &layout.partition_idx)?)
+        };
+        Ok(FileWriter {
+            store: store.clone(),
+            layout: layout.clone(),
+            open: HashMap::new(),
+            closer: Closer::new(),
+            partitioner,
+            slot,
+            stride: stride.max(1),
+            file_seq: 0,
+            next_part: HashMap::new(),
+            budget,
+            rows: 0,
+        })
+    }
+
+    /// Opens a file (a free function of the parts it needs: a borrow of the
+    /// whole writer across the await would need it to be `Sync`).
+    async fn create(store: &Arc<dyn ObjectStore>, l: &Layout, key: &str) -> Result<OpenFile> {
+        OpenFile::create(store, &l.prefix, key.to_string(), l.format, &l.file_schema).await
+    }
+
+    fn unpartitioned_key(&self) -> String {
+        let n = self.file_seq * self.stride + self.slot;
+        format!("part-{n:05}.{}", self.layout.ext)
+    }
+
+    async fn push(&mut self, batch: RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
-            continue;
+            return Ok(());
         }
-        rows += batch.num_rows() as u64;
-        let data = batch.project(&data_idx)?;
-        match &mut partitioner {
-            None => {
-                let key = format!("part-{file_seq:05}.{ext}");
-                if !open.contains_key(&key) {
-                    let f = OpenFile::create(store, prefix, key.clone(), spec.format, &file_schema)
-                        .await?;
-                    open.insert(key.clone(), f);
-                }
-                let file = open.get_mut(&key).expect("just opened");
-                file.write(&data).await?;
-                if file.rows >= MAX_ROWS_PER_FILE {
-                    closer.close(open.remove(&key).expect("open")).await?;
-                    file_seq += 1;
-                }
+        self.rows += batch.num_rows() as u64;
+        let data = batch.project(&self.layout.data_idx)?;
+        let Some(p) = &mut self.partitioner else {
+            let key = self.unpartitioned_key();
+            if !self.open.contains_key(&key) {
+                let f = Self::create(&self.store, &self.layout, &key).await?;
+                self.open.insert(key.clone(), f);
             }
-            Some(p) => {
-                let groups = p.split(&batch)?;
-                // Partitions absent from this batch are finished.
-                let present: std::collections::HashSet<&str> =
-                    groups.iter().map(|(d, _)| d.as_str()).collect();
-                let finished: Vec<String> = open
-                    .iter()
-                    .filter(|(k, _)| !present.contains(folder_of(k)))
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for key in finished {
-                    closer.close(open.remove(&key).expect("open")).await?;
-                }
-                for (dir, indices) in groups {
-                    let part = if indices.len() == batch.num_rows() {
-                        data.clone()
-                    } else {
-                        take_record_batch(&data, &UInt32Array::from(indices))?
-                    };
-                    let current = open.keys().find(|k| folder_of(k) == dir).cloned();
-                    let key = match current {
-                        Some(k) => k,
-                        None => {
-                            let seq = next_part.entry(dir.clone()).or_insert(0);
-                            let k = format!("{dir}/part-{seq:05}.{ext}");
-                            *seq += 1;
-                            k
-                        }
-                    };
-                    if !open.contains_key(&key) {
-                        let f =
-                            OpenFile::create(store, prefix, key.clone(), spec.format, &file_schema)
-                                .await?;
-                        open.insert(key.clone(), f);
-                    }
-                    open.get_mut(&key).expect("open").write(&part).await?;
-                }
-                enforce_budget(&mut open).await?;
+            let file = self.open.get_mut(&key).expect("just opened");
+            file.write(&data).await?;
+            if file.rows >= MAX_ROWS_PER_FILE {
+                let full = self.open.remove(&key).expect("open");
+                self.closer.close(full).await?;
+                self.file_seq += 1;
             }
+            return Ok(());
+        };
+        let groups = p.split(&batch)?;
+        // Partitions absent from this batch are finished.
+        let present: std::collections::HashSet<&str> =
+            groups.iter().map(|(d, _)| d.as_str()).collect();
+        let finished: Vec<String> = self
+            .open
+            .keys()
+            .filter(|k| !present.contains(folder_of(k)))
+            .cloned()
+            .collect();
+        for key in finished {
+            let file = self.open.remove(&key).expect("open");
+            self.closer.close(file).await?;
         }
-        on_rows(rows);
+        for (dir, indices) in groups {
+            let part = if indices.len() == batch.num_rows() {
+                data.clone()
+            } else {
+                take_record_batch(&data, &UInt32Array::from(indices))?
+            };
+            let current = self.open.keys().find(|k| folder_of(k) == dir).cloned();
+            let key = match current {
+                Some(k) => k,
+                None => {
+                    let seq = self.next_part.entry(dir.clone()).or_insert(0);
+                    let k = format!("{dir}/part-{seq:05}.{}", self.layout.ext);
+                    *seq += 1;
+                    k
+                }
+            };
+            if !self.open.contains_key(&key) {
+                let f = Self::create(&self.store, &self.layout, &key).await?;
+                self.open.insert(key.clone(), f);
+            }
+            self.open.get_mut(&key).expect("open").write(&part).await?;
+        }
+        enforce_budget(&mut self.open, self.budget).await
     }
-    producer.await.map_err(|e| Error::Lake {
-        key: prefix.to_string(),
-        message: format!("query task failed: {e}"),
-    })?;
 
-    // An unpartitioned table always has a file, so its schema is visible to
-    // every reader even when it has no rows.
-    if partition_idx.is_empty() && open.is_empty() && file_seq == 0 {
-        let key = format!("part-00000.{ext}");
-        let f = OpenFile::create(store, prefix, key.clone(), spec.format, &file_schema).await?;
-        open.insert(key, f);
+    /// Finishes every file; `always_one` writes an empty file for an
+    /// unpartitioned table that had no rows.
+    async fn finish(mut self, always_one: bool) -> Result<Vec<DataFile>> {
+        if always_one && self.partitioner.is_none() && self.open.is_empty() && self.file_seq == 0 {
+            let key = self.unpartitioned_key();
+            let f = Self::create(&self.store, &self.layout, &key).await?;
+            self.open.insert(key, f);
+        }
+        for (_, file) in self.open.drain() {
+            self.closer.close(file).await?;
+        }
+        self.closer.finish().await
     }
-    for (_, file) in open.drain() {
-        closer.close(file).await?;
-    }
-    let mut done = closer.finish().await?;
-    done.sort_by(|a, b| a.key.cmp(&b.key));
-    let bytes = done.iter().map(|f| f.bytes).sum();
-    Ok(Written {
-        schema,
-        files: done,
-        rows,
-        bytes,
-    })
 }
 
 /// The partition folder of a file key (`year=2024/month=1/part-00000.parquet`).
@@ -426,9 +650,9 @@ fn folder_of(key: &str) -> &str {
     key.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
-async fn enforce_budget(open: &mut HashMap<String, OpenFile>) -> Result<()> {
+async fn enforce_budget(open: &mut HashMap<String, OpenFile>, budget: usize) -> Result<()> {
     let total: usize = open.values().map(OpenFile::memory).sum();
-    if total <= MEMORY_BUDGET {
+    if total <= budget {
         return Ok(());
     }
     let mut by_size: Vec<(usize, String)> =
@@ -436,7 +660,7 @@ async fn enforce_budget(open: &mut HashMap<String, OpenFile>) -> Result<()> {
     by_size.sort_unstable_by(|a, b| b.cmp(a));
     let mut remaining = total;
     for (size, key) in by_size {
-        if remaining <= MEMORY_BUDGET / 2 {
+        if remaining <= budget / 2 {
             break;
         }
         if let Some(OpenFile {

@@ -8,6 +8,12 @@
 //! |---|---|---|
 //! | `format` | `parquet`, `csv` | `parquet` |
 //! | `partition_by` | comma-separated column names | none |
+//! | `order_by` | comma-separated column names | none |
+//!
+//! Without `order_by`, a model's rows are computed and written on every
+//! core, and a re-run gives the same content (rows, and the folder each
+//! is in) but not always the same files. With it, each file holds its rows
+//! in that order, so a re-run over the same input writes the same bytes.
 //!
 //! A model's dependencies are the tables its statement reads, found by
 //! parsing it; nobody numbers files by hand.
@@ -26,8 +32,10 @@ use crate::lake::manifest::Format;
 use crate::lake::writer::WriteSpec;
 use crate::lake::{Layer, TableId};
 
-/// Folders of `queries/` that hold something other than models.
-const RESERVED_DIRS: [&str; 2] = ["tests", "reports"];
+/// Folders of `queries/` that hold something other than models: data
+/// tests, reports, and example queries (which are run, by `strata sql -f`
+/// and their tests, but are not tables a run builds).
+const RESERVED_DIRS: [&str; 3] = ["tests", "reports", "examples"];
 
 /// A lake table and the SQL that builds it.
 #[derive(Debug, Clone)]
@@ -144,7 +152,7 @@ impl Model {
 }
 
 /// The directives a model's leading comments may hold.
-const DIRECTIVES: [&str; 2] = ["format", "partition_by"];
+const DIRECTIVES: [&str; 3] = ["format", "partition_by", "order_by"];
 
 /// Reads the directives from the leading comment block.
 fn parse_directives(sql: &str) -> std::result::Result<WriteSpec, String> {
@@ -185,6 +193,16 @@ fn parse_directives(sql: &str) -> std::result::Result<WriteSpec, String> {
                     .collect();
                 if spec.partition_by.is_empty() {
                     return Err("partition_by names no column".into());
+                }
+            }
+            "order_by" => {
+                spec.order_by = value
+                    .split(',')
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                if spec.order_by.is_empty() {
+                    return Err("order_by names no column".into());
                 }
             }
             _ => unreachable!("only known directives get here"),

@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{DataFrame, SessionContext};
 use tokio::task::JoinSet;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lake::manifest::{LANDED_DIR, TableManifest};
-use crate::lake::writer::{WriteSpec, write_stream};
+use crate::lake::writer::{Streams, WriteSpec, write_parallel};
 use crate::lake::{Lake, TableId, versions};
 use crate::models::Model;
 use crate::models::dag::Dag;
@@ -131,7 +131,7 @@ pub async fn run(
     let _lock = engine.lake().lock().await?;
     let run_id = run_id.to_string();
     let order = plan(dag, selected)?;
-    let ctx = engine.deterministic_ctx();
+    let ctx = engine.ctx().clone();
 
     let mut waiting: BTreeMap<usize, usize> = order
         .iter()
@@ -185,10 +185,9 @@ pub async fn run(
                 ))),
                 None => {
                     let target = Target::of(&model, &project_dir);
-                    build(&ctx, &lake, &target, &run_id, inputs, &|rows| {
-                        observer.rows(&model.table, rows)
-                    })
-                    .await
+                    let table = model.table.clone();
+                    let on_rows = Arc::new(move |rows| observer.rows(&table, rows));
+                    build(&ctx, &lake, &target, &run_id, inputs, on_rows).await
                 }
             };
             (i, result, t.elapsed().as_secs_f64(), started_at)
@@ -330,25 +329,20 @@ pub async fn build(
     target: &Target,
     run_id: &str,
     inputs: BTreeMap<String, u64>,
-    on_rows: &(dyn Fn(u64) + Sync),
+    on_rows: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<TableManifest> {
     let df = Engine::sql_from_file(ctx, &target.origin, &target.sql).await?;
-    let df = target
-        .write
-        .cluster(df)
-        .map_err(|e| Error::sql(&target.origin, e))?;
-    let stream = df
-        .execute_stream()
+    let streams = streams(df, &target.write)
         .await
         .map_err(|e| Error::sql(&target.origin, e))?;
     // Straight into the table's folder: no reader lists files with this
     // run's tag until the version that holds them is committed.
-    let written = match write_stream(
+    let written = match write_parallel(
         lake.store(),
         &target.table.key(),
         &target.write,
         Some(run_id),
-        stream,
+        streams,
         on_rows,
     )
     .await
@@ -384,6 +378,73 @@ pub async fn build(
         restored_from: None,
     };
     versions::commit(lake, manifest).await
+}
+
+/// How a model's result is read for writing, on as many cores as the
+/// session has partitions (`threads`):
+/// - a partitioned table is hash-partitioned by its partition columns and
+///   each part sorted by them (then by `order_by`) on its own core, so
+///   every folder is written by one writer, one file at a time;
+/// - an unpartitioned table in a defined order (`order_by`, or the
+///   query's `ORDER BY`) is one sorted stream (the sort itself uses every
+///   core), written in that order;
+/// - any other table is one stream spread over the writers.
+async fn streams(df: DataFrame, spec: &WriteSpec) -> datafusion::error::Result<Streams> {
+    use datafusion::arrow::compute::SortOptions;
+    use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr, expressions::col};
+    use datafusion::physical_plan::repartition::RepartitionExec;
+    use datafusion::physical_plan::sorts::sort::SortExec;
+    use datafusion::physical_plan::{ExecutionPlan, Partitioning};
+
+    let threads = df.task_ctx().session_config().target_partitions().max(1);
+    if spec.partition_by.is_empty() {
+        // A result in a defined order (`ORDER BY`, `order_by`) keeps it.
+        let df = spec.cluster(df)?;
+        let task_ctx = Arc::new(df.task_ctx());
+        let plan = df.create_physical_plan().await?;
+        let writers = match plan.properties().output_ordering() {
+            Some(_) => 1,
+            None => threads,
+        };
+        let stream = datafusion::physical_plan::execute_stream(plan, task_ctx)?;
+        return Ok(Streams::Spread { stream, writers });
+    }
+    if threads == 1 {
+        return Ok(Streams::Disjoint(vec![
+            spec.cluster(df)?.execute_stream().await?,
+        ]));
+    }
+    let task_ctx = Arc::new(df.task_ctx());
+    let plan = df.create_physical_plan().await?;
+    let schema = plan.schema();
+    let keys = spec
+        .partition_by
+        .iter()
+        .map(|c| col(c, &schema))
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    let plan: Arc<dyn ExecutionPlan> = Arc::new(RepartitionExec::try_new(
+        plan,
+        Partitioning::Hash(keys, threads),
+    )?);
+    let sort = spec
+        .sort_columns()
+        .into_iter()
+        .map(|c| {
+            Ok(PhysicalSortExpr::new(
+                col(c, &schema)?,
+                SortOptions {
+                    descending: false,
+                    nulls_first: false,
+                },
+            ))
+        })
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    let ordering = LexOrdering::new(sort).expect("a partitioned table has sort columns");
+    let plan = Arc::new(SortExec::new(ordering, plan).with_preserve_partitioning(true));
+    let streams = (0..threads)
+        .map(|i| plan.execute(i, task_ctx.clone()))
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    Ok(Streams::Disjoint(streams))
 }
 
 /// Deletes the files of `table` tagged with `run_id` (a failed write's).

@@ -123,6 +123,58 @@ impl Project {
         out
     }
 
+    /// Every table's content as a re-run must reproduce it: its partition
+    /// folders, and a fingerprint of its rows in a canonical order (the
+    /// order files hold them in, and how a folder's rows are split between
+    /// files, may differ between runs when models run on several cores).
+    pub async fn table_contents(&self) -> Vec<(String, Vec<String>, String)> {
+        let engine = self.engine().await;
+        let mut out = vec![];
+        for (table, m) in self.current_manifests() {
+            let mut folders: Vec<String> = m["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    let key = f["key"].as_str().unwrap();
+                    key.rsplit_once('/').map_or("", |(d, _)| d).to_string()
+                })
+                .collect();
+            folders.dedup();
+            let batches = query(
+                &engine,
+                &format!("SELECT * FROM {}", table.replace('/', ".")),
+            )
+            .await;
+            let mut rows = vec![];
+            for b in &batches {
+                let columns: Vec<String> = (0..b.num_columns())
+                    .map(|c| format!("{:?}", b.column(c).data_type()))
+                    .collect();
+                for r in 0..b.num_rows() {
+                    let values: Vec<String> = (0..b.num_columns())
+                        .map(|c| {
+                            datafusion::arrow::util::display::array_value_to_string(b.column(c), r)
+                                .unwrap()
+                        })
+                        .collect();
+                    rows.push(format!("{}|{}", columns.join(","), values.join("\u{1f}")));
+                }
+            }
+            rows.sort();
+            out.push((
+                table,
+                folders,
+                format!(
+                    "{} rows {}",
+                    rows.len(),
+                    fingerprint(rows.join("\n").as_bytes())
+                ),
+            ));
+        }
+        out
+    }
+
     /// Every object under the lake's table folders, bookkeeping (`_strata`,
     /// the logs) left out: what is on disk, whatever version it belongs to.
     pub fn objects_on_disk(&self) -> Vec<String> {
