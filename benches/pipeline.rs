@@ -2,7 +2,8 @@
 //! ratios to a baseline measured in the same run (see `strata::bench`).
 //!
 //! `STRATA_BENCH_SALES` sets the number of sales (default 1,000,000);
-//! `STRATA_BENCH_DIR` where the data goes (default a temporary folder).
+//! `STRATA_BENCH_DIR` where the data goes (default a temporary folder);
+//! `STRATA_BENCH_ROUNDS` the rounds alternating with DuckDB's (default 3).
 
 fn main() {
     let sales = std::env::var("STRATA_BENCH_SALES")
@@ -18,6 +19,11 @@ fn main() {
         seed: 1,
         work_dir,
         project_dir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        rounds: std::env::var("STRATA_BENCH_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3),
+        resources: strata::config::Resources::default(),
     };
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(strata::app::bench::run(&spec)) {

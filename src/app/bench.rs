@@ -6,6 +6,11 @@
 //! schema) and writing it once as a single Parquet file. That is the least
 //! work any tool must do to move the data; the ratio says what the whole
 //! medallion build costs on top of it.
+//!
+//! When Python's `duckdb` package is installed, the same pipeline written
+//! in DuckDB SQL (`benches/duckdb_pipeline.py`) is timed too, with the same
+//! cores and memory limit, in rounds alternating with Strata's, and the
+//! ratio of the medians printed: the peer to beat.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,6 +46,11 @@ pub struct BenchSpec {
     pub work_dir: PathBuf,
     /// Project whose `queries/` are run.
     pub project_dir: PathBuf,
+    /// Rounds of the whole pipeline (alternating with DuckDB's); the
+    /// median is reported.
+    pub rounds: usize,
+    /// Cores and memory, for Strata and for DuckDB alike.
+    pub resources: crate::config::Resources,
 }
 
 /// One measured phase.
@@ -61,8 +71,22 @@ pub struct BenchReport {
     pub csv_bytes: u64,
     /// Baseline seconds (CSV -> one Parquet file, DataFusion alone).
     pub baseline: f64,
-    /// Strata's phases: each model, the data tests, the report, the whole build.
+    /// Strata's phases (of its median round): each model, the data tests,
+    /// the report, the whole build.
     pub phases: Vec<Phase>,
+    /// Seconds of each round of Strata's whole run.
+    pub strata_rounds: Vec<f64>,
+    /// DuckDB's phases (of its median round), when it is installed.
+    pub duckdb: Option<Vec<Phase>>,
+    /// Seconds of each round of DuckDB's whole pipeline.
+    pub duckdb_rounds: Vec<f64>,
+}
+
+/// The median of some seconds.
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 impl BenchReport {
@@ -82,11 +106,45 @@ impl BenchReport {
                 format!("{:.2}", p.seconds / self.baseline),
             ]);
         }
-        format!(
+        let mut text = format!(
             "{} rows, {} of CSV\n{t}\n",
             HumanCount(self.rows),
             HumanBytes(self.csv_bytes)
-        )
+        );
+        let rounds = |v: &[f64]| {
+            v.iter()
+                .map(|s| format!("{s:.2}"))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        };
+        match &self.duckdb {
+            Some(phases) => {
+                let mut d = new_table();
+                d.set_header(["DuckDB, same pipeline", "seconds", "x baseline"]);
+                for p in phases {
+                    d.add_row([
+                        p.name.clone(),
+                        format!("{:.2}", p.seconds),
+                        format!("{:.2}", p.seconds / self.baseline),
+                    ]);
+                }
+                let (strata, duck) = (median(&self.strata_rounds), median(&self.duckdb_rounds));
+                text.push_str(&format!(
+                    "{d}\nwhole pipeline, {} alternating rounds: strata {} s, duckdb {} s\n\
+                     median strata / duckdb: {:.2}\n",
+                    self.strata_rounds.len(),
+                    rounds(&self.strata_rounds),
+                    rounds(&self.duckdb_rounds),
+                    strata / duck
+                ));
+            }
+            None => text.push_str(&format!(
+                "whole run, {} rounds: {} s (install Python's duckdb for the peer's figures)\n",
+                self.strata_rounds.len(),
+                rounds(&self.strata_rounds)
+            )),
+        }
+        text
     }
 }
 
@@ -116,15 +174,97 @@ pub async fn run(spec: &BenchSpec) -> Result<BenchReport> {
 
     let baseline = baseline(&csv, &spec.work_dir.join("baseline.parquet")).await?;
 
+    let duckdb = duckdb_available();
+    let (mut strata_runs, mut duck_runs) = (vec![], vec![]);
+    for round in 0..spec.rounds.max(1) {
+        // Alternating who goes first evens out a machine warming up.
+        let duck_first = round % 2 == 1;
+        if duck_first && duckdb {
+            duck_runs.push(duckdb_round(spec, &csv)?);
+        }
+        strata_runs.push(strata_round(spec, &csv, generate_seconds).await?);
+        if !duck_first && duckdb {
+            duck_runs.push(duckdb_round(spec, &csv)?);
+        }
+    }
+    let whole = |p: &[Phase]| p.last().map_or(f64::NAN, |p| p.seconds);
+    let strata_rounds: Vec<f64> = strata_runs.iter().map(|p| whole(p)).collect();
+    let duckdb_rounds: Vec<f64> = duck_runs.iter().map(|p| whole(p)).collect();
+    let pick = |runs: Vec<Vec<Phase>>, rounds: &[f64]| {
+        let m = median(rounds);
+        runs.into_iter().find(|p| whole(p) == m)
+    };
+    Ok(BenchReport {
+        rows: stats.rows,
+        csv_bytes,
+        baseline,
+        phases: pick(strata_runs, &strata_rounds).unwrap_or_default(),
+        duckdb: pick(duck_runs, &duckdb_rounds),
+        strata_rounds,
+        duckdb_rounds,
+    })
+}
+
+/// Whether `python3` can import `duckdb`.
+fn duckdb_available() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import duckdb"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// One round of DuckDB's pipeline, in a process of its own; its phases.
+fn duckdb_round(spec: &BenchSpec, csv: &Path) -> Result<Vec<Phase>> {
+    let script = spec.project_dir.join("benches/duckdb_pipeline.py");
+    let work = spec.work_dir.join("duckdb");
+    let memory = format!("{}MiB", spec.resources.memory_limit >> 20);
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(csv)
+        .arg(&work)
+        .arg(spec.resources.threads.to_string())
+        .arg(memory)
+        .output()
+        .map_err(|e| Error::io(&script, e))?;
+    if !out.status.success() {
+        return Err(Error::Internal(format!(
+            "bench: {} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    // `[["raw", 1.2], ...]`, in the pipeline's order, the whole last.
+    let phases: Vec<(String, f64)> = serde_json::from_slice(&out.stdout)
+        .map_err(|e| Error::Internal(format!("bench: {}: {e}", script.display())))?;
+    Ok(phases
+        .into_iter()
+        .map(|(name, seconds)| Phase {
+            name: match name.as_str() {
+                "whole" => "duckdb: whole pipeline".to_string(),
+                other => format!("duckdb: {other}"),
+            },
+            seconds,
+        })
+        .collect())
+}
+
+/// One round of Strata's whole run (models, data tests, report) on a new
+/// lake; its phases, the whole run last.
+async fn strata_round(spec: &BenchSpec, csv: &Path, generate_seconds: f64) -> Result<Vec<Phase>> {
     let lake_dir = spec.work_dir.join("lake");
     if lake_dir.exists() {
         std::fs::remove_dir_all(&lake_dir).map_err(|e| Error::io(&lake_dir, e))?;
     }
-    let config = Config::for_project(
-        &spec.project_dir,
-        LakeRoot::Local(lake_dir.clone()),
-        SourceSpec::Csv(csv.clone()),
-    );
+    let config = Config {
+        resources: spec.resources,
+        ..Config::for_project(
+            &spec.project_dir,
+            LakeRoot::Local(lake_dir.clone()),
+            SourceSpec::Csv(csv.to_path_buf()),
+        )
+    };
     let started = Instant::now();
     let mut ws = Workspace::open(config).await?;
     if let Some(e) = ws.engine.take_source_error() {
@@ -151,6 +291,7 @@ pub async fn run(spec: &BenchSpec) -> Result<BenchReport> {
     let models_seconds = started.elapsed().as_secs_f64();
     let t = Instant::now();
     let tests = crate::models::discover_queries(&config.queries_dir.join("tests"))?;
+    crate::metadata::tables::register(engine)?;
     let outcomes = data_tests::run_all(engine, &tests, &config.project_dir, None).await;
     if let Some(bad) = outcomes.iter().find(|o| !o.passed()) {
         return Err(Error::Internal(format!(
@@ -196,12 +337,7 @@ pub async fn run(spec: &BenchSpec) -> Result<BenchReport> {
         name: "strata run: models + tests + report".into(),
         seconds: total,
     });
-    Ok(BenchReport {
-        rows: stats.rows,
-        csv_bytes,
-        baseline,
-        phases,
-    })
+    Ok(phases)
 }
 
 async fn baseline(csv: &Path, out: &Path) -> Result<f64> {

@@ -123,6 +123,8 @@ pub async fn build(
             .map(|s| s.table.to_string())
             .collect();
         let selective = options.changed || !options.select.is_empty();
+        // `meta.tables` as the run left the lake.
+        crate::metadata::tables::register(&ws.engine)?;
         let outcomes = data_tests::run_all(
             &ws.engine,
             &tests,

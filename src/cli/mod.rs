@@ -276,7 +276,8 @@ pub struct BenchArgs {
     /// cluster started for the purpose.
     #[arg(long)]
     pub extract: bool,
-    /// Alternating rounds for --extract (the median is reported).
+    /// Alternating rounds (Strata and DuckDB, or Strata and psql with
+    /// --extract); the median is reported.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
 }

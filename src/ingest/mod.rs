@@ -504,6 +504,7 @@ pub async fn land(lake: &Lake, files: &[Landed], run_id: &str) -> Result<Pass> {
             written_at: crate::sys::now(),
             inputs: BTreeMap::new(),
             restored_from: None,
+            totals: Default::default(),
             ..old
         };
         let manifest = versions::commit(lake, manifest).await?;

@@ -111,6 +111,12 @@ pub struct TableManifest {
     /// The version this one restored, when `strata rollback` made it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restored_from: Option<u64>,
+    /// The exact sum of each decimal column over the rows this version's
+    /// run wrote, as decimal text (`meta.column_totals`): checks of money
+    /// read it instead of scanning. Empty for versions not written by a
+    /// model (restored, or holding landed files).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub totals: BTreeMap<String, String>,
 }
 
 impl TableManifest {
@@ -221,6 +227,7 @@ mod tests {
             file_tag: "r".into(),
             inputs: BTreeMap::from([("raw.x".to_string(), 2)]),
             restored_from: None,
+            totals: Default::default(),
         };
         let back = TableManifest::from_json(&m.to_json(), &Path::from("k")).unwrap();
         assert_eq!(back.schema().unwrap().as_ref(), &schema);

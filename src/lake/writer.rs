@@ -5,10 +5,10 @@
 //! (`part-00000.<run>.parquet`), NULL partition values spelled the Hive way,
 //! and a manifest listing exactly what was written.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
@@ -84,6 +84,10 @@ pub struct Written {
     pub rows: u64,
     /// Bytes written.
     pub bytes: u64,
+    /// The sum of each decimal (money) column, exact, as decimal text:
+    /// computed from the batches as they are written, so checks of money
+    /// read it here instead of scanning the table again.
+    pub totals: BTreeMap<String, String>,
 }
 
 /// Files being finished (footer written, upload completed) at the same time.
@@ -306,8 +310,8 @@ pub async fn write_stream(
         writer.push(batch?).await?;
         on_rows(writer.rows);
     }
-    let files = writer.finish(true).await?;
-    Ok(layout.written(files))
+    let (files, sums) = writer.finish(true).await?;
+    Ok(layout.written(files, &sums))
 }
 
 /// The streams of a parallel write, each written by a task of its own.
@@ -361,7 +365,8 @@ pub async fn write_parallel(
         let rows = total.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed) + n as u64;
         on_rows(rows);
     };
-    let mut tasks: tokio::task::JoinSet<Result<Vec<DataFile>>> = tokio::task::JoinSet::new();
+    let mut tasks: tokio::task::JoinSet<Result<(Vec<DataFile>, Vec<i128>)>> =
+        tokio::task::JoinSet::new();
     match streams {
         Streams::Disjoint(streams) => {
             let n = streams.len();
@@ -413,10 +418,24 @@ pub async fn write_parallel(
         }
     }
     let mut files = vec![];
+    let mut sums = vec![0i128; layout.decimals.len()];
     let mut failure = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok(f)) => files.extend(f),
+            Ok(Ok((f, s))) => {
+                files.extend(f);
+                for (total, part) in sums.iter_mut().zip(s) {
+                    match total.checked_add(part) {
+                        Some(t) => *total = t,
+                        None => {
+                            failure.get_or_insert(Error::Lake {
+                                key: prefix.to_string(),
+                                message: "a decimal column's sum overflows 38 digits".into(),
+                            });
+                        }
+                    }
+                }
+            }
             Ok(Err(e)) => {
                 failure.get_or_insert(e);
             }
@@ -436,9 +455,10 @@ pub async fn write_parallel(
     if layout.partition_idx.is_empty() && files.is_empty() {
         files = FileWriter::new(store, &layout, 0, 1, MEMORY_BUDGET)?
             .finish(true)
-            .await?;
+            .await?
+            .0;
     }
-    Ok(layout.written(files))
+    Ok(layout.written(files, &sums))
 }
 
 /// Pulls a stream's batches in a task of their own, so that computing the
@@ -468,6 +488,8 @@ struct Layout {
     file_schema: SchemaRef,
     /// `<tag>.parquet`: the tag keeps a version's names its own.
     ext: String,
+    /// The decimal columns (index in `schema`), whose sums are kept.
+    decimals: Vec<usize>,
 }
 
 impl Layout {
@@ -492,7 +514,11 @@ impl Layout {
             Some(t) => format!("{t}.{}", spec.format.extension()),
             None => spec.format.extension().to_string(),
         };
+        let decimals = (0..schema.fields().len())
+            .filter(|&i| matches!(schema.field(i).data_type(), DataType::Decimal128(..)))
+            .collect();
         Ok(Layout {
+            decimals,
             prefix: prefix.clone(),
             format: spec.format,
             schema: schema.clone(),
@@ -503,9 +529,24 @@ impl Layout {
         })
     }
 
-    fn written(&self, mut files: Vec<DataFile>) -> Written {
+    fn written(&self, mut files: Vec<DataFile>, sums: &[i128]) -> Written {
         files.sort_by(|a, b| a.key.cmp(&b.key));
+        let totals = self
+            .decimals
+            .iter()
+            .zip(sums)
+            .map(|(&i, &sum)| {
+                let field = self.schema.field(i);
+                let scale = match field.data_type() {
+                    DataType::Decimal128(_, s) => *s,
+                    _ => 0,
+                };
+                let text = datafusion::common::ScalarValue::Decimal128(Some(sum), 38, scale);
+                (field.name().clone(), text.to_string())
+            })
+            .collect();
         Written {
+            totals,
             schema: self.schema.clone(),
             rows: files.iter().map(|f| f.rows).sum(),
             bytes: files.iter().map(|f| f.bytes).sum(),
@@ -529,6 +570,8 @@ struct FileWriter {
     next_part: HashMap<String, usize>,
     budget: usize,
     rows: u64,
+    /// Running sums of the layout's decimal columns.
+    sums: Vec<i128>,
 }
 
 impl FileWriter {
@@ -556,6 +599,7 @@ impl FileWriter {
             next_part: HashMap::new(),
             budget,
             rows: 0,
+            sums: vec![0; layout.decimals.len()],
         })
     }
 
@@ -575,6 +619,19 @@ impl FileWriter {
             return Ok(());
         }
         self.rows += batch.num_rows() as u64;
+        for (sum, &i) in self.sums.iter_mut().zip(&self.layout.decimals) {
+            let column = batch
+                .column(i)
+                .as_primitive::<datafusion::arrow::datatypes::Decimal128Type>();
+            let add = datafusion::arrow::compute::sum_checked(column)?.unwrap_or(0);
+            *sum = sum.checked_add(add).ok_or_else(|| Error::Lake {
+                key: self.layout.prefix.to_string(),
+                message: format!(
+                    "the sum of column `{}` overflows 38 digits",
+                    self.layout.schema.field(i).name()
+                ),
+            })?;
+        }
         let data = batch.project(&self.layout.data_idx)?;
         let Some(p) = &mut self.partitioner else {
             let key = self.unpartitioned_key();
@@ -632,7 +689,7 @@ impl FileWriter {
 
     /// Finishes every file; `always_one` writes an empty file for an
     /// unpartitioned table that had no rows.
-    async fn finish(mut self, always_one: bool) -> Result<Vec<DataFile>> {
+    async fn finish(mut self, always_one: bool) -> Result<(Vec<DataFile>, Vec<i128>)> {
         if always_one && self.partitioner.is_none() && self.open.is_empty() && self.file_seq == 0 {
             let key = self.unpartitioned_key();
             let f = Self::create(&self.store, &self.layout, &key).await?;
@@ -641,7 +698,7 @@ impl FileWriter {
         for (_, file) in self.open.drain() {
             self.closer.close(file).await?;
         }
-        self.closer.finish().await
+        Ok((self.closer.finish().await?, self.sums))
     }
 }
 

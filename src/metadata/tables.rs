@@ -1,5 +1,7 @@
 //! `meta.objects`, `meta.runs`, `meta.steps` and `meta.quarantine` (rows of
-//! landed files set aside) as SQL tables.
+//! landed files set aside) as SQL tables; `meta.tables` and
+//! `meta.column_totals`, what the current version of each table recorded
+//! when it was written.
 //!
 //! The records are small (one row per file, run or model), so they are read
 //! whole into memory tables when a statement first reads `meta.*`.
@@ -158,7 +160,101 @@ pub fn schema_provider(
             &h.quarantine,
         )?,
     )?;
+    let (tables, totals) = manifest_tables(manifests)?;
+    provider.register_table("tables".into(), tables)?;
+    provider.register_table("column_totals".into(), totals)?;
     Ok(Arc::new(provider))
+}
+
+/// One row per current lake table, from the manifests alone.
+#[derive(Serialize)]
+struct TableRow<'a> {
+    layer: &'a str,
+    table_name: &'a str,
+    version: u64,
+    format: String,
+    row_count: u64,
+    file_count: u64,
+    size_bytes: u64,
+    run_id: &'a str,
+    written_at: &'a str,
+    model: &'a str,
+}
+
+/// `meta.tables` and `meta.column_totals`: what each current version
+/// recorded when it was written. They need no history, so reading them
+/// costs nothing whatever the lake's age (the data tests use them).
+fn manifest_tables(
+    manifests: &BTreeMap<String, TableManifest>,
+) -> Result<(Arc<MemTable>, Arc<MemTable>)> {
+    let text = |n: &str, nullable: bool| Field::new(n, DataType::Utf8, nullable);
+    let count = |n: &str| Field::new(n, DataType::UInt64, false);
+    let rows: Vec<TableRow> = manifests
+        .values()
+        .map(|m| TableRow {
+            layer: m.table.layer.as_str(),
+            table_name: &m.table.name,
+            version: m.version,
+            format: format!("{:?}", m.format).to_lowercase(),
+            row_count: m.rows,
+            file_count: m.files.len() as u64,
+            size_bytes: m.bytes,
+            run_id: &m.run_id,
+            written_at: &m.written_at,
+            model: &m.model,
+        })
+        .collect();
+    let tables = table(
+        vec![
+            text("layer", false),
+            text("table_name", false),
+            count("version"),
+            text("format", false),
+            count("row_count"),
+            count("file_count"),
+            count("size_bytes"),
+            text("run_id", false),
+            Field::new("written_at", ts(), true),
+            text("model", false),
+        ],
+        &rows,
+    )?;
+
+    // Totals are exact decimals: DECIMAL(38, 10) holds any money column's
+    // sum at its own scale.
+    let total_type = DataType::Decimal128(38, 10);
+    let (mut layer, mut name, mut column, mut total) = (vec![], vec![], vec![], vec![]);
+    for m in manifests.values() {
+        for (c, t) in &m.totals {
+            let value =
+                datafusion::common::ScalarValue::Utf8(Some(t.clone())).cast_to(&total_type)?;
+            let datafusion::common::ScalarValue::Decimal128(v, _, _) = value else {
+                continue;
+            };
+            layer.push(m.table.layer.as_str().to_string());
+            name.push(m.table.name.clone());
+            column.push(c.clone());
+            total.push(v);
+        }
+    }
+    use datafusion::arrow::array::{Decimal128Array, StringArray};
+    let schema = Arc::new(Schema::new(vec![
+        text("layer", false),
+        text("table_name", false),
+        text("column_name", false),
+        Field::new("total", total_type.clone(), true),
+    ]));
+    let batch = datafusion::arrow::array::RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(layer)),
+            Arc::new(StringArray::from(name)),
+            Arc::new(StringArray::from(column)),
+            Arc::new(Decimal128Array::from(total).with_data_type(total_type)),
+        ],
+    )?;
+    let totals = Arc::new(MemTable::try_new(schema, vec![vec![batch]])?);
+    Ok((tables, totals))
 }
 
 /// Makes `meta.*` queryable in `engine`, read from the lake when first
@@ -180,7 +276,14 @@ pub async fn refresh(engine: &Engine) -> Result<History> {
 }
 
 /// The tables of the `meta` schema.
-pub const TABLES: [&str; 4] = ["objects", "runs", "steps", "quarantine"];
+pub const TABLES: [&str; 6] = [
+    "objects",
+    "runs",
+    "steps",
+    "quarantine",
+    "tables",
+    "column_totals",
+];
 
 /// `meta.*`, read on first use: most sessions (a run, a report) never query
 /// it, and reading every run's records grows with the lake's history.
@@ -214,6 +317,12 @@ impl SchemaProvider for Lazy {
     ) -> datafusion::error::Result<Option<Arc<dyn datafusion::catalog::TableProvider>>> {
         if !self.table_exist(name) {
             return Ok(None);
+        }
+        // What the manifests alone answer is not worth the history.
+        if matches!(name, "tables" | "column_totals") {
+            let (tables, totals) = manifest_tables(&self.manifests)
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            return Ok(Some(if name == "tables" { tables } else { totals }));
         }
         let schema = self
             .loaded

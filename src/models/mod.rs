@@ -61,7 +61,9 @@ pub struct QueryFile {
     pub path: PathBuf,
     /// Its text.
     pub sql: String,
-    /// Tables it reads, as `schema.table`.
+    /// Tables it reads, as `schema.table`, and those its `-- checks:`
+    /// line names (a test reading what a table recorded of itself in
+    /// `meta.tables` checks that table without reading it).
     pub reads: Vec<String>,
 }
 
@@ -110,7 +112,10 @@ impl QueryFile {
     /// Reads and checks one query file.
     pub fn load(path: &Path) -> Result<Self> {
         let sql = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let reads = query_reads(path, &sql)?;
+        let mut reads = query_reads(path, &sql)?;
+        reads.extend(checked_tables(&sql));
+        reads.sort();
+        reads.dedup();
         Ok(QueryFile {
             name: path
                 .file_stem()
@@ -149,6 +154,17 @@ impl Model {
             reads,
         })
     }
+}
+
+/// The tables a query file's `-- checks: layer.table, ...` lines name.
+fn checked_tables(sql: &str) -> Vec<String> {
+    sql.lines()
+        .map_while(|l| l.trim().strip_prefix("--"))
+        .filter_map(|c| c.trim().strip_prefix("checks:"))
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 /// The directives a model's leading comments may hold.

@@ -359,7 +359,15 @@ pub async fn build(
     };
     let columns = TableManifest::columns_of(&written.schema);
     let mut files = written.files;
-    files.extend(carry_landed(lake, &target.table, &columns).await?);
+    let landed = carry_landed(lake, &target.table, &columns).await?;
+    // The sums cover what this run wrote; with landed files beside it they
+    // would not be the table's, so none are recorded.
+    let totals = if landed.is_empty() {
+        written.totals
+    } else {
+        BTreeMap::new()
+    };
+    files.extend(landed);
     files.sort_by(|a, b| a.key.cmp(&b.key));
     let manifest = TableManifest {
         table: target.table.clone(),
@@ -376,6 +384,7 @@ pub async fn build(
         file_tag: run_id.to_string(),
         inputs,
         restored_from: None,
+        totals,
     };
     versions::commit(lake, manifest).await
 }

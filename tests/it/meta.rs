@@ -277,7 +277,8 @@ fn json_logs_are_one_object_per_event() {
     let models = std::fs::read_dir(crate::common::repo().join("queries"))
         .unwrap()
         .filter_map(|d| d.ok())
-        .filter(|d| !["tests", "reports"].contains(&d.file_name().to_str().unwrap()))
+        // Example queries are not models: a run builds no table of them.
+        .filter(|d| !["tests", "reports", "examples"].contains(&d.file_name().to_str().unwrap()))
         .map(|d| std::fs::read_dir(d.path()).unwrap().count())
         .sum::<usize>();
     assert_eq!(built.len(), models, "{stderr}");
@@ -477,4 +478,69 @@ fn a_run_reads_the_compacted_history_not_every_record() {
     let bad = p.strata(&["sql", "-c", "SELECT count(*) FROM meta.runs"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unreadable run record"));
+}
+
+#[test]
+fn each_version_records_its_rows_and_exact_money_as_written() {
+    use crate::common::oracle::{cents, clean_sales, money};
+    let p = Project::new();
+    p.strata_ok(&["run", "--no-report"]);
+    let csv = std::fs::read_to_string(p.path().join("fixtures/legacy_sales.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().skip(1).collect();
+    // Every raw line, duplicates included, and the silver rows: computed
+    // here from the fixture's text, not by the lake.
+    let raw_cents: i64 = lines
+        .iter()
+        .map(|l| cents(l.split(',').nth(12).unwrap()))
+        .sum();
+    let silver_cents: i64 = clean_sales(&csv).iter().map(|s| s.cents).sum();
+    let got = p.strata_ok(&[
+        "sql",
+        "--format",
+        "csv",
+        "-c",
+        "SELECT t.layer, t.table_name, t.row_count, CAST(c.total AS DECIMAL(20, 2)) AS money \
+         FROM meta.tables t JOIN meta.column_totals c \
+           ON c.layer = t.layer AND c.table_name = t.table_name AND c.column_name = 'total_value' \
+         WHERE t.table_name = 'sales' ORDER BY t.layer",
+    ]);
+    let silver_rows = clean_sales(&csv).len();
+    assert_eq!(
+        got,
+        format!(
+            "layer,table_name,row_count,money\n\
+             bronze,sales,{n},{raw}\n\
+             raw,sales,{n},{raw}\n\
+             silver,sales,{silver_rows},{silver}\n",
+            n = lines.len(),
+            raw = money(raw_cents),
+            silver = money(silver_cents),
+        )
+    );
+}
+
+#[test]
+fn bronze_losing_money_fails_the_data_test_that_reads_the_recorded_totals() {
+    let p = Project::new();
+    p.strata_ok(&["run", "--no-report"]);
+    // Bronze that drops a cent from every sale of one region: its rows are
+    // all there, its recorded sum is not raw's.
+    let model = p.path().join("queries/bronze/sales.sql");
+    let sql = std::fs::read_to_string(&model).unwrap().replace(
+        "total_value, updated_at,\n",
+        "CASE WHEN region = 'Sul' THEN total_value - 0.01 ELSE total_value END AS total_value, updated_at,\n",
+    );
+    assert!(sql.contains("- 0.01"), "the model changed: {sql}");
+    std::fs::write(&model, sql).unwrap();
+    let out = p.strata(&["run", "--no-report"]);
+    assert!(!out.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("bronze_holds_every_raw_row"),
+        "the test reading meta.column_totals fails: {text}"
+    );
 }

@@ -17,6 +17,8 @@ pub async fn bench(config: &Config, args: &BenchArgs) -> Result<Outcome> {
         seed: args.seed,
         work_dir: args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf()),
         project_dir: config.project_dir.clone(),
+        rounds: args.rounds,
+        resources: config.resources,
     };
     eprintln!(
         "benchmarking {} sales in {}",
