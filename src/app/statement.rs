@@ -278,15 +278,7 @@ pub async fn unload(
         Arc::new(LocalFileSystem::new_with_prefix(&parent)?);
     let staging = format!(".{name}.strata-unload");
     let stream = unload_stream(engine, query, write).await?;
-    let written = write_stream(
-        &store,
-        &Path::from(staging.as_str()),
-        write,
-        None,
-        stream,
-        |_| {},
-    )
-    .await?;
+    let written = write_stream(&store, &Path::from(staging.as_str()), write, None, stream).await?;
     let staged = parent.join(&staging);
     if target.exists() {
         std::fs::remove_dir(&target).map_err(|e| Error::io(&target, e))?;
@@ -347,7 +339,7 @@ async fn unload_s3(
         )));
     }
     let stream = unload_stream(engine, query, write).await?;
-    let written = match write_stream(target.store(), &folder, write, None, stream, |_| {}).await {
+    let written = match write_stream(target.store(), &folder, write, None, stream).await {
         Ok(w) => w,
         Err(e) => {
             target.delete_prefix(&folder).await?;

@@ -287,13 +287,10 @@ impl OpenFile {
     }
 }
 
-/// Writes `stream` under `prefix` as `spec` says, reporting the running row
-/// count to `on_rows`. Batches are pulled by a separate task so that
-/// computing the next batch overlaps with encoding this one.
-///
-/// For a partitioned table the stream should be clustered by partition (the
-/// runner sorts it): a partition's file is finished as soon as a batch
-/// arrives without it, so one file is open at a time. Unclustered input still
+/// Writes `stream` under `prefix` as `spec` says, with one writer, in the
+/// stream's order. For a partitioned table the stream should be clustered
+/// by partition: a partition's file is finished as soon as a batch arrives
+/// without it, so one file is open at a time. Unclustered input still
 /// loses nothing; a partition seen again gets its next file (`part-00001`).
 pub async fn write_stream(
     store: &Arc<dyn ObjectStore>,
@@ -301,17 +298,9 @@ pub async fn write_stream(
     spec: &WriteSpec,
     tag: Option<&str>,
     stream: SendableRecordBatchStream,
-    on_rows: impl Fn(u64),
 ) -> Result<Written> {
-    let layout = Arc::new(Layout::new(prefix, spec, tag, &stream.schema())?);
-    let mut writer = FileWriter::new(store, &layout, 0, 1, MEMORY_BUDGET)?;
-    let mut rx = pull(stream);
-    while let Some(batch) = rx.recv().await {
-        writer.push(batch?).await?;
-        on_rows(writer.rows);
-    }
-    let (files, sums) = writer.finish(true).await?;
-    Ok(layout.written(files, &sums))
+    let one = Streams::Spread { stream, writers: 1 };
+    write_parallel(store, prefix, spec, tag, one, Arc::new(|_| {})).await
 }
 
 /// The streams of a parallel write, each written by a task of its own.
@@ -321,7 +310,8 @@ pub enum Streams {
     /// partition: every folder is written by exactly one writer.
     Disjoint(Vec<SendableRecordBatchStream>),
     /// One stream of an unpartitioned table, whose batches are spread over
-    /// up to `writers` files written at once. A small result stays one file:
+    /// up to `writers` files written at once (one writer for a partitioned
+    /// table). A small result stays one file:
     /// the k-th file opens only once k * [`SPREAD_ROWS`] rows have come.
     Spread {
         /// The result.
@@ -384,7 +374,12 @@ pub async fn write_parallel(
             }
         }
         Streams::Spread { stream, writers } => {
-            let writers = writers.max(1);
+            // Spread writers would each start a folder's files at part-00000.
+            let writers = if layout.partition_idx.is_empty() {
+                writers.max(1)
+            } else {
+                1
+            };
             let mut rx = pull(stream);
             let mut senders: Vec<tokio::sync::mpsc::Sender<RecordBatch>> = vec![];
             let (mut rows, mut next) = (0u64, 0usize);

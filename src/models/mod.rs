@@ -161,9 +161,16 @@ fn checked_tables(sql: &str) -> Vec<String> {
     sql.lines()
         .map_while(|l| l.trim().strip_prefix("--"))
         .filter_map(|c| c.trim().strip_prefix("checks:"))
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
+        .flat_map(column_list)
+        .collect()
+}
+
+/// A comma-separated list of names, trimmed, empty items left out.
+fn column_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
         .collect()
 }
 
@@ -202,21 +209,13 @@ fn parse_directives(sql: &str) -> std::result::Result<WriteSpec, String> {
                 }
             }
             "partition_by" => {
-                spec.partition_by = value
-                    .split(',')
-                    .map(|c| c.trim().to_string())
-                    .filter(|c| !c.is_empty())
-                    .collect();
+                spec.partition_by = column_list(value);
                 if spec.partition_by.is_empty() {
                     return Err("partition_by names no column".into());
                 }
             }
             "order_by" => {
-                spec.order_by = value
-                    .split(',')
-                    .map(|c| c.trim().to_string())
-                    .filter(|c| !c.is_empty())
-                    .collect();
+                spec.order_by = column_list(value);
                 if spec.order_by.is_empty() {
                     return Err("order_by names no column".into());
                 }
@@ -305,6 +304,20 @@ mod tests {
         // Prose that happens to hold a colon is not a directive.
         assert!(parse_directives("-- nothing: a row is kept\nSELECT 1").is_ok());
         assert!(parse_directives("-- format: orc\nSELECT 1").is_err());
+        let ordered = parse_directives("-- order_by: sale_date, sale_id\nSELECT 1").unwrap();
+        assert_eq!(ordered.order_by, ["sale_date", "sale_id"]);
+        assert!(parse_directives("-- order_by: ,\nSELECT 1").is_err());
+        assert!(parse_directives("-- order_bye: a\nSELECT 1").is_err());
+    }
+
+    #[test]
+    fn a_query_file_checks_the_tables_it_names() {
+        assert_eq!(
+            checked_tables(
+                "-- Money.\n-- checks: raw.sales, bronze.sales\nSELECT 1\n-- checks: x.y"
+            ),
+            ["raw.sales", "bronze.sales"]
+        );
     }
 
     #[test]
