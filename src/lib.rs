@@ -17,7 +17,8 @@
 //! 7. [`source`]: the legacy system as SQL tables (`legacy.*`).
 //! 8. [`testing`]: a throwaway PostgreSQL server for tests and benchmarks.
 //! 9. [`engine`]: the DataFusion session, its catalog and SQL functions.
-//! 10. [`models`]: the SQL files of `queries/` and their dependencies.
+//! 10. [`models`]: the SQL files of `queries/` and their dependencies;
+//!     [`cluster`]: the engine as a Ballista scheduler or executor process.
 //! 11. [`runner`], [`ingest`]: building models; landing files.
 //! 12. [`metadata`]: the lake's records of itself (`meta.*`), metrics, alerts.
 //! 13. [`app`]: what a command does: recorded runs, statements, reports, bench.
@@ -25,6 +26,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod error;
@@ -52,7 +54,7 @@ const LAYERS: &[&[&str]] = &[
     &["source"],
     &["testing"],
     &["engine"],
-    &["models"],
+    &["models", "cluster"],
     &["runner", "ingest"],
     &["metadata"],
     &["app"],

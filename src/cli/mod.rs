@@ -123,6 +123,46 @@ pub enum Command {
     /// Delete the table versions the retention no longer keeps, and files
     /// no kept version lists.
     Vacuum(VacuumArgs),
+    /// Run a Ballista scheduler with Strata's functions and lake, for
+    /// `--engine ballista://host:port` (until stopped).
+    Scheduler(SchedulerArgs),
+    /// Run a Ballista executor with Strata's functions and lake, joining a
+    /// `strata scheduler` (until stopped).
+    Executor(ExecutorArgs),
+}
+
+/// `strata scheduler`.
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// The address to listen on (0.0.0.0:50050 for other machines).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
+    pub bind: std::net::SocketAddr,
+    /// The host name executors and clients reach this machine by.
+    #[arg(long, value_name = "HOST")]
+    pub external_host: Option<String>,
+}
+
+/// `strata executor`.
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler to join.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
+    pub scheduler: String,
+    /// The address its services bind (0.0.0.0 for other machines).
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    pub bind_host: String,
+    /// The host name the scheduler and other executors reach it by.
+    #[arg(long, value_name = "HOST")]
+    pub external_host: Option<String>,
+    /// Its Arrow Flight port: shuffle data and results.
+    #[arg(long, value_name = "PORT", default_value_t = 50051)]
+    pub port: u16,
+    /// Its gRPC port: tasks from the scheduler.
+    #[arg(long, value_name = "PORT", default_value_t = 50052)]
+    pub grpc_port: u16,
+    /// Where it keeps shuffle files and spills [default: a temporary folder].
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<String>,
 }
 
 /// `strata history`.

@@ -19,7 +19,7 @@ use object_store::path::Path;
 use crate::error::{Error, Result};
 use crate::lake::manifest::{Format, TableManifest};
 use crate::lake::{Lake, NULL_PARTITION, TableId, versions};
-use crate::source::csv::{CsvFile, csv_table};
+use crate::source::csv::{CsvFile, CsvTable};
 use datafusion::catalog::{ScanArgs, ScanResult, Session};
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::TableProviderFilterPushDown;
@@ -56,11 +56,12 @@ fn table_provider(
                     CsvFile {
                         store: lake.store().clone(),
                         display: path.to_string(),
+                        url: Some(format!("{}{path}", lake.url())),
                         path,
                     }
                 })
                 .collect();
-            Ok(Arc::new(csv_table(schema, files)?))
+            Ok(Arc::new(CsvTable::new(schema, files)))
         }
         Format::Parquet => {
             let file_fields: Vec<_> = schema
@@ -170,14 +171,15 @@ pub fn with_file_columns(lake: &Lake, m: &TableManifest) -> Result<Arc<dyn Table
         let provider: Arc<dyn TableProvider> = match m.format {
             Format::Csv => {
                 let path = Path::from(key.as_str());
-                Arc::new(csv_table(
+                Arc::new(CsvTable::new(
                     file_schema.clone(),
                     vec![CsvFile {
                         store: lake.store().clone(),
                         display: path.to_string(),
+                        url: Some(url.clone()),
                         path,
                     }],
-                )?)
+                ))
             }
             Format::Parquet => {
                 let options = ListingOptions::new(Arc::new(ParquetFormat::default()))

@@ -5,6 +5,7 @@
 
 pub(crate) mod athena;
 pub(crate) mod catalog;
+pub(crate) mod codec;
 pub(crate) mod functions;
 
 pub(crate) mod lenient;
@@ -22,7 +23,7 @@ use datafusion::catalog::{
 };
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 
 use crate::config::{Config, EngineSpec};
@@ -46,36 +47,53 @@ pub struct Engine {
     manifests: Mutex<BTreeMap<String, TableManifest>>,
 }
 
+/// A session with Strata's functions, settings and the lake's object store,
+/// but no tables: the engine's base, and what each process of a Strata
+/// cluster plans and executes in (so functions and `s3://` lake files
+/// resolve there as here).
+pub(crate) fn session(config: &Config, lake: &Lake) -> Result<SessionContext> {
+    use ballista::prelude::SessionConfigExt;
+    let mut session = SessionConfig::new()
+        .with_information_schema(true)
+        .with_default_catalog_and_schema(CATALOG, "public")
+        .with_ballista_logical_extension_codec(Arc::new(codec::LogicalCodec::default()))
+        .with_ballista_physical_extension_codec(Arc::new(codec::PhysicalCodec::default()));
+    session.options_mut().sql_parser.collect_spans = true;
+    session = session.with_target_partitions(config.resources.threads);
+    let ctx = SessionContext::new_with_config_rt(session, runtime(config, lake)?);
+    functions::register(&ctx);
+    trino::register(&ctx);
+    Ok(ctx)
+}
+
+/// The runtime: the memory pool of `config`'s limit and the lake's bucket.
+pub(crate) fn runtime(config: &Config, lake: &Lake) -> Result<Arc<RuntimeEnv>> {
+    // A cached listing would miss the files of versions committed
+    // since (a table's folder gains files with each version).
+    // Sorts and aggregates spill to disk past the limit, so a table of
+    // any size builds in bounded memory. The fair pool gives each
+    // spilling operator its share, so concurrent models and the
+    // partitions of one all make progress.
+    let limit = usize::try_from(config.resources.memory_limit).unwrap_or(usize::MAX);
+    let runtime = RuntimeEnvBuilder::new()
+        .with_object_list_cache_limit(0)
+        .with_memory_pool(Arc::new(TrackConsumersPool::new(
+            FairSpillPool::new(limit),
+            NonZeroUsize::new(5).expect("5 is not 0"),
+        )))
+        .build_arc()?;
+    // An S3 lake's tables are read by URL: DataFusion needs the bucket.
+    if let Some((url, store)) = lake.bucket() {
+        let url = datafusion::execution::object_store::ObjectStoreUrl::parse(&url)?;
+        runtime.register_object_store(url.as_ref(), store);
+    }
+    Ok(runtime)
+}
+
 impl Engine {
     /// Builds the session: functions, `legacy.*`, and every table the lake holds.
     pub async fn open(config: &Config, lake: Arc<Lake>) -> Result<Self> {
-        let mut session = SessionConfig::new()
-            .with_information_schema(true)
-            .with_default_catalog_and_schema(CATALOG, "public");
-        session.options_mut().sql_parser.collect_spans = true;
-        session = session.with_target_partitions(config.resources.threads);
-        // A cached listing would miss the files of versions committed
-        // since (a table's folder gains files with each version).
-        // Sorts and aggregates spill to disk past the limit, so a table of
-        // any size builds in bounded memory. The fair pool gives each
-        // spilling operator its share, so concurrent models and the
-        // partitions of one all make progress.
-        let limit = usize::try_from(config.resources.memory_limit).unwrap_or(usize::MAX);
-        let runtime = RuntimeEnvBuilder::new()
-            .with_object_list_cache_limit(0)
-            .with_memory_pool(Arc::new(TrackConsumersPool::new(
-                FairSpillPool::new(limit),
-                NonZeroUsize::new(5).expect("5 is not 0"),
-            )))
-            .build_arc()?;
-        let ctx = SessionContext::new_with_config_rt(session, runtime);
-        // An S3 lake's tables are read by URL: DataFusion needs the bucket.
-        if let Some((url, store)) = lake.bucket() {
-            let url = datafusion::execution::object_store::ObjectStoreUrl::parse(&url)?;
-            ctx.register_object_store(url.as_ref(), store);
-        }
-        functions::register(&ctx);
-        trino::register(&ctx);
+        let ctx = session(config, &lake)?;
         let ctx = match &config.engine {
             EngineSpec::Local => ctx,
             // Executors get this session's state (functions, object
@@ -93,6 +111,12 @@ impl Engine {
                     .map_err(|e| Error::Cluster(format!("scheduler {url}: {e}")))?
             }
         };
+        if config.engine != EngineSpec::Local {
+            // Ballista's session replaces the scalar functions with its own
+            // defaults: Strata's are registered again on top.
+            functions::register(&ctx);
+            trino::register(&ctx);
+        }
 
         // The lake stays queryable when the source is down: reports and
         // tests read only the lake. `run` checks `source_error` itself.
@@ -138,19 +162,18 @@ impl Engine {
     }
 
     /// Of `tables` (`schema.table`), those a distributed engine cannot ship
-    /// to its executors: the legacy source's, CSV lake tables and `meta.*`
-    /// live only in this process. `None` when all can be read.
+    /// to its executors: the legacy source's and `meta.*` live only in this
+    /// process (lake tables, Parquet or CSV, are read by URL). `None` when
+    /// all can be read.
     pub fn unshippable(&self, tables: &[String]) -> Option<String> {
         if !self.distributed {
             return None;
         }
         let local: Vec<&str> = tables
             .iter()
-            .filter(|t| match t.split_once('.') {
-                Some((schema, _)) if Layer::RESERVED.contains(&schema) => true,
-                _ => self
-                    .manifest(t)
-                    .is_some_and(|m| m.format == crate::lake::manifest::Format::Csv),
+            .filter(|t| {
+                t.split_once('.')
+                    .is_some_and(|(schema, _)| Layer::RESERVED.contains(&schema))
             })
             .map(String::as_str)
             .collect();

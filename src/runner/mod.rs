@@ -177,7 +177,7 @@ pub async fn run(
             let result = match unshippable {
                 Some(tables) => Err(Error::Config(format!(
                     "{}: it reads {}, and {tables} cannot be shipped to Ballista executors \
-                     (a table of the legacy source, a CSV lake table or meta.*); build such \
+                     (a table of the legacy source or meta.*); build such \
                      models with the local engine (e.g. `strata run --select raw`) and the \
                      rest on the cluster",
                     model.path.display(),

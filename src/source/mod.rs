@@ -4,6 +4,51 @@
 //! name is configuration. With no database configured it is the shipped CSV
 //! fixture, read with the contract's exact column types.
 
+/// The methods every scan of a source shares as a leaf of a plan: no
+/// children, no expressions, its `properties` field.
+macro_rules! leaf_plan {
+    () => {
+        fn properties(&self) -> &::std::sync::Arc<::datafusion::physical_plan::PlanProperties> {
+            &self.properties
+        }
+
+        fn children(&self) -> Vec<&::std::sync::Arc<dyn ExecutionPlan>> {
+            vec![]
+        }
+
+        fn apply_expressions(
+            &self,
+            _f: &mut dyn FnMut(
+                &::std::sync::Arc<dyn ::datafusion::physical_expr::PhysicalExpr>,
+            ) -> ::datafusion::error::Result<
+                ::datafusion::common::tree_node::TreeNodeRecursion,
+            >,
+        ) -> ::datafusion::error::Result<::datafusion::common::tree_node::TreeNodeRecursion> {
+            Ok(::datafusion::common::tree_node::TreeNodeRecursion::Continue)
+        }
+
+        fn replace_children(
+            self: ::std::sync::Arc<Self>,
+            _: Vec<::std::sync::Arc<dyn ExecutionPlan>>,
+            _: ::datafusion::physical_plan::ReplaceChildrenOptions,
+        ) -> ::datafusion::error::Result<::std::sync::Arc<dyn ExecutionPlan>> {
+            Ok(self)
+        }
+
+        fn with_new_children(
+            self: ::std::sync::Arc<Self>,
+            children: Vec<::std::sync::Arc<dyn ExecutionPlan>>,
+        ) -> ::datafusion::error::Result<::std::sync::Arc<dyn ExecutionPlan>> {
+            self.replace_children(
+                children,
+                ::datafusion::physical_plan::ReplaceChildrenOptions::new(
+                    ::datafusion::physical_plan::ChildrenPropertiesMode::Recompute,
+                ),
+            )
+        }
+    };
+}
+
 pub(crate) mod csv;
 pub mod postgres;
 
@@ -102,14 +147,17 @@ pub async fn schema_provider(spec: &SourceSpec, pg_env: &PgEnv) -> Result<Arc<dy
             let location = Path::from_absolute_path(path)
                 .map_err(|e| Error::Config(format!("source CSV {}: {e}", path.display())))?;
             let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new());
-            let table = csv::csv_table(
+            // The legacy source stays in this process, like a database
+            // connection: no URL for executors.
+            let table = csv::CsvTable::new(
                 sales_schema(),
                 vec![csv::CsvFile {
                     store,
                     path: location,
                     display: path.display().to_string(),
+                    url: None,
                 }],
-            )?;
+            );
             provider.register_table("sales".into(), Arc::new(table))?;
         }
         SourceSpec::Postgres(url) => {

@@ -3,6 +3,7 @@
 
 mod bench;
 mod catalog;
+mod cluster;
 mod dashboard;
 mod dlq;
 mod fixtures;
@@ -56,6 +57,8 @@ pub async fn dispatch(cli: &Cli) -> Result<Outcome> {
         Command::History(args) => versions::history(&config, args).await,
         Command::Rollback(args) => versions::rollback(&config, args).await,
         Command::Vacuum(args) => versions::vacuum(&config, args).await,
+        Command::Scheduler(args) => cluster::scheduler(&config, args).await,
+        Command::Executor(args) => cluster::executor(&config, args).await,
         Command::Fixtures(_) => unreachable!("handled above"),
     }
 }
