@@ -250,6 +250,15 @@ fn duckdb_round(spec: &BenchSpec, csv: &Path) -> Result<Vec<Phase>> {
         .collect())
 }
 
+/// Notes when the last model finished.
+struct LastFinish(std::sync::Mutex<Instant>);
+
+impl runner::Observer for LastFinish {
+    fn finished(&self, _step: &runner::Step) {
+        *self.0.lock().expect("bench clock") = Instant::now();
+    }
+}
+
 /// One round of Strata's whole run (models, data tests, report) on a new
 /// lake; its phases, the whole run last.
 async fn strata_round(spec: &BenchSpec, csv: &Path, generate_seconds: f64) -> Result<Vec<Phase>> {
@@ -273,13 +282,17 @@ async fn strata_round(spec: &BenchSpec, csv: &Path, generate_seconds: f64) -> Re
     let (engine, config) = (&ws.engine, &ws.config);
     let dag = ws.dag()?;
     let all = dag.select(&[])?;
-    let run = runner::run(
+    let tests = crate::models::discover_queries(&config.queries_dir.join("tests"))?;
+    let checks = data_tests::Checks::new(tests, false, crate::metadata::tables::register);
+    let last_model = Arc::new(LastFinish(std::sync::Mutex::new(started)));
+    let mut run = runner::run(
         engine,
         &dag,
         &all,
         &config.project_dir,
-        Arc::new(Unobserved),
+        last_model.clone(),
         &runner::new_run_id(),
+        Some(&checks),
     )
     .await?;
     if !run.ok() {
@@ -288,18 +301,15 @@ async fn strata_round(spec: &BenchSpec, csv: &Path, generate_seconds: f64) -> Re
             run.steps
         )));
     }
-    let models_seconds = started.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let tests = crate::models::discover_queries(&config.queries_dir.join("tests"))?;
-    crate::metadata::tables::register(engine)?;
-    let outcomes = data_tests::run_all(engine, &tests, &config.project_dir, None).await;
+    let run_seconds = started.elapsed().as_secs_f64();
+    let models_seconds = (*last_model.0.lock().expect("bench clock") - started).as_secs_f64();
+    let outcomes = run.tests.take().unwrap_or_default();
     if let Some(bad) = outcomes.iter().find(|o| !o.passed()) {
         return Err(Error::Internal(format!(
             "bench: data test {} failed: {:?}",
             bad.name, bad.error
         )));
     }
-    let tests_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
     super::report::run(
         engine,
@@ -321,13 +331,19 @@ async fn strata_round(spec: &BenchSpec, csv: &Path, generate_seconds: f64) -> Re
             seconds: s.seconds,
         });
     }
+    for o in &outcomes {
+        phases.push(Phase {
+            name: format!("data test {} (beside the models)", o.name),
+            seconds: o.seconds,
+        });
+    }
     phases.push(Phase {
         name: "all models (concurrent)".into(),
         seconds: models_seconds,
     });
     phases.push(Phase {
-        name: "data tests".into(),
-        seconds: tests_seconds,
+        name: "data tests after the last model".into(),
+        seconds: run_seconds - models_seconds,
     });
     phases.push(Phase {
         name: "monthly report".into(),
@@ -522,6 +538,7 @@ pub async fn extract(
             &config.project_dir,
             Arc::new(Unobserved),
             &runner::new_run_id(),
+            None,
         )
         .await?;
         strata_times.push(t.elapsed().as_secs_f64());

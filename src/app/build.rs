@@ -95,49 +95,48 @@ pub async fn build(
         }
         let dag = ws.dag()?;
         let selected = selection(options, &ws, &dag)?;
-        let run = runner::run(
+        // The data tests run beside the models, each once what it reads
+        // from this run is committed; a selective build checks only what
+        // reads a table it built.
+        let checks = if options.tests {
+            let tests = crate::models::discover_queries(&config.queries_dir.join("tests"))?;
+            let selective = options.changed || !options.select.is_empty();
+            // `meta.tables` as the run has left the lake so far.
+            Some(data_tests::Checks::new(
+                tests,
+                selective,
+                crate::metadata::tables::register,
+            ))
+        } else {
+            None
+        };
+        let mut run = runner::run(
             &ws.engine,
             &dag,
             &selected,
             &config.project_dir,
             observer,
             run_id,
+            checks.as_ref(),
         )
         .await?;
+        let outcomes = run.tests.take();
         let mut record = Record::of_run(run.clone());
         let stale: Vec<_> = super::versions::stale(&ws.engine, &dag)
             .into_iter()
             .filter(|s| s.reason != super::versions::NEVER_BUILT)
             .collect();
-        let mut built = (run, None, None, stale);
-        if !built.0.ok() || !options.tests {
-            return Ok((built, record));
-        }
-        let tests = crate::models::discover_queries(&config.queries_dir.join("tests"))?;
-        // A selective build checks only what reads the tables it built.
-        let built_tables: BTreeSet<String> = built
-            .0
-            .steps
-            .iter()
-            .filter(|s| s.status == runner::StepStatus::Ok)
-            .map(|s| s.table.to_string())
-            .collect();
-        let selective = options.changed || !options.select.is_empty();
-        // `meta.tables` as the run left the lake.
-        crate::metadata::tables::register(&ws.engine)?;
-        let outcomes = data_tests::run_all(
-            &ws.engine,
-            &tests,
-            &config.project_dir,
-            selective.then_some(&built_tables),
-        )
-        .await;
         let failed: Vec<_> = outcomes
             .iter()
+            .flatten()
             .filter(|o| !o.passed())
             .map(|o| o.name.clone())
             .collect();
-        built.1 = Some(outcomes);
+        // The tests that ran beside a failed model are reported too.
+        let mut built = (run, outcomes, None, stale);
+        if !built.0.ok() || built.1.is_none() {
+            return Ok((built, record));
+        }
         if !failed.is_empty() {
             record.error = Some(format!("data tests failed: {}", failed.join(", ")));
             return Ok((built, record));

@@ -216,6 +216,7 @@ async fn create_table_as(
             seconds,
             manifests,
             rows_in: [(id.clone(), rows_in)].into(),
+            tests: None,
         };
         let record = Record::of_run(run);
         // The build's error is the statement's: recorded as the step's,

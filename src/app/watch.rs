@@ -102,6 +102,7 @@ pub async fn pass(
             &config.project_dir,
             observer,
             run_id,
+            None,
         )
         .await?;
         record.manifests.extend(run.manifests.iter().cloned());

@@ -2,9 +2,12 @@
 //! that must return no rows. Rows it returns are the offending records.
 
 use std::collections::BTreeSet;
+use std::time::Instant;
 
 use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::prelude::SessionContext;
 use futures::StreamExt;
+use tokio::task::JoinSet;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result, user_message};
@@ -28,6 +31,8 @@ pub struct TestOutcome {
     pub error: Option<String>,
     /// Set when the test was not run, and why.
     pub skipped: Option<Skip>,
+    /// Wall time, seconds.
+    pub seconds: f64,
 }
 
 /// Why a data test was not run.
@@ -37,6 +42,8 @@ pub enum Skip {
     Missing(Vec<String>),
     /// A selective run built none of the tables it reads.
     NotBuilt,
+    /// Tables it reads that this run failed to build.
+    Failed(Vec<String>),
 }
 
 impl std::fmt::Display for Skip {
@@ -44,6 +51,7 @@ impl std::fmt::Display for Skip {
         match self {
             Skip::Missing(t) => write!(f, "the lake has no {}", t.join(", ")),
             Skip::NotBuilt => f.write_str("it reads nothing this run built"),
+            Skip::Failed(t) => write!(f, "{} failed to build", t.join(", ")),
         }
     }
 }
@@ -95,43 +103,57 @@ pub async fn run_all(
     let mut out = Vec::with_capacity(tests.len());
     for test in tests {
         let file = super::relative(&test.path, project_dir);
-        if let Some(why) = reason_to_skip(engine, test, built) {
-            tracing::warn!(test = %test.name, reason = %why, "data test skipped");
-            out.push(TestOutcome {
-                name: test.name.clone(),
-                file,
-                failing_rows: 0,
-                sample: String::new(),
-                error: None,
-                skipped: Some(why),
-            });
-            continue;
-        }
-        let outcome = match run_one(engine, test).await {
-            Ok((failing_rows, sample)) => TestOutcome {
-                name: test.name.clone(),
-                file,
-                failing_rows,
-                sample,
-                error: None,
-                skipped: None,
-            },
-            Err(e) => TestOutcome {
-                name: test.name.clone(),
-                file,
-                failing_rows: 0,
-                sample: String::new(),
-                error: Some(user_message(&e)),
-                skipped: None,
-            },
-        };
-        out.push(outcome);
+        out.push(match reason_to_skip(engine, test, built) {
+            Some(why) => skipped(test, file, why),
+            None => run_one(engine.ctx().clone(), test.clone(), file).await,
+        });
     }
     out
 }
 
-async fn run_one(engine: &Engine, test: &QueryFile) -> Result<(u64, String)> {
-    let df = Engine::sql_from_file(engine.ctx(), &test.path, &test.sql).await?;
+fn skipped(test: &QueryFile, file: String, why: Skip) -> TestOutcome {
+    tracing::warn!(test = %test.name, reason = %why, "data test skipped");
+    TestOutcome {
+        name: test.name.clone(),
+        file,
+        failing_rows: 0,
+        sample: String::new(),
+        error: None,
+        skipped: Some(why),
+        seconds: 0.0,
+    }
+}
+
+/// A test that could not run, with why.
+fn errored(test: &QueryFile, file: String, error: String) -> TestOutcome {
+    TestOutcome {
+        name: test.name.clone(),
+        file,
+        failing_rows: 0,
+        sample: String::new(),
+        error: Some(error),
+        skipped: None,
+        seconds: 0.0,
+    }
+}
+
+async fn run_one(ctx: SessionContext, test: QueryFile, file: String) -> TestOutcome {
+    let started = Instant::now();
+    let mut outcome = match offending_rows(&ctx, &test).await {
+        Ok((failing_rows, sample)) => TestOutcome {
+            failing_rows,
+            sample,
+            error: None,
+            ..errored(&test, file, String::new())
+        },
+        Err(e) => errored(&test, file, user_message(&e)),
+    };
+    outcome.seconds = started.elapsed().as_secs_f64();
+    outcome
+}
+
+async fn offending_rows(ctx: &SessionContext, test: &QueryFile) -> Result<(u64, String)> {
+    let df = Engine::sql_from_file(ctx, &test.path, &test.sql).await?;
     let mut stream = df
         .execute_stream()
         .await
@@ -154,4 +176,151 @@ async fn run_one(engine: &Engine, test: &QueryFile) -> Result<(u64, String)> {
         pretty_format_batches(&sample)?.to_string()
     };
     Ok((rows, sample))
+}
+
+/// What brings the session up to date before a test starts.
+type Prepare = Box<dyn Fn(&Engine) -> Result<()> + Send + Sync>;
+
+/// The data tests of a run, each started as soon as the tables it reads
+/// that the run builds are committed, beside the models still building.
+pub struct Checks {
+    tests: Vec<QueryFile>,
+    selective: bool,
+    prepare: Prepare,
+}
+
+impl Checks {
+    /// `tests`; `selective` runs only those reading a table the run built.
+    /// `prepare` is called before each test starts, to bring what it reads
+    /// of the run so far (`meta.tables`) up to date.
+    pub fn new(
+        tests: Vec<QueryFile>,
+        selective: bool,
+        prepare: impl Fn(&Engine) -> Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        Checks {
+            tests,
+            selective,
+            prepare: Box::new(prepare),
+        }
+    }
+}
+
+/// Where a run's checks stand: which have started, and their outcomes.
+pub(crate) struct Progress<'a> {
+    checks: &'a Checks,
+    project_dir: &'a std::path::Path,
+    /// Tables the run builds.
+    building: BTreeSet<String>,
+    /// Of those, the ones committed.
+    built: BTreeSet<String>,
+    /// Of those, the ones failed or skipped.
+    failed: BTreeSet<String>,
+    outcomes: Vec<Option<TestOutcome>>,
+    started: Vec<bool>,
+    tasks: JoinSet<(usize, TestOutcome)>,
+}
+
+impl<'a> Progress<'a> {
+    /// Before a run that builds `building`.
+    pub(crate) fn new(
+        checks: &'a Checks,
+        project_dir: &'a std::path::Path,
+        building: BTreeSet<String>,
+    ) -> Self {
+        let n = checks.tests.len();
+        Progress {
+            checks,
+            project_dir,
+            building,
+            built: BTreeSet::new(),
+            failed: BTreeSet::new(),
+            outcomes: vec![None; n],
+            started: vec![false; n],
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// A table was committed.
+    pub(crate) fn built(&mut self, table: String) {
+        self.built.insert(table);
+    }
+
+    /// A table failed, or was skipped.
+    pub(crate) fn failed(&mut self, table: String) {
+        self.failed.insert(table);
+    }
+
+    /// Starts every test whose tables from this run are all committed,
+    /// and settles those that cannot run.
+    pub(crate) fn start_ready(&mut self, engine: &Engine) {
+        for (i, test) in self.checks.tests.iter().enumerate() {
+            if self.started[i] {
+                continue;
+            }
+            let from_run: Vec<&String> = test
+                .reads
+                .iter()
+                .filter(|t| self.building.contains(*t))
+                .collect();
+            let failed: Vec<String> = from_run
+                .iter()
+                .filter(|t| self.failed.contains(**t))
+                .map(|t| t.to_string())
+                .collect();
+            let file = super::relative(&test.path, self.project_dir);
+            if !failed.is_empty() {
+                self.started[i] = true;
+                self.outcomes[i] = Some(skipped(test, file, Skip::Failed(failed)));
+                continue;
+            }
+            if !from_run.iter().all(|t| self.built.contains(*t)) {
+                continue;
+            }
+            self.started[i] = true;
+            let built = self.checks.selective.then_some(&self.built);
+            if let Some(why) = reason_to_skip(engine, test, built) {
+                self.outcomes[i] = Some(skipped(test, file, why));
+                continue;
+            }
+            if let Err(e) = (self.checks.prepare)(engine) {
+                self.outcomes[i] = Some(errored(test, file, user_message(&e)));
+                continue;
+            }
+            let (ctx, test) = (engine.ctx().clone(), test.clone());
+            self.tasks
+                .spawn(async move { (i, run_one(ctx, test, file).await) });
+        }
+    }
+
+    /// Waits for the tests still running; the outcomes, in the tests'
+    /// order.
+    pub(crate) async fn finish(mut self) -> Vec<TestOutcome> {
+        while let Some(joined) = self.tasks.join_next().await {
+            match joined {
+                Ok((i, outcome)) => self.outcomes[i] = Some(outcome),
+                Err(e) => tracing::error!(error = %e, "a data test task failed"),
+            }
+        }
+        let Progress {
+            checks,
+            project_dir,
+            outcomes,
+            ..
+        } = self;
+        outcomes
+            .into_iter()
+            .zip(&checks.tests)
+            .map(|(o, test)| {
+                o.unwrap_or_else(|| {
+                    let file = super::relative(&test.path, project_dir);
+                    errored(
+                        test,
+                        file,
+                        "the test's task ended without an outcome".into(),
+                    )
+                })
+            })
+            .collect()
+    }
 }

@@ -82,6 +82,8 @@ pub struct Run {
     /// Rows of the lake tables each model read (`None` when one of its
     /// inputs is not a lake table), as they were when it was planned.
     pub rows_in: BTreeMap<TableId, Option<u64>>,
+    /// The data tests' outcomes, in their order, when it ran any.
+    pub tests: Option<Vec<data_tests::TestOutcome>>,
 }
 
 impl Run {
@@ -119,6 +121,8 @@ pub fn plan(dag: &Dag, selected: &BTreeSet<usize>) -> Result<Vec<usize>> {
 
 /// Builds the selected models. Models whose inputs are ready run at the same
 /// time; a failed model's dependents are skipped, other branches go on.
+/// Each of `checks` starts as soon as the tables it reads from this run are
+/// committed, beside the models still building.
 pub async fn run(
     engine: &Engine,
     dag: &Dag,
@@ -126,6 +130,7 @@ pub async fn run(
     project_dir: &Path,
     observer: Arc<dyn Observer>,
     run_id: &str,
+    checks: Option<&data_tests::Checks>,
 ) -> Result<Run> {
     let started = Instant::now();
     let _lock = engine.lake().lock().await?;
@@ -148,6 +153,16 @@ pub async fn run(
     let mut manifests = Vec::new();
     let mut rows_in = BTreeMap::new();
     let mut tasks: JoinSet<(usize, Result<TableManifest>, f64, String)> = JoinSet::new();
+    let mut progress = checks.map(|c| {
+        let building = order
+            .iter()
+            .map(|&i| dag.models()[i].table.to_string())
+            .collect();
+        data_tests::Progress::new(c, project_dir, building)
+    });
+    if let Some(p) = &mut progress {
+        p.start_ready(engine);
+    }
 
     let mut spawn = |i: usize, tasks: &mut JoinSet<_>| {
         let model = dag.models()[i].clone();
@@ -225,6 +240,10 @@ pub async fn run(
                     bytes = step.bytes, seconds = step.seconds, status = "ok", "model built"
                 );
                 manifests.push(manifest);
+                if let Some(p) = &mut progress {
+                    p.built(step.table.to_string());
+                    p.start_ready(engine);
+                }
                 observer.finished(&step);
                 steps.push(step);
                 for &d in dag.downstream(i) {
@@ -248,6 +267,13 @@ pub async fn run(
                 steps.push(step);
                 let mut skipped = BTreeSet::new();
                 skip_downstream(dag, i, &mut waiting, &mut skipped);
+                if let Some(p) = &mut progress {
+                    p.failed(model.table.to_string());
+                    for &s in &skipped {
+                        p.failed(dag.models()[s].table.to_string());
+                    }
+                    p.start_ready(engine);
+                }
                 for s in skipped {
                     let m = &dag.models()[s];
                     let step = Step {
@@ -266,12 +292,17 @@ pub async fn run(
             }
         }
     }
+    let tests = match progress {
+        Some(p) => Some(p.finish().await),
+        None => None,
+    };
     Ok(Run {
         id: run_id,
         steps,
         seconds: started.elapsed().as_secs_f64(),
         manifests,
         rows_in,
+        tests,
     })
 }
 

@@ -87,6 +87,30 @@ fn a_model_failing_midway_leaves_the_previous_table_whole() {
 }
 
 #[test]
+fn a_data_test_reading_a_failed_model_is_skipped_naming_it_while_the_others_run() {
+    // The tests run beside the models: those whose tables were built run
+    // and pass; the one reading the table that failed is named, not run.
+    let project = Project::new();
+    project.write(
+        "queries/gold/daily_sales.sql",
+        "SELECT no_such_column FROM gold.fact_sales\n",
+    );
+    let out = project.strata(&["run", "--no-report"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout_and_stderr(&out);
+    assert!(text.contains("queries/gold/daily_sales.sql"), "{text}");
+    assert!(
+        text.contains("Data tests: 7 passed, 0 failed, 1 skipped"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warning: skipped fact_total_matches_daily_total")
+            && text.contains("gold.daily_sales failed to build"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_cycle_is_reported_before_anything_runs() {
     let project = Project::new();
     project.write("queries/gold/a.sql", "SELECT * FROM gold.b");

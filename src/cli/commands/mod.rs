@@ -94,9 +94,9 @@ fn tests_text(outcomes: &[TestOutcome]) -> String {
     }
     text.push('\n');
     // Tests a selective run had no reason to run are only counted; those
-    // whose tables are missing are named, as warnings.
+    // whose tables are missing or failed to build are named, as warnings.
     for o in outcomes {
-        if let Some(why @ Skip::Missing(_)) = &o.skipped {
+        if let Some(why @ (Skip::Missing(_) | Skip::Failed(_))) = &o.skipped {
             text.push_str(&format!(
                 "warning: skipped {} ({}): {why}\n",
                 o.name, o.file
