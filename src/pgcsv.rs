@@ -11,10 +11,13 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, StringBuilder,
+    Array, ArrayRef, AsArray, BooleanArray, PrimitiveArray, RecordBatch, StringArray, StringBuilder,
 };
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Decimal128Type, Int32Type, Int64Type, SchemaRef, TimeUnit,
+    TimestampMicrosecondType,
+};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use crate::error::{Error, Result};
@@ -40,13 +43,19 @@ pub struct RecordReader<R> {
 impl<R: BufRead> RecordReader<R> {
     /// Wraps a reader positioned at the start of a record.
     pub fn new(inner: R) -> Self {
+        Self::starting_at(inner, 1)
+    }
+
+    /// Wraps a reader positioned at the start of a record on physical
+    /// line `line`.
+    fn starting_at(inner: R, line: u64) -> Self {
         RecordReader {
             inner,
-            line: 1,
+            line,
             data: Vec::with_capacity(256),
             ends: Vec::with_capacity(16),
             quoted: Vec::with_capacity(16),
-            record_line: 1,
+            record_line: line,
         }
     }
 
@@ -68,6 +77,24 @@ impl<R: BufRead> RecordReader<R> {
             None
         } else {
             Some(&self.data[start..end])
+        }
+    }
+
+    /// The last record's bytes as text, when they are valid UTF-8.
+    fn text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.data).ok()
+    }
+
+    /// Field `i` of the last record as a slice of its [`RecordReader::text`]:
+    /// `None` for NULL.
+    fn field_in<'t>(&self, text: &'t str, i: usize) -> Option<&'t str> {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let end = self.ends[i];
+        if start == end && !self.quoted[i] {
+            None
+        } else {
+            // Fields end at ASCII separators, so these are char boundaries.
+            text.get(start..end)
         }
     }
 
@@ -108,29 +135,45 @@ impl<R: BufRead> RecordReader<R> {
                 return Ok(true);
             }
             started = true;
-            let mut consumed = 0;
+            // Runs of plain bytes are found with memchr and copied whole;
+            // only the bytes that change the state are looked at one by one.
+            let mut i = 0;
             let mut done = false;
-            for &b in buf {
-                consumed += 1;
+            while i < buf.len() {
                 if pending_quote {
                     pending_quote = false;
-                    if b == b'"' {
+                    if buf[i] == b'"' {
                         self.data.push(b'"');
+                        i += 1;
                         continue;
                     }
                     in_quotes = false;
                 }
                 if in_quotes {
-                    match b {
-                        b'"' => pending_quote = true,
-                        b'\n' => {
-                            self.line += 1;
-                            self.data.push(b);
-                        }
-                        _ => self.data.push(b),
+                    let Some(k) = memchr::memchr2(b'"', b'\n', &buf[i..]) else {
+                        self.data.extend_from_slice(&buf[i..]);
+                        i = buf.len();
+                        break;
+                    };
+                    self.data.extend_from_slice(&buf[i..i + k]);
+                    let b = buf[i + k];
+                    i += k + 1;
+                    if b == b'"' {
+                        pending_quote = true;
+                    } else {
+                        self.line += 1;
+                        self.data.push(b);
                     }
                     continue;
                 }
+                let Some(k) = memchr::memchr3(b',', b'"', b'\n', &buf[i..]) else {
+                    self.data.extend_from_slice(&buf[i..]);
+                    i = buf.len();
+                    break;
+                };
+                self.data.extend_from_slice(&buf[i..i + k]);
+                let b = buf[i + k];
+                i += k + 1;
                 match b {
                     b',' => {
                         self.ends.push(self.data.len());
@@ -141,7 +184,7 @@ impl<R: BufRead> RecordReader<R> {
                         in_quotes = true;
                         field_quoted = true;
                     }
-                    b'\n' => {
+                    _ => {
                         self.line += 1;
                         // A CR before the LF belongs to the line ending.
                         let field_start = self.ends.last().copied().unwrap_or(0);
@@ -153,15 +196,125 @@ impl<R: BufRead> RecordReader<R> {
                         done = true;
                         break;
                     }
-                    _ => self.data.push(b),
                 }
             }
+            let consumed = i;
             self.inner.consume(consumed);
             if done {
                 return Ok(true);
             }
         }
     }
+}
+
+/// Whole records of a CSV file, cut so that chunks can be parsed on
+/// different cores, with the physical line the first starts on.
+#[derive(Debug)]
+pub struct Chunk {
+    /// The records' bytes.
+    pub bytes: Vec<u8>,
+    /// The line of the file the first record starts on.
+    pub first_line: u64,
+}
+
+/// Cuts a CSV stream at record ends. Finding those needs only the quotes
+/// and newlines (a newline inside quotes is data, and every quote flips
+/// quoting, `""` twice), which memchr finds far faster than a parser reads
+/// fields: one core cuts while the others parse.
+pub struct Chunker<R> {
+    inner: R,
+    line: u64,
+    /// Bytes after the last record end of the previous chunk.
+    carry: Vec<u8>,
+    /// Bytes a chunk should have before it is cut.
+    target: usize,
+}
+
+impl<R: std::io::Read> Chunker<R> {
+    /// Cuts `inner`, positioned at the start of a record on line `line`,
+    /// into chunks of about `target` bytes (more when one record is
+    /// longer).
+    pub fn new(inner: R, line: u64, target: usize) -> Self {
+        Chunker {
+            inner,
+            line,
+            carry: Vec::new(),
+            target: target.max(1),
+        }
+    }
+
+    /// The next chunk, or `None` at the end of input. The last chunk holds
+    /// whatever is left, an unterminated quote included, for the parser to
+    /// report with its line.
+    pub fn next_chunk(&mut self) -> std::io::Result<Option<Chunk>> {
+        let mut buf = std::mem::take(&mut self.carry);
+        let mut want = self.target;
+        loop {
+            let eof = fill(&mut self.inner, &mut buf, want)?;
+            if eof {
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                let first_line = self.line;
+                self.line += memchr::memchr_iter(b'\n', &buf).count() as u64;
+                return Ok(Some(Chunk {
+                    bytes: buf,
+                    first_line,
+                }));
+            }
+            if let Some((end, lines)) = last_record_end(&buf) {
+                self.carry = buf.split_off(end);
+                let first_line = self.line;
+                self.line += lines;
+                return Ok(Some(Chunk {
+                    bytes: buf,
+                    first_line,
+                }));
+            }
+            // One record longer than the target: read on.
+            want = buf.len() * 2;
+        }
+    }
+}
+
+/// Reads until `buf` holds `want` bytes; true at the end of input.
+fn fill(inner: &mut impl std::io::Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+    while buf.len() < want {
+        let start = buf.len();
+        buf.resize(want, 0);
+        match inner.read(&mut buf[start..]) {
+            Ok(0) => {
+                buf.truncate(start);
+                return Ok(true);
+            }
+            Ok(n) => buf.truncate(start + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// The offset just past the last newline outside quotes in `buf` (which
+/// starts at a record), and the newlines up to it.
+fn last_record_end(buf: &[u8]) -> Option<(usize, u64)> {
+    let mut in_quotes = false;
+    let mut lines = 0u64;
+    let mut end = None;
+    for i in memchr::memchr2_iter(b'"', b'\n', buf) {
+        if buf[i] == b'"' {
+            in_quotes = !in_quotes;
+        } else {
+            lines += 1;
+            if !in_quotes {
+                end = Some((i + 1, lines));
+            }
+        }
+    }
+    end
 }
 
 /// Reads a CSV file of a known schema into record batches.
@@ -231,6 +384,23 @@ impl<R: BufRead> BatchReader<R> {
         })
     }
 
+    /// A reader of records without a header line, the first on physical
+    /// line `first_line` of `file`: a [`Chunk`] of it.
+    pub fn headless(input: R, schema: SchemaRef, file: impl Into<String>, first_line: u64) -> Self {
+        BatchReader {
+            records: RecordReader::starting_at(input, first_line),
+            schema,
+            file: file.into(),
+            batch_rows: BATCH_ROWS,
+            rejects: None,
+        }
+    }
+
+    /// The input after what has been read, and the physical line it is on.
+    pub fn into_rest(self) -> (R, u64) {
+        (self.records.inner, self.records.line)
+    }
+
     /// Sets unreadable rows aside (see [`BatchReader::take_rejects`])
     /// instead of failing on the first: a landed file loads all its good rows.
     pub fn lenient(mut self) -> Self {
@@ -274,23 +444,31 @@ impl<R: BufRead> BatchReader<R> {
                 break;
             }
             let line = self.records.record_line();
-            let mut problem = None;
-            if self.records.len() != width {
-                problem = Some(format!(
+            // One UTF-8 check per record: fields split at ASCII bytes, so
+            // each is valid text when the whole record is.
+            let text = self.records.text();
+            let problem = if self.records.len() != width {
+                Some(format!(
                     "expected {width} fields, found {}",
                     self.records.len()
-                ));
-            } else if let Some(col) = (0..width).find(|&c| {
-                self.records
-                    .field(c)
-                    .is_some_and(|b| std::str::from_utf8(b).is_err())
-            }) {
-                problem = Some(format!(
+                ))
+            } else if text.is_none() {
+                let col = (0..width)
+                    .find(|&c| {
+                        self.records
+                            .field(c)
+                            .is_some_and(|b| std::str::from_utf8(b).is_err())
+                    })
+                    .unwrap_or(0);
+                Some(format!(
                     "column {}: not valid UTF-8",
                     self.schema.field(col).name()
-                ));
-            }
-            if let Some(message) = problem {
+                ))
+            } else {
+                None
+            };
+            let (None, Some(text)) = (problem.as_ref(), text) else {
+                let message = problem.unwrap_or_default();
                 let record = self.record_text();
                 match &mut self.rejects {
                     Some(rejects) => {
@@ -309,21 +487,11 @@ impl<R: BufRead> BatchReader<R> {
                         });
                     }
                 }
-            }
+            };
             for (builder, &col) in builders.iter_mut().zip(&columns) {
-                match self.records.field(col) {
+                match self.records.field_in(text, col) {
                     None => builder.append_null(),
-                    Some(bytes) => {
-                        let text = std::str::from_utf8(bytes).map_err(|_| Error::Csv {
-                            file: self.file.clone(),
-                            line,
-                            message: format!(
-                                "column {}: not valid UTF-8",
-                                self.schema.field(col).name()
-                            ),
-                        })?;
-                        builder.append_value(text);
-                    }
+                    Some(value) => builder.append_value(value),
                 }
             }
             lines.push(line);
@@ -433,6 +601,7 @@ impl CsvEncoder {
     pub fn write_batch(&self, out: &mut impl Write, batch: &RecordBatch) -> Result<()> {
         enum Column<'a> {
             Text(&'a dyn Array),
+            Plain(Plain<'a>),
             Other(ArrayFormatter<'a>),
         }
         let columns: Vec<Column> = batch
@@ -442,13 +611,17 @@ impl CsvEncoder {
                 DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
                     Ok(Column::Text(a.as_ref()))
                 }
-                _ => ArrayFormatter::try_new(a.as_ref(), &self.options).map(Column::Other),
+                _ => match Plain::of(a.as_ref()) {
+                    Some(p) => Ok(Column::Plain(p)),
+                    None => ArrayFormatter::try_new(a.as_ref(), &self.options).map(Column::Other),
+                },
             })
             .collect::<Result<_, _>>()?;
         let io = |e: std::io::Error| Error::Lake {
             key: "csv".into(),
             message: e.to_string(),
         };
+        let mut scratch = Vec::with_capacity(64);
         for row in 0..batch.num_rows() {
             for (i, col) in columns.iter().enumerate() {
                 if i > 0 {
@@ -460,6 +633,15 @@ impl CsvEncoder {
                             write_text(out, text_value(*a, row)).map_err(io)?;
                         }
                     }
+                    Column::Plain(p) => {
+                        scratch.clear();
+                        if !p.write(row, &mut scratch) {
+                            // Outside the years the fast path spells.
+                            let f = ArrayFormatter::try_new(p.array(), &self.options)?;
+                            write!(scratch, "{}", f.value(row)).map_err(io)?;
+                        }
+                        out.write_all(&scratch).map_err(io)?;
+                    }
                     Column::Other(f) => {
                         write!(out, "{}", f.value(row)).map_err(io)?;
                     }
@@ -469,6 +651,131 @@ impl CsvEncoder {
         }
         Ok(())
     }
+}
+
+/// A column of numbers, dates or timestamps written without `fmt`: the
+/// encoder is most of the raw layer's work, and chrono parses its format
+/// string again for every value. Spells each value exactly as the
+/// [`CsvEncoder`]'s formatter does (tested against it).
+enum Plain<'a> {
+    Int32(&'a PrimitiveArray<Int32Type>),
+    Int64(&'a PrimitiveArray<Int64Type>),
+    Decimal(&'a PrimitiveArray<Decimal128Type>, u32),
+    Date(&'a PrimitiveArray<Date32Type>),
+    /// Microseconds since the epoch, without a time zone.
+    Micros(&'a PrimitiveArray<TimestampMicrosecondType>),
+}
+
+impl<'a> Plain<'a> {
+    fn of(a: &'a dyn Array) -> Option<Self> {
+        Some(match a.data_type() {
+            DataType::Int32 => Plain::Int32(a.as_primitive()),
+            DataType::Int64 => Plain::Int64(a.as_primitive()),
+            DataType::Decimal128(_, s) if *s > 0 => Plain::Decimal(a.as_primitive(), *s as u32),
+            DataType::Date32 => Plain::Date(a.as_primitive()),
+            DataType::Timestamp(TimeUnit::Microsecond, None) => Plain::Micros(a.as_primitive()),
+            _ => return None,
+        })
+    }
+
+    fn array(&self) -> &'a dyn Array {
+        match self {
+            Plain::Int32(a) => *a,
+            Plain::Int64(a) => *a,
+            Plain::Decimal(a, _) => *a,
+            Plain::Date(a) => *a,
+            Plain::Micros(a) => *a,
+        }
+    }
+
+    /// Writes row `row` (nothing for NULL); false when it cannot spell it.
+    fn write(&self, row: usize, out: &mut Vec<u8>) -> bool {
+        if self.array().is_null(row) {
+            return true;
+        }
+        let mut digits = itoa::Buffer::new();
+        match self {
+            Plain::Int32(a) => out.extend_from_slice(digits.format(a.value(row)).as_bytes()),
+            Plain::Int64(a) => out.extend_from_slice(digits.format(a.value(row)).as_bytes()),
+            Plain::Decimal(a, scale) => {
+                let v = a.value(row);
+                let unit = 10u128.pow(*scale);
+                let (whole, frac) = (v.unsigned_abs() / unit, v.unsigned_abs() % unit);
+                if v < 0 {
+                    out.push(b'-');
+                }
+                out.extend_from_slice(digits.format(whole).as_bytes());
+                out.push(b'.');
+                let frac = digits.format(frac);
+                out.resize(out.len() + *scale as usize - frac.len(), b'0');
+                out.extend_from_slice(frac.as_bytes());
+            }
+            Plain::Date(a) => {
+                let Some(d) = chrono::NaiveDate::from_num_days_from_ce_opt(
+                    a.value(row).saturating_add(UNIX_EPOCH_DAYS_FROM_CE),
+                ) else {
+                    return false;
+                };
+                return write_date(d, out);
+            }
+            Plain::Micros(a) => {
+                let Some(t) = chrono::DateTime::from_timestamp_micros(a.value(row)) else {
+                    return false;
+                };
+                let t = t.naive_utc();
+                if !write_date(t.date(), out) {
+                    return false;
+                }
+                use chrono::Timelike;
+                out.push(b' ');
+                two_digits(t.hour(), out);
+                out.push(b':');
+                two_digits(t.minute(), out);
+                out.push(b':');
+                two_digits(t.second(), out);
+                // chrono's `%.f`: nothing, or 3, 6 or 9 digits, the fewest
+                // that hold the fraction.
+                let nanos = t.nanosecond() % 1_000_000_000;
+                let (value, width) = match nanos {
+                    0 => return true,
+                    n if n % 1_000_000 == 0 => (n / 1_000_000, 3),
+                    n if n % 1_000 == 0 => (n / 1_000, 6),
+                    n => (n, 9),
+                };
+                out.push(b'.');
+                let frac = digits.format(value);
+                out.resize(out.len() + width - frac.len(), b'0');
+                out.extend_from_slice(frac.as_bytes());
+            }
+        }
+        true
+    }
+}
+
+/// Days from 0001-01-01 to 1970-01-01.
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+/// `YYYY-MM-DD` for years 0 to 9999 (chrono signs the others); false
+/// outside them.
+fn write_date(d: chrono::NaiveDate, out: &mut Vec<u8>) -> bool {
+    use chrono::Datelike;
+    let year = d.year();
+    if !(0..=9999).contains(&year) {
+        return false;
+    }
+    let year = year as u32;
+    two_digits(year / 100, out);
+    two_digits(year % 100, out);
+    out.push(b'-');
+    two_digits(d.month(), out);
+    out.push(b'-');
+    two_digits(d.day(), out);
+    true
+}
+
+fn two_digits(v: u32, out: &mut Vec<u8>) {
+    out.push(b'0' + (v / 10) as u8);
+    out.push(b'0' + (v % 10) as u8);
 }
 
 fn text_value(a: &dyn Array, row: usize) -> &str {
@@ -592,6 +899,137 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.starts_with("f.csv:1: header does not match"), "{e}");
+    }
+
+    #[test]
+    fn plain_columns_are_spelled_as_the_formatter_spells_them() {
+        use datafusion::arrow::array::{
+            Date32Array, Decimal128Array, Int32Array, Int64Array, TimestampMicrosecondArray,
+        };
+        // Values across signs, zero fractions, every %.f width, leap days,
+        // and years the fast path hands back to chrono.
+        let micros: Vec<Option<i64>> = [
+            0i64,
+            1,
+            999,
+            1_000,
+            1_500_000,
+            1_700_000_000_123_456,
+            1_700_000_000_120_000,
+            -1,
+            -1_000_001,
+            951_782_400_000_000,
+            -62_135_596_800_000_000,
+            -62_135_596_800_000_001,
+            253_402_300_799_999_999,
+            253_402_300_800_000_000,
+        ]
+        .into_iter()
+        .map(Some)
+        .chain([None])
+        .collect();
+        let days: Vec<Option<i32>> = [
+            0, -1, 11_016, 19_000, -719_162, -719_163, -719_528, 2_932_896, 2_932_897,
+        ]
+        .into_iter()
+        .map(Some)
+        .chain([None])
+        .collect();
+        let decimals: Vec<Option<i128>> = [
+            0i128,
+            5,
+            -5,
+            250,
+            -250,
+            123_456_789,
+            -100,
+            99_999_999_999_999,
+            -99_999_999_999_999,
+        ]
+        .into_iter()
+        .map(Some)
+        .chain([None])
+        .collect();
+        let ints = [0i32, -1, i32::MIN, i32::MAX];
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(TimestampMicrosecondArray::from(micros)),
+            Arc::new(Date32Array::from(days)),
+            Arc::new(
+                Decimal128Array::from(decimals.clone())
+                    .with_precision_and_scale(14, 2)
+                    .unwrap(),
+            ),
+            Arc::new(
+                Decimal128Array::from(decimals)
+                    .with_precision_and_scale(20, 5)
+                    .unwrap(),
+            ),
+            Arc::new(Int32Array::from(ints.to_vec())),
+            Arc::new(Int64Array::from(vec![0i64, -7, i64::MIN, i64::MAX])),
+        ];
+        let enc = CsvEncoder::default();
+        for a in &arrays {
+            let plain = Plain::of(a.as_ref()).expect("a plain column");
+            let f = ArrayFormatter::try_new(a.as_ref(), &enc.options).unwrap();
+            for row in 0..a.len() {
+                let mut fast = Vec::new();
+                let expected = f.value(row).to_string();
+                if plain.write(row, &mut fast) {
+                    assert_eq!(
+                        String::from_utf8(fast).unwrap(),
+                        expected,
+                        "{a:?} row {row}"
+                    );
+                } else {
+                    assert!(
+                        expected.starts_with('+') || expected.starts_with('-'),
+                        "only signed years are left to chrono: {expected}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn chunks_cut_at_record_ends_and_parse_as_the_whole_file_does() {
+        // Quoted newlines, doubled quotes, CRLF, a record longer than the
+        // target, no final newline: every target size gives the same rows
+        // and the same lines as one reader.
+        let body = "1,\"a\nb\",1.00\r\n2,\"say \"\"hi\"\"\",2.00\n3,,3.00\n4,\"long long long long\",4.00\n5,x,5.00";
+        let whole: Vec<_> = {
+            let mut r = BatchReader::headless(body.as_bytes(), schema(), "f.csv", 2);
+            let b = r.next_batch().unwrap().unwrap();
+            (0..b.num_rows())
+                .map(|i| format!("{:?}", b.slice(i, 1)))
+                .collect()
+        };
+        for target in [1, 2, 5, 9, 17, 1000] {
+            let mut chunker = Chunker::new(body.as_bytes(), 2, target);
+            let mut rows = vec![];
+            let mut lines = vec![];
+            while let Some(c) = chunker.next_chunk().unwrap() {
+                lines.push(c.first_line);
+                let mut r = BatchReader::headless(&c.bytes[..], schema(), "f.csv", c.first_line);
+                while let Some(b) = r.next_batch().unwrap() {
+                    rows.extend((0..b.num_rows()).map(|i| format!("{:?}", b.slice(i, 1))));
+                }
+            }
+            assert_eq!(rows, whole, "target {target}");
+            assert_eq!(lines[0], 2);
+            assert!(lines.windows(2).all(|w| w[0] < w[1]), "{lines:?}");
+        }
+        // An error in a later chunk names its line in the file.
+        let bad = "1,a,1.00\n2,\"b\nc\",2.00\n3,c,oops\n";
+        let mut chunker = Chunker::new(bad.as_bytes(), 2, 4);
+        let mut errors = vec![];
+        while let Some(c) = chunker.next_chunk().unwrap() {
+            let mut r = BatchReader::headless(&c.bytes[..], schema(), "f.csv", c.first_line);
+            if let Err(e) = r.next_batch() {
+                errors.push(e.to_string());
+            }
+        }
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].starts_with("f.csv:5: column price"), "{errors:?}");
     }
 
     #[test]

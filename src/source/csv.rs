@@ -10,6 +10,7 @@ use std::io::BufReader;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::error::{DataFusionError, Result};
@@ -26,7 +27,10 @@ use object_store::{GetResultPayload, ObjectStore, ObjectStoreExt};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::error::Error;
-use crate::pgcsv::BatchReader;
+use crate::pgcsv::{BatchReader, Chunker};
+
+/// Bytes of a CSV file parsed as one piece on one core.
+const CHUNK_BYTES: usize = 4 << 20;
 
 /// One CSV file: where it is and how errors should name it.
 #[derive(Debug, Clone)]
@@ -165,7 +169,7 @@ impl ExecutionPlan for CsvScanExec {
     fn execute(
         &self,
         partition: usize,
-        _context: Arc<TaskContext>,
+        context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let output = self.properties.equivalence_properties().schema().clone();
         let mut builder = RecordBatchReceiverStreamBuilder::new(output, 4);
@@ -173,6 +177,8 @@ impl ExecutionPlan for CsvScanExec {
             // A table without files: one empty partition.
             return Ok(builder.build());
         };
+        // The cores left to each file when all are read at once.
+        let parsers = (context.session_config().target_partitions() / self.files.len()).max(1);
         let tx = builder.tx();
         let schema = self.schema.clone();
         let projection = self.projection.clone();
@@ -184,7 +190,7 @@ impl ExecutionPlan for CsvScanExec {
             let got = handle
                 .block_on(file.store.get(&file.path))
                 .map_err(|e| external(Error::from(e)))?;
-            let input: Box<dyn std::io::BufRead> = match got.payload {
+            let input: Box<dyn std::io::BufRead + Send> = match got.payload {
                 GetResultPayload::File(f, _) => Box::new(BufReader::with_capacity(1 << 20, f)),
                 GetResultPayload::Stream(s) => Box::new(BufReader::with_capacity(
                     1 << 20,
@@ -194,17 +200,64 @@ impl ExecutionPlan for CsvScanExec {
                     ),
                 )),
             };
-            let mut reader = BatchReader::new(input, schema, &file.display).map_err(external)?;
-            while let Some(batch) = reader.next_batch().map_err(external)? {
-                let batch = match &projection {
-                    Some(p) => batch.project(p)?,
-                    None => batch,
+            let project = |batch: RecordBatch| match &projection {
+                Some(p) => batch.project(p),
+                None => Ok(batch),
+            };
+            let mut reader =
+                BatchReader::new(input, schema.clone(), &file.display).map_err(external)?;
+            if parsers == 1 {
+                while let Some(batch) = reader.next_batch().map_err(external)? {
+                    if tx.blocking_send(Ok(project(batch)?)).is_err() {
+                        break; // the consumer went away (LIMIT, cancellation)
+                    }
+                }
+                return Ok(());
+            }
+            // This thread cuts the file into chunks of whole records; each
+            // is parsed on a core of its own, and their batches are sent on
+            // in the file's order, with at most `parsers` chunks in flight.
+            let (rest, line) = reader.into_rest();
+            let mut chunks = Chunker::new(rest, line, CHUNK_BYTES);
+            let mut parsing = std::collections::VecDeque::new();
+            let mut exhausted = false;
+            loop {
+                while !exhausted && parsing.len() < parsers {
+                    let Some(chunk) = chunks
+                        .next_chunk()
+                        .map_err(|e| external(Error::io(file.display.clone(), e)))?
+                    else {
+                        exhausted = true;
+                        break;
+                    };
+                    let (schema, display) = (schema.clone(), file.display.clone());
+                    parsing.push_back(handle.spawn_blocking(move || {
+                        let mut reader = BatchReader::headless(
+                            &chunk.bytes[..],
+                            schema,
+                            display,
+                            chunk.first_line,
+                        );
+                        let mut batches = Vec::new();
+                        while let Some(batch) = reader.next_batch()? {
+                            batches.push(batch);
+                        }
+                        Ok::<_, Error>(batches)
+                    }));
+                }
+                let Some(next) = parsing.pop_front() else {
+                    return Ok(());
                 };
-                if tx.blocking_send(Ok(batch)).is_err() {
-                    break; // the consumer went away (LIMIT, cancellation)
+                let batches = handle
+                    .block_on(next)
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?
+                    .map_err(external)?;
+                for batch in batches {
+                    if tx.blocking_send(Ok(project(batch)?)).is_err() {
+                        return Ok(()); // the consumer went away
+                    }
                 }
             }
-            Ok(())
         });
         Ok(builder.build())
     }
