@@ -149,42 +149,37 @@ impl<R: BufRead> RecordReader<R> {
                     }
                     in_quotes = false;
                 }
-                if in_quotes {
-                    let Some(k) = memchr::memchr2(b'"', b'\n', &buf[i..]) else {
-                        self.data.extend_from_slice(&buf[i..]);
-                        i = buf.len();
-                        break;
-                    };
-                    self.data.extend_from_slice(&buf[i..i + k]);
-                    let b = buf[i + k];
-                    i += k + 1;
-                    if b == b'"' {
-                        pending_quote = true;
-                    } else {
-                        self.line += 1;
-                        self.data.push(b);
-                    }
-                    continue;
-                }
-                let Some(k) = memchr::memchr3(b',', b'"', b'\n', &buf[i..]) else {
-                    self.data.extend_from_slice(&buf[i..]);
+                // Inside quotes only a quote or a newline matters.
+                let rest = &buf[i..];
+                let found = if in_quotes {
+                    memchr::memchr2(b'"', b'\n', rest)
+                } else {
+                    memchr::memchr3(b',', b'"', b'\n', rest)
+                };
+                let Some(k) = found else {
+                    self.data.extend_from_slice(rest);
                     i = buf.len();
                     break;
                 };
-                self.data.extend_from_slice(&buf[i..i + k]);
-                let b = buf[i + k];
+                self.data.extend_from_slice(&rest[..k]);
+                let b = rest[k];
                 i += k + 1;
-                match b {
-                    b',' => {
+                match (in_quotes, b) {
+                    (true, b'"') => pending_quote = true,
+                    (true, _) => {
+                        self.line += 1;
+                        self.data.push(b);
+                    }
+                    (false, b',') => {
                         self.ends.push(self.data.len());
                         self.quoted.push(field_quoted);
                         field_quoted = false;
                     }
-                    b'"' => {
+                    (false, b'"') => {
                         in_quotes = true;
                         field_quoted = true;
                     }
-                    _ => {
+                    (false, _) => {
                         self.line += 1;
                         // A CR before the LF belongs to the line ending.
                         let field_start = self.ends.last().copied().unwrap_or(0);

@@ -27,7 +27,7 @@ use super::Workspace;
 use crate::config::{Config, LakeRoot, SourceSpec};
 use crate::error::{Error, Result};
 use crate::fixtures::{FixtureSpec, write_fixture};
-use crate::runner::{self, Unobserved, data_tests};
+use crate::runner::{self, Unobserved};
 
 fn new_table() -> Table {
     let mut t = Table::new();
@@ -282,8 +282,7 @@ async fn strata_round(spec: &BenchSpec, csv: &Path, generate_seconds: f64) -> Re
     let (engine, config) = (&ws.engine, &ws.config);
     let dag = ws.dag()?;
     let all = dag.select(&[])?;
-    let tests = crate::models::discover_queries(&config.queries_dir.join("tests"))?;
-    let checks = data_tests::Checks::new(tests, false, crate::metadata::tables::register);
+    let checks = super::build::checks(config, false)?;
     let last_model = Arc::new(LastFinish(std::sync::Mutex::new(started)));
     let mut run = runner::run(
         engine,

@@ -54,6 +54,18 @@ impl Built {
     }
 }
 
+/// The project's data tests, to run beside a build's models; `selective`
+/// runs only those reading a table the build built.
+pub(crate) fn checks(config: &Config, selective: bool) -> Result<data_tests::Checks> {
+    let tests = crate::models::discover_queries(&config.queries_dir.join("tests"))?;
+    // Each test reads `meta.tables` as the run has left the lake so far.
+    Ok(data_tests::Checks::new(
+        tests,
+        selective,
+        crate::metadata::tables::register,
+    ))
+}
+
 /// The models a build would run, in order, without building anything.
 pub async fn plan(config: &Config, options: &BuildOptions) -> Result<(Workspace, Dag, Vec<usize>)> {
     let mut ws = Workspace::open(config.clone()).await?;
@@ -99,14 +111,8 @@ pub async fn build(
         // from this run is committed; a selective build checks only what
         // reads a table it built.
         let checks = if options.tests {
-            let tests = crate::models::discover_queries(&config.queries_dir.join("tests"))?;
             let selective = options.changed || !options.select.is_empty();
-            // `meta.tables` as the run has left the lake so far.
-            Some(data_tests::Checks::new(
-                tests,
-                selective,
-                crate::metadata::tables::register,
-            ))
+            Some(checks(config, selective)?)
         } else {
             None
         };

@@ -254,6 +254,8 @@ impl<'a> Progress<'a> {
     /// Starts every test whose tables from this run are all committed,
     /// and settles those that cannot run.
     pub(crate) fn start_ready(&mut self, engine: &Engine) {
+        // Brought up to date once for the tests starting now, not per test.
+        let mut prepared: Option<std::result::Result<(), String>> = None;
         for (i, test) in self.checks.tests.iter().enumerate() {
             if self.started[i] {
                 continue;
@@ -283,8 +285,10 @@ impl<'a> Progress<'a> {
                 self.outcomes[i] = Some(skipped(test, file, why));
                 continue;
             }
-            if let Err(e) = (self.checks.prepare)(engine) {
-                self.outcomes[i] = Some(errored(test, file, user_message(&e)));
+            let ready = prepared
+                .get_or_insert_with(|| (self.checks.prepare)(engine).map_err(|e| user_message(&e)));
+            if let Err(e) = ready {
+                self.outcomes[i] = Some(errored(test, file, e.clone()));
                 continue;
             }
             let (ctx, test) = (engine.ctx().clone(), test.clone());
