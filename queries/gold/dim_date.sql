@@ -19,7 +19,7 @@ SELECT
     CAST(date_part('day', sale_date) AS INT) AS day,
     CAST(date_part('quarter', sale_date) AS INT) AS quarter,
     to_char(sale_date, '%B') AS month_name,
-    CAST((date_part('dow', sale_date) + 6) % 7 + 1 AS INT) AS day_of_week,
-    date_part('dow', sale_date) IN (0, 6) AS is_weekend
+    CAST(day_of_week(sale_date) AS INT) AS day_of_week,
+    day_of_week(sale_date) IN (6, 7) AS is_weekend
 FROM days
 ORDER BY sale_date

@@ -119,6 +119,7 @@ fn check_tables(
     let Ok(statement) = state.sql_to_statement(sql, &dialect) else {
         return Ok(());
     };
+    refuse_char(&statement)?;
     let Ok(references) = state.resolve_table_references(&statement) else {
         return Ok(());
     };
@@ -144,6 +145,35 @@ fn check_tables(
         )));
     }
     Ok(())
+}
+
+/// Refuses Trino's CHAR(n): Trino pads it with spaces and compares it
+/// without them, DataFusion reads it as VARCHAR, so `length(CAST('a' AS
+/// CHAR(3)))` would be 1 where Athena says 3. A refusal, not a wrong answer.
+fn refuse_char(statement: &datafusion::sql::parser::Statement) -> Result<()> {
+    use datafusion::sql::sqlparser::ast::{DataType as SqlType, Expr, visit_expressions};
+    use std::ops::ControlFlow;
+    let datafusion::sql::parser::Statement::Statement(statement) = statement else {
+        return Ok(());
+    };
+    let found = visit_expressions(statement.as_ref(), |e| match e {
+        Expr::Cast { data_type, .. }
+            if matches!(
+                data_type,
+                SqlType::Char(_) | SqlType::Character(_) | SqlType::CharacterVarying(None)
+            ) =>
+        {
+            ControlFlow::Break(data_type.to_string())
+        }
+        _ => ControlFlow::Continue(()),
+    });
+    match found {
+        ControlFlow::Break(t) => Err(Error::Statement(format!(
+            "{t} is not supported: Trino pads CHAR with spaces, Strata's strings are VARCHAR \
+             (use VARCHAR, or rpad(x, n) for the padded text)"
+        ))),
+        ControlFlow::Continue(()) => Ok(()),
+    }
 }
 
 /// `CREATE TABLE layer.table WITH (...) AS query`: built as a model's

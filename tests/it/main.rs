@@ -7,6 +7,7 @@ mod common;
 
 mod ballista;
 mod catalog;
+mod conformance;
 mod dashboard;
 mod examples;
 mod failures;

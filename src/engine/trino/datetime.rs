@@ -422,6 +422,108 @@ pub(super) fn to_iso8601(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
+/// `to_unixtime(timestamp)`: seconds since the epoch as a double, the
+/// fraction kept (DataFusion's drops it).
+pub(super) fn to_unixtime(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let out: datafusion::arrow::array::Float64Array = timestamps(&a[0])?
+        .into_iter()
+        .map(|t| t.map(|m| m as f64 / MICROS as f64))
+        .collect();
+    Ok(Arc::new(out))
+}
+
+/// `from_unixtime(seconds)`: a UTC timestamp, the seconds rounded to the
+/// millisecond as Trino does; a value outside the calendar is an error.
+pub(super) fn from_unixtime(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let seconds = cast(&a[0], &DataType::Float64)?;
+    let seconds = seconds.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+    let mut out = TimestampMicrosecondBuilder::new();
+    for s in seconds.iter() {
+        let Some(s) = s else {
+            out.append_null();
+            continue;
+        };
+        let millis = (s * 1000.0).round();
+        if !millis.is_finite()
+            || millis.abs() > 2.5e17
+            || to_datetime(millis as i64 * 1000).is_none()
+        {
+            return exec_err!("from_unixtime: {s} seconds is outside the supported range");
+        }
+        out.append_value(millis as i64 * 1000);
+    }
+    Ok(Arc::new(out.finish().with_timezone("UTC")))
+}
+
+/// `date_part(field, x)`, which `EXTRACT(field FROM x)` is: Trino's fields
+/// with Trino's numbering (`DOW` is ISO, Monday = 1; `SECOND` whole).
+pub(super) fn date_part(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let fields = texts(&a[0])?;
+    let time = matches!(a[1].data_type(), DataType::Time32(_) | DataType::Time64(_));
+    if matches!(
+        a[1].data_type(),
+        DataType::Interval(_) | DataType::Duration(_)
+    ) {
+        return plan_err!(
+            "EXTRACT from an interval is not supported (Trino normalises the interval first); \
+             use date_diff or arithmetic on the interval's timestamps"
+        );
+    }
+    let values = if time {
+        // A time of day as a timestamp on the epoch's day.
+        let t = cast(&a[1], &DataType::Time64(TimeUnit::Microsecond))?;
+        integers(&cast(&t, &DataType::Int64)?)?
+    } else {
+        timestamps(&a[1])?
+    };
+    let mut out = Int64Builder::new();
+    let mut known: Option<(String, Part)> = None;
+    for (field, t) in fields.iter().zip(values) {
+        let (Some(field), Some(t)) = (field, t) else {
+            out.append_null();
+            continue;
+        };
+        if known.as_ref().is_none_or(|(f, _)| f != field) {
+            let part = extract_field(field)?;
+            if time
+                && !matches!(
+                    part,
+                    Part::Hour | Part::Minute | Part::Second | Part::Millisecond
+                )
+            {
+                return plan_err!("EXTRACT: a TIME has no {field}");
+            }
+            known = Some((field.clone(), part));
+        }
+        let part = known.as_ref().expect("set above").1;
+        out.append_option(to_datetime(t).map(|d| part.of(d)));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+fn extract_field(field: &str) -> Result<Part> {
+    Ok(match field.to_ascii_lowercase().as_str() {
+        "year" => Part::Year,
+        "quarter" => Part::Quarter,
+        "month" => Part::Month,
+        "week" => Part::Week,
+        "day" | "day_of_month" => Part::Day,
+        "dow" | "day_of_week" => Part::DayOfWeek,
+        "doy" | "day_of_year" => Part::DayOfYear,
+        "yow" | "year_of_week" => Part::YearOfWeek,
+        "hour" => Part::Hour,
+        "minute" => Part::Minute,
+        "second" => Part::Second,
+        "millisecond" => Part::Millisecond,
+        other => {
+            return plan_err!(
+                "EXTRACT: {other} is not a field of Trino's EXTRACT (YEAR, QUARTER, MONTH, WEEK, \
+                 DAY, DAY_OF_WEEK/DOW, DAY_OF_YEAR/DOY, YEAR_OF_WEEK/YOW, HOUR, MINUTE, SECOND)"
+            );
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,15 +22,21 @@ use datafusion::logical_expr::{
 use datafusion::prelude::SessionContext;
 
 mod aggregate;
+mod arrays;
 mod datetime;
 pub mod joda;
 mod json;
+mod math;
 mod regexp;
+mod strings;
 
 use aggregate::*;
+use arrays::*;
 use datetime::*;
 use json::*;
+use math::*;
 use regexp::*;
+use strings::*;
 
 const MICROS: i64 = 1_000_000;
 const EPOCH_DAYS_FROM_CE: i32 = 719_163;
@@ -162,6 +168,123 @@ impl ScalarUDFImpl for Function {
     }
 }
 
+/// A function that is one function over arrays and another over the rest
+/// (Trino's `concat` joins arrays, DataFusion's prints them).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ByArgument {
+    scalars: ScalarUDF,
+    arrays: ScalarUDF,
+    signature: Signature,
+}
+
+impl ByArgument {
+    fn pick(&self, types: &[DataType]) -> &ScalarUDF {
+        let list = |t: &DataType| {
+            matches!(
+                t,
+                DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
+            )
+        };
+        if types.first().is_some_and(list) {
+            &self.arrays
+        } else {
+            &self.scalars
+        }
+    }
+}
+
+impl ScalarUDFImpl for ByArgument {
+    fn name(&self) -> &str {
+        self.scalars.name()
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, types: &[DataType]) -> Result<Vec<DataType>> {
+        let inner = self.pick(types);
+        datafusion::logical_expr::type_coercion::functions::fields_with_udf(
+            &types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    Arc::new(datafusion::arrow::datatypes::Field::new(
+                        format!("a{i}"),
+                        t.clone(),
+                        true,
+                    ))
+                })
+                .collect::<Vec<_>>(),
+            inner,
+        )
+        .map(|fields| fields.iter().map(|f| f.data_type().clone()).collect())
+    }
+    fn return_type(&self, types: &[DataType]) -> Result<DataType> {
+        self.pick(types).return_type(types)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let types: Vec<DataType> = args
+            .arg_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        self.pick(&types).invoke_with_args(args)
+    }
+}
+
+/// DataFusion plans some syntax straight to its own functions, past the
+/// registry: `SUBSTRING(x FROM n)` and `SUBSTR` to its `substr`,
+/// `EXTRACT(f FROM x)` to its `date_part`. This swaps them for the Trino
+/// functions registered under those names.
+#[derive(Debug)]
+struct RegisteredFunctions {
+    ours: std::collections::HashMap<String, Arc<ScalarUDF>>,
+}
+
+impl datafusion::logical_expr::expr_rewriter::FunctionRewrite for RegisteredFunctions {
+    fn name(&self) -> &str {
+        "trino_registered_functions"
+    }
+
+    fn rewrite(
+        &self,
+        expr: datafusion::logical_expr::Expr,
+        _: &datafusion::common::DFSchema,
+        _: &datafusion::common::config::ConfigOptions,
+    ) -> Result<datafusion::common::tree_node::Transformed<datafusion::logical_expr::Expr>> {
+        use datafusion::common::tree_node::Transformed;
+        use datafusion::logical_expr::Expr;
+        use datafusion::logical_expr::expr::ScalarFunction;
+        match expr {
+            // Trino sorts NULLs last; DataFusion's default puts them first.
+            Expr::ScalarFunction(ScalarFunction { func, mut args })
+                if func.name() == "array_sort" && args.len() == 1 =>
+            {
+                args.push(datafusion::prelude::lit("ASC"));
+                args.push(datafusion::prelude::lit("NULLS LAST"));
+                Ok(Transformed::yes(Expr::ScalarFunction(ScalarFunction {
+                    func,
+                    args,
+                })))
+            }
+            Expr::ScalarFunction(ScalarFunction { func, args }) => {
+                match self.ours.get(func.name()) {
+                    Some(ours) if ours.as_ref() != func.as_ref() => {
+                        Ok(Transformed::yes(Expr::ScalarFunction(ScalarFunction {
+                            func: ours.clone(),
+                            args,
+                        })))
+                    }
+                    _ => Ok(Transformed::no(Expr::ScalarFunction(ScalarFunction {
+                        func,
+                        args,
+                    }))),
+                }
+            }
+            other => Ok(Transformed::no(other)),
+        }
+    }
+}
+
 /// Registers the functions in a session (replacing DataFusion's `date_format`,
 /// which takes chrono codes, with Trino's).
 pub fn register(ctx: &SessionContext) {
@@ -209,7 +332,7 @@ pub fn register(ctx: &SessionContext) {
             DataType::Timestamp(TimeUnit::Microsecond, None)
         })
     };
-    let functions: [(&'static str, usize, ReturnType, Eval); 12] = [
+    let functions: [(&'static str, usize, ReturnType, Eval); 10] = [
         ("date_add", 3, same_as_third, date_add),
         ("date_diff", 3, |_| Ok(DataType::Int64), date_diff),
         (
@@ -260,13 +383,6 @@ pub fn register(ctx: &SessionContext) {
             },
             parse_datetime,
         ),
-        (
-            "json_extract_scalar",
-            2,
-            |_| Ok(DataType::Utf8),
-            json_extract_scalar,
-        ),
-        ("json_extract", 2, |_| Ok(DataType::Utf8), json_extract),
     ];
     for (name, arity, returns, eval) in functions {
         ctx.register_udf(ScalarUDF::from(Function {
@@ -276,18 +392,88 @@ pub fn register(ctx: &SessionContext) {
             eval,
         }));
     }
-    ctx.register_udf(ScalarUDF::from(Function {
-        name: "regexp_extract",
-        signature: Signature::one_of(
-            vec![
-                datafusion::logical_expr::TypeSignature::Any(2),
-                datafusion::logical_expr::TypeSignature::Any(3),
-            ],
-            Volatility::Immutable,
+    // Functions with optional or variadic arguments: (name, arities or
+    // None for any number, type, evaluation).
+    let timestamp_utc: ReturnType = |_| {
+        Ok(DataType::Timestamp(
+            TimeUnit::Microsecond,
+            Some("UTC".into()),
+        ))
+    };
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 20] = [
+        (
+            "regexp_extract",
+            Some(&[2, 3]),
+            |_| Ok(DataType::Utf8),
+            regexp_extract,
         ),
-        returns: |_| Ok(DataType::Utf8),
-        eval: regexp_extract,
-    }));
+        (
+            "regexp_replace",
+            Some(&[2, 3]),
+            |_| Ok(DataType::Utf8),
+            regexp_replace,
+        ),
+        ("substr", Some(&[2, 3]), |_| Ok(DataType::Utf8), substr),
+        ("substring", Some(&[2, 3]), |_| Ok(DataType::Utf8), substr),
+        ("concat_ws", None, |_| Ok(DataType::Utf8), concat_ws),
+        ("split_part", Some(&[3]), |_| Ok(DataType::Utf8), split_part),
+        (
+            "split",
+            Some(&[2, 3]),
+            |_| Ok(DataType::new_list(DataType::Utf8, true)),
+            split,
+        ),
+        ("sequence", Some(&[2, 3]), sequence_type, sequence),
+        (
+            "cardinality",
+            Some(&[1]),
+            |_| Ok(DataType::Int64),
+            cardinality,
+        ),
+        ("element_at", Some(&[2]), element_type, element_at),
+        ("repeat", Some(&[2]), repeat_type, repeat),
+        ("ceil", Some(&[1]), rounding_type, ceil),
+        ("ceiling", Some(&[1]), rounding_type, ceil),
+        ("floor", Some(&[1]), rounding_type, floor),
+        (
+            "to_unixtime",
+            Some(&[1]),
+            |_| Ok(DataType::Float64),
+            to_unixtime,
+        ),
+        ("from_unixtime", Some(&[1]), timestamp_utc, from_unixtime),
+        ("date_part", Some(&[2]), |_| Ok(DataType::Int64), date_part),
+        ("datepart", Some(&[2]), |_| Ok(DataType::Int64), date_part),
+        (
+            "json_extract_scalar",
+            Some(&[2]),
+            |_| Ok(DataType::Utf8),
+            json_extract_scalar,
+        ),
+        (
+            "json_extract",
+            Some(&[2]),
+            |_| Ok(DataType::Utf8),
+            json_extract,
+        ),
+    ];
+    for (name, arities, returns, eval) in shaped {
+        use datafusion::logical_expr::TypeSignature;
+        let signature = match arities {
+            Some([n]) => Signature::any(*n, Volatility::Immutable),
+            Some(many) => Signature::one_of(
+                many.iter().map(|n| TypeSignature::Any(*n)).collect(),
+                Volatility::Immutable,
+            ),
+            None => Signature::variadic_any(Volatility::Immutable),
+        };
+        ctx.register_udf(ScalarUDF::from(Function {
+            name,
+            signature,
+            returns,
+            eval,
+        }));
+    }
     ctx.register_udaf(datafusion::logical_expr::create_udaf(
         "count_if",
         vec![DataType::Boolean],
@@ -314,13 +500,47 @@ pub fn register(ctx: &SessionContext) {
         }
     }
     for (theirs, ours) in [
-        ("element_at", "array_element"),
-        ("sequence", "generate_series"),
-        ("split", "string_to_array"),
         ("levenshtein_distance", "levenshtein"),
+        // Trino's array_remove removes every equal element.
+        ("array_remove", "array_remove_all"),
     ] {
         if let Some(f) = state.scalar_functions().get(ours) {
             ctx.register_udf(f.as_ref().clone().with_aliases([theirs]));
         }
     }
+    // `concat` and `reverse` take arrays too in Trino.
+    for (name, arrays) in [("concat", "array_concat"), ("reverse", "array_reverse")] {
+        let funcs = state.scalar_functions();
+        if let (Some(scalars), Some(arrays)) = (funcs.get(name), funcs.get(arrays)) {
+            ctx.register_udf(ScalarUDF::from(ByArgument {
+                scalars: scalars.as_ref().clone(),
+                arrays: arrays.as_ref().clone(),
+                signature: Signature::user_defined(Volatility::Immutable),
+            }));
+        }
+    }
+    // NULL when any argument is, as Trino has them.
+    for name in ["greatest", "least"] {
+        if let Some(f) = state.scalar_functions().get(name) {
+            ctx.register_udf(ScalarUDF::from(NullStrict {
+                inner: f.as_ref().clone(),
+            }));
+        }
+    }
+    let state = ctx.state();
+    let ours = [
+        "substr",
+        "substring",
+        "date_part",
+        "datepart",
+        "concat",
+        "reverse",
+    ]
+    .into_iter()
+    .filter_map(|n| Some((n.to_string(), state.scalar_functions().get(n)?.clone())))
+    .collect();
+    ctx.state_ref()
+        .write()
+        .register_function_rewrite(Arc::new(RegisteredFunctions { ours }))
+        .expect("a session accepts function rewrites");
 }

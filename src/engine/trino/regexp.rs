@@ -1,4 +1,4 @@
-//! Trino's `regexp_extract`.
+//! Trino's `regexp_extract` and `regexp_replace`.
 
 use super::*;
 
@@ -33,4 +33,78 @@ pub(super) fn regexp_extract(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         );
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// `regexp_replace(string, pattern [, replacement])`: every match replaced
+/// (DataFusion's replaces the first unless flagged), `$1` / `${name}` naming
+/// groups as Java does; without a replacement the matches are removed.
+pub(super) fn regexp_replace(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (strings, patterns) = (texts(&a[0])?, texts(&a[1])?);
+    let replacements = match a.get(2) {
+        Some(r) => texts(r)?,
+        None => vec![Some(String::new()); strings.len()],
+    };
+    let mut compiled: Option<(String, regex::Regex)> = None;
+    let mut out = StringBuilder::new();
+    for i in 0..strings.len() {
+        let (Some(s), Some(p), Some(r)) = (&strings[i], &patterns[i], &replacements[i]) else {
+            out.append_null();
+            continue;
+        };
+        if compiled.as_ref().is_none_or(|(q, _)| q != p) {
+            let re = regex::Regex::new(p)
+                .map_err(|e| DataFusionError::Execution(format!("regexp_replace: {e}")))?;
+            compiled = Some((p.clone(), re));
+        }
+        let re = &compiled.as_ref().expect("compiled above").1;
+        let r = java_replacement(re, r)?;
+        out.append_value(re.replace_all(s, r.as_str()));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// A Java replacement string in the regex crate's spelling: `\\x` is a
+/// literal x, `$12` takes digits while they name a group (as
+/// `Matcher.appendReplacement` does), and a group the pattern lacks is an
+/// error where the regex crate would put nothing.
+fn java_replacement(re: &regex::Regex, replacement: &str) -> Result<String> {
+    let mut out = String::with_capacity(replacement.len());
+    let mut chars = replacement.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('$') => out.push_str("$$"),
+                Some(x) => out.push(x),
+                None => return exec_err!("regexp_replace: a replacement ends in a backslash"),
+            },
+            '$' if chars.peek() == Some(&'{') => {
+                chars.next();
+                let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                if re.capture_names().flatten().all(|n| n != name) {
+                    return exec_err!("regexp_replace: no group with name {{{name}}}");
+                }
+                out.push_str(&format!("${{{name}}}"));
+            }
+            '$' => {
+                let Some(first) = chars.next_if(char::is_ascii_digit) else {
+                    return exec_err!("regexp_replace: illegal group reference in {replacement:?}");
+                };
+                let mut group = first.to_digit(10).unwrap_or(0) as usize;
+                if group >= re.captures_len() {
+                    return exec_err!("regexp_replace: no group {group}");
+                }
+                while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+                    let longer = group * 10 + d as usize;
+                    if longer >= re.captures_len() {
+                        break;
+                    }
+                    group = longer;
+                    chars.next();
+                }
+                out.push_str(&format!("${{{group}}}"));
+            }
+            _ => out.push(c),
+        }
+    }
+    Ok(out)
 }

@@ -1,0 +1,310 @@
+//! Trino's array and map functions where DataFusion's answer differs:
+//! `sequence` (counts down, takes dates with a default day step, refuses a
+//! step that never reaches the end), `cardinality` (the outer length),
+//! `element_at` (arrays and maps; index 0 is an error), `repeat` (an array).
+
+use datafusion::arrow::array::{
+    GenericListArray, Int64Array, ListBuilder, MapArray, UInt64Array, new_null_array,
+};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::{Field, IntervalMonthDayNanoType};
+
+use super::*;
+
+/// Trino's bound on a generated array.
+const MAX_ENTRIES: usize = 10_000;
+
+fn too_many() -> DataFusionError {
+    DataFusionError::Execution(format!(
+        "sequence: result of sequence function must not have more than {MAX_ENTRIES} entries"
+    ))
+}
+
+/// `sequence`'s type: an array of its start's kind.
+pub(super) fn sequence_type(t: &[DataType]) -> Result<DataType> {
+    let item = match t.first() {
+        Some(d) if is_date(d) => DataType::Date32,
+        Some(DataType::Timestamp(..)) => DataType::Timestamp(TimeUnit::Microsecond, None),
+        Some(d) if d.is_integer() || d == &DataType::Null => DataType::Int64,
+        Some(other) => return plan_err!("sequence: no form takes {other}"),
+        None => return plan_err!("sequence: no arguments"),
+    };
+    Ok(DataType::new_list(item, true))
+}
+
+/// Months, days and nanoseconds of an interval argument.
+fn intervals(a: &ArrayRef) -> Result<Vec<Option<(i32, i32, i64)>>> {
+    let t = cast(
+        a,
+        &DataType::Interval(datafusion::arrow::datatypes::IntervalUnit::MonthDayNano),
+    )?;
+    let t = t.as_primitive::<IntervalMonthDayNanoType>();
+    Ok((0..t.len())
+        .map(|i| {
+            t.is_valid(i).then(|| {
+                let v = t.value(i);
+                (v.months, v.days, v.nanoseconds)
+            })
+        })
+        .collect())
+}
+
+fn check_direction(step_sign: i64, start: i64, stop: i64) -> Result<()> {
+    if step_sign == 0 {
+        return exec_err!("sequence: step must not be zero");
+    }
+    if (step_sign > 0 && stop < start) || (step_sign < 0 && stop > start) {
+        return exec_err!(
+            "sequence stop value should be greater than or equal to start value if step is \
+             greater than zero otherwise stop should be less than or equal to start"
+        );
+    }
+    Ok(())
+}
+
+/// `sequence(start, stop [, step])` over integers, dates or timestamps.
+pub(super) fn sequence(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    let DataType::List(item) = ret else {
+        return exec_err!("sequence: not a list type");
+    };
+    if item.data_type() == &DataType::Int64 {
+        let (starts, stops) = (integers(&a[0])?, integers(&a[1])?);
+        let steps = a.get(2).map(integers).transpose()?;
+        let mut out = ListBuilder::new(Int64Builder::new()).with_field(item.clone());
+        for i in 0..starts.len() {
+            let step = match &steps {
+                Some(s) => s[i],
+                None => Some(if stops[i] >= starts[i] { 1 } else { -1 }),
+            };
+            let (Some(start), Some(stop), Some(step)) = (starts[i], stops[i], step) else {
+                out.append_null();
+                continue;
+            };
+            check_direction(step.signum(), start, stop)?;
+            let n = (i128::from(stop) - i128::from(start)) / i128::from(step) + 1;
+            if n > MAX_ENTRIES as i128 {
+                return Err(too_many());
+            }
+            for k in 0..n as i64 {
+                out.values().append_value(start + k * step);
+            }
+            out.append(true);
+        }
+        return Ok(Arc::new(out.finish()));
+    }
+    let dates = item.data_type() == &DataType::Date32;
+    let (starts, stops) = (timestamps(&a[0])?, timestamps(&a[1])?);
+    let steps = match a.get(2) {
+        Some(s) => intervals(s)?,
+        None if dates => vec![Some((0, 1, 0)); starts.len()],
+        None => return plan_err!("sequence: timestamps need a step, e.g. INTERVAL '1' HOUR"),
+    };
+    let mut values: Vec<Option<i64>> = vec![];
+    let mut offsets = vec![0i32];
+    let mut valid = vec![];
+    for i in 0..starts.len() {
+        let (Some(start), Some(stop), Some((months, days, nanos))) =
+            (starts[i], stops[i], steps[i])
+        else {
+            offsets.push(values.len() as i32);
+            valid.push(false);
+            continue;
+        };
+        if dates && (nanos % (86_400 * 1_000_000_000) != 0) {
+            return exec_err!("sequence: a step over dates must be a whole number of days");
+        }
+        let signs = [
+            i64::from(months).signum(),
+            i64::from(days).signum(),
+            nanos.signum(),
+        ];
+        let sign = signs.iter().copied().find(|s| *s != 0).unwrap_or(0);
+        if signs.iter().any(|s| *s != 0 && *s != sign) {
+            return exec_err!("sequence: a step whose parts have different signs");
+        }
+        check_direction(sign, start, stop)?;
+        let (Some(first), Some(_)) = (to_datetime(start), to_datetime(stop)) else {
+            return exec_err!("sequence: a value out of range");
+        };
+        for k in 0.. {
+            if k >= MAX_ENTRIES as i64 {
+                return Err(too_many());
+            }
+            let Some(d) =
+                super::datetime::add(first, super::datetime::Unit::Month, k * i64::from(months))
+                    .and_then(|d| d.checked_add_signed(Duration::days(k * i64::from(days))))
+                    .and_then(|d| {
+                        d.checked_add_signed(Duration::microseconds(k * (nanos / 1_000)))
+                    })
+            else {
+                return exec_err!("sequence: a value out of range");
+            };
+            let m = to_micros(d);
+            if (sign > 0 && m > stop) || (sign < 0 && m < stop) {
+                break;
+            }
+            values.push(Some(m));
+        }
+        offsets.push(values.len() as i32);
+        valid.push(true);
+    }
+    let micros: ArrayRef = Arc::new(
+        values
+            .iter()
+            .copied()
+            .collect::<datafusion::arrow::array::TimestampMicrosecondArray>(),
+    );
+    let items = cast(&micros, item.data_type())?;
+    Ok(Arc::new(GenericListArray::<i32>::try_new(
+        item.clone(),
+        OffsetBuffer::new(offsets.into()),
+        items,
+        Some(valid.into()),
+    )?))
+}
+
+/// `cardinality(array)` or `cardinality(map)`: its number of elements (an
+/// array of arrays counts the outer ones).
+pub(super) fn cardinality(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let lengths: Vec<Option<i64>> = match a[0].data_type() {
+        DataType::List(_) => {
+            let l = a[0].as_list::<i32>();
+            (0..l.len())
+                .map(|i| l.is_valid(i).then(|| l.value_length(i) as i64))
+                .collect()
+        }
+        DataType::LargeList(_) => {
+            let l = a[0].as_list::<i64>();
+            (0..l.len())
+                .map(|i| l.is_valid(i).then(|| l.value_length(i)))
+                .collect()
+        }
+        DataType::FixedSizeList(_, n) => (0..a[0].len())
+            .map(|i| a[0].is_valid(i).then_some(i64::from(*n)))
+            .collect(),
+        DataType::Map(..) => {
+            let m = a[0].as_map();
+            (0..m.len())
+                .map(|i| m.is_valid(i).then(|| m.value_length(i) as i64))
+                .collect()
+        }
+        DataType::Null => vec![None; a[0].len()],
+        other => return exec_err!("cardinality: takes an array or a map, not {other}"),
+    };
+    Ok(Arc::new(Int64Array::from(lengths)))
+}
+
+/// `element_at`'s type: the array's element or the map's value.
+pub(super) fn element_type(t: &[DataType]) -> Result<DataType> {
+    match t.first() {
+        Some(DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _)) => {
+            Ok(f.data_type().clone())
+        }
+        Some(DataType::Map(entries, _)) => match entries.data_type() {
+            DataType::Struct(fields) if fields.len() == 2 => Ok(fields[1].data_type().clone()),
+            _ => plan_err!("element_at: a map without keys and values"),
+        },
+        Some(DataType::Null) => Ok(DataType::Null),
+        Some(other) => plan_err!("element_at: takes an array or a map, not {other}"),
+        None => plan_err!("element_at: no arguments"),
+    }
+}
+
+/// `element_at(array, index)`: from 1, negative from the end, NULL past
+/// either end, an error at 0; `element_at(map, key)`: the key's value or NULL.
+pub(super) fn element_at(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    if a[0].data_type() == &DataType::Null {
+        return Ok(new_null_array(ret, a[0].len()));
+    }
+    if let DataType::Map(..) = a[0].data_type() {
+        return map_lookup(a[0].as_map(), &a[1]);
+    }
+    let list = cast(
+        a[0].as_ref(),
+        &DataType::List(Arc::new(Field::new_list_field(ret.clone(), true))),
+    )?;
+    let list = list.as_list::<i32>();
+    let indexes = integers(&a[1])?;
+    let offsets = list.value_offsets();
+    let mut picks: Vec<Option<u64>> = Vec::with_capacity(list.len());
+    for (i, index) in indexes.iter().enumerate() {
+        let (true, Some(index)) = (list.is_valid(i), *index) else {
+            picks.push(None);
+            continue;
+        };
+        if index == 0 {
+            return exec_err!("element_at: SQL array indices start at 1");
+        }
+        let (from, len) = (offsets[i] as i64, (offsets[i + 1] - offsets[i]) as i64);
+        let at = if index > 0 { index - 1 } else { len + index };
+        picks.push((0..len).contains(&at).then(|| (from + at) as u64));
+    }
+    Ok(take(list.values(), &UInt64Array::from(picks), None)?)
+}
+
+fn map_lookup(map: &MapArray, keys: &ArrayRef) -> Result<ArrayRef> {
+    let keys = cast(keys, map.keys().data_type())?;
+    let offsets = map.value_offsets();
+    let mut picks: Vec<Option<u64>> = Vec::with_capacity(map.len());
+    for i in 0..map.len() {
+        if map.is_null(i) || keys.is_null(i) {
+            picks.push(None);
+            continue;
+        }
+        let want = ScalarValue::try_from_array(&keys, i)?;
+        let mut found = None;
+        for at in offsets[i] as usize..offsets[i + 1] as usize {
+            if ScalarValue::try_from_array(map.keys(), at)? == want {
+                found = Some(at as u64);
+                break;
+            }
+        }
+        picks.push(found);
+    }
+    Ok(take(map.values(), &UInt64Array::from(picks), None)?)
+}
+
+/// `repeat`'s type: an array of the element's type.
+pub(super) fn repeat_type(t: &[DataType]) -> Result<DataType> {
+    Ok(DataType::new_list(
+        t.first().cloned().unwrap_or(DataType::Null),
+        true,
+    ))
+}
+
+/// `repeat(element, count)`: an array holding `element` `count` times.
+pub(super) fn repeat(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    let DataType::List(item) = ret else {
+        return exec_err!("repeat: not a list type");
+    };
+    let counts = integers(&a[1])?;
+    let mut offsets = vec![0i32];
+    let mut picks: Vec<u64> = vec![];
+    let mut valid = vec![];
+    for (i, count) in counts.iter().enumerate() {
+        match count {
+            None => valid.push(false),
+            Some(n) if *n < 0 => {
+                return exec_err!("repeat: count argument must be greater than or equal to 0");
+            }
+            Some(n) if *n as usize > MAX_ENTRIES => {
+                return exec_err!(
+                    "repeat: count argument must be less than or equal to {MAX_ENTRIES}"
+                );
+            }
+            Some(n) => {
+                picks.extend(std::iter::repeat_n(i as u64, *n as usize));
+                valid.push(true);
+            }
+        }
+        offsets.push(picks.len() as i32);
+    }
+    let values = take(a[0].as_ref(), &UInt64Array::from(picks), None)?;
+    Ok(Arc::new(GenericListArray::<i32>::try_new(
+        item.clone(),
+        OffsetBuffer::new(offsets.into()),
+        values,
+        Some(valid.into()),
+    )?))
+}

@@ -1,0 +1,161 @@
+//! Trino's string functions where DataFusion's answer differs: `substr`
+//! (negative positions count from the end), `concat_ws` (skips NULLs, takes
+//! an array), `split_part` (NULL past the last part), `split` (with a limit).
+
+use datafusion::arrow::array::{ListBuilder, StringArray};
+
+use super::*;
+
+/// `substr(string, start [, length])`: positions from 1, a negative start
+/// counts from the end; a start of 0 or outside the string is `''`.
+pub(super) fn substr(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let strings = texts(&a[0])?;
+    let starts = integers(&a[1])?;
+    let lengths = a.get(2).map(integers).transpose()?;
+    let mut out = StringBuilder::new();
+    for (i, s) in strings.iter().enumerate() {
+        let length = lengths.as_ref().map(|l| l[i]);
+        let (Some(s), Some(start), None | Some(Some(_))) = (s, starts[i], length) else {
+            out.append_null();
+            continue;
+        };
+        let chars = s.chars().count() as i64;
+        let from = if start < 0 { chars + start + 1 } else { start };
+        let take = match length.flatten() {
+            Some(l) => l.max(0),
+            None => i64::MAX,
+        };
+        if start == 0 || from < 1 || from > chars {
+            out.append_value("");
+            continue;
+        }
+        let part: String = s
+            .chars()
+            .skip((from - 1) as usize)
+            .take(usize::try_from(take).unwrap_or(usize::MAX))
+            .collect();
+        out.append_value(part);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// The strings of a list row, NULL elements kept as `None`.
+fn list_texts(list: &ArrayRef, row: usize) -> Result<Option<Vec<Option<String>>>> {
+    let list = cast(list, &DataType::new_list(DataType::Utf8, true))?;
+    let list = list.as_list::<i32>();
+    if list.is_null(row) {
+        return Ok(None);
+    }
+    let values = list.value(row);
+    let values = values
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| {
+            DataFusionError::Internal("a list of strings cast to Utf8 is a StringArray".into())
+        })?;
+    Ok(Some(
+        (0..values.len())
+            .map(|i| values.is_valid(i).then(|| values.value(i).to_string()))
+            .collect(),
+    ))
+}
+
+/// `concat_ws(separator, string, ...)` or `concat_ws(separator, array)`:
+/// NULL when the separator is; NULL values are skipped.
+pub(super) fn concat_ws(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    if a.len() < 2 {
+        return plan_err!("concat_ws: there must be two or more arguments");
+    }
+    let separators = texts(&a[0])?;
+    let is_array = matches!(
+        a[1].data_type(),
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
+    );
+    if is_array && a.len() > 2 {
+        return plan_err!("concat_ws: an array argument must be the only one after the separator");
+    }
+    let columns = if is_array {
+        vec![]
+    } else {
+        a[1..].iter().map(texts).collect::<Result<Vec<_>>>()?
+    };
+    let mut out = StringBuilder::new();
+    for (row, sep) in separators.iter().enumerate() {
+        let Some(sep) = sep else {
+            out.append_null();
+            continue;
+        };
+        let parts: Vec<String> = if is_array {
+            match list_texts(&a[1], row)? {
+                Some(v) => v.into_iter().flatten().collect(),
+                None => {
+                    out.append_null();
+                    continue;
+                }
+            }
+        } else {
+            columns.iter().filter_map(|c| c[row].clone()).collect()
+        };
+        out.append_value(parts.join(sep));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// The parts of `s` between `delimiter`s; an empty delimiter splits
+/// between characters. At most `limit` parts, the last holding the rest.
+fn split_parts(s: &str, delimiter: &str, limit: Option<usize>) -> Vec<String> {
+    if delimiter.is_empty() {
+        return s.chars().map(String::from).collect();
+    }
+    match limit {
+        Some(n) => s.splitn(n, delimiter).map(String::from).collect(),
+        None => s.split(delimiter).map(String::from).collect(),
+    }
+}
+
+/// `split_part(string, delimiter, index)`: the index-th part from 1, NULL
+/// past the last.
+pub(super) fn split_part(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (strings, delimiters, indexes) = (texts(&a[0])?, texts(&a[1])?, integers(&a[2])?);
+    let mut out = StringBuilder::new();
+    for i in 0..strings.len() {
+        let (Some(s), Some(d), Some(n)) = (&strings[i], &delimiters[i], indexes[i]) else {
+            out.append_null();
+            continue;
+        };
+        if n <= 0 {
+            return exec_err!("split_part: index must be greater than zero, not {n}");
+        }
+        let parts = split_parts(s, d, None);
+        out.append_option(parts.get((n - 1) as usize));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `split(string, delimiter [, limit])`: an array of the parts.
+pub(super) fn split(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (strings, delimiters) = (texts(&a[0])?, texts(&a[1])?);
+    let limits = a.get(2).map(integers).transpose()?;
+    let mut out = ListBuilder::new(StringBuilder::new());
+    for i in 0..strings.len() {
+        let limit = limits.as_ref().map(|l| l[i]);
+        let (Some(s), Some(d), None | Some(Some(_))) = (&strings[i], &delimiters[i], limit) else {
+            out.append_null();
+            continue;
+        };
+        let limit = match limit.flatten() {
+            None => None,
+            Some(n) if n <= 0 => return exec_err!("split: limit must be positive, not {n}"),
+            Some(n) if n > i64::from(i32::MAX) => return exec_err!("split: limit is too large"),
+            Some(n) => Some(n as usize),
+        };
+        if d.is_empty() && limit.is_some() {
+            return exec_err!("split: the delimiter may not be the empty string");
+        }
+        for p in split_parts(s, d, limit) {
+            out.values().append_value(p);
+        }
+        out.append(true);
+    }
+    Ok(Arc::new(out.finish()))
+}

@@ -1,0 +1,631 @@
+#!/usr/bin/env python3
+"""Turns Trino's own function tests into Strata's conformance cases.
+
+Usage: extract.py TRINO_CHECKOUT [OUT_DIR]
+
+Reads the scalar tests of trino-main (io/trino/operator/scalar, io/trino/type)
+and the one-line examples of Trino's function docs (`SELECT f(x); -- result`),
+and writes one `.slt` file per function family to OUT_DIR (default: the
+folder of this script). Each case is
+
+    # <source file>:<line> <function> <Trino type>
+    query <class>
+    SELECT <expression>
+    ----
+    <Trino's result>
+
+or, where Trino expects an error, `statement error` with the expression.
+The class letter says what kind of value Trino returns (I integer, R double
+or real, N decimal, T varchar, B boolean, D date, P timestamp, A array,
+M map, ? other), so a result of the wrong kind (123.0 for 123) is a wrong
+answer even when it prints alike. Only Trino's facts are carried over (the
+expression, its type, its result); the harness that runs them is
+tests/it/conformance.rs.
+
+A case whose expected value is not a plain Java value this script can read
+(a value computed by Java code, a binary slice) is left out and counted.
+"""
+
+import os
+import re
+import sys
+from collections import defaultdict
+
+TEST_DIRS = [
+    "core/trino-main/src/test/java/io/trino/operator/scalar",
+    "core/trino-main/src/test/java/io/trino/type",
+]
+DOCS_DIR = "docs/src/main/sphinx/functions"
+
+
+# ---------------------------------------------------------------- Java tokens
+
+TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+|//[^\n]*|/\*.*?\*/)
+  | (?P<str>"(?:[^"\\\n]|\\.)*")
+  | (?P<chr>'(?:[^'\\\n]|\\.)+')
+  | (?P<num>(?:0[xX][0-9a-fA-F_]+|\d[\d_]*(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)[lLdDfF]?)
+  | (?P<id>[A-Za-z_$][\w$]*)
+  | (?P<op>::|->|[-+*/%<>=!&|^~?:.,;(){}\[\]@])
+    """,
+    re.S | re.X,
+)
+
+
+def tokenize(src):
+    out, pos, line = [], 0, 1
+    while pos < len(src):
+        m = TOKEN.match(src, pos)
+        if not m:
+            pos += 1
+            continue
+        kind = m.lastgroup
+        text = m.group()
+        if kind != "ws":
+            out.append((kind, text, line))
+        line += text.count("\n")
+        pos = m.end()
+    return out
+
+
+def java_string(lit):
+    """A Java string literal's value (escapes and \\uXXXX, surrogates joined)."""
+    body = lit[1:-1]
+    units, i = [], 0
+    simple = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0",
+              "'": "'", '"': '"', "\\": "\\", "s": " "}
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            n = body[i + 1]
+            if n == "u":
+                j = i + 1
+                while body[j] == "u":
+                    j += 1
+                units.append(int(body[j:j + 4], 16))
+                i = j + 4
+                continue
+            if n in "01234567" and n != "0" or (n == "0" and i + 2 < len(body) and body[i + 2] in "01234567"):
+                m = re.match(r"[0-7]{1,3}", body[i + 1:])
+                units.append(int(m.group(), 8))
+                i += 1 + len(m.group())
+                continue
+            units.append(ord(simple.get(n, n)))
+            i += 2
+            continue
+        units.append(ord(c))
+        i += 1
+    # UTF-16 code units to text.
+    data = b"".join(u.to_bytes(2, "little") for u in units if u < 0x10000)
+    if any(u >= 0x10000 for u in units):
+        return "".join(chr(u) for u in units)
+    return data.decode("utf-16-le", errors="surrogatepass").encode("utf-16", "surrogatepass").decode("utf-16", errors="replace")
+
+
+# ----------------------------------------------------------- Java expressions
+
+class Unreadable(Exception):
+    pass
+
+
+class Parser:
+    """Just enough Java expression syntax for test arguments and values."""
+
+    def __init__(self, tokens, at=0):
+        self.t, self.i = tokens, at
+
+    def peek(self, k=0):
+        return self.t[self.i + k] if self.i + k < len(self.t) else ("eof", "", 0)
+
+    def take(self, text=None):
+        tok = self.peek()
+        if text is not None and tok[1] != text:
+            raise Unreadable(f"expected {text}, found {tok[1]}")
+        self.i += 1
+        return tok
+
+    def args(self):
+        self.take("(")
+        out = []
+        if self.peek()[1] == ")":
+            self.take(")")
+            return out
+        while True:
+            out.append(self.expr())
+            if self.peek()[1] == ",":
+                self.take(",")
+                continue
+            self.take(")")
+            return out
+
+    def expr(self):
+        left = self.unary()
+        while self.peek()[1] in ("+", "-", "*", "/"):
+            op = self.take()[1]
+            right = self.unary()
+            left = ("bin", op, left, right)
+        if self.peek()[1] == "?":
+            raise Unreadable("conditional")
+        return left
+
+    def unary(self):
+        tok = self.peek()
+        if tok[1] == "-":
+            self.take()
+            return ("neg", self.unary())
+        if tok[1] == "(":
+            # A cast `(byte) 1` or a parenthesised expression.
+            if self.peek(1)[0] == "id" and self.peek(2)[1] == ")" and self.peek(1)[1] in (
+                "byte", "short", "int", "long", "float", "double", "Object", "String", "Long", "Integer", "Double",
+            ):
+                self.take()
+                cast = self.take()[1]
+                self.take(")")
+                return ("cast", cast, self.unary())
+            self.take("(")
+            e = self.expr()
+            self.take(")")
+            return self.postfix(e)
+        return self.postfix(self.primary())
+
+    def primary(self):
+        kind, text, line = self.take()
+        if kind == "str":
+            return ("str", java_string(text))
+        if kind == "num":
+            return ("num", text)
+        if kind == "chr":
+            return ("str", java_string('"' + text[1:-1] + '"'))
+        if kind == "id":
+            if text == "new":
+                name = self.qualified()
+                if self.peek()[1] == "[":
+                    raise Unreadable("array")
+                if self.peek()[1] == "<":
+                    raise Unreadable("generic")
+                return ("new", name, self.args())
+            name = text
+            while self.peek()[1] == "." and self.peek(1)[0] == "id":
+                self.take(".")
+                name += "." + self.take()[1]
+            if self.peek()[1] == "(":
+                return ("call", name, self.args())
+            return ("id", name)
+        raise Unreadable(f"token {text}")
+
+    def qualified(self):
+        name = self.take()[1]
+        while self.peek()[1] == ".":
+            self.take(".")
+            name += "." + self.take()[1]
+        return name
+
+    def postfix(self, e):
+        while self.peek()[1] == "." and self.peek(1)[0] == "id":
+            self.take(".")
+            name = self.take()[1]
+            if self.peek()[1] == "(":
+                e = ("method", e, name, self.args())
+            else:
+                e = ("field", e, name)
+        return e
+
+
+def text_of(e):
+    """A Java expression that is a string: literals, + and a few helpers."""
+    if e[0] == "str":
+        return e[1]
+    if e[0] == "bin" and e[1] == "+":
+        return text_of(e[2]) + text_of(e[3])
+    if e[0] == "method" and e[2] == "repeat" and len(e[3]) == 1:
+        return text_of(e[1]) * int(number_of(e[3][0]))
+    if e[0] == "method" and e[2] == "formatted":
+        return text_of(e[1]) % tuple(text_of(a) for a in e[3])
+    if e[0] in ("num",):
+        return e[1].rstrip("lL")
+    raise Unreadable("not a string")
+
+
+def number_of(e):
+    if e[0] == "num":
+        t = e[1].replace("_", "")
+        t = t[:-1] if t[-1] in "lLdDfF" and not t.startswith("0x") else t
+        return int(t, 16) if t.lower().startswith("0x") else (float(t) if re.search(r"[.eE]", t) else int(t))
+    if e[0] == "neg":
+        return -number_of(e[1])
+    if e[0] == "cast":
+        return number_of(e[2])
+    raise Unreadable("not a number")
+
+
+# ---------------------------------------------------------------- Trino types
+
+def type_of(e):
+    """(Trino type name, class letter) of a Java type expression."""
+    if e[0] == "id":
+        name = e[1].split(".")[-1]
+        simple = {
+            "BIGINT": ("bigint", "I"), "INTEGER": ("integer", "I"), "SMALLINT": ("smallint", "I"),
+            "TINYINT": ("tinyint", "I"), "DOUBLE": ("double", "R"), "REAL": ("real", "R"),
+            "VARCHAR": ("varchar", "T"), "BOOLEAN": ("boolean", "B"), "DATE": ("date", "D"),
+            "JSON": ("json", "J"), "VARBINARY": ("varbinary", "X"), "UNKNOWN": ("unknown", "?"),
+            "TIMESTAMP_MILLIS": ("timestamp(3)", "P"), "TIMESTAMP_SECONDS": ("timestamp(0)", "P"),
+            "TIMESTAMP_MICROS": ("timestamp(6)", "P"), "TIMESTAMP_NANOS": ("timestamp(9)", "P"),
+            "TIME_MILLIS": ("time(3)", "?"), "TIME": ("time(3)", "?"),
+            "TIMESTAMP_TZ_MILLIS": ("timestamp(3) with time zone", "Z"),
+            "TIMESTAMP_WITH_TIME_ZONE": ("timestamp(3) with time zone", "Z"),
+            "INTERVAL_DAY_TIME": ("interval day to second", "?"),
+            "INTERVAL_YEAR_MONTH": ("interval year to month", "?"),
+            "UUID": ("uuid", "?"), "IPADDRESS": ("ipaddress", "?"), "CHAR": ("char", "T"),
+        }
+        if name in simple:
+            return simple[name]
+        raise Unreadable(f"type {name}")
+    if e[0] == "call":
+        name = e[1].split(".")[-1]
+        a = e[2]
+        if name in ("createVarcharType", "createUnboundedVarcharType"):
+            return ("varchar", "T")
+        if name == "createCharType":
+            return (f"char({number_of(a[0])})", "T")
+        if name == "createDecimalType":
+            return (f"decimal({','.join(str(number_of(x)) for x in a)})", "N")
+        if name == "createTimestampType":
+            return (f"timestamp({number_of(a[0])})", "P")
+        if name == "createTimestampWithTimeZoneType":
+            return (f"timestamp({number_of(a[0])}) with time zone", "Z")
+        if name == "createTimeType":
+            return (f"time({number_of(a[0])})", "?")
+        if name == "mapType":
+            return (f"map({type_of(a[0])[0]}, {type_of(a[1])[0]})", "M")
+        if name in ("RowType.anonymous", "anonymous", "rowType", "RowType.rowType"):
+            return ("row", "?")
+    if e[0] == "new" and e[1].split(".")[-1] == "ArrayType":
+        return (f"array({type_of(e[2][0])[0]})", "A")
+    raise Unreadable("type")
+
+
+# --------------------------------------------------------------- Java values
+
+def render(e, cls):
+    """Trino's result as Strata prints it, or None for NULL."""
+    k = e[0]
+    if k == "id" and e[1] == "null":
+        return None
+    if k == "id" and e[1] in ("true", "false"):
+        return e[1]
+    if k == "id" and e[1].split(".")[-1] in ("NaN", "POSITIVE_INFINITY", "NEGATIVE_INFINITY", "MAX_VALUE", "MIN_VALUE"):
+        owner, field = e[1].rsplit(".", 1)
+        owner = owner.split(".")[-1]
+        if field == "NaN":
+            return "NaN"
+        if field == "POSITIVE_INFINITY":
+            return "inf"
+        if field == "NEGATIVE_INFINITY":
+            return "-inf"
+        limits = {
+            ("Long", "MAX_VALUE"): 9223372036854775807, ("Long", "MIN_VALUE"): -9223372036854775808,
+            ("Integer", "MAX_VALUE"): 2147483647, ("Integer", "MIN_VALUE"): -2147483648,
+            ("Short", "MAX_VALUE"): 32767, ("Short", "MIN_VALUE"): -32768,
+            ("Byte", "MAX_VALUE"): 127, ("Byte", "MIN_VALUE"): -128,
+        }
+        if (owner, field) in limits:
+            return str(limits[(owner, field)])
+        raise Unreadable("limit")
+    if k in ("num", "neg", "cast"):
+        n = number_of(e)
+        return repr(float(n)) if cls == "R" and isinstance(n, int) else str(n)
+    if k in ("str", "bin"):
+        return text_of(e)
+    if k == "call":
+        name = e[1].split(".")[-1]
+        if name in ("asList", "of", "ImmutableList.of", "List.of", "copyOf") and not e[1].endswith("Map.of"):
+            return "[" + ", ".join("NULL" if (v := render(x, "?")) is None else v for x in e[2]) + "]"
+        if e[1].endswith("Map.of") or name == "mapOf":
+            items = e[2]
+            pairs = [(render(items[i], "?"), render(items[i + 1], "?")) for i in range(0, len(items), 2)]
+            return "{" + ", ".join(f"{a}: {'NULL' if b is None else b}" for a, b in pairs) + "}"
+        if name == "decimal" and len(e[2]) == 2 and e[2][0][0] == "str":
+            # SqlDecimal.decimal(text, type): the text's digits are the
+            # unscaled value, the type's scale places the point.
+            args = e[2][1][2] if e[2][1][0] == "call" else []
+            scale = number_of(args[1]) if len(args) == 2 else 0
+            return decimal_text(int(e[2][0][1].replace(".", "")), scale)
+        if name == "decimal" and e[2] and e[2][0][0] == "str":
+            return e[2][0][1]
+        if name == "sqlTimestampOf" and len(e[2]) == 8:
+            p, y, mo, d, h, mi, s, frac = (number_of(x) for x in e[2])
+            text = f"{y:04d}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d}"
+            if p > 0:
+                text += "." + f"{frac:03d}".ljust(p, "0")[:p]
+            return text
+        if name == "sqlTimestampOf" and len(e[2]) == 2 and e[2][1][0] == "str":
+            return e[2][1][1]
+        if name in ("toDate", "sqlDate") and len(e[2]) == 3:
+            y, mo, d = (number_of(x) for x in e[2])
+            return f"{y:04d}-{mo:02d}-{d:02d}"
+        if name in ("Double.valueOf", "valueOf", "Long.valueOf"):
+            return render(e[2][0], cls)
+    if k == "new":
+        name = e[1].split(".")[-1]
+        if name == "SqlDecimal" and len(e[2]) == 3:
+            inner = e[2][0]
+            if inner[0] == "new" and inner[1] == "BigInteger" and inner[2][0][0] == "str":
+                unscaled = int(inner[2][0][1])
+                scale = number_of(e[2][2])
+                return decimal_text(unscaled, scale)
+        if name == "SqlDate" and len(e[2]) == 1:
+            import datetime
+            return (datetime.date(1970, 1, 1) + datetime.timedelta(days=number_of(e[2][0]))).isoformat()
+        if name == "BigDecimal" and e[2][0][0] == "str":
+            return e[2][0][1]
+    raise Unreadable(f"value {k} {e[1] if len(e) > 1 else ''}")
+
+
+def decimal_text(unscaled, scale):
+    sign = "-" if unscaled < 0 else ""
+    digits = str(abs(unscaled)).rjust(scale + 1, "0")
+    return sign + (digits[:-scale] + "." + digits[-scale:] if scale else digits)
+
+
+# -------------------------------------------------------------- test sources
+
+FUNCTION_HEAD = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+
+
+def function_of(sql):
+    m = FUNCTION_HEAD.match(sql)
+    if m and m.group(1).upper() not in ("CAST", "TRY_CAST", "CASE", "ARRAY", "MAP", "ROW", "NOT"):
+        return m.group(1).lower()
+    m = re.match(r"^\s*(CAST|TRY_CAST)\b", sql, re.I)
+    if m:
+        return m.group(1).lower()
+    m = re.match(r"^\s*(EXTRACT)\b", sql, re.I)
+    if m:
+        return "extract"
+    return "operator"
+
+
+class Case:
+    def __init__(self, source, line, function, sql, trino_type=None, cls="?", expected=None, error=False, note=""):
+        self.source, self.line, self.function, self.sql = source, line, function, sql
+        self.trino_type, self.cls, self.expected, self.error = trino_type, cls, expected, error
+
+    def slt(self):
+        sql = self.sql.strip()
+        if "\n" in sql:
+            sql = " ".join(sql.split())
+        head = f"# {self.source}:{self.line} {self.function}"
+        if self.error:
+            return f"{head} error\nstatement error\nSELECT {sql}\n"
+        value = "NULL" if self.expected is None else (self.expected or "(empty)")
+        # Lines of a multi-line value, or a value starting like a record, stay one line.
+        value = value.replace("\n", "\\n")
+        return f"{head} {self.trino_type or '?'}\nquery {self.cls}\nSELECT {sql}\n----\n{value}\n"
+
+
+def bindings_sql(sql, binds):
+    """Trino's `.binding("a", "1")`: the expression over a one-row VALUES."""
+    if not binds:
+        return sql
+    names = ", ".join(n for n, _ in binds)
+    values = ", ".join(v for _, v in binds)
+    return f"{sql} FROM (VALUES ({values})) t({names})"
+
+
+def read_tests(path, rel):
+    src = open(path, encoding="utf-8").read()
+    tokens = tokenize(src)
+    cases, skipped = [], defaultdict(int)
+    i = 0
+    while i < len(tokens):
+        kind, text, line = tokens[i]
+        if kind != "id":
+            i += 1
+            continue
+        # The statement this assertion starts: up to its `;` at depth 0.
+        if text in ("assertFunction", "assertInvalidFunction", "assertNumericOverflow", "assertInvalidCast",
+                    "assertDecimalFunction", "assertThat", "assertTrinoExceptionThrownBy", "assertThatThrownBy") \
+                and i + 1 < len(tokens) and tokens[i + 1][1] == "(" and (i == 0 or tokens[i - 1][1] in (";", "{", "}")):
+            j, depth = i, 0
+            while j < len(tokens):
+                if tokens[j][1] in "({[":
+                    depth += 1
+                elif tokens[j][1] in ")}]":
+                    depth -= 1
+                elif tokens[j][1] == ";" and depth == 0:
+                    break
+                j += 1
+            stmt = tokens[i:j]
+            try:
+                case = assertion(stmt, rel, line)
+                if case is not None and not printable(case):
+                    raise Unreadable("control characters")
+                if case is not None:
+                    cases.append(case)
+            except (Unreadable, IndexError, ValueError, KeyError, TypeError, OverflowError) as e:
+                skipped[str(e).split(" ")[0] or "unreadable"] += 1
+            i = j + 1
+            continue
+        i += 1
+    return cases, skipped
+
+
+def printable(case):
+    """A case whose text has control characters cannot be one .slt line."""
+    texts = [case.sql, case.expected or ""]
+    return not any(ord(ch) < 32 or 0xD800 <= ord(ch) < 0xE000 for t in texts for ch in t)
+
+
+def assertion(stmt, rel, line):
+    p = Parser(stmt)
+    head = p.take()[1]
+    if head in ("assertFunction", "assertDecimalFunction"):
+        args = p.args()
+        sql = text_of(args[0])
+        if head == "assertDecimalFunction":
+            value = args[1]
+            tname, cls = ("decimal", "N")
+        else:
+            tname, cls = type_of(args[1])
+            value = args[2]
+        expected = render(value, cls)
+        return Case(rel, line, function_of(sql), sql, tname, cls, expected)
+    if head in ("assertInvalidFunction", "assertNumericOverflow", "assertInvalidCast"):
+        args = p.args()
+        sql = text_of(args[0])
+        return Case(rel, line, function_of(sql), sql, error=True)
+    if head in ("assertTrinoExceptionThrownBy", "assertThatThrownBy"):
+        p.take("(")
+        sql, function = subject(p)
+        return Case(rel, line, function, sql, error=True)
+    if head == "assertThat":
+        p.take("(")
+        if not (p.peek()[1] == "assertions" and p.peek(1)[1] == "."):
+            return None
+        sql, function = subject(p)
+        p.take(")")
+        tname, cls, expected, have = None, "?", None, False
+        while p.peek()[1] == ".":
+            p.take(".")
+            method = p.take()[1]
+            args = p.args()
+            if method == "hasType":
+                tname, cls = type_of(args[0])
+            elif method == "isEqualTo":
+                expected, have = args[0], True
+            elif method == "isNull":
+                tname, cls = type_of(args[0])
+                expected, have = ("id", "null"), True
+            elif method == "matches":
+                # Trino's result given as SQL: compare with that SQL's value.
+                return Case(rel, line, function, f"({sql}) IS NOT DISTINCT FROM ({text_of(args[0])})", "boolean", "B", "true")
+            elif method in ("isTrue", "isFalse"):
+                expected, have, cls, tname = ("id", "true" if method == "isTrue" else "false"), True, "B", "boolean"
+            else:
+                raise Unreadable(f"method {method}")
+        if not have:
+            raise Unreadable("no expectation")
+        if cls == "?" and expected[0] in ("num", "neg"):
+            cls = "R" if isinstance(number_of(expected), float) else "I"
+        return Case(rel, line, function, sql, tname, cls, render(expected, cls))
+    return None
+
+
+def subject(p):
+    """`assertions.function("f", "a", ...)` or `assertions.expression("e")`, with bindings."""
+    p.take("assertions")
+    p.take(".")
+    kind = p.take()[1]
+    args = p.args()
+    if kind == "function":
+        name = text_of(args[0])
+        sql = f"{name}({', '.join(text_of(a) for a in args[1:])})"
+        function = name.lower()
+    elif kind == "expression":
+        sql = text_of(args[0])
+        function = function_of(sql)
+    else:
+        raise Unreadable(f"assertions.{kind}")
+    binds = []
+    while p.peek()[1] == "." and p.peek(1)[1] == "binding":
+        p.take(".")
+        p.take()
+        b = p.args()
+        binds.append((text_of(b[0]), text_of(b[1])))
+    if p.peek()[1] == "::":
+        p.take()
+        p.take()
+    return bindings_sql(sql, binds), function
+
+
+def read_docs(path, rel):
+    cases = []
+    for n, raw in enumerate(open(path, encoding="utf-8"), 1):
+        m = re.match(r"^\s+SELECT (.*?);\s*--\s*(.*?)\s*$", raw)
+        if not m:
+            continue
+        sql, result = m.group(1), m.group(2)
+        if not result or result.lower().startswith(("error", "fails", "returns", "true if")) or len(result) > 200:
+            continue
+        if result == "null":
+            result = "NULL"
+        if result.startswith("'") and result.endswith("'"):
+            result = result[1:-1]
+        cases.append(Case(rel, n, function_of(sql), sql, "doc", "?", result))
+    return cases
+
+
+def family(rel, function):
+    name = os.path.basename(rel)
+    if rel.endswith(".rst"):
+        return "docs"
+    # The per-type folders of the date/time tests: one family each, since
+    # Strata supports TIMESTAMP but not (yet) every zoned or TIME type.
+    folder = os.path.basename(os.path.dirname(rel))
+    if folder in ("timestamp", "timestamptz", "time", "timetz"):
+        return folder
+    if name in ("TestIpAddressFunctions.java", "TestIpAddressOperators.java", "TestUuidOperators.java"):
+        return "network"
+    table = [
+        ("Regexp", "regexp"), ("Json", "json"), ("DateTime", "datetime"), ("Timestamp", "datetime"),
+        ("Date", "datetime"), ("Time", "datetime"), ("Interval", "datetime"), ("Extract", "datetime"),
+        ("Math", "math"), ("String", "string"), ("ConcatWs", "string"), ("Varchar", "string"),
+        ("Char", "string"), ("Like", "string"), ("Url", "url"), ("Varbinary", "binary"), ("Bitwise", "math"),
+        ("Array", "array"), ("Map", "map"), ("Decimal", "decimal"), ("Double", "number"), ("Real", "number"),
+        ("Bigint", "number"), ("Integer", "number"), ("Smallint", "number"), ("Tinyint", "number"),
+        ("Boolean", "conditional"), ("Conditions", "conditional"), ("Try", "conditional"),
+        ("FormatNumber", "string"), ("Format", "string"), ("Row", "row"), ("Lambda", "lambda"),
+    ]
+    for key, fam in table:
+        if key in name:
+            return fam
+    return "other"
+
+
+def main():
+    root = sys.argv[1]
+    out = sys.argv[2] if len(sys.argv) > 2 else os.path.dirname(os.path.abspath(__file__))
+    files = defaultdict(list)
+    skipped_total = defaultdict(int)
+    for d in TEST_DIRS:
+        for dirpath, _, names in os.walk(os.path.join(root, d)):
+            for name in sorted(names):
+                if not (name.startswith(("Test", "AbstractTest")) and name.endswith(".java")):
+                    continue
+                path = os.path.join(dirpath, name)
+                rel = os.path.relpath(path, os.path.join(root, "core/trino-main/src/test/java"))
+                cases, skipped = read_tests(path, rel)
+                for c in cases:
+                    files[family(rel, c.function)].append(c)
+                for k, v in skipped.items():
+                    skipped_total[k] += v
+    docs = os.path.join(root, DOCS_DIR)
+    if os.path.isdir(docs):
+        for name in sorted(os.listdir(docs)):
+            if name.endswith(".rst"):
+                files["docs"].extend(read_docs(os.path.join(docs, name), f"docs/{name}"))
+    total = 0
+    for fam, cases in sorted(files.items()):
+        seen, unique = set(), []
+        for c in cases:
+            key = (c.sql, c.error, c.expected)
+            if key in seen:
+                continue
+            seen.add(key)
+            unique.append(c)
+        with open(os.path.join(out, f"{fam}.slt"), "w", encoding="utf-8") as f:
+            f.write(f"# Generated by tests/conformance/extract.py from Trino's tests and docs; do not edit.\n"
+                    f"# Each case names the Trino file and line it comes from.\n\n")
+            for c in unique:
+                f.write(c.slt() + "\n")
+        total += len(unique)
+        print(f"{fam:12} {len(unique):6} cases", file=sys.stderr)
+    print(f"{'total':12} {total:6} cases; left out: {sum(skipped_total.values())} "
+          f"({', '.join(f'{k} {v}' for k, v in sorted(skipped_total.items(), key=lambda x: -x[1])[:8])})",
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
