@@ -80,7 +80,7 @@ pub async fn execute(ws: &Workspace, sql: &str) -> Result<Vec<RecordBatch>> {
 
 /// Plans and runs a query (after the Athena statements were answered).
 async fn query(engine: &Engine, sql: &str) -> Result<Vec<RecordBatch>> {
-    let sql = sql.to_string();
+    let sql = crate::engine::athena::trino_spelling(sql);
     let ctx = engine.session_for(&sql).await?;
     check_tables(&ctx, engine, &sql)?;
     // Belt and braces for the refusal in `athena::classify`: DataFusion
@@ -119,7 +119,7 @@ fn check_tables(
     let Ok(statement) = state.sql_to_statement(sql, &dialect) else {
         return Ok(());
     };
-    refuse_char(&statement)?;
+    refuse_unsupported(&statement)?;
     let Ok(references) = state.resolve_table_references(&statement) else {
         return Ok(());
     };
@@ -147,11 +147,16 @@ fn check_tables(
     Ok(())
 }
 
-/// Refuses Trino's CHAR(n): Trino pads it with spaces and compares it
+/// Refuses what DataFusion would answer differently from Trino rather than
+/// give a wrong answer: CHAR(n) (Trino pads it with spaces and compares it
 /// without them, DataFusion reads it as VARCHAR, so `length(CAST('a' AS
-/// CHAR(3)))` would be 1 where Athena says 3. A refusal, not a wrong answer.
-fn refuse_char(statement: &datafusion::sql::parser::Statement) -> Result<()> {
-    use datafusion::sql::sqlparser::ast::{DataType as SqlType, Expr, visit_expressions};
+/// CHAR(3)))` would be 1 where Athena says 3), and a TIMESTAMP or TIME
+/// literal with more than 9 fraction digits (Trino keeps up to 12, Arrow
+/// nanoseconds, so they would be cut silently).
+fn refuse_unsupported(statement: &datafusion::sql::parser::Statement) -> Result<()> {
+    use datafusion::sql::sqlparser::ast::{
+        DataType as SqlType, Expr, TypedString, Value, visit_expressions,
+    };
     use std::ops::ControlFlow;
     let datafusion::sql::parser::Statement::Statement(statement) = statement else {
         return Ok(());
@@ -163,15 +168,34 @@ fn refuse_char(statement: &datafusion::sql::parser::Statement) -> Result<()> {
                 SqlType::Char(_) | SqlType::Character(_) | SqlType::CharacterVarying(None)
             ) =>
         {
-            ControlFlow::Break(data_type.to_string())
+            ControlFlow::Break(format!(
+                "{data_type} is not supported: Trino pads CHAR with spaces, Strata's strings \
+                 are VARCHAR (use VARCHAR, or rpad(x, n) for the padded text)"
+            ))
         }
+        Expr::TypedString(TypedString {
+            data_type: data_type @ (SqlType::Timestamp(..) | SqlType::Time(..)),
+            value,
+            ..
+        }) => match &value.value {
+            Value::SingleQuotedString(text)
+                if text
+                    .split_once('.')
+                    .map(|(_, f)| f.chars().take_while(char::is_ascii_digit).count())
+                    .unwrap_or(0)
+                    > 9 =>
+            {
+                ControlFlow::Break(format!(
+                    "{data_type} '{text}': more than 9 fraction digits; Strata's times hold \
+                     at most nanoseconds (Trino's up to picoseconds), so the rest would be cut"
+                ))
+            }
+            _ => ControlFlow::Continue(()),
+        },
         _ => ControlFlow::Continue(()),
     });
     match found {
-        ControlFlow::Break(t) => Err(Error::Statement(format!(
-            "{t} is not supported: Trino pads CHAR with spaces, Strata's strings are VARCHAR \
-             (use VARCHAR, or rpad(x, n) for the padded text)"
-        ))),
+        ControlFlow::Break(why) => Err(Error::Statement(why)),
         ControlFlow::Continue(()) => Ok(()),
     }
 }

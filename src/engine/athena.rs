@@ -310,6 +310,161 @@ impl Words {
     }
 }
 
+/// Trino's spelling in DataFusion's: `VALUES` rows without parentheses get
+/// them ([`values_in_parentheses`]), and a TIMESTAMP or TIME literal with 7
+/// to 9 fraction digits is read at nanoseconds (`TIMESTAMP(9) '...'`), as
+/// Trino reads a literal at the precision it is written in.
+pub fn trino_spelling(sql: &str) -> String {
+    nanosecond_literals(&values_in_parentheses(sql)).into_owned()
+}
+
+fn nanosecond_literals(sql: &str) -> std::borrow::Cow<'_, str> {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return sql.into();
+    };
+    let digits = |s: &str| {
+        s.split_once('.').map_or(0, |(_, f)| {
+            f.chars().take_while(char::is_ascii_digit).count()
+        })
+    };
+    let mut marks = vec![];
+    let mut last_word: Option<usize> = None;
+    for (i, t) in tokens.iter().enumerate() {
+        match t {
+            Token::Whitespace(_) => continue,
+            Token::SingleQuotedString(s) if (7..=9).contains(&digits(s)) => {
+                if let Some(w) = last_word {
+                    marks.push(w);
+                }
+            }
+            _ => {}
+        }
+        last_word = match t {
+            Token::Word(w)
+                if w.quote_style.is_none()
+                    && (w.value.eq_ignore_ascii_case("TIMESTAMP")
+                        || w.value.eq_ignore_ascii_case("TIME")) =>
+            {
+                Some(i)
+            }
+            _ => None,
+        };
+    }
+    if marks.is_empty() {
+        return sql.into();
+    }
+    let mut out = String::with_capacity(sql.len() + 3 * marks.len());
+    for (i, t) in tokens.iter().enumerate() {
+        out.push_str(&t.to_string());
+        if marks.contains(&i) {
+            out.push_str("(9)");
+        }
+    }
+    out.into()
+}
+
+/// Trino's `VALUES 1, 2` and `VALUES DATE '2024-01-31', DATE '2023-01-31'`
+/// (one-column rows without parentheses) in the parenthesised spelling
+/// DataFusion's parser needs; SQL without such rows comes back unchanged.
+pub fn values_in_parentheses(sql: &str) -> std::borrow::Cow<'_, str> {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return sql.into();
+    };
+    let word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+    let ends = [
+        "ORDER",
+        "LIMIT",
+        "OFFSET",
+        "FETCH",
+        "UNION",
+        "EXCEPT",
+        "INTERSECT",
+        "WINDOW",
+        "AS",
+    ];
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i], Token::Whitespace(_)))
+        .collect();
+    // Positions (in `tokens`) where "(" and ")" go.
+    let (mut opens, mut closes) = (vec![], vec![]);
+    let mut k = 0;
+    while k < significant.len() {
+        if !word(&tokens[significant[k]], "VALUES") {
+            k += 1;
+            continue;
+        }
+        k += 1;
+        // Each item: significant tokens up to a comma at depth 0 or the end.
+        loop {
+            let start = k;
+            let mut depth = 0i32;
+            while k < significant.len() {
+                let t = &tokens[significant[k]];
+                match t {
+                    Token::LParen => depth += 1,
+                    Token::RParen if depth == 0 => break,
+                    Token::RParen => depth -= 1,
+                    Token::Comma | Token::SemiColon if depth == 0 => break,
+                    _ if depth == 0 && ends.iter().any(|e| word(t, e)) => break,
+                    _ => {}
+                }
+                k += 1;
+            }
+            if k == start {
+                break;
+            }
+            let first = &tokens[significant[start]];
+            // A parenthesised row stays: its closing parenthesis ends the item.
+            let row = word(first, "ROW")
+                || (matches!(first, Token::LParen) && {
+                    let mut d = 0;
+                    let mut close = start;
+                    for (j, &at) in significant.iter().enumerate().take(k).skip(start) {
+                        match tokens[at] {
+                            Token::LParen => d += 1,
+                            Token::RParen => {
+                                d -= 1;
+                                if d == 0 {
+                                    close = j;
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    close == k - 1
+                });
+            if !row {
+                opens.push(significant[start]);
+                closes.push(significant[k - 1]);
+            }
+            if k < significant.len() && matches!(tokens[significant[k]], Token::Comma) {
+                k += 1;
+                continue;
+            }
+            break;
+        }
+    }
+    if opens.is_empty() {
+        return sql.into();
+    }
+    let mut out = String::with_capacity(sql.len() + 2 * opens.len());
+    for (i, t) in tokens.iter().enumerate() {
+        if opens.contains(&i) {
+            out.push('(');
+        }
+        out.push_str(&t.to_string());
+        if closes.contains(&i) {
+            out.push(')');
+        }
+    }
+    out.into()
+}
+
 /// Sorts a statement (without its `;`).
 pub fn classify(sql: &str) -> Statement {
     match classify_write(sql) {
@@ -581,6 +736,36 @@ mod tests {
             Statement::Repair("gold.daily_sales".into())
         );
         assert_eq!(classify("SELECT 1"), Statement::Sql("SELECT 1".into()));
+    }
+
+    #[test]
+    fn literals_with_nanoseconds_are_read_at_nanoseconds() {
+        assert_eq!(
+            trino_spelling(
+                "SELECT TIMESTAMP '2020-05-01 12:34:56.123456789', TIMESTAMP '2020-05-01 12:34:56.1'"
+            ),
+            "SELECT TIMESTAMP(9) '2020-05-01 12:34:56.123456789', TIMESTAMP '2020-05-01 12:34:56.1'"
+        );
+    }
+
+    #[test]
+    fn values_rows_without_parentheses_get_them() {
+        assert_eq!(
+            values_in_parentheses(
+                "SELECT * FROM (VALUES DATE '2024-01-31', DATE '2023-01-31') t(d)"
+            ),
+            "SELECT * FROM (VALUES (DATE '2024-01-31'), (DATE '2023-01-31')) t(d)"
+        );
+        assert_eq!(
+            values_in_parentheses("VALUES 1, 2 ORDER BY 1"),
+            "VALUES (1), (2) ORDER BY 1"
+        );
+        let unchanged = "SELECT * FROM (VALUES (1, 'a'), (2, 'b')) t(x, y)";
+        assert_eq!(values_in_parentheses(unchanged), unchanged);
+        assert_eq!(
+            values_in_parentheses("VALUES (1) + 2, 3"),
+            "VALUES ((1) + 2), (3)"
+        );
     }
 
     #[test]

@@ -60,7 +60,13 @@ pub(crate) fn session(config: &Config, lake: &Lake) -> Result<SessionContext> {
         .with_ballista_physical_extension_codec(Arc::new(codec::PhysicalCodec::default()));
     session.options_mut().sql_parser.collect_spans = true;
     session = session.with_target_partitions(config.resources.threads);
-    let ctx = SessionContext::new_with_config_rt(session, runtime(config, lake)?);
+    let state = SessionStateBuilder::new()
+        .with_config(session)
+        .with_runtime_env(runtime(config, lake)?)
+        .with_default_features()
+        .with_type_planner(Arc::new(trino::TrinoTypes))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     functions::register(&ctx);
     trino::register(&ctx);
     Ok(ctx)

@@ -220,7 +220,7 @@ pub(super) fn last_day_of_month(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef
 
 /// Translates MySQL format codes (Trino's `date_format`) to chrono's.
 /// `%D` (day with English suffix) is returned as a marker handled by the caller.
-pub(super) fn mysql_to_chrono(fmt: &str, parsing: bool) -> Result<String> {
+pub(super) fn mysql_to_chrono(fmt: &str) -> Result<String> {
     let mut out = String::new();
     let mut chars = fmt.chars();
     while let Some(c) = chars.next() {
@@ -252,45 +252,38 @@ pub(super) fn mysql_to_chrono(fmt: &str, parsing: bool) -> Result<String> {
             'T' => "%H:%M:%S",
             'v' => "%V",
             'W' => "%A",
-            'w' => "%w",
             'x' => "%G",
             'Y' => "%Y",
             'y' => "%y",
             '%' => "%%",
-            'D' if !parsing => "\u{1}",
-            other => {
+            'D' | 'U' | 'u' | 'V' | 'w' | 'X' => {
                 return plan_err!(
-                    "date format code %{other} is not supported (Trino does not support %U, %u, %V, %X either)"
+                    "date format code %{code} is not supported, as in Trino (%D %U %u %V %w %X); \
+                     format_datetime takes Joda patterns for these"
                 );
+            }
+            other => {
+                return plan_err!("date format code %{other} is not supported");
             }
         });
     }
     Ok(out)
 }
 
-pub(super) fn ordinal_suffix(day: u32) -> String {
-    let suffix = match (day % 10, day % 100) {
-        (_, 11..=13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{day}{suffix}")
+/// Trino formats a timestamp at millisecond precision, rounded half up
+/// (`56.5555` is `56.556`).
+fn to_millis_rounded(micros: i64) -> i64 {
+    (micros + 500).div_euclid(1000) * 1000
 }
 
 pub(super) fn date_format(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let (ts, fmts) = (timestamps(&a[0])?, texts(&a[1])?);
     let mut out = StringBuilder::new();
     for i in 0..ts.len() {
-        match (ts[i].and_then(to_datetime), &fmts[i]) {
+        match (ts[i].map(to_millis_rounded).and_then(to_datetime), &fmts[i]) {
             (Some(d), Some(f)) => {
-                let chrono_fmt = mysql_to_chrono(f, false)?;
-                let text = d
-                    .format(&chrono_fmt)
-                    .to_string()
-                    .replace('\u{1}', &ordinal_suffix(d.day()));
-                out.append_value(text);
+                let chrono_fmt = mysql_to_chrono(f)?;
+                out.append_value(d.format(&chrono_fmt).to_string());
             }
             _ => out.append_null(),
         }
@@ -304,7 +297,7 @@ pub(super) fn date_parse(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     for i in 0..ss.len() {
         match (&ss[i], &fmts[i]) {
             (Some(s), Some(f)) => {
-                let chrono_fmt = mysql_to_chrono(f, true)?;
+                let chrono_fmt = mysql_to_chrono(f)?;
                 match parse_partial(s, &chrono_fmt) {
                     Some(d) => out.append_value(to_micros(d)),
                     None => return exec_err!("Invalid format: \"{s}\" does not match \"{f}\""),
@@ -320,7 +313,7 @@ pub(super) fn format_datetime(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> 
     let (ts, fmts) = (timestamps(&a[0])?, texts(&a[1])?);
     let mut out = StringBuilder::new();
     for i in 0..ts.len() {
-        match (ts[i].and_then(to_datetime), &fmts[i]) {
+        match (ts[i].map(to_millis_rounded).and_then(to_datetime), &fmts[i]) {
             (Some(d), Some(f)) => {
                 let tokens = joda::tokens(f).map_err(DataFusionError::Execution)?;
                 out.append_value(joda::format(d, &tokens));
@@ -579,12 +572,10 @@ mod tests {
     #[test]
     fn mysql_codes() {
         assert_eq!(
-            mysql_to_chrono("%Y-%m-%d %H:%i:%s", false).unwrap(),
+            mysql_to_chrono("%Y-%m-%d %H:%i:%s").unwrap(),
             "%Y-%m-%d %H:%M:%S"
         );
-        assert!(mysql_to_chrono("%U", false).is_err());
-        assert_eq!(ordinal_suffix(1), "1st");
-        assert_eq!(ordinal_suffix(12), "12th");
-        assert_eq!(ordinal_suffix(23), "23rd");
+        assert!(mysql_to_chrono("%U").is_err());
+        assert!(mysql_to_chrono("%D").is_err());
     }
 }

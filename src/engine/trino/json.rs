@@ -38,6 +38,9 @@ pub(super) fn json_path(path: &str) -> Result<Vec<JsonStep>> {
                 steps.push(JsonStep::Key(q.to_string()));
             } else if let Ok(i) = inner.parse::<usize>() {
                 steps.push(JsonStep::Index(i));
+            } else if !inner.is_empty() && !inner.contains(['*', '"', '\'', '[']) {
+                // Trino reads an unquoted `[key]` as the key.
+                steps.push(JsonStep::Key(inner.to_string()));
             } else {
                 return invalid();
             }
@@ -56,6 +59,14 @@ pub(super) fn json_at(json: &str, steps: &[JsonStep]) -> Option<serde_json::Valu
     for s in steps {
         v = match (s, v) {
             (JsonStep::Key(k), serde_json::Value::Object(mut m)) => m.remove(k)?,
+            // `$.1` on an array is its element 1, as in Trino.
+            (JsonStep::Key(k), serde_json::Value::Array(mut a)) => {
+                let i: usize = k.parse().ok()?;
+                if i >= a.len() {
+                    return None;
+                }
+                a.swap_remove(i)
+            }
             (JsonStep::Index(i), serde_json::Value::Array(mut a)) if *i < a.len() => {
                 a.swap_remove(*i)
             }
@@ -94,4 +105,115 @@ pub(super) fn json_extract_with(
         }
     }
     Ok(Arc::new(out.finish()))
+}
+
+fn parsed(doc: &Option<String>) -> Option<serde_json::Value> {
+    serde_json::from_str(doc.as_deref()?).ok()
+}
+
+/// `json_array_length(json)`: NULL unless an array.
+pub(super) fn json_array_length(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let mut out = Int64Builder::new();
+    for doc in texts(&a[0])? {
+        out.append_option(match parsed(&doc) {
+            Some(serde_json::Value::Array(v)) => Some(v.len() as i64),
+            _ => None,
+        });
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `json_size(json, path)`: the elements of the array or object at the
+/// path, 0 for a scalar, NULL when the path finds nothing.
+pub(super) fn json_size(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (docs, paths) = (texts(&a[0])?, texts(&a[1])?);
+    let mut out = Int64Builder::new();
+    for i in 0..docs.len() {
+        let (Some(doc), Some(path)) = (&docs[i], &paths[i]) else {
+            out.append_null();
+            continue;
+        };
+        let steps = json_path(path)?;
+        out.append_option(json_at(doc, &steps).map(|v| match v {
+            serde_json::Value::Array(a) => a.len() as i64,
+            serde_json::Value::Object(m) => m.len() as i64,
+            _ => 0,
+        }));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `json_array_get(json_array, index)`: the element as JSON text, from 0,
+/// negative from the end, NULL outside.
+pub(super) fn json_array_get(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (docs, indexes) = (texts(&a[0])?, integers(&a[1])?);
+    let mut out = StringBuilder::new();
+    for (doc, index) in docs.iter().zip(indexes) {
+        let (Some(serde_json::Value::Array(v)), Some(i)) = (parsed(doc), index) else {
+            out.append_null();
+            continue;
+        };
+        let at = if i < 0 { v.len() as i64 + i } else { i };
+        out.append_option(
+            usize::try_from(at)
+                .ok()
+                .and_then(|at| v.get(at))
+                .map(|e| e.to_string()),
+        );
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `json_array_contains(json, value)`: whether the array holds the value
+/// (a boolean, number or string, compared as Trino does: by kind and value).
+pub(super) fn json_array_contains(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let docs = texts(&a[0])?;
+    let kind = a[1].data_type().clone();
+    let values = texts(&a[1])?;
+    let mut out = datafusion::arrow::array::BooleanBuilder::new();
+    for (doc, value) in docs.iter().zip(values) {
+        let (Some(serde_json::Value::Array(v)), Some(value)) = (parsed(doc), value) else {
+            out.append_null();
+            continue;
+        };
+        let found = v.iter().any(|e| match (e, &kind) {
+            (serde_json::Value::Bool(b), DataType::Boolean) => b.to_string() == value,
+            (serde_json::Value::Number(n), k) if k.is_integer() => {
+                n.as_i64().is_some_and(|n| n.to_string() == value)
+            }
+            (serde_json::Value::Number(n), k)
+                if k.is_floating() || matches!(k, DataType::Decimal128(..)) =>
+            {
+                matches!((n.as_f64(), value.parse::<f64>()), (Some(a), Ok(b)) if a == b)
+            }
+            (
+                serde_json::Value::String(s),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View,
+            ) => *s == value,
+            _ => false,
+        });
+        out.append_value(found);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `json_parse(text)`: the JSON, compact; malformed text is an error.
+pub(super) fn json_parse(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let mut out = StringBuilder::new();
+    for doc in texts(&a[0])? {
+        let Some(doc) = doc else {
+            out.append_null();
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_str(&doc).map_err(|e| {
+            DataFusionError::Execution(format!("Cannot convert '{doc}' to JSON: {e}"))
+        })?;
+        out.append_value(v.to_string());
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `json_format(json)`: the JSON as text.
+pub(super) fn json_format(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    json_parse(a, &DataType::Utf8)
 }

@@ -138,3 +138,154 @@ fn float_values(a: &ArrayRef) -> Option<Vec<Option<f64>>> {
         )
     })?
 }
+
+/// `nan()`, `infinity()`: the doubles.
+pub(super) fn nan(_: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    Ok(Arc::new(Float64Array::from(vec![f64::NAN])))
+}
+
+/// `infinity()`.
+pub(super) fn infinity(_: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    Ok(Arc::new(Float64Array::from(vec![f64::INFINITY])))
+}
+
+fn doubles(a: &ArrayRef) -> Result<Vec<Option<f64>>> {
+    let f = cast(a, &DataType::Float64)?;
+    Ok(
+        f.as_primitive::<datafusion::arrow::datatypes::Float64Type>()
+            .iter()
+            .collect(),
+    )
+}
+
+fn test_double(a: &[ArrayRef], test: fn(f64) -> bool) -> Result<ArrayRef> {
+    Ok(Arc::new(
+        doubles(&a[0])?
+            .into_iter()
+            .map(|v| v.map(test))
+            .collect::<BooleanArray>(),
+    ))
+}
+
+/// `is_nan(x)`.
+pub(super) fn is_nan(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    test_double(a, f64::is_nan)
+}
+
+/// `is_finite(x)`.
+pub(super) fn is_finite(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    test_double(a, f64::is_finite)
+}
+
+/// `is_infinite(x)`.
+pub(super) fn is_infinite(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    test_double(a, f64::is_infinite)
+}
+
+/// The type of `sign`, `truncate`, `mod`: an integer stays its type, a
+/// decimal a decimal (`sign` of a decimal is `decimal(1, 0)`), the rest double.
+pub(super) fn same_number_type(t: &[DataType]) -> Result<DataType> {
+    match t.first() {
+        Some(d) if d.is_integer() || matches!(d, DataType::Decimal128(..) | DataType::Float32) => {
+            Ok(d.clone())
+        }
+        Some(DataType::Null) | None => Ok(DataType::Float64),
+        Some(d) if d.is_numeric() => Ok(DataType::Float64),
+        Some(other) => plan_err!("not a number: {other}"),
+    }
+}
+
+/// `sign(x)`: -1, 0 or 1 of x's type (NaN for NaN).
+pub(super) fn sign(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    match a[0].data_type() {
+        d if d.is_integer() => {
+            let v = integers(&a[0])?;
+            let out: ArrayRef = Arc::new(
+                v.into_iter()
+                    .map(|x| x.map(i64::signum))
+                    .collect::<datafusion::arrow::array::Int64Array>(),
+            );
+            Ok(cast(&out, ret)?)
+        }
+        DataType::Decimal128(..) => {
+            let d = a[0].as_primitive::<Decimal128Type>();
+            let out: Decimal128Array = d.iter().map(|v| v.map(i128::signum)).collect();
+            let DataType::Decimal128(p, _) = ret else {
+                return exec_err!("sign: not a decimal type");
+            };
+            Ok(Arc::new(out.with_precision_and_scale(*p, 0)?))
+        }
+        _ => {
+            let out: ArrayRef = Arc::new(
+                doubles(&a[0])?
+                    .into_iter()
+                    .map(|x| {
+                        x.map(|x| {
+                            if x.is_nan() || x == 0.0 {
+                                x
+                            } else {
+                                x.signum()
+                            }
+                        })
+                    })
+                    .collect::<Float64Array>(),
+            );
+            Ok(cast(&out, ret)?)
+        }
+    }
+}
+
+/// `sign`'s type: a decimal's sign is `decimal(1, 0)`.
+pub(super) fn sign_type(t: &[DataType]) -> Result<DataType> {
+    match t.first() {
+        Some(DataType::Decimal128(..)) => Ok(DataType::Decimal128(1, 0)),
+        _ => same_number_type(t),
+    }
+}
+
+/// `truncate(x [, n])`: x cut toward zero (to n decimals), of x's type.
+pub(super) fn truncate(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    let places = a.get(1).map(integers).transpose()?;
+    let n_of = |i: usize| places.as_ref().map_or(Some(0), |p| p[i]);
+    match a[0].data_type() {
+        d if d.is_integer() && places.is_none() => Ok(a[0].clone()),
+        DataType::Decimal128(p, s) => {
+            let d = a[0].as_primitive::<Decimal128Type>();
+            let s = i32::from(*s);
+            let out: Decimal128Array = d
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let (v, n) = (v?, n_of(i)?);
+                    let cut = s - n.clamp(-38, 38) as i32;
+                    Some(if cut <= 0 {
+                        v
+                    } else if cut > 38 {
+                        0
+                    } else {
+                        let factor = 10i128.pow(cut as u32);
+                        v - v % factor
+                    })
+                })
+                .collect();
+            Ok(Arc::new(out.with_precision_and_scale(*p, s as i8)?))
+        }
+        _ => {
+            let out: ArrayRef = Arc::new(
+                doubles(&a[0])?
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, x)| {
+                        let (x, n) = (x?, n_of(i)?);
+                        if n == 0 {
+                            return Some(x.trunc());
+                        }
+                        let factor = 10f64.powi(n.clamp(-308, 308) as i32);
+                        Some((x * factor).trunc() / factor)
+                    })
+                    .collect::<Float64Array>(),
+            );
+            Ok(cast(&out, ret)?)
+        }
+    }
+}

@@ -29,6 +29,7 @@ mod json;
 mod math;
 mod regexp;
 mod strings;
+mod types;
 
 use aggregate::*;
 use arrays::*;
@@ -37,6 +38,8 @@ use json::*;
 use math::*;
 use regexp::*;
 use strings::*;
+pub use types::TrinoTypes;
+use types::type_of;
 
 const MICROS: i64 = 1_000_000;
 const EPOCH_DAYS_FROM_CE: i32 = 719_163;
@@ -400,7 +403,51 @@ pub fn register(ctx: &SessionContext) {
             Some("UTC".into()),
         ))
     };
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 20] = [
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 34] = [
+        ("nan", Some(&[0]), |_| Ok(DataType::Float64), nan),
+        ("infinity", Some(&[0]), |_| Ok(DataType::Float64), infinity),
+        ("is_nan", Some(&[1]), |_| Ok(DataType::Boolean), is_nan),
+        (
+            "is_finite",
+            Some(&[1]),
+            |_| Ok(DataType::Boolean),
+            is_finite,
+        ),
+        (
+            "is_infinite",
+            Some(&[1]),
+            |_| Ok(DataType::Boolean),
+            is_infinite,
+        ),
+        ("sign", Some(&[1]), sign_type, sign),
+        ("truncate", Some(&[1, 2]), same_number_type, truncate),
+        (
+            "json_array_length",
+            Some(&[1]),
+            |_| Ok(DataType::Int64),
+            json_array_length,
+        ),
+        ("json_size", Some(&[2]), |_| Ok(DataType::Int64), json_size),
+        (
+            "json_array_get",
+            Some(&[2]),
+            |_| Ok(DataType::Utf8),
+            json_array_get,
+        ),
+        (
+            "json_array_contains",
+            Some(&[2]),
+            |_| Ok(DataType::Boolean),
+            json_array_contains,
+        ),
+        ("json_parse", Some(&[1]), |_| Ok(DataType::Utf8), json_parse),
+        (
+            "json_format",
+            Some(&[1]),
+            |_| Ok(DataType::Utf8),
+            json_format,
+        ),
+        ("typeof", Some(&[1]), |_| Ok(DataType::Utf8), type_of),
         (
             "regexp_extract",
             Some(&[2, 3]),
@@ -460,6 +507,7 @@ pub fn register(ctx: &SessionContext) {
     for (name, arities, returns, eval) in shaped {
         use datafusion::logical_expr::TypeSignature;
         let signature = match arities {
+            Some([0]) => Signature::nullary(Volatility::Immutable),
             Some([n]) => Signature::any(*n, Volatility::Immutable),
             Some(many) => Signature::one_of(
                 many.iter().map(|n| TypeSignature::Any(*n)).collect(),

@@ -1,0 +1,109 @@
+//! Trino's SQL types where DataFusion reads them otherwise: `TIMESTAMP` and
+//! `TIME` are microseconds (as Parquet's default), so years 1 to 9999 fit
+//! where nanoseconds stop at 1677 and 2262; `TIMESTAMP(9)` is nanoseconds;
+//! other precisions are refused (Trino rounds to them); `VARBINARY` is
+//! binary.
+
+use datafusion::arrow::datatypes::FieldRef;
+use datafusion::logical_expr::planner::TypePlanner;
+use datafusion::sql::sqlparser::ast::{DataType as SqlType, TimezoneInfo};
+
+use super::*;
+
+/// The [`TypePlanner`] of Strata's sessions.
+#[derive(Debug, Default)]
+pub struct TrinoTypes;
+
+/// The unit of a TIMESTAMP(p) or TIME(p). Trino rounds to p digits; Arrow
+/// keeps 0, 3, 6 or 9 and casts cut, so only the precisions whose values
+/// come out as Trino's are taken: none given (microseconds here), 6 and 9.
+fn unit(kind: &str, precision: Option<u64>) -> Result<TimeUnit> {
+    match precision {
+        None | Some(6) => Ok(TimeUnit::Microsecond),
+        Some(9) => Ok(TimeUnit::Nanosecond),
+        Some(p) => plan_err!(
+            "{kind}({p}) is not supported: Trino rounds to {p} digits, Strata keeps 6 \
+             (microseconds) or 9; write {kind} or {kind}(6) and round with date_trunc"
+        ),
+    }
+}
+
+impl TypePlanner for TrinoTypes {
+    fn plan_type_field(&self, sql_type: &SqlType) -> Result<Option<FieldRef>> {
+        let data_type = match sql_type {
+            SqlType::Timestamp(p, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone) => {
+                DataType::Timestamp(unit("TIMESTAMP", *p)?, None)
+            }
+            SqlType::Time(p, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone) => {
+                DataType::Time64(unit("TIME", *p)?)
+            }
+            SqlType::Varbinary(_) => DataType::Binary,
+            _ => return Ok(None),
+        };
+        Ok(Some(Arc::new(datafusion::arrow::datatypes::Field::new(
+            "", data_type, true,
+        ))))
+    }
+}
+
+/// A type's name as Trino spells it (`typeof`).
+pub(super) fn trino_name(t: &DataType) -> String {
+    use DataType::*;
+    let precision = |u: &TimeUnit| match u {
+        TimeUnit::Second => 0,
+        TimeUnit::Millisecond => 3,
+        TimeUnit::Microsecond => 6,
+        TimeUnit::Nanosecond => 9,
+    };
+    match t {
+        Null => "unknown".into(),
+        Boolean => "boolean".into(),
+        Int8 => "tinyint".into(),
+        Int16 => "smallint".into(),
+        Int32 => "integer".into(),
+        Int64 => "bigint".into(),
+        Float32 => "real".into(),
+        Float64 => "double".into(),
+        Decimal128(p, s) | Decimal256(p, s) => format!("decimal({p},{s})"),
+        Utf8 | LargeUtf8 | Utf8View => "varchar".into(),
+        Binary | LargeBinary | BinaryView => "varbinary".into(),
+        Date32 | Date64 => "date".into(),
+        Timestamp(u, None) => format!("timestamp({})", precision(u)),
+        Timestamp(u, Some(_)) => format!("timestamp({}) with time zone", precision(u)),
+        Time32(u) | Time64(u) => format!("time({})", precision(u)),
+        Interval(datafusion::arrow::datatypes::IntervalUnit::YearMonth) => {
+            "interval year to month".into()
+        }
+        Interval(_) | Duration(_) => "interval day to second".into(),
+        List(f) | LargeList(f) | FixedSizeList(f, _) => {
+            format!("array({})", trino_name(f.data_type()))
+        }
+        Map(entries, _) => match entries.data_type() {
+            Struct(kv) if kv.len() == 2 => format!(
+                "map({}, {})",
+                trino_name(kv[0].data_type()),
+                trino_name(kv[1].data_type())
+            ),
+            other => format!("map({other})"),
+        },
+        Struct(fields) => format!(
+            "row({})",
+            fields
+                .iter()
+                .map(|f| format!("{} {}", f.name(), trino_name(f.data_type())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string().to_lowercase(),
+    }
+}
+
+/// `typeof(x)`: x's type as Trino names it (strings are `varchar`, without
+/// the length Trino gives a literal).
+pub(super) fn type_of(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let name = trino_name(a[0].data_type());
+    Ok(Arc::new(datafusion::arrow::array::StringArray::from(vec![
+        name;
+        a[0].len()
+    ])))
+}
