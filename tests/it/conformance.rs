@@ -20,7 +20,6 @@ use std::path::Path;
 
 use datafusion::arrow::datatypes::DataType;
 use strata::app::Workspace;
-use strata::config::{Config, Environment, Overrides};
 
 /// One generated case.
 #[derive(Debug, Clone)]
@@ -359,15 +358,7 @@ async fn trino_expectations() {
     );
 
     let project = crate::common::Project::without_models();
-    let config = Config::load(
-        &Overrides {
-            project: Some(project.path().to_path_buf()),
-            ..Default::default()
-        },
-        &Environment::default(),
-    )
-    .unwrap();
-    let ws = Workspace::open(config).await.unwrap();
+    let ws = project.workspace().await;
 
     let mut families: BTreeMap<String, Tally> = BTreeMap::new();
     let mut functions: BTreeMap<String, Tally> = BTreeMap::new();

@@ -119,6 +119,14 @@ pub(super) fn is_date(t: &DataType) -> bool {
     matches!(t, DataType::Date32 | DataType::Date64)
 }
 
+/// The types of a call's arguments.
+fn argument_types(args: &ScalarFunctionArgs) -> Vec<DataType> {
+    args.arg_fields
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect()
+}
+
 /// A function's return type from its argument types.
 type ReturnType = fn(&[DataType]) -> Result<DataType>;
 /// A function's evaluation over whole argument arrays, given its return type.
@@ -160,12 +168,7 @@ impl ScalarUDFImpl for Function {
         (self.returns)(args)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let types: Vec<DataType> = args
-            .arg_fields
-            .iter()
-            .map(|f| f.data_type().clone())
-            .collect();
-        let ret = (self.returns)(&types)?;
+        let ret = (self.returns)(&argument_types(&args))?;
         let (a, scalar) = arrays(&args)?;
         output((self.eval)(&a, &ret)?, scalar)
     }
@@ -225,12 +228,7 @@ impl ScalarUDFImpl for ByArgument {
         self.pick(types).return_type(types)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let types: Vec<DataType> = args
-            .arg_fields
-            .iter()
-            .map(|f| f.data_type().clone())
-            .collect();
-        self.pick(&types).invoke_with_args(args)
+        self.pick(&argument_types(&args)).invoke_with_args(args)
     }
 }
 
@@ -335,66 +333,6 @@ pub fn register(ctx: &SessionContext) {
             DataType::Timestamp(TimeUnit::Microsecond, None)
         })
     };
-    let functions: [(&'static str, usize, ReturnType, Eval); 10] = [
-        ("date_add", 3, same_as_third, date_add),
-        ("date_diff", 3, |_| Ok(DataType::Int64), date_diff),
-        (
-            "last_day_of_month",
-            1,
-            |_| Ok(DataType::Date32),
-            last_day_of_month,
-        ),
-        ("date_format", 2, |_| Ok(DataType::Utf8), date_format),
-        (
-            "date_parse",
-            2,
-            |_| Ok(DataType::Timestamp(TimeUnit::Microsecond, None)),
-            date_parse,
-        ),
-        (
-            "from_iso8601_date",
-            1,
-            |_| Ok(DataType::Date32),
-            from_iso8601_date,
-        ),
-        (
-            "from_iso8601_timestamp",
-            1,
-            |_| {
-                Ok(DataType::Timestamp(
-                    TimeUnit::Microsecond,
-                    Some("UTC".into()),
-                ))
-            },
-            from_iso8601_timestamp,
-        ),
-        ("to_iso8601", 1, |_| Ok(DataType::Utf8), to_iso8601),
-        (
-            "format_datetime",
-            2,
-            |_| Ok(DataType::Utf8),
-            format_datetime,
-        ),
-        (
-            "parse_datetime",
-            2,
-            |_| {
-                Ok(DataType::Timestamp(
-                    TimeUnit::Microsecond,
-                    Some("UTC".into()),
-                ))
-            },
-            parse_datetime,
-        ),
-    ];
-    for (name, arity, returns, eval) in functions {
-        ctx.register_udf(ScalarUDF::from(Function {
-            name,
-            signature: Signature::any(arity, Volatility::Immutable),
-            returns,
-            eval,
-        }));
-    }
     // Functions with optional or variadic arguments: (name, arities or
     // None for any number, type, evaluation).
     let timestamp_utc: ReturnType = |_| {
@@ -403,67 +341,80 @@ pub fn register(ctx: &SessionContext) {
             Some("UTC".into()),
         ))
     };
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 34] = [
-        ("nan", Some(&[0]), |_| Ok(DataType::Float64), nan),
-        ("infinity", Some(&[0]), |_| Ok(DataType::Float64), infinity),
-        ("is_nan", Some(&[1]), |_| Ok(DataType::Boolean), is_nan),
+    let (utf8, int64, boolean, float64, date): (
+        ReturnType,
+        ReturnType,
+        ReturnType,
+        ReturnType,
+        ReturnType,
+    ) = (
+        |_| Ok(DataType::Utf8),
+        |_| Ok(DataType::Int64),
+        |_| Ok(DataType::Boolean),
+        |_| Ok(DataType::Float64),
+        |_| Ok(DataType::Date32),
+    );
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 44] = [
+        ("date_add", Some(&[3]), same_as_third, date_add),
+        ("date_diff", Some(&[3]), int64, date_diff),
+        ("last_day_of_month", Some(&[1]), date, last_day_of_month),
+        ("date_format", Some(&[2]), utf8, date_format),
         (
-            "is_finite",
-            Some(&[1]),
-            |_| Ok(DataType::Boolean),
-            is_finite,
+            "date_parse",
+            Some(&[2]),
+            |_| Ok(DataType::Timestamp(TimeUnit::Microsecond, None)),
+            date_parse,
         ),
+        ("from_iso8601_date", Some(&[1]), date, from_iso8601_date),
         (
-            "is_infinite",
+            "from_iso8601_timestamp",
             Some(&[1]),
-            |_| Ok(DataType::Boolean),
-            is_infinite,
+            |_| {
+                Ok(DataType::Timestamp(
+                    TimeUnit::Microsecond,
+                    Some("UTC".into()),
+                ))
+            },
+            from_iso8601_timestamp,
         ),
+        ("to_iso8601", Some(&[1]), utf8, to_iso8601),
+        ("format_datetime", Some(&[2]), utf8, format_datetime),
+        (
+            "parse_datetime",
+            Some(&[2]),
+            |_| {
+                Ok(DataType::Timestamp(
+                    TimeUnit::Microsecond,
+                    Some("UTC".into()),
+                ))
+            },
+            parse_datetime,
+        ),
+        ("nan", Some(&[0]), float64, nan),
+        ("infinity", Some(&[0]), float64, infinity),
+        ("is_nan", Some(&[1]), boolean, is_nan),
+        ("is_finite", Some(&[1]), boolean, is_finite),
+        ("is_infinite", Some(&[1]), boolean, is_infinite),
         ("sign", Some(&[1]), sign_type, sign),
         ("truncate", Some(&[1, 2]), same_number_type, truncate),
-        (
-            "json_array_length",
-            Some(&[1]),
-            |_| Ok(DataType::Int64),
-            json_array_length,
-        ),
-        ("json_size", Some(&[2]), |_| Ok(DataType::Int64), json_size),
-        (
-            "json_array_get",
-            Some(&[2]),
-            |_| Ok(DataType::Utf8),
-            json_array_get,
-        ),
+        ("json_array_length", Some(&[1]), int64, json_array_length),
+        ("json_size", Some(&[2]), int64, json_size),
+        ("json_array_get", Some(&[2]), utf8, json_array_get),
         (
             "json_array_contains",
             Some(&[2]),
-            |_| Ok(DataType::Boolean),
+            boolean,
             json_array_contains,
         ),
-        ("json_parse", Some(&[1]), |_| Ok(DataType::Utf8), json_parse),
-        (
-            "json_format",
-            Some(&[1]),
-            |_| Ok(DataType::Utf8),
-            json_format,
-        ),
-        ("typeof", Some(&[1]), |_| Ok(DataType::Utf8), type_of),
-        (
-            "regexp_extract",
-            Some(&[2, 3]),
-            |_| Ok(DataType::Utf8),
-            regexp_extract,
-        ),
-        (
-            "regexp_replace",
-            Some(&[2, 3]),
-            |_| Ok(DataType::Utf8),
-            regexp_replace,
-        ),
-        ("substr", Some(&[2, 3]), |_| Ok(DataType::Utf8), substr),
-        ("substring", Some(&[2, 3]), |_| Ok(DataType::Utf8), substr),
-        ("concat_ws", None, |_| Ok(DataType::Utf8), concat_ws),
-        ("split_part", Some(&[3]), |_| Ok(DataType::Utf8), split_part),
+        ("json_parse", Some(&[1]), utf8, json_parse),
+        ("json_format", Some(&[1]), utf8, json_format),
+        ("typeof", Some(&[1]), utf8, type_of),
+        ("regexp_extract", Some(&[2, 3]), utf8, regexp_extract),
+        ("regexp_replace", Some(&[2, 3]), utf8, regexp_replace),
+        ("substr", Some(&[2, 3]), utf8, substr),
+        ("substring", Some(&[2, 3]), utf8, substr),
+        ("concat_ws", None, utf8, concat_ws),
+        ("split_part", Some(&[3]), utf8, split_part),
         (
             "split",
             Some(&[2, 3]),
@@ -471,38 +422,18 @@ pub fn register(ctx: &SessionContext) {
             split,
         ),
         ("sequence", Some(&[2, 3]), sequence_type, sequence),
-        (
-            "cardinality",
-            Some(&[1]),
-            |_| Ok(DataType::Int64),
-            cardinality,
-        ),
+        ("cardinality", Some(&[1]), int64, cardinality),
         ("element_at", Some(&[2]), element_type, element_at),
         ("repeat", Some(&[2]), repeat_type, repeat),
         ("ceil", Some(&[1]), rounding_type, ceil),
         ("ceiling", Some(&[1]), rounding_type, ceil),
         ("floor", Some(&[1]), rounding_type, floor),
-        (
-            "to_unixtime",
-            Some(&[1]),
-            |_| Ok(DataType::Float64),
-            to_unixtime,
-        ),
+        ("to_unixtime", Some(&[1]), float64, to_unixtime),
         ("from_unixtime", Some(&[1]), timestamp_utc, from_unixtime),
-        ("date_part", Some(&[2]), |_| Ok(DataType::Int64), date_part),
-        ("datepart", Some(&[2]), |_| Ok(DataType::Int64), date_part),
-        (
-            "json_extract_scalar",
-            Some(&[2]),
-            |_| Ok(DataType::Utf8),
-            json_extract_scalar,
-        ),
-        (
-            "json_extract",
-            Some(&[2]),
-            |_| Ok(DataType::Utf8),
-            json_extract,
-        ),
+        ("date_part", Some(&[2]), int64, date_part),
+        ("datepart", Some(&[2]), int64, date_part),
+        ("json_extract_scalar", Some(&[2]), utf8, json_extract_scalar),
+        ("json_extract", Some(&[2]), utf8, json_extract),
     ];
     for (name, arities, returns, eval) in shaped {
         use datafusion::logical_expr::TypeSignature;

@@ -95,6 +95,11 @@ impl Project {
 
     /// A session over the project's source and lake, as the binary builds it.
     pub async fn engine(&self) -> Engine {
+        self.workspace().await.engine
+    }
+
+    /// The project's workspace (config, engine), as `strata sql` opens it.
+    pub async fn workspace(&self) -> strata::app::Workspace {
         let config = Config::load(
             &Overrides {
                 project: Some(self.path().to_path_buf()),
@@ -103,7 +108,7 @@ impl Project {
             &Environment::default(),
         )
         .unwrap();
-        strata::app::Workspace::open(config).await.unwrap().engine
+        strata::app::Workspace::open(config).await.unwrap()
     }
 
     /// The files of every table's current version, each with a
