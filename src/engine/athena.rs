@@ -311,14 +311,17 @@ impl Words {
 }
 
 /// Trino's spelling in DataFusion's: `VALUES` rows without parentheses get
-/// them ([`values_in_parentheses`]), and a TIMESTAMP or TIME literal with 7
-/// to 9 fraction digits is read at nanoseconds (`TIMESTAMP(9) '...'`), as
-/// Trino reads a literal at the precision it is written in.
+/// them ([`values_in_parentheses`]), and typed literals take the precision
+/// they are written in, as in Trino ([`literal_precision`]).
 pub fn trino_spelling(sql: &str) -> String {
-    nanosecond_literals(&values_in_parentheses(sql)).into_owned()
+    literal_precision(&values_in_parentheses(sql)).into_owned()
 }
 
-fn nanosecond_literals(sql: &str) -> std::borrow::Cow<'_, str> {
+/// `DECIMAL '1.50'` is `DECIMAL(3,2) '1.50'` (DataFusion would read every
+/// DECIMAL literal as `decimal(38,10)`, rounding `1.999...` past 10 places
+/// to 2), and a TIMESTAMP or TIME literal with 7 to 9 fraction digits is
+/// `TIMESTAMP(9) '...'` (nanoseconds; up to 6 digits are microseconds).
+fn literal_precision(sql: &str) -> std::borrow::Cow<'_, str> {
     use datafusion::sql::sqlparser::dialect::GenericDialect;
     use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
     let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
@@ -329,25 +332,31 @@ fn nanosecond_literals(sql: &str) -> std::borrow::Cow<'_, str> {
             f.chars().take_while(char::is_ascii_digit).count()
         })
     };
-    let mut marks = vec![];
-    let mut last_word: Option<usize> = None;
+    // (token index of the type word, the precision to add after it)
+    let mut marks: Vec<(usize, String)> = vec![];
+    let mut last_word: Option<(usize, String)> = None;
     for (i, t) in tokens.iter().enumerate() {
         match t {
             Token::Whitespace(_) => continue,
-            Token::SingleQuotedString(s) if (7..=9).contains(&digits(s)) => {
-                if let Some(w) = last_word {
-                    marks.push(w);
+            Token::SingleQuotedString(s) => match &last_word {
+                Some((w, kind)) if kind != "DECIMAL" && (7..=9).contains(&digits(s)) => {
+                    marks.push((*w, "(9)".into()));
                 }
-            }
+                Some((w, kind)) if kind == "DECIMAL" => {
+                    if let Some(p) = decimal_precision(s) {
+                        marks.push((*w, p));
+                    }
+                }
+                _ => {}
+            },
             _ => {}
         }
         last_word = match t {
-            Token::Word(w)
-                if w.quote_style.is_none()
-                    && (w.value.eq_ignore_ascii_case("TIMESTAMP")
-                        || w.value.eq_ignore_ascii_case("TIME")) =>
-            {
-                Some(i)
+            Token::Word(w) if w.quote_style.is_none() => {
+                let kind = w.value.to_ascii_uppercase();
+                ["TIMESTAMP", "TIME", "DECIMAL"]
+                    .contains(&kind.as_str())
+                    .then_some((i, kind))
             }
             _ => None,
         };
@@ -355,14 +364,33 @@ fn nanosecond_literals(sql: &str) -> std::borrow::Cow<'_, str> {
     if marks.is_empty() {
         return sql.into();
     }
-    let mut out = String::with_capacity(sql.len() + 3 * marks.len());
+    let mut out = String::with_capacity(sql.len() + 8 * marks.len());
     for (i, t) in tokens.iter().enumerate() {
         out.push_str(&t.to_string());
-        if marks.contains(&i) {
-            out.push_str("(9)");
+        if let Some((_, p)) = marks.iter().find(|(w, _)| *w == i) {
+            out.push_str(p);
         }
     }
     out.into()
+}
+
+/// `(p,s)` of a decimal literal's text, as Trino types it: `s` its fraction
+/// digits, `p` all its digits (at least `s`, at least 1).
+fn decimal_precision(text: &str) -> Option<String> {
+    let t = text.trim();
+    let t = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let (whole, fraction) = t.split_once('.').unwrap_or((t, ""));
+    if !whole
+        .chars()
+        .chain(fraction.chars())
+        .all(|c| c.is_ascii_digit())
+        || whole.len() + fraction.len() == 0
+    {
+        return None;
+    }
+    let whole = whole.trim_start_matches('0');
+    let p = (whole.len() + fraction.len()).max(1);
+    (p <= 38).then(|| format!("({p},{})", fraction.len()))
 }
 
 /// Trino's `VALUES 1, 2` and `VALUES DATE '2024-01-31', DATE '2023-01-31'`
@@ -739,12 +767,16 @@ mod tests {
     }
 
     #[test]
-    fn literals_with_nanoseconds_are_read_at_nanoseconds() {
+    fn typed_literals_take_the_precision_they_are_written_in() {
         assert_eq!(
             trino_spelling(
                 "SELECT TIMESTAMP '2020-05-01 12:34:56.123456789', TIMESTAMP '2020-05-01 12:34:56.1'"
             ),
             "SELECT TIMESTAMP(9) '2020-05-01 12:34:56.123456789', TIMESTAMP '2020-05-01 12:34:56.1'"
+        );
+        assert_eq!(
+            trino_spelling("SELECT DECIMAL '0.0034', DECIMAL '-12.50', DECIMAL '007'"),
+            "SELECT DECIMAL(4,4) '0.0034', DECIMAL(4,2) '-12.50', DECIMAL(1,0) '007'"
         );
     }
 

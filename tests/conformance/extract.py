@@ -316,6 +316,15 @@ def render(e, cls):
     if k in ("num", "neg", "cast"):
         n = number_of(e)
         return repr(float(n)) if cls == "R" and isinstance(n, int) else str(n)
+    if k == "bin" and cls in ("I", "R", "N"):
+        # Java arithmetic on numbers (`100000000017L + 37`), not text.
+        a, b = number_of(e[2]), number_of(e[3])
+        if e[1] == "/" and isinstance(a, int) and isinstance(b, int):
+            raise Unreadable("integer division")
+        v = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else None}[e[1]]
+        if v is None or (isinstance(v, int) and not -2**63 <= v < 2**63):
+            raise Unreadable("overflow")
+        return repr(float(v)) if cls == "R" else str(v)
     if k in ("str", "bin"):
         return text_of(e)
     if k == "call":
@@ -551,6 +560,12 @@ def read_docs(path, rel):
             continue
         if result == "null":
             result = "NULL"
+        if "(invalid" in result:
+            continue
+        # `JSON '[1,2]'` in the docs is the JSON text.
+        m = re.fullmatch(r"JSON '(.*)'", result)
+        if m:
+            result = m.group(1)
         if result.startswith("'") and result.endswith("'"):
             result = result[1:-1]
         cases.append(Case(rel, n, function_of(sql), sql, "doc", "?", result))

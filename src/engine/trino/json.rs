@@ -184,7 +184,9 @@ pub(super) fn json_array_contains(a: &[ArrayRef], _: &DataType) -> Result<ArrayR
             (serde_json::Value::Number(n), k)
                 if k.is_floating() || matches!(k, DataType::Decimal128(..)) =>
             {
-                matches!((n.as_f64(), value.parse::<f64>()), (Some(a), Ok(b)) if a == b)
+                // A JSON integer is not a double: `[1]` does not hold 1.0.
+                n.is_f64()
+                    && matches!((n.as_f64(), value.parse::<f64>()), (Some(a), Ok(b)) if a == b)
             }
             (
                 serde_json::Value::String(s),

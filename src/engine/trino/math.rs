@@ -89,6 +89,59 @@ pub(super) struct NullStrict {
     pub(super) inner: ScalarUDF,
 }
 
+/// DataFusion's `array_min` or `array_max` made NULL when the array holds
+/// a NULL, as Trino's are (DataFusion skips NULL elements).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct NullElementStrict {
+    pub(super) inner: ScalarUDF,
+}
+
+impl ScalarUDFImpl for NullElementStrict {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        self.inner.coerce_types(args)
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        self.inner.return_type(args)
+    }
+    fn return_field_from_args(
+        &self,
+        args: ReturnFieldArgs,
+    ) -> Result<datafusion::arrow::datatypes::FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let (arrays, scalar) = arrays(&args)?;
+        let list = cast(
+            &arrays[0],
+            &DataType::new_list(
+                match arrays[0].data_type() {
+                    DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+                        f.data_type().clone()
+                    }
+                    _ => DataType::Null,
+                },
+                true,
+            ),
+        )?;
+        let list = list.as_list::<i32>();
+        let has_null: BooleanArray = (0..list.len())
+            .map(|i| Some(list.is_valid(i) && list.value(i).null_count() > 0))
+            .collect();
+        let n = args.number_rows;
+        let result = self
+            .inner
+            .invoke_with_args(args)?
+            .to_array(if scalar { 1 } else { n })?;
+        output(nullif(result.as_ref(), &has_null)?, scalar)
+    }
+}
+
 impl ScalarUDFImpl for NullStrict {
     fn name(&self) -> &str {
         self.inner.name()

@@ -28,6 +28,7 @@ pub mod joda;
 mod json;
 mod math;
 mod regexp;
+mod semantics;
 mod strings;
 mod types;
 
@@ -181,6 +182,8 @@ struct ByArgument {
     scalars: ScalarUDF,
     arrays: ScalarUDF,
     signature: Signature,
+    /// Trino's least number of arguments (`concat` takes two or more).
+    min_args: usize,
 }
 
 impl ByArgument {
@@ -207,6 +210,14 @@ impl ScalarUDFImpl for ByArgument {
         &self.signature
     }
     fn coerce_types(&self, types: &[DataType]) -> Result<Vec<DataType>> {
+        if types.len() < self.min_args {
+            return plan_err!(
+                "{} takes {} or more arguments, not {}",
+                self.name(),
+                self.min_args,
+                types.len()
+            );
+        }
         let inner = self.pick(types);
         datafusion::logical_expr::type_coercion::functions::fields_with_udf(
             &types
@@ -354,7 +365,7 @@ pub fn register(ctx: &SessionContext) {
         |_| Ok(DataType::Float64),
         |_| Ok(DataType::Date32),
     );
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 44] = [
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 47] = [
         ("date_add", Some(&[3]), same_as_third, date_add),
         ("date_diff", Some(&[3]), int64, date_diff),
         ("last_day_of_month", Some(&[1]), date, last_day_of_month),
@@ -415,6 +426,9 @@ pub fn register(ctx: &SessionContext) {
         ("substring", Some(&[2, 3]), utf8, substr),
         ("concat_ws", None, utf8, concat_ws),
         ("split_part", Some(&[3]), utf8, split_part),
+        ("replace", Some(&[2, 3]), utf8, replace),
+        ("lpad", Some(&[3]), utf8, lpad),
+        ("rpad", Some(&[3]), utf8, rpad),
         (
             "split",
             Some(&[2, 3]),
@@ -488,13 +502,27 @@ pub fn register(ctx: &SessionContext) {
         }
     }
     // `concat` and `reverse` take arrays too in Trino.
-    for (name, arrays) in [("concat", "array_concat"), ("reverse", "array_reverse")] {
+    // (Arrays are NULL when any argument is, as Trino's are.)
+    for (name, arrays, min_args) in [
+        ("concat", "array_concat", 2),
+        ("reverse", "array_reverse", 1),
+    ] {
         let funcs = state.scalar_functions();
         if let (Some(scalars), Some(arrays)) = (funcs.get(name), funcs.get(arrays)) {
             ctx.register_udf(ScalarUDF::from(ByArgument {
                 scalars: scalars.as_ref().clone(),
-                arrays: arrays.as_ref().clone(),
+                arrays: ScalarUDF::from(NullStrict {
+                    inner: arrays.as_ref().clone(),
+                }),
                 signature: Signature::user_defined(Volatility::Immutable),
+                min_args,
+            }));
+        }
+    }
+    for name in ["array_min", "array_max"] {
+        if let Some(f) = state.scalar_functions().get(name) {
+            ctx.register_udf(ScalarUDF::from(NullElementStrict {
+                inner: f.as_ref().clone(),
             }));
         }
     }
@@ -518,8 +546,14 @@ pub fn register(ctx: &SessionContext) {
     .into_iter()
     .filter_map(|n| Some((n.to_string(), state.scalar_functions().get(n)?.clone())))
     .collect();
-    ctx.state_ref()
-        .write()
-        .register_function_rewrite(Arc::new(RegisteredFunctions { ours }))
-        .expect("a session accepts function rewrites");
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    for rewrite in [
+        Arc::new(RegisteredFunctions { ours }) as Arc<_>,
+        Arc::new(semantics::TrinoSemantics) as Arc<_>,
+    ] {
+        state
+            .register_function_rewrite(rewrite)
+            .expect("a session accepts function rewrites");
+    }
 }

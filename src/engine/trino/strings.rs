@@ -1,6 +1,8 @@
 //! Trino's string functions where DataFusion's answer differs: `substr`
 //! (negative positions count from the end), `concat_ws` (skips NULLs, takes
-//! an array), `split_part` (NULL past the last part), `split` (with a limit).
+//! an array), `split_part` (NULL past the last part), `split` (with a limit),
+//! `replace` (an empty search inserts between characters), `lpad`/`rpad`
+//! (an empty padding is an error).
 
 use datafusion::arrow::array::{ListBuilder, StringArray};
 
@@ -158,4 +160,79 @@ pub(super) fn split(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         out.append(true);
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// `replace(string, search [, replacement])`: every occurrence replaced; an
+/// empty search puts the replacement before every character and at the end.
+pub(super) fn replace(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (strings, searches) = (texts(&a[0])?, texts(&a[1])?);
+    let replacements = match a.get(2) {
+        Some(r) => texts(r)?,
+        None => vec![Some(String::new()); strings.len()],
+    };
+    let mut out = StringBuilder::new();
+    for i in 0..strings.len() {
+        let (Some(s), Some(from), Some(to)) = (&strings[i], &searches[i], &replacements[i]) else {
+            out.append_null();
+            continue;
+        };
+        if from.is_empty() {
+            let mut r = String::with_capacity(s.len() + to.len() * (s.len() + 1));
+            for c in s.chars() {
+                r.push_str(to);
+                r.push(c);
+            }
+            r.push_str(to);
+            out.append_value(r);
+        } else {
+            out.append_value(s.replace(from.as_str(), to));
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+fn pad(a: &[ArrayRef], left: bool) -> Result<ArrayRef> {
+    let name = if left { "lpad" } else { "rpad" };
+    if matches!(
+        a[0].data_type(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+    ) {
+        return plan_err!("{name} of varbinary is not supported");
+    }
+    let (strings, sizes, pads) = (texts(&a[0])?, integers(&a[1])?, texts(&a[2])?);
+    let mut out = StringBuilder::new();
+    for i in 0..strings.len() {
+        let (Some(s), Some(size), Some(p)) = (&strings[i], sizes[i], &pads[i]) else {
+            out.append_null();
+            continue;
+        };
+        if !(0..=i64::from(i32::MAX)).contains(&size) {
+            return exec_err!(
+                "{name}: target length must be in the range [0..{}]",
+                i32::MAX
+            );
+        }
+        if p.is_empty() {
+            return exec_err!("{name}: padding string must not be empty");
+        }
+        let size = size as usize;
+        let length = s.chars().count();
+        if size <= length {
+            out.append_value(s.chars().take(size).collect::<String>());
+            continue;
+        }
+        let fill: String = p.chars().cycle().take(size - length).collect();
+        out.append_value(if left { fill + s } else { s.clone() + &fill });
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `lpad(string, size, padstring)`.
+pub(super) fn lpad(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    pad(a, true)
+}
+
+/// `rpad(string, size, padstring)`.
+pub(super) fn rpad(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    pad(a, false)
 }

@@ -1,8 +1,8 @@
 //! Trino's SQL types where DataFusion reads them otherwise: `TIMESTAMP` and
 //! `TIME` are microseconds (as Parquet's default), so years 1 to 9999 fit
 //! where nanoseconds stop at 1677 and 2262; `TIMESTAMP(9)` is nanoseconds;
-//! other precisions are refused (Trino rounds to them); `VARBINARY` is
-//! binary.
+//! other precisions are held in the next unit and rounded to their digits
+//! as Trino rounds (see [`super::semantics`]); `VARBINARY` is binary.
 
 use datafusion::arrow::datatypes::FieldRef;
 use datafusion::logical_expr::planner::TypePlanner;
@@ -14,35 +14,48 @@ use super::*;
 #[derive(Debug, Default)]
 pub struct TrinoTypes;
 
-/// The unit of a TIMESTAMP(p) or TIME(p). Trino rounds to p digits; Arrow
-/// keeps 0, 3, 6 or 9 and casts cut, so only the precisions whose values
-/// come out as Trino's are taken: none given (microseconds here), 6 and 9.
-fn unit(kind: &str, precision: Option<u64>) -> Result<TimeUnit> {
+/// The field metadata key that carries a TIMESTAMP(p) or TIME(p)'s
+/// precision from the type to [`super::semantics`], which rounds to it.
+pub(super) const PRECISION: &str = "strata.trino_precision";
+
+/// The unit of a TIMESTAMP(p) or TIME(p) (microseconds up to 6 digits,
+/// nanoseconds up to 9), and the precision to round to when Arrow's unit
+/// holds more digits than p.
+fn unit(kind: &str, precision: Option<u64>) -> Result<(TimeUnit, Option<u64>)> {
     match precision {
-        None | Some(6) => Ok(TimeUnit::Microsecond),
-        Some(9) => Ok(TimeUnit::Nanosecond),
+        None | Some(6) => Ok((TimeUnit::Microsecond, None)),
+        Some(9) => Ok((TimeUnit::Nanosecond, None)),
+        Some(p @ 0..=5) => Ok((TimeUnit::Microsecond, Some(p))),
+        Some(p @ 7..=8) => Ok((TimeUnit::Nanosecond, Some(p))),
         Some(p) => plan_err!(
-            "{kind}({p}) is not supported: Trino rounds to {p} digits, Strata keeps 6 \
-             (microseconds) or 9; write {kind} or {kind}(6) and round with date_trunc"
+            "{kind}({p}) is not supported: Strata's times hold at most nanoseconds \
+             (9 digits), Trino's picoseconds"
         ),
     }
 }
 
+fn field(data_type: DataType, round_to: Option<u64>) -> FieldRef {
+    let f = datafusion::arrow::datatypes::Field::new("", data_type, true);
+    Arc::new(match round_to {
+        Some(p) => f.with_metadata([(PRECISION.to_string(), p.to_string())].into()),
+        None => f,
+    })
+}
+
 impl TypePlanner for TrinoTypes {
     fn plan_type_field(&self, sql_type: &SqlType) -> Result<Option<FieldRef>> {
-        let data_type = match sql_type {
+        Ok(Some(match sql_type {
             SqlType::Timestamp(p, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone) => {
-                DataType::Timestamp(unit("TIMESTAMP", *p)?, None)
+                let (u, round_to) = unit("TIMESTAMP", *p)?;
+                field(DataType::Timestamp(u, None), round_to)
             }
             SqlType::Time(p, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone) => {
-                DataType::Time64(unit("TIME", *p)?)
+                let (u, round_to) = unit("TIME", *p)?;
+                field(DataType::Time64(u), round_to)
             }
-            SqlType::Varbinary(_) => DataType::Binary,
+            SqlType::Varbinary(_) => field(DataType::Binary, None),
             _ => return Ok(None),
-        };
-        Ok(Some(Arc::new(datafusion::arrow::datatypes::Field::new(
-            "", data_type, true,
-        ))))
+        }))
     }
 }
 

@@ -1,0 +1,165 @@
+//! Trino's semantics for operators DataFusion evaluates otherwise, as a
+//! rewrite of the plan's expressions:
+//! - a comparison with a NaN double is false (`<>` true), as IEEE 754 and
+//!   Trino have it, where DataFusion orders NaN above every number;
+//! - a cast of a double, real or decimal to an integer rounds half away
+//!   from zero (`CAST(2.5 AS INTEGER)` is 3), where DataFusion cuts;
+//! - a cast to TIMESTAMP(p) or TIME(p) rounds to p fraction digits (half
+//!   up; a TIME wraps past midnight), where Arrow's units would cut.
+
+use datafusion::common::DFSchema;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::Transformed;
+use datafusion::logical_expr::expr::{Between, BinaryExpr, Cast};
+use datafusion::logical_expr::expr_rewriter::FunctionRewrite;
+use datafusion::logical_expr::{Expr, ExprSchemable, Operator, when};
+use datafusion::prelude::lit;
+
+use super::*;
+
+/// The rewrite; registered in every session.
+#[derive(Debug)]
+pub(super) struct TrinoSemantics;
+
+fn is_float(e: &Expr, schema: &DFSchema) -> bool {
+    matches!(
+        e.get_type(schema),
+        Ok(DataType::Float16 | DataType::Float32 | DataType::Float64)
+    )
+}
+
+fn isnan(e: &Expr) -> Expr {
+    datafusion::functions::math::expr_fn::isnan(e.clone())
+}
+
+impl FunctionRewrite for TrinoSemantics {
+    fn name(&self) -> &str {
+        "trino_semantics"
+    }
+
+    fn rewrite(
+        &self,
+        expr: Expr,
+        schema: &DFSchema,
+        _: &ConfigOptions,
+    ) -> Result<Transformed<Expr>> {
+        match expr {
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if matches!(
+                    op,
+                    Operator::Eq
+                        | Operator::NotEq
+                        | Operator::Lt
+                        | Operator::LtEq
+                        | Operator::Gt
+                        | Operator::GtEq
+                ) && (is_float(&left, schema) || is_float(&right, schema)) =>
+            {
+                let nan = isnan(&left).or(isnan(&right));
+                let compared = Expr::BinaryExpr(BinaryExpr { left, op, right });
+                // NULL stays NULL: `isnan(NULL)` is NULL, and so is the CASE.
+                Ok(Transformed::yes(
+                    when(nan, lit(op == Operator::NotEq)).otherwise(compared)?,
+                ))
+            }
+            Expr::Between(Between {
+                expr,
+                negated,
+                low,
+                high,
+            }) if is_float(&expr, schema) || is_float(&low, schema) || is_float(&high, schema) => {
+                let nan = isnan(&expr).or(isnan(&low)).or(isnan(&high));
+                let between = Expr::Between(Between {
+                    expr,
+                    negated,
+                    low,
+                    high,
+                });
+                Ok(Transformed::yes(
+                    when(nan, lit(negated)).otherwise(between)?,
+                ))
+            }
+            Expr::Cast(Cast { expr, field })
+                if field.metadata().contains_key(super::types::PRECISION) =>
+            {
+                let digits: i64 = field.metadata()[super::types::PRECISION]
+                    .parse()
+                    .unwrap_or(6);
+                let plain = Arc::new(field.as_ref().clone().with_metadata(Default::default()));
+                let cast = Expr::Cast(Cast { expr, field: plain });
+                let round = ScalarUDF::from(RoundTime {
+                    signature: Signature::any(2, Volatility::Immutable),
+                });
+                Ok(Transformed::yes(Expr::ScalarFunction(
+                    datafusion::logical_expr::expr::ScalarFunction::new_udf(
+                        Arc::new(round),
+                        vec![cast, lit(digits)],
+                    ),
+                )))
+            }
+            Expr::Cast(Cast { expr, field }) if field.data_type().is_integer() => {
+                let from = expr.get_type(schema)?;
+                let rounds = match from {
+                    DataType::Float16 | DataType::Float32 | DataType::Float64 => true,
+                    // Exact through a double while the whole part has at most
+                    // 15 digits; wider decimals keep DataFusion's cast.
+                    DataType::Decimal128(p, s) => s > 0 && i16::from(p) - i16::from(s) <= 15,
+                    _ => false,
+                };
+                let expr = if rounds {
+                    Box::new(datafusion::functions::math::expr_fn::round(vec![*expr]))
+                } else {
+                    expr
+                };
+                Ok(Transformed {
+                    data: Expr::Cast(Cast { expr, field }),
+                    transformed: rounds,
+                    tnr: datafusion::common::tree_node::TreeNodeRecursion::Continue,
+                })
+            }
+            other => Ok(Transformed::no(other)),
+        }
+    }
+}
+
+/// `round_time(t, p)`: a timestamp or time rounded to p fraction digits.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct RoundTime {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for RoundTime {
+    fn name(&self) -> &str {
+        "round_time"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(args[0].clone())
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let (a, scalar) = arrays(&args)?;
+        let digits = integers(&a[1])?.first().copied().flatten().unwrap_or(6);
+        let (unit_digits, day) = match a[0].data_type() {
+            DataType::Timestamp(TimeUnit::Microsecond, _) => (6, None),
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => (9, None),
+            DataType::Time64(TimeUnit::Microsecond) => (6, Some(86_400 * MICROS)),
+            DataType::Time64(TimeUnit::Nanosecond) => (9, Some(86_400 * MICROS * 1000)),
+            other => return exec_err!("round_time: not a time: {other}"),
+        };
+        let factor = 10i64.pow((unit_digits - digits).clamp(0, 18) as u32);
+        let raw = cast(&a[0], &DataType::Int64)?;
+        let rounded: datafusion::arrow::array::Int64Array = raw
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+            .iter()
+            .map(|v| {
+                v.map(|v| {
+                    let r = (v + factor / 2).div_euclid(factor) * factor;
+                    day.map_or(r, |d| r.rem_euclid(d))
+                })
+            })
+            .collect();
+        output(cast(&rounded, a[0].data_type())?, scalar)
+    }
+}
