@@ -143,8 +143,8 @@ pub(super) fn json_size(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
-/// `json_array_get(json_array, index)`: the element as JSON text, from 0,
-/// negative from the end, NULL outside.
+/// `json_array_get(json_array, index)`: the element, from 0, negative from
+/// the end, NULL outside.
 pub(super) fn json_array_get(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let (docs, indexes) = (texts(&a[0])?, integers(&a[1])?);
     let mut out = StringBuilder::new();
@@ -154,12 +154,15 @@ pub(super) fn json_array_get(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             continue;
         };
         let at = if i < 0 { v.len() as i64 + i } else { i };
-        out.append_option(
-            usize::try_from(at)
-                .ok()
-                .and_then(|at| v.get(at))
-                .map(|e| e.to_string()),
-        );
+        // A string element comes back as its text, a JSON null as NULL
+        // (Trino's json_array_get does so; its docs call it out).
+        out.append_option(usize::try_from(at).ok().and_then(|at| v.get(at)).and_then(
+            |e| match e {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Null => None,
+                other => Some(other.to_string()),
+            },
+        ));
     }
     Ok(Arc::new(out.finish()))
 }

@@ -86,16 +86,42 @@ impl FunctionRewrite for TrinoSemantics {
                     .parse()
                     .unwrap_or(6);
                 let plain = Arc::new(field.as_ref().clone().with_metadata(Default::default()));
-                let cast = Expr::Cast(Cast { expr, field: plain });
-                let round = ScalarUDF::from(RoundTime {
-                    signature: Signature::any(2, Volatility::Immutable),
-                });
-                Ok(Transformed::yes(Expr::ScalarFunction(
-                    datafusion::logical_expr::expr::ScalarFunction::new_udf(
-                        Arc::new(round),
-                        vec![cast, lit(digits)],
-                    ),
-                )))
+                // Rounded at the finest unit the value has, then cast: a cast
+                // from nanoseconds (or text) to microseconds would cut first.
+                let finest = match (expr.get_type(schema)?, plain.data_type()) {
+                    (
+                        DataType::Timestamp(TimeUnit::Nanosecond, _)
+                        | DataType::Utf8
+                        | DataType::Utf8View
+                        | DataType::LargeUtf8,
+                        DataType::Timestamp(_, tz),
+                    ) => Some(DataType::Timestamp(TimeUnit::Nanosecond, tz.clone())),
+                    (
+                        DataType::Time64(TimeUnit::Nanosecond)
+                        | DataType::Timestamp(TimeUnit::Nanosecond, _)
+                        | DataType::Utf8
+                        | DataType::Utf8View
+                        | DataType::LargeUtf8,
+                        DataType::Time64(_),
+                    ) => Some(DataType::Time64(TimeUnit::Nanosecond)),
+                    _ => None,
+                };
+                let round = |e: Expr| {
+                    Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
+                        Arc::new(ScalarUDF::from(RoundTime {
+                            signature: Signature::any(2, Volatility::Immutable),
+                        })),
+                        vec![e, lit(digits)],
+                    ))
+                };
+                let rounded = match finest {
+                    Some(fine) => Expr::Cast(Cast {
+                        expr: Box::new(round(Expr::Cast(Cast::new(expr, fine)))),
+                        field: plain,
+                    }),
+                    None => round(Expr::Cast(Cast { expr, field: plain })),
+                };
+                Ok(Transformed::yes(rounded))
             }
             Expr::Cast(Cast { expr, field }) if field.data_type().is_integer() => {
                 let from = expr.get_type(schema)?;

@@ -19,14 +19,12 @@ pub struct TrinoTypes;
 pub(super) const PRECISION: &str = "strata.trino_precision";
 
 /// The unit of a TIMESTAMP(p) or TIME(p) (microseconds up to 6 digits,
-/// nanoseconds up to 9), and the precision to round to when Arrow's unit
-/// holds more digits than p.
+/// nanoseconds up to 9), and the precision a cast to it rounds to.
 fn unit(kind: &str, precision: Option<u64>) -> Result<(TimeUnit, Option<u64>)> {
     match precision {
-        None | Some(6) => Ok((TimeUnit::Microsecond, None)),
-        Some(9) => Ok((TimeUnit::Nanosecond, None)),
-        Some(p @ 0..=5) => Ok((TimeUnit::Microsecond, Some(p))),
-        Some(p @ 7..=8) => Ok((TimeUnit::Nanosecond, Some(p))),
+        None => Ok((TimeUnit::Microsecond, None)),
+        Some(p @ 0..=6) => Ok((TimeUnit::Microsecond, Some(p))),
+        Some(p @ 7..=9) => Ok((TimeUnit::Nanosecond, Some(p))),
         Some(p) => plan_err!(
             "{kind}({p}) is not supported: Strata's times hold at most nanoseconds \
              (9 digits), Trino's picoseconds"
