@@ -314,7 +314,68 @@ impl Words {
 /// them ([`values_in_parentheses`]), and typed literals take the precision
 /// they are written in, as in Trino ([`literal_precision`]).
 pub fn trino_spelling(sql: &str) -> String {
-    literal_precision(&values_in_parentheses(sql)).into_owned()
+    let sql = values_in_parentheses(sql);
+    let sql = array_types(&sql);
+    literal_precision(&sql).into_owned()
+}
+
+/// Trino's array type `ARRAY(BIGINT)` in the spelling DataFusion's parser
+/// reads, `ARRAY<BIGINT>` (Trino builds array values with `ARRAY[...]`, so
+/// `ARRAY(` is always a type there).
+fn array_types(sql: &str) -> std::borrow::Cow<'_, str> {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return sql.into();
+    };
+    let next =
+        |from: usize| (from..tokens.len()).find(|&j| !matches!(tokens[j], Token::Whitespace(_)));
+    // Positions of "(" to become "<", and of their ")" to become ">".
+    let mut angle = std::collections::HashSet::new();
+    for i in 0..tokens.len() {
+        let Token::Word(w) = &tokens[i] else { continue };
+        if w.quote_style.is_some() || !w.value.eq_ignore_ascii_case("ARRAY") {
+            continue;
+        }
+        let Some(open) = next(i + 1).filter(|&j| tokens[j] == Token::LParen) else {
+            continue;
+        };
+        let type_follows = next(open + 1).is_some_and(|j| {
+            matches!(&tokens[j], Token::Word(t) if t.quote_style.is_none()
+                && !["SELECT", "WITH", "VALUES"].iter().any(|k| t.value.eq_ignore_ascii_case(k)))
+        });
+        if !type_follows {
+            continue;
+        }
+        let mut depth = 0;
+        for (j, t) in tokens.iter().enumerate().skip(open) {
+            match t {
+                Token::LParen => depth += 1,
+                Token::RParen => {
+                    depth -= 1;
+                    if depth == 0 {
+                        angle.insert(open);
+                        angle.insert(j);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if angle.is_empty() {
+        return sql.into();
+    }
+    tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match t {
+            Token::LParen if angle.contains(&i) => "<".to_string(),
+            Token::RParen if angle.contains(&i) => ">".to_string(),
+            other => other.to_string(),
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// `DECIMAL '1.50'` is `DECIMAL(3,2) '1.50'` (DataFusion would read every
@@ -777,6 +838,14 @@ mod tests {
         assert_eq!(
             trino_spelling("SELECT DECIMAL '0.0034', DECIMAL '-12.50', DECIMAL '007'"),
             "SELECT DECIMAL(4,4) '0.0034', DECIMAL(4,2) '-12.50', DECIMAL(1,0) '007'"
+        );
+    }
+
+    #[test]
+    fn array_types_are_spelled_with_angle_brackets() {
+        assert_eq!(
+            trino_spelling("SELECT CAST(x AS ARRAY(ARRAY(BIGINT))), ARRAY[1, 2], ARRAY(SELECT 1)"),
+            "SELECT CAST(x AS ARRAY<ARRAY<BIGINT>>), ARRAY[1, 2], ARRAY(SELECT 1)"
         );
     }
 

@@ -52,9 +52,48 @@ impl TypePlanner for TrinoTypes {
                 field(DataType::Time64(u), round_to)
             }
             SqlType::Varbinary(_) => field(DataType::Binary, None),
+            // Trino's MAP(K, V), for the key and value types it names simply.
+            SqlType::Map(k, v) => {
+                let (Some(k), Some(v)) = (simple(k), simple(v)) else {
+                    return Ok(None);
+                };
+                field(
+                    DataType::Map(
+                        Arc::new(datafusion::arrow::datatypes::Field::new(
+                            "entries",
+                            DataType::Struct(
+                                vec![
+                                    datafusion::arrow::datatypes::Field::new("key", k, false),
+                                    datafusion::arrow::datatypes::Field::new("value", v, true),
+                                ]
+                                .into(),
+                            ),
+                            false,
+                        )),
+                        false,
+                    ),
+                    None,
+                )
+            }
             _ => return Ok(None),
         }))
     }
+}
+
+/// The Arrow type of a scalar SQL type, for the parts of a MAP(K, V).
+fn simple(t: &SqlType) -> Option<DataType> {
+    Some(match t {
+        SqlType::Varchar(_) | SqlType::String(_) | SqlType::Text => DataType::Utf8,
+        SqlType::BigInt(_) => DataType::Int64,
+        SqlType::Int(_) | SqlType::Integer(_) => DataType::Int32,
+        SqlType::SmallInt(_) => DataType::Int16,
+        SqlType::TinyInt(_) => DataType::Int8,
+        SqlType::Double(_) | SqlType::DoublePrecision => DataType::Float64,
+        SqlType::Real => DataType::Float32,
+        SqlType::Boolean => DataType::Boolean,
+        SqlType::Date => DataType::Date32,
+        _ => return None,
+    })
 }
 
 /// A type's name as Trino spells it (`typeof`).
