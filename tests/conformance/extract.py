@@ -563,6 +563,9 @@ def read_docs(path, rel):
         if "(invalid" in result:
             continue
         # `JSON '[1,2]'` in the docs is the JSON text.
+        if result.startswith("[") and result.endswith("]"):
+            # The docs quote an array's strings: ['a', 'b'] prints [a, b].
+            result = re.sub(r"'([^']*)'", r"\1", result)
         m = re.fullmatch(r"JSON '(.*)'", result)
         if m:
             result = m.group(1)

@@ -308,3 +308,57 @@ pub(super) fn repeat(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
         Some(valid.into()),
     )?))
 }
+
+/// `slice`'s type: its array's.
+pub(super) fn slice_type(t: &[DataType]) -> Result<DataType> {
+    match t.first() {
+        Some(DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _)) => {
+            Ok(DataType::List(f.clone()))
+        }
+        Some(other) => plan_err!("slice: takes an array, not {other}"),
+        None => plan_err!("slice: no arguments"),
+    }
+}
+
+/// `slice(array, start, length)`: `length` elements from `start` (from 1,
+/// negative from the end); start 0 is an error.
+pub(super) fn slice(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    let DataType::List(item) = ret else {
+        return exec_err!("slice: not a list type");
+    };
+    let list = cast(a[0].as_ref(), ret)?;
+    let list = list.as_list::<i32>();
+    let (starts, lengths) = (integers(&a[1])?, integers(&a[2])?);
+    let offsets = list.value_offsets();
+    let mut picks: Vec<u64> = vec![];
+    let mut bounds = vec![0i32];
+    let mut valid = vec![];
+    for i in 0..list.len() {
+        let (true, Some(start), Some(length)) = (list.is_valid(i), starts[i], lengths[i]) else {
+            valid.push(false);
+            bounds.push(picks.len() as i32);
+            continue;
+        };
+        if start == 0 {
+            return exec_err!("slice: SQL array indices start at 1");
+        }
+        if length < 0 {
+            return exec_err!("slice: length must be greater than or equal to 0");
+        }
+        let (from, len) = (offsets[i] as i64, (offsets[i + 1] - offsets[i]) as i64);
+        let first = if start > 0 { start - 1 } else { len + start };
+        if first >= 0 && first < len {
+            let last = (first + length).min(len);
+            picks.extend((from + first..from + last).map(|p| p as u64));
+        }
+        valid.push(true);
+        bounds.push(picks.len() as i32);
+    }
+    let values = take(list.values(), &UInt64Array::from(picks), None)?;
+    Ok(Arc::new(GenericListArray::<i32>::try_new(
+        item.clone(),
+        OffsetBuffer::new(bounds.into()),
+        values,
+        Some(valid.into()),
+    )?))
+}

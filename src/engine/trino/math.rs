@@ -342,3 +342,164 @@ pub(super) fn truncate(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
         }
     }
 }
+
+/// The width in bits of an integer argument (literals are BIGINT).
+fn width(t: &DataType) -> u32 {
+    match t {
+        DataType::Int8 | DataType::UInt8 => 8,
+        DataType::Int16 | DataType::UInt16 => 16,
+        DataType::Int32 | DataType::UInt32 => 32,
+        _ => 64,
+    }
+}
+
+/// The integer type of `bitwise_*`: the first argument's.
+pub(super) fn first_integer_type(t: &[DataType]) -> Result<DataType> {
+    match t.first() {
+        Some(d) if d.is_integer() => Ok(d.clone()),
+        Some(DataType::Null) | None => Ok(DataType::Int64),
+        Some(other) => plan_err!("takes integers, not {other}"),
+    }
+}
+
+/// Applies `f` to the arguments as 64-bit integers (with the first's
+/// width), giving the first argument's type.
+fn bits(
+    a: &[ArrayRef],
+    ret: &DataType,
+    f: impl Fn(i64, Option<i64>, u32) -> Result<i64>,
+) -> Result<ArrayRef> {
+    let w = width(a[0].data_type());
+    let x = integers(&a[0])?;
+    let y = a.get(1).map(integers).transpose()?;
+    let out: datafusion::arrow::array::Int64Array = x
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let second = y.as_ref().map(|y| y[i]);
+            match (v, second) {
+                (Some(v), None) => f(*v, None, w).map(Some),
+                (Some(v), Some(Some(s))) => f(*v, Some(s), w).map(Some),
+                _ => Ok(None),
+            }
+        })
+        .collect::<Result<_>>()?;
+    Ok(cast(&(Arc::new(out) as ArrayRef), ret)?)
+}
+
+/// Sign-extends the low `w` bits.
+fn wrap(v: i64, w: u32) -> i64 {
+    if w == 64 {
+        v
+    } else {
+        (v << (64 - w)) >> (64 - w)
+    }
+}
+
+/// `bitwise_and(x, y)`.
+pub(super) fn bitwise_and(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    bits(a, ret, |x, y, _| Ok(x & y.unwrap_or(0)))
+}
+
+/// `bitwise_or(x, y)`.
+pub(super) fn bitwise_or(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    bits(a, ret, |x, y, _| Ok(x | y.unwrap_or(0)))
+}
+
+/// `bitwise_xor(x, y)`.
+pub(super) fn bitwise_xor(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    bits(a, ret, |x, y, _| Ok(x ^ y.unwrap_or(0)))
+}
+
+/// `bitwise_not(x)`.
+pub(super) fn bitwise_not(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    bits(a, ret, |x, _, _| Ok(!x))
+}
+
+/// `bitwise_left_shift(value, shift)`: within the value's width; 0 past it.
+pub(super) fn bitwise_left_shift(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    bits(a, ret, |x, s, w| {
+        let s = s.unwrap_or(0);
+        Ok(if !(0..i64::from(w)).contains(&s) {
+            0
+        } else {
+            wrap(x << s, w)
+        })
+    })
+}
+
+/// `bitwise_right_shift(value, shift)`: logical, within the value's width.
+pub(super) fn bitwise_right_shift(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    bits(a, ret, |x, s, w| {
+        let s = s.unwrap_or(0);
+        let mask = if w == 64 { u64::MAX } else { (1u64 << w) - 1 };
+        Ok(if !(0..i64::from(w)).contains(&s) {
+            0
+        } else {
+            wrap((((x as u64) & mask) >> s) as i64, w)
+        })
+    })
+}
+
+/// `bitwise_right_shift_arithmetic(value, shift)`: the sign kept.
+pub(super) fn bitwise_right_shift_arithmetic(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    bits(a, ret, |x, s, w| {
+        let s = s.unwrap_or(0);
+        Ok(if !(0..i64::from(w)).contains(&s) {
+            if x < 0 { -1 } else { 0 }
+        } else {
+            x >> s
+        })
+    })
+}
+
+/// `bit_count(x, bits)`: the 1 bits of x in two's complement of `bits`
+/// bits (2 to 64); x must fit.
+pub(super) fn bit_count(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    bits(a, &DataType::Int64, |x, b, _| {
+        let b = b.unwrap_or(64);
+        if !(2..=64).contains(&b) {
+            return exec_err!(
+                "bit_count: bits specified in bit_count must be between 2 and 64, got {b}"
+            );
+        }
+        let (low, high) = if b == 64 {
+            (i64::MIN, i64::MAX)
+        } else {
+            (-(1i64 << (b - 1)), (1i64 << (b - 1)) - 1)
+        };
+        if !(low..=high).contains(&x) {
+            return exec_err!(
+                "bit_count: number must be representable with the bits specified. {x} cannot be represented with {b} bits"
+            );
+        }
+        let mask = if b == 64 { u64::MAX } else { (1u64 << b) - 1 };
+        Ok(i64::from(((x as u64) & mask).count_ones()))
+    })
+}
+
+/// `mod(n, m)`'s type: the two arguments' common numeric type.
+pub(super) fn mod_type(t: &[DataType]) -> Result<DataType> {
+    let (Some(l), Some(r)) = (t.first(), t.get(1)) else {
+        return plan_err!("mod takes two arguments");
+    };
+    datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer::new(
+        l,
+        &datafusion::logical_expr::Operator::Modulo,
+        r,
+    )
+    .get_result_type()
+}
+
+/// `mod(n, m)`: the remainder with n's sign, as `n % m`; m = 0 is an error.
+pub(super) fn modulo(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    let (lt, rt) = datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer::new(
+        a[0].data_type(),
+        &datafusion::logical_expr::Operator::Modulo,
+        a[1].data_type(),
+    )
+    .get_input_types()?;
+    let (l, r) = (cast(&a[0], &lt)?, cast(&a[1], &rt)?);
+    let rem = datafusion::arrow::compute::kernels::numeric::rem(&l, &r)?;
+    Ok(cast(&rem, ret)?)
+}

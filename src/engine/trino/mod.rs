@@ -23,6 +23,7 @@ use datafusion::prelude::SessionContext;
 
 mod aggregate;
 mod arrays;
+mod binary;
 mod datetime;
 pub mod joda;
 mod json;
@@ -31,9 +32,11 @@ mod regexp;
 mod semantics;
 mod strings;
 mod types;
+mod url;
 
 use aggregate::*;
 use arrays::*;
+use binary::*;
 use datetime::*;
 use json::*;
 use math::*;
@@ -41,6 +44,7 @@ use regexp::*;
 use strings::*;
 pub use types::TrinoTypes;
 use types::type_of;
+use url::*;
 
 const MICROS: i64 = 1_000_000;
 const EPOCH_DAYS_FROM_CE: i32 = 719_163;
@@ -297,6 +301,11 @@ impl datafusion::logical_expr::expr_rewriter::FunctionRewrite for RegisteredFunc
     }
 }
 
+/// `date(x)`: `CAST(x AS DATE)`.
+fn to_date(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    Ok(cast(&a[0], &DataType::Date32)?)
+}
+
 /// Registers the functions in a session (replacing DataFusion's `date_format`,
 /// which takes chrono codes, with Trino's).
 pub fn register(ctx: &SessionContext) {
@@ -365,7 +374,76 @@ pub fn register(ctx: &SessionContext) {
         |_| Ok(DataType::Float64),
         |_| Ok(DataType::Date32),
     );
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 47] = [
+    let (utf8_list, binary): (ReturnType, ReturnType) = (
+        |_| Ok(DataType::new_list(DataType::Utf8, true)),
+        |_| Ok(DataType::Binary),
+    );
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 77] = [
+        ("mod", Some(&[2]), mod_type, modulo),
+        ("date", Some(&[1]), date, to_date),
+        ("bitwise_and", Some(&[2]), first_integer_type, bitwise_and),
+        ("bitwise_or", Some(&[2]), first_integer_type, bitwise_or),
+        ("bitwise_xor", Some(&[2]), first_integer_type, bitwise_xor),
+        ("bitwise_not", Some(&[1]), first_integer_type, bitwise_not),
+        (
+            "bitwise_left_shift",
+            Some(&[2]),
+            first_integer_type,
+            bitwise_left_shift,
+        ),
+        (
+            "bitwise_right_shift",
+            Some(&[2]),
+            first_integer_type,
+            bitwise_right_shift,
+        ),
+        (
+            "bitwise_right_shift_arithmetic",
+            Some(&[2]),
+            first_integer_type,
+            bitwise_right_shift_arithmetic,
+        ),
+        ("bit_count", Some(&[2]), int64, bit_count),
+        ("hamming_distance", Some(&[2]), int64, hamming_distance),
+        (
+            "regexp_extract_all",
+            Some(&[2, 3]),
+            utf8_list,
+            regexp_extract_all,
+        ),
+        ("regexp_split", Some(&[2]), utf8_list, regexp_split),
+        ("regexp_position", Some(&[2, 3, 4]), int64, regexp_position),
+        ("slice", Some(&[3]), slice_type, slice),
+        (
+            "url_extract_protocol",
+            Some(&[1]),
+            utf8,
+            url_extract_protocol,
+        ),
+        ("url_extract_host", Some(&[1]), utf8, url_extract_host),
+        ("url_extract_port", Some(&[1]), int64, url_extract_port),
+        ("url_extract_path", Some(&[1]), utf8, url_extract_path),
+        ("url_extract_query", Some(&[1]), utf8, url_extract_query),
+        (
+            "url_extract_fragment",
+            Some(&[1]),
+            utf8,
+            url_extract_fragment,
+        ),
+        (
+            "url_extract_parameter",
+            Some(&[2]),
+            utf8,
+            url_extract_parameter,
+        ),
+        ("url_encode", Some(&[1]), utf8, url_encode),
+        ("url_decode", Some(&[1]), utf8, url_decode),
+        ("to_utf8", Some(&[1]), binary, to_utf8),
+        ("from_utf8", Some(&[1]), utf8, from_utf8),
+        ("to_base64", Some(&[1]), utf8, to_base64),
+        ("from_base64", Some(&[1]), binary, from_base64),
+        ("crc32", Some(&[1]), int64, crc32),
+        ("xxhash64", Some(&[1]), binary, xxhash64),
         ("date_add", Some(&[3]), same_as_third, date_add),
         ("date_diff", Some(&[3]), int64, date_diff),
         ("last_day_of_month", Some(&[1]), date, last_day_of_month),

@@ -108,3 +108,102 @@ fn java_replacement(re: &regex::Regex, replacement: &str) -> Result<String> {
     }
     Ok(out)
 }
+
+fn compile(
+    cache: &mut Option<(String, regex::Regex)>,
+    p: &str,
+    name: &str,
+) -> Result<regex::Regex> {
+    if cache.as_ref().is_none_or(|(q, _)| q != p) {
+        let re =
+            regex::Regex::new(p).map_err(|e| DataFusionError::Execution(format!("{name}: {e}")))?;
+        *cache = Some((p.to_string(), re));
+    }
+    Ok(cache.as_ref().expect("compiled above").1.clone())
+}
+
+/// `regexp_extract_all(string, pattern [, group])`: every match (or its
+/// group) as an array.
+pub(super) fn regexp_extract_all(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (strings, patterns) = (texts(&a[0])?, texts(&a[1])?);
+    let groups = match a.get(2) {
+        Some(g) => integers(g)?,
+        None => vec![Some(0); strings.len()],
+    };
+    let mut cache = None;
+    let mut out = datafusion::arrow::array::ListBuilder::new(StringBuilder::new());
+    for i in 0..strings.len() {
+        let (Some(s), Some(p), Some(g)) = (&strings[i], &patterns[i], groups[i]) else {
+            out.append_null();
+            continue;
+        };
+        let re = compile(&mut cache, p, "regexp_extract_all")?;
+        if g < 0 || g as usize >= re.captures_len() {
+            return exec_err!("regexp_extract_all: pattern has no group {g}");
+        }
+        for c in re.captures_iter(s) {
+            out.values()
+                .append_option(c.get(g as usize).map(|m| m.as_str()));
+        }
+        out.append(true);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `regexp_split(string, pattern)`: the parts between matches.
+pub(super) fn regexp_split(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (strings, patterns) = (texts(&a[0])?, texts(&a[1])?);
+    let mut cache = None;
+    let mut out = datafusion::arrow::array::ListBuilder::new(StringBuilder::new());
+    for i in 0..strings.len() {
+        let (Some(s), Some(p)) = (&strings[i], &patterns[i]) else {
+            out.append_null();
+            continue;
+        };
+        let re = compile(&mut cache, p, "regexp_split")?;
+        for part in re.split(s) {
+            out.values().append_value(part);
+        }
+        out.append(true);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `regexp_position(string, pattern [, start [, occurrence]])`: the
+/// character position (from 1) of the n-th match at or after `start`, -1
+/// when there is none.
+pub(super) fn regexp_position(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (strings, patterns) = (texts(&a[0])?, texts(&a[1])?);
+    let starts = match a.get(2) {
+        Some(s) => integers(s)?,
+        None => vec![Some(1); strings.len()],
+    };
+    let occurrences = match a.get(3) {
+        Some(o) => integers(o)?,
+        None => vec![Some(1); strings.len()],
+    };
+    let mut cache = None;
+    let mut out = Int64Builder::new();
+    for i in 0..strings.len() {
+        let (Some(s), Some(p), Some(start), Some(n)) =
+            (&strings[i], &patterns[i], starts[i], occurrences[i])
+        else {
+            out.append_null();
+            continue;
+        };
+        if start < 1 {
+            return exec_err!("regexp_position: start position cannot be smaller than 1");
+        }
+        if n < 1 {
+            return exec_err!("regexp_position: occurrence cannot be smaller than 1");
+        }
+        let re = compile(&mut cache, p, "regexp_position")?;
+        let Some((from, _)) = s.char_indices().nth((start - 1) as usize) else {
+            out.append_value(-1);
+            continue;
+        };
+        let found = re.find_iter(&s[from..]).nth((n - 1) as usize);
+        out.append_value(found.map_or(-1, |m| s[..from + m.start()].chars().count() as i64 + 1));
+    }
+    Ok(Arc::new(out.finish()))
+}

@@ -236,3 +236,23 @@ pub(super) fn lpad(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
 pub(super) fn rpad(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     pad(a, false)
 }
+
+/// `hamming_distance(a, b)`: the positions whose characters differ; the
+/// strings must be as long.
+pub(super) fn hamming_distance(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (l, r) = (texts(&a[0])?, texts(&a[1])?);
+    let mut out = Int64Builder::new();
+    for (l, r) in l.into_iter().zip(r) {
+        let (Some(l), Some(r)) = (l, r) else {
+            out.append_null();
+            continue;
+        };
+        if l.chars().count() != r.chars().count() {
+            return exec_err!(
+                "The input strings to hamming_distance function must have the same length"
+            );
+        }
+        out.append_value(l.chars().zip(r.chars()).filter(|(x, y)| x != y).count() as i64);
+    }
+    Ok(Arc::new(out.finish()))
+}
