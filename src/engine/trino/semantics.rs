@@ -5,7 +5,11 @@
 //! - a cast of a double, real or decimal to an integer rounds half away
 //!   from zero (`CAST(2.5 AS INTEGER)` is 3), where DataFusion cuts;
 //! - a cast to TIMESTAMP(p) or TIME(p) rounds to p fraction digits (half
-//!   up; a TIME wraps past midnight), where Arrow's units would cut.
+//!   up; a TIME wraps past midnight), where Arrow's units would cut;
+//! - a double or real cast to VARCHAR is written as Trino writes it,
+//!   `1.2E3` (DataFusion writes `1200.0`);
+//! - a cast to VARCHAR(n) cuts a longer string to n characters and fails
+//!   for a longer number or date, where DataFusion ignores n.
 
 use datafusion::common::DFSchema;
 use datafusion::common::config::ConfigOptions;
@@ -123,6 +127,52 @@ impl FunctionRewrite for TrinoSemantics {
                 };
                 Ok(Transformed::yes(rounded))
             }
+            Expr::Cast(Cast { expr, field })
+                if matches!(
+                    field.data_type(),
+                    DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+                ) && (field.metadata().contains_key(super::types::LENGTH)
+                    || is_float(&expr, schema)) =>
+            {
+                let length = field
+                    .metadata()
+                    .get(super::types::LENGTH)
+                    .and_then(|n| n.parse::<i64>().ok());
+                let plain = Arc::new(field.as_ref().clone().with_metadata(Default::default()));
+                let from_text = matches!(
+                    expr.get_type(schema)?,
+                    DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null
+                );
+                let text = if is_float(&expr, schema) {
+                    call(
+                        Arc::new(ScalarUDF::from(super::Function {
+                            name: "trino_double_text",
+                            signature: Signature::any(1, Volatility::Immutable),
+                            returns: |_| Ok(DataType::Utf8),
+                            eval: double_text,
+                        })),
+                        vec![*expr],
+                    )
+                } else {
+                    Expr::Cast(Cast::new(expr, DataType::Utf8))
+                };
+                let fitted = match length {
+                    Some(n) => call(
+                        Arc::new(ScalarUDF::from(super::Function {
+                            name: "trino_varchar_length",
+                            signature: Signature::any(3, Volatility::Immutable),
+                            returns: |_| Ok(DataType::Utf8),
+                            eval: varchar_length,
+                        })),
+                        vec![text, lit(n), lit(from_text)],
+                    ),
+                    None => text,
+                };
+                Ok(Transformed::yes(Expr::Cast(Cast {
+                    expr: Box::new(fitted),
+                    field: plain,
+                })))
+            }
             Expr::Cast(Cast { expr, field }) if field.data_type().is_integer() => {
                 let from = expr.get_type(schema)?;
                 let rounds = match from {
@@ -188,4 +238,79 @@ impl ScalarUDFImpl for RoundTime {
             .collect();
         output(cast(&rounded, a[0].data_type())?, scalar)
     }
+}
+
+fn call(f: Arc<ScalarUDF>, args: Vec<Expr>) -> Expr {
+    Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
+        f, args,
+    ))
+}
+
+/// A double as Trino's CAST to VARCHAR writes it: the shortest digits in
+/// scientific notation (`1.2E3`, `0.0E0`, `-7.5E-1`), `NaN`, `Infinity`.
+pub(super) fn double_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let single = a[0].data_type() == &DataType::Float32;
+    let values = cast(&a[0], &DataType::Float64)?;
+    let mut out = StringBuilder::new();
+    for v in values
+        .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
+        .iter()
+    {
+        out.append_option(v.map(|x| {
+            if x.is_nan() {
+                return "NaN".to_string();
+            }
+            if x.is_infinite() {
+                return if x > 0.0 { "Infinity" } else { "-Infinity" }.to_string();
+            }
+            // A real is written to at most 7 significant digits, as Trino
+            // does; a double to its shortest round-trip digits.
+            let e = if single {
+                format!("{:.6e}", x as f32)
+            } else {
+                format!("{x:e}")
+            };
+            let (mantissa, exponent) = e.split_once('e').unwrap_or((&e, "0"));
+            let mantissa = match mantissa.split_once('.') {
+                Some((whole, fraction)) => {
+                    let fraction = fraction.trim_end_matches('0');
+                    format!(
+                        "{whole}.{}",
+                        if fraction.is_empty() { "0" } else { fraction }
+                    )
+                }
+                None => format!("{mantissa}.0"),
+            };
+            format!("{mantissa}E{exponent}")
+        }));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// Text fitted to VARCHAR(n): a string is cut to n characters; any other
+/// value's text must fit ("Value cannot be represented as varchar(n)").
+pub(super) fn varchar_length(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let values = texts(&a[0])?;
+    let n = integers(&a[1])?
+        .first()
+        .copied()
+        .flatten()
+        .unwrap_or(i64::MAX);
+    let from_text = a[2].as_boolean().value(0);
+    let n = usize::try_from(n).unwrap_or(usize::MAX);
+    let mut out = StringBuilder::new();
+    for v in values {
+        let Some(v) = v else {
+            out.append_null();
+            continue;
+        };
+        if v.chars().count() <= n {
+            out.append_value(v);
+        } else if from_text {
+            out.append_value(v.chars().take(n).collect::<String>());
+        } else {
+            return exec_err!("Value {v} cannot be represented as varchar({n})");
+        }
+    }
+    Ok(Arc::new(out.finish()))
 }

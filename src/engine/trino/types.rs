@@ -18,6 +18,10 @@ pub struct TrinoTypes;
 /// precision from the type to [`super::semantics`], which rounds to it.
 pub(super) const PRECISION: &str = "strata.trino_precision";
 
+/// The field metadata key that carries a VARCHAR(n)'s length to
+/// [`super::semantics`], which checks or cuts to it.
+pub(super) const LENGTH: &str = "strata.trino_length";
+
 /// The unit of a TIMESTAMP(p) or TIME(p) (microseconds up to 6 digits,
 /// nanoseconds up to 9), and the precision a cast to it rounds to.
 fn unit(kind: &str, precision: Option<u64>) -> Result<(TimeUnit, Option<u64>)> {
@@ -52,6 +56,12 @@ impl TypePlanner for TrinoTypes {
                 field(DataType::Time64(u), round_to)
             }
             SqlType::Varbinary(_) => field(DataType::Binary, None),
+            SqlType::Varchar(Some(
+                datafusion::sql::sqlparser::ast::CharacterLength::IntegerLength { length, .. },
+            )) => Arc::new(
+                datafusion::arrow::datatypes::Field::new("", DataType::Utf8, true)
+                    .with_metadata([(LENGTH.to_string(), length.to_string())].into()),
+            ),
             // Trino's MAP(K, V), for the key and value types it names simply.
             SqlType::Map(k, v) => {
                 let (Some(k), Some(v)) = (simple(k), simple(v)) else {
