@@ -228,7 +228,16 @@ fn kill_a_run_midway(p: &Project) {
         .unwrap();
     let runs = p.lake().join("_strata/meta/runs");
     let started = std::time::Instant::now();
-    while std::fs::read_dir(&runs).map(|d| d.count()).unwrap_or(0) == 0 {
+    // A record is in place once `<run>.json` is: the store writes it aside
+    // (`<run>.json#<n>`) and renames it in, and the test must not kill the
+    // run between the two and find only the half-written file.
+    let recorded = || {
+        std::fs::read_dir(&runs).is_ok_and(|d| {
+            d.filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        })
+    };
+    while !recorded() {
         assert!(
             started.elapsed().as_secs() < 60,
             "the run never recorded its start"
@@ -411,6 +420,7 @@ fn the_next_run_closes_a_killed_run_s_record_through_its_open_marker() {
     let killed: Vec<_> = std::fs::read_dir(&runs)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     assert_eq!(killed.len(), 1);
     let stored = |path: &std::path::Path| -> serde_json::Value {
