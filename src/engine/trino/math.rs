@@ -82,63 +82,54 @@ pub(super) fn floor(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
     round_with(&a[0], ret, false)
 }
 
-/// DataFusion's `greatest` or `least` made NULL when any argument is NULL
-/// (DataFusion skips NULLs), refusing NaN as Trino does.
+/// When a [`NullStrict`] function's answer is NULL, where DataFusion's
+/// skips the NULLs Trino's functions do not.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) enum NullWhen {
+    /// Any argument is NULL (`greatest`, `least`; NaN is refused too).
+    AnyArgument,
+    /// The array argument holds a NULL (`array_min`, `array_max`).
+    AnyElement,
+}
+
+/// A DataFusion function whose answer is NULL where Trino's is.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(super) struct NullStrict {
     pub(super) inner: ScalarUDF,
+    pub(super) when: NullWhen,
 }
 
-/// DataFusion's `array_min` or `array_max` made NULL when the array holds
-/// a NULL, as Trino's are (DataFusion skips NULL elements).
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub(super) struct NullElementStrict {
-    pub(super) inner: ScalarUDF,
-}
-
-impl ScalarUDFImpl for NullElementStrict {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn signature(&self) -> &Signature {
-        self.inner.signature()
-    }
-    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
-        self.inner.coerce_types(args)
-    }
-    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        self.inner.return_type(args)
-    }
-    fn return_field_from_args(
-        &self,
-        args: ReturnFieldArgs,
-    ) -> Result<datafusion::arrow::datatypes::FieldRef> {
-        self.inner.return_field_from_args(args)
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let (arrays, scalar) = arrays(&args)?;
-        let list = cast(
-            &arrays[0],
-            &DataType::new_list(
-                match arrays[0].data_type() {
+impl NullStrict {
+    /// The rows whose answer is NULL.
+    fn nulls(&self, arrays: &[ArrayRef]) -> Result<BooleanArray> {
+        let rows = arrays.first().map_or(0, |a| a.len());
+        match self.when {
+            NullWhen::AnyArgument => {
+                let mut any_null = BooleanArray::from(vec![false; rows]);
+                for a in arrays {
+                    if matches!(a.data_type(), DataType::Float32 | DataType::Float64)
+                        && doubles(a)?.into_iter().flatten().any(|x| x.is_nan())
+                    {
+                        return exec_err!("Invalid argument to {}(): NaN", self.inner.name());
+                    }
+                    any_null = or(&any_null, &is_null(a.as_ref())?)?;
+                }
+                Ok(any_null)
+            }
+            NullWhen::AnyElement => {
+                let item = match arrays[0].data_type() {
                     DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
                         f.data_type().clone()
                     }
                     _ => DataType::Null,
-                },
-                true,
-            ),
-        )?;
-        let list = list.as_list::<i32>();
-        let has_null: BooleanArray = (0..list.len())
-            .map(|i| Some(list.is_valid(i) && list.value(i).null_count() > 0))
-            .collect();
-        let n = args.number_rows;
-        let result = self
-            .inner
-            .invoke_with_args(args)?
-            .to_array(if scalar { 1 } else { n })?;
-        output(nullif(result.as_ref(), &has_null)?, scalar)
+                };
+                let list = cast(&arrays[0], &DataType::new_list(item, true))?;
+                let list = list.as_list::<i32>();
+                Ok((0..list.len())
+                    .map(|i| Some(list.is_valid(i) && list.value(i).null_count() > 0))
+                    .collect())
+            }
+        }
     }
 }
 
@@ -163,33 +154,14 @@ impl ScalarUDFImpl for NullStrict {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let (arrays, scalar) = arrays(&args)?;
-        let mut any_null = BooleanArray::from(vec![false; arrays.first().map_or(0, |a| a.len())]);
-        for a in &arrays {
-            if let Some(f) = float_values(a)
-                && f.iter().flatten().any(|x| x.is_nan())
-            {
-                return exec_err!("Invalid argument to {}(): NaN", self.inner.name());
-            }
-            any_null = or(&any_null, &is_null(a.as_ref())?)?;
-        }
+        let nulls = self.nulls(&arrays)?;
         let n = args.number_rows;
         let result = self
             .inner
             .invoke_with_args(args)?
             .to_array(if scalar { 1 } else { n })?;
-        output(nullif(result.as_ref(), &any_null)?, scalar)
+        output(nullif(result.as_ref(), &nulls)?, scalar)
     }
-}
-
-fn float_values(a: &ArrayRef) -> Option<Vec<Option<f64>>> {
-    matches!(a.data_type(), DataType::Float32 | DataType::Float64).then(|| {
-        let f = cast(a, &DataType::Float64).ok()?;
-        Some(
-            f.as_primitive::<datafusion::arrow::datatypes::Float64Type>()
-                .iter()
-                .collect(),
-        )
-    })?
 }
 
 /// `nan()`, `infinity()`: the doubles.

@@ -591,24 +591,23 @@ pub fn register(ctx: &SessionContext) {
                 scalars: scalars.as_ref().clone(),
                 arrays: ScalarUDF::from(NullStrict {
                     inner: arrays.as_ref().clone(),
+                    when: NullWhen::AnyArgument,
                 }),
                 signature: Signature::user_defined(Volatility::Immutable),
                 min_args,
             }));
         }
     }
-    for name in ["array_min", "array_max"] {
-        if let Some(f) = state.scalar_functions().get(name) {
-            ctx.register_udf(ScalarUDF::from(NullElementStrict {
-                inner: f.as_ref().clone(),
-            }));
-        }
-    }
-    // NULL when any argument is, as Trino has them.
-    for name in ["greatest", "least"] {
+    for (name, when) in [
+        ("greatest", NullWhen::AnyArgument),
+        ("least", NullWhen::AnyArgument),
+        ("array_min", NullWhen::AnyElement),
+        ("array_max", NullWhen::AnyElement),
+    ] {
         if let Some(f) = state.scalar_functions().get(name) {
             ctx.register_udf(ScalarUDF::from(NullStrict {
                 inner: f.as_ref().clone(),
+                when,
             }));
         }
     }

@@ -17,12 +17,7 @@ pub(super) fn regexp_extract(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             out.append_null();
             continue;
         };
-        if compiled.as_ref().is_none_or(|(q, _)| q != p) {
-            let re = regex::Regex::new(p)
-                .map_err(|e| DataFusionError::Execution(format!("regexp_extract: {e}")))?;
-            compiled = Some((p.clone(), re));
-        }
-        let re = &compiled.as_ref().expect("compiled above").1;
+        let re = compile(&mut compiled, p, "regexp_extract")?;
         if g < 0 || g as usize >= re.captures_len() {
             return exec_err!("regexp_extract: pattern has no group {g}");
         }
@@ -51,12 +46,7 @@ pub(super) fn regexp_replace(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             out.append_null();
             continue;
         };
-        if compiled.as_ref().is_none_or(|(q, _)| q != p) {
-            let re = regex::Regex::new(p)
-                .map_err(|e| DataFusionError::Execution(format!("regexp_replace: {e}")))?;
-            compiled = Some((p.clone(), re));
-        }
-        let re = &compiled.as_ref().expect("compiled above").1;
+        let re = compile(&mut compiled, p, "regexp_replace")?;
         let r = java_replacement(re, r)?;
         out.append_value(re.replace_all(s, r.as_str()));
     }
@@ -109,17 +99,18 @@ fn java_replacement(re: &regex::Regex, replacement: &str) -> Result<String> {
     Ok(out)
 }
 
-fn compile(
-    cache: &mut Option<(String, regex::Regex)>,
+/// The pattern compiled, kept while the rows repeat it.
+fn compile<'a>(
+    cache: &'a mut Option<(String, regex::Regex)>,
     p: &str,
     name: &str,
-) -> Result<regex::Regex> {
+) -> Result<&'a regex::Regex> {
     if cache.as_ref().is_none_or(|(q, _)| q != p) {
         let re =
             regex::Regex::new(p).map_err(|e| DataFusionError::Execution(format!("{name}: {e}")))?;
         *cache = Some((p.to_string(), re));
     }
-    Ok(cache.as_ref().expect("compiled above").1.clone())
+    Ok(&cache.as_ref().expect("compiled above").1)
 }
 
 /// `regexp_extract_all(string, pattern [, group])`: every match (or its
