@@ -1,7 +1,9 @@
 //! Trino's array and map functions where DataFusion's answer differs:
 //! `sequence` (counts down, takes dates with a default day step, refuses a
 //! step that never reaches the end), `cardinality` (the outer length),
-//! `element_at` (arrays and maps; index 0 is an error), `repeat` (an array).
+//! `element_at` (arrays and maps; index 0 is an error), `repeat` (an array),
+//! `array_position` (0 when absent) and `arrays_overlap` (NULL when a NULL
+//! element leaves the answer open).
 
 use datafusion::arrow::array::{
     GenericListArray, Int64Array, ListBuilder, MapArray, UInt64Array, new_null_array,
@@ -361,4 +363,94 @@ pub(super) fn slice(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
         values,
         Some(valid.into()),
     )?))
+}
+
+/// Two array arguments as lists of one element type, the type both compare
+/// in (Trino coerces `ARRAY[1]` and `ARRAY[BIGINT '1']` alike).
+fn comparable_lists(x: &ArrayRef, y: &ArrayRef) -> Result<(ArrayRef, ArrayRef)> {
+    let item = |a: &ArrayRef| match a.data_type() {
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            Ok(f.data_type().clone())
+        }
+        DataType::Null => Ok(DataType::Null),
+        other => plan_err!("takes arrays, not {other}"),
+    };
+    let common = common_type(&item(x)?, &item(y)?);
+    let as_list = DataType::new_list(common, true);
+    Ok((cast(x, &as_list)?, cast(y, &as_list)?))
+}
+
+/// The type two values compare in; NULL literals take the other's type.
+fn common_type(a: &DataType, b: &DataType) -> DataType {
+    use datafusion::logical_expr::type_coercion::binary::comparison_coercion;
+    match (a, b) {
+        (DataType::Null, t) | (t, DataType::Null) => t.clone(),
+        _ => comparison_coercion(a, b).unwrap_or_else(|| a.clone()),
+    }
+}
+
+/// The non-NULL elements of one row of a list, as values.
+fn elements(list: &GenericListArray<i32>, row: usize) -> Result<Vec<Option<ScalarValue>>> {
+    let values = list.value(row);
+    (0..values.len())
+        .map(|i| {
+            Ok(values
+                .is_valid(i)
+                .then(|| ScalarValue::try_from_array(&values, i))
+                .transpose()?)
+        })
+        .collect()
+}
+
+/// `array_position(array, element)`: where `element` first is, from 1; 0
+/// when it is not there (DataFusion's answer is NULL), NULL when the array
+/// or the element is NULL. A NULL element of the array matches nothing.
+pub(super) fn array_position(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let item = match a[0].data_type() {
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            common_type(f.data_type(), a[1].data_type())
+        }
+        DataType::Null => a[1].data_type().clone(),
+        other => return plan_err!("array_position: takes an array, not {other}"),
+    };
+    let list = cast(&a[0], &DataType::new_list(item.clone(), true))?;
+    let list = list.as_list::<i32>();
+    let wanted = cast(&a[1], &item)?;
+    let mut out = Vec::with_capacity(list.len());
+    for i in 0..list.len() {
+        if list.is_null(i) || wanted.is_null(i) {
+            out.push(None);
+            continue;
+        }
+        let want = ScalarValue::try_from_array(&wanted, i)?;
+        let at = elements(list, i)?
+            .iter()
+            .position(|e| e.as_ref() == Some(&want));
+        out.push(Some(at.map_or(0, |p| p as i64 + 1)));
+    }
+    Ok(Arc::new(Int64Array::from(out)))
+}
+
+/// `arrays_overlap(x, y)`: whether the arrays share a non-NULL element;
+/// NULL rather than false when they share none but either holds a NULL
+/// (DataFusion's answer is false), and for a NULL array.
+pub(super) fn arrays_overlap(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (x, y) = comparable_lists(&a[0], &a[1])?;
+    let (x, y) = (x.as_list::<i32>(), y.as_list::<i32>());
+    let mut out = Vec::with_capacity(x.len());
+    for i in 0..x.len() {
+        if x.is_null(i) || y.is_null(i) {
+            out.push(None);
+            continue;
+        }
+        let (xs, ys) = (elements(x, i)?, elements(y, i)?);
+        let shared = ys.iter().flatten().any(|v| xs.contains(&Some(v.clone())));
+        let holds_null = xs.iter().chain(&ys).any(Option::is_none);
+        out.push(match (shared, holds_null) {
+            (true, _) => Some(true),
+            (false, true) => None,
+            (false, false) => Some(false),
+        });
+    }
+    Ok(Arc::new(datafusion::arrow::array::BooleanArray::from(out)))
 }

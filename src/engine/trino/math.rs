@@ -156,12 +156,42 @@ impl ScalarUDFImpl for NullStrict {
         let (arrays, scalar) = arrays(&args)?;
         let nulls = self.nulls(&arrays)?;
         let n = args.number_rows;
-        let result = self
+        let mut result = self
             .inner
             .invoke_with_args(args)?
             .to_array(if scalar { 1 } else { n })?;
+        if self.inner.name() == "array_max" {
+            result = max_past_nan(&arrays[0], result)?;
+        }
         output(nullif(result.as_ref(), &nulls)?, scalar)
     }
+}
+
+/// Trino's `array_max` passes over NaN unless every element is NaN (its
+/// comparison ranks NaN below the numbers); DataFusion's ranks it above, so
+/// each NaN answer is taken again from the row's other elements.
+fn max_past_nan(list: &ArrayRef, result: ArrayRef) -> Result<ArrayRef> {
+    let ty = result.data_type().clone();
+    if !matches!(ty, DataType::Float32 | DataType::Float64) {
+        return Ok(result);
+    }
+    let list = cast(list, &DataType::new_list(DataType::Float64, true))?;
+    let list = list.as_list::<i32>();
+    let mut out = doubles(&result)?;
+    for (i, v) in out.iter_mut().enumerate() {
+        if v.is_some_and(f64::is_nan) && list.is_valid(i) {
+            let others = doubles(&list.value(i))?
+                .into_iter()
+                .flatten()
+                .filter(|x| !x.is_nan())
+                .reduce(f64::max);
+            if others.is_some() {
+                *v = others;
+            }
+        }
+    }
+    let out: ArrayRef = Arc::new(Float64Array::from(out));
+    Ok(cast(&out, &ty)?)
 }
 
 /// `nan()`, `infinity()`: the doubles.

@@ -378,7 +378,7 @@ pub fn register(ctx: &SessionContext) {
         |_| Ok(DataType::new_list(DataType::Utf8, true)),
         |_| Ok(DataType::Binary),
     );
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 77] = [
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 79] = [
         ("mod", Some(&[2]), mod_type, modulo),
         ("date", Some(&[1]), date, to_date),
         ("bitwise_and", Some(&[2]), first_integer_type, bitwise_and),
@@ -515,6 +515,8 @@ pub fn register(ctx: &SessionContext) {
         ),
         ("sequence", Some(&[2, 3]), sequence_type, sequence),
         ("cardinality", Some(&[1]), int64, cardinality),
+        ("array_position", Some(&[2]), int64, array_position),
+        ("arrays_overlap", Some(&[2]), boolean, arrays_overlap),
         ("element_at", Some(&[2]), element_type, element_at),
         ("repeat", Some(&[2]), repeat_type, repeat),
         ("ceil", Some(&[1]), rounding_type, ceil),
