@@ -380,8 +380,9 @@ fn array_types(sql: &str) -> std::borrow::Cow<'_, str> {
 
 /// `DECIMAL '1.50'` is `DECIMAL(3,2) '1.50'` (DataFusion would read every
 /// DECIMAL literal as `decimal(38,10)`, rounding `1.999...` past 10 places
-/// to 2), and a TIMESTAMP or TIME literal with 7 to 9 fraction digits is
-/// `TIMESTAMP(9) '...'` (nanoseconds; up to 6 digits are microseconds).
+/// to 2), and a TIMESTAMP or TIME literal has the precision of its fraction
+/// digits, as in Trino: `TIMESTAMP '... 12:34:56.1'` is `TIMESTAMP(1)`
+/// (7 to 9 digits are nanoseconds, up to 6 microseconds).
 fn literal_precision(sql: &str) -> std::borrow::Cow<'_, str> {
     use datafusion::sql::sqlparser::dialect::GenericDialect;
     use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
@@ -400,8 +401,8 @@ fn literal_precision(sql: &str) -> std::borrow::Cow<'_, str> {
         match t {
             Token::Whitespace(_) => continue,
             Token::SingleQuotedString(s) => match &last_word {
-                Some((w, kind)) if kind != "DECIMAL" && (7..=9).contains(&digits(s)) => {
-                    marks.push((*w, "(9)".into()));
+                Some((w, kind)) if kind != "DECIMAL" && digits(s) <= 9 => {
+                    marks.push((*w, format!("({})", digits(s))));
                 }
                 Some((w, kind)) if kind == "DECIMAL" => {
                     if let Some(p) = decimal_precision(s) {
@@ -833,7 +834,7 @@ mod tests {
             trino_spelling(
                 "SELECT TIMESTAMP '2020-05-01 12:34:56.123456789', TIMESTAMP '2020-05-01 12:34:56.1'"
             ),
-            "SELECT TIMESTAMP(9) '2020-05-01 12:34:56.123456789', TIMESTAMP '2020-05-01 12:34:56.1'"
+            "SELECT TIMESTAMP(9) '2020-05-01 12:34:56.123456789', TIMESTAMP(1) '2020-05-01 12:34:56.1'"
         );
         assert_eq!(
             trino_spelling("SELECT DECIMAL '0.0034', DECIMAL '-12.50', DECIMAL '007'"),

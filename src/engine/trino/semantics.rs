@@ -9,7 +9,10 @@
 //! - a double or real cast to VARCHAR is written as Trino writes it,
 //!   `1.2E3` (DataFusion writes `1200.0`);
 //! - a cast to VARCHAR(n) cuts a longer string to n characters and fails
-//!   for a longer number or date, where DataFusion ignores n.
+//!   for a longer number or date, where DataFusion ignores n;
+//! - a TIMESTAMP(p) or TIME(p) cast to VARCHAR is written with a space
+//!   between date and time and exactly p fraction digits
+//!   (`2020-05-01 12:34:56.1`), where Arrow writes `T` and its unit's digits.
 
 use datafusion::common::DFSchema;
 use datafusion::common::config::ConfigOptions;
@@ -92,7 +95,17 @@ impl FunctionRewrite for TrinoSemantics {
                 let plain = Arc::new(field.as_ref().clone().with_metadata(Default::default()));
                 // Rounded at the finest unit the value has, then cast: a cast
                 // from nanoseconds (or text) to microseconds would cut first.
+                // A literal with at most 6 digits is exact in microseconds,
+                // which reach the years nanoseconds do not (1500, 9999).
+                let micro_literal = matches!(
+                    expr.as_ref(),
+                    Expr::Literal(ScalarValue::Utf8(Some(t)) | ScalarValue::Utf8View(Some(t)), _)
+                        if t.split_once('.').is_none_or(|(_, f)| {
+                            f.chars().take_while(char::is_ascii_digit).count() <= 6
+                        })
+                );
                 let finest = match (expr.get_type(schema)?, plain.data_type()) {
+                    (_, DataType::Timestamp(TimeUnit::Microsecond, _)) if micro_literal => None,
                     (
                         DataType::Timestamp(TimeUnit::Nanosecond, _)
                         | DataType::Utf8
@@ -132,7 +145,8 @@ impl FunctionRewrite for TrinoSemantics {
                     field.data_type(),
                     DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
                 ) && (field.metadata().contains_key(super::types::LENGTH)
-                    || is_float(&expr, schema)) =>
+                    || is_float(&expr, schema)
+                    || time_precision(&expr, schema)?.is_some()) =>
             {
                 let length = field
                     .metadata()
@@ -143,7 +157,17 @@ impl FunctionRewrite for TrinoSemantics {
                     expr.get_type(schema)?,
                     DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null
                 );
-                let text = if is_float(&expr, schema) {
+                let text = if let Some(digits) = time_precision(&expr, schema)? {
+                    call(
+                        Arc::new(ScalarUDF::from(super::Function {
+                            name: "trino_time_text",
+                            signature: Signature::any(2, Volatility::Immutable),
+                            returns: |_| Ok(DataType::Utf8),
+                            eval: time_text,
+                        })),
+                        vec![*expr, lit(digits)],
+                    )
+                } else if is_float(&expr, schema) {
                     call(
                         Arc::new(ScalarUDF::from(super::Function {
                             name: "trino_double_text",
@@ -238,6 +262,102 @@ impl ScalarUDFImpl for RoundTime {
             .collect();
         output(cast(&rounded, a[0].data_type())?, scalar)
     }
+}
+
+/// The fraction digits of a zoneless timestamp or time expression: the
+/// precision it was declared with (`TIMESTAMP(3)`, or a literal's own
+/// digits), else its unit's; `None` for any other type.
+fn time_precision(e: &Expr, schema: &DFSchema) -> Result<Option<i64>> {
+    let unit = match e.get_type(schema)? {
+        DataType::Timestamp(unit, None) | DataType::Time64(unit) | DataType::Time32(unit) => unit,
+        _ => return Ok(None),
+    };
+    // A declared precision is on the cast's field until this rewrite turns
+    // the cast into `round_time(value, digits)`, which runs first.
+    let declared = |e: &Expr| -> Option<i64> {
+        let mut e = e;
+        loop {
+            match e {
+                Expr::Cast(c) => match c.field.metadata().get(super::types::PRECISION) {
+                    Some(p) => return p.parse().ok(),
+                    None => e = &c.expr,
+                },
+                Expr::ScalarFunction(f) if f.name() == "round_time" => {
+                    return match f.args.get(1) {
+                        Some(Expr::Literal(ScalarValue::Int64(Some(d)), _)) => Some(*d),
+                        _ => None,
+                    };
+                }
+                _ => return None,
+            }
+        }
+    };
+    Ok(Some(declared(e).unwrap_or(match unit {
+        TimeUnit::Second => 0,
+        TimeUnit::Millisecond => 3,
+        TimeUnit::Microsecond => 6,
+        TimeUnit::Nanosecond => 9,
+    })))
+}
+
+/// `trino_time_text(t, p)`: a zoneless timestamp or a time as Trino's CAST
+/// to VARCHAR writes it, with p fraction digits.
+pub(super) fn time_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let digits = integers(&a[1])?
+        .first()
+        .copied()
+        .flatten()
+        .unwrap_or(6)
+        .clamp(0, 9) as usize;
+    let is_time = matches!(a[0].data_type(), DataType::Time64(_) | DataType::Time32(_));
+    // Nanoseconds since the epoch (or midnight) hold every unit exactly;
+    // the years a nanosecond i64 cannot hold go through microseconds.
+    let (values, per_second) = match a[0].data_type() {
+        DataType::Timestamp(TimeUnit::Nanosecond, _) | DataType::Time64(TimeUnit::Nanosecond) => {
+            (cast(&a[0], &DataType::Int64)?, 1_000_000_000i64)
+        }
+        DataType::Timestamp(..) => (
+            cast(
+                &cast(&a[0], &DataType::Timestamp(TimeUnit::Microsecond, None))?,
+                &DataType::Int64,
+            )?,
+            1_000_000,
+        ),
+        _ => (
+            cast(
+                &cast(&a[0], &DataType::Time64(TimeUnit::Microsecond))?,
+                &DataType::Int64,
+            )?,
+            1_000_000,
+        ),
+    };
+    let mut out = StringBuilder::new();
+    for v in values
+        .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+        .iter()
+    {
+        let Some(v) = v else {
+            out.append_null();
+            continue;
+        };
+        let (secs, sub) = (v.div_euclid(per_second), v.rem_euclid(per_second));
+        let nanos = sub * (1_000_000_000 / per_second);
+        let whole = if is_time {
+            let s = secs.rem_euclid(86_400);
+            format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+        } else {
+            match chrono::DateTime::from_timestamp(secs, 0) {
+                Some(t) => t.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string(),
+                None => return exec_err!("a timestamp out of range: {v}"),
+            }
+        };
+        if digits == 0 {
+            out.append_value(whole);
+        } else {
+            out.append_value(format!("{whole}.{}", &format!("{nanos:09}")[..digits]));
+        }
+    }
+    Ok(Arc::new(out.finish()))
 }
 
 fn call(f: Arc<ScalarUDF>, args: Vec<Expr>) -> Expr {
