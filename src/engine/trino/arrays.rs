@@ -394,10 +394,10 @@ fn elements(list: &GenericListArray<i32>, row: usize) -> Result<Vec<Option<Scala
     let values = list.value(row);
     (0..values.len())
         .map(|i| {
-            Ok(values
+            values
                 .is_valid(i)
                 .then(|| ScalarValue::try_from_array(&values, i))
-                .transpose()?)
+                .transpose()
         })
         .collect()
 }
