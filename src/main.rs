@@ -8,12 +8,6 @@ use strata::cli::commands::{Outcome, dispatch};
 use strata::cli::{Cli, LogFormat};
 use strata::error::user_message;
 
-// Arrow's buffers are often freed on another thread than the one that
-// allocated them, which glibc's per-thread arenas handle poorly (see
-// Cargo.toml for what was measured).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse(); // exits 2 on usage errors
     // STRATA_LOG=debug shows, among others, the SQL sent to the source.
