@@ -454,3 +454,80 @@ pub(super) fn arrays_overlap(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     }
     Ok(Arc::new(datafusion::arrow::array::BooleanArray::from(out)))
 }
+
+/// Trino's `=` of one row of two values of a type: `None` when a NULL
+/// inside leaves the answer open (`ARRAY[1, NULL] = ARRAY[1, NULL]` is
+/// NULL); maps are equal whatever their keys' order.
+fn equal_at(x: &ArrayRef, i: usize, y: &ArrayRef, j: usize) -> Result<Option<bool>> {
+    if x.is_null(i) || y.is_null(j) {
+        return Ok(None);
+    }
+    // All pairs compared: false wins over open, open over true.
+    let fold = |pairs: Vec<Option<bool>>| {
+        if pairs.contains(&Some(false)) {
+            Some(false)
+        } else if pairs.contains(&None) {
+            None
+        } else {
+            Some(true)
+        }
+    };
+    match (x.data_type(), y.data_type()) {
+        (DataType::List(_), DataType::List(_)) => {
+            let (xs, ys) = (x.as_list::<i32>().value(i), y.as_list::<i32>().value(j));
+            if xs.len() != ys.len() {
+                return Ok(Some(false));
+            }
+            let pairs = (0..xs.len())
+                .map(|k| equal_at(&xs, k, &ys, k))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(fold(pairs))
+        }
+        (DataType::Map(..), DataType::Map(..)) => {
+            let (xm, ym) = (x.as_map(), y.as_map());
+            let (xo, yo) = (xm.value_offsets(), ym.value_offsets());
+            let (xr, yr) = (
+                xo[i] as usize..xo[i + 1] as usize,
+                yo[j] as usize..yo[j + 1] as usize,
+            );
+            if xr.len() != yr.len() {
+                return Ok(Some(false));
+            }
+            let mut pairs = vec![];
+            for k in xr {
+                let key = ScalarValue::try_from_array(xm.keys(), k)?;
+                let mut at = None;
+                for l in yr.clone() {
+                    if ScalarValue::try_from_array(ym.keys(), l)? == key {
+                        at = Some(l);
+                        break;
+                    }
+                }
+                match at {
+                    Some(l) => pairs.push(equal_at(xm.values(), k, ym.values(), l)?),
+                    None => return Ok(Some(false)),
+                }
+            }
+            Ok(fold(pairs))
+        }
+        _ => Ok(Some(
+            ScalarValue::try_from_array(x, i)? == ScalarValue::try_from_array(y, j)?,
+        )),
+    }
+}
+
+/// `trino_equal(x, y)`: arrays' and maps' `=` as Trino has it (see
+/// [`equal_at`]); DataFusion compares NULL elements as equal and maps in
+/// their keys' order.
+pub(super) fn nested_equal(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (x, y) = match (a[0].data_type(), a[1].data_type()) {
+        (DataType::Map(..), _) | (_, DataType::Map(..)) => {
+            (a[0].clone(), cast(&a[1], a[0].data_type())?)
+        }
+        _ => comparable_lists(&a[0], &a[1])?,
+    };
+    let out = (0..x.len())
+        .map(|i| equal_at(&x, i, &y, i))
+        .collect::<Result<datafusion::arrow::array::BooleanArray>>()?;
+    Ok(Arc::new(out))
+}

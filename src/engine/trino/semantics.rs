@@ -2,6 +2,8 @@
 //! rewrite of the plan's expressions:
 //! - a comparison with a NaN double is false (`<>` true), as IEEE 754 and
 //!   Trino have it, where DataFusion orders NaN above every number;
+//! - arrays and maps are equal element by element, NULL when a NULL
+//!   element leaves it open, and maps whatever their keys' order;
 //! - a cast of a double, real or decimal to an integer rounds half away
 //!   from zero (`CAST(2.5 AS INTEGER)` is 3), where DataFusion cuts;
 //! - a cast to TIMESTAMP(p) or TIME(p) rounds to p fraction digits (half
@@ -32,6 +34,15 @@ fn is_float(e: &Expr, schema: &DFSchema) -> bool {
     matches!(
         e.get_type(schema),
         Ok(DataType::Float16 | DataType::Float32 | DataType::Float64)
+    )
+}
+
+/// Whether an expression is an array or a map (whose `=` Trino answers
+/// element by element, see `arrays::nested_equal`).
+fn is_nested(e: &Expr, schema: &DFSchema) -> bool {
+    matches!(
+        e.get_type(schema),
+        Ok(DataType::List(_) | DataType::Map(..))
     )
 }
 
@@ -68,6 +79,26 @@ impl FunctionRewrite for TrinoSemantics {
                 Ok(Transformed::yes(
                     when(nan, lit(op == Operator::NotEq)).otherwise(compared)?,
                 ))
+            }
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if matches!(op, Operator::Eq | Operator::NotEq)
+                    && is_nested(&left, schema)
+                    && is_nested(&right, schema) =>
+            {
+                let equal = call(
+                    Arc::new(ScalarUDF::from(super::Function {
+                        name: "trino_equal",
+                        signature: Signature::any(2, Volatility::Immutable),
+                        returns: |_| Ok(DataType::Boolean),
+                        eval: super::arrays::nested_equal,
+                    })),
+                    vec![*left, *right],
+                );
+                Ok(Transformed::yes(if op == Operator::Eq {
+                    equal
+                } else {
+                    Expr::Not(Box::new(equal))
+                }))
             }
             Expr::Between(Between {
                 expr,
