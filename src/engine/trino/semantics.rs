@@ -85,13 +85,10 @@ impl FunctionRewrite for TrinoSemantics {
                     && is_nested(&left, schema)
                     && is_nested(&right, schema) =>
             {
-                let equal = call(
-                    Arc::new(ScalarUDF::from(super::Function {
-                        name: "trino_equal",
-                        signature: Signature::any(2, Volatility::Immutable),
-                        returns: |_| Ok(DataType::Boolean),
-                        eval: super::arrays::nested_equal,
-                    })),
+                let equal = row_function(
+                    "trino_equal",
+                    |_| Ok(DataType::Boolean),
+                    super::arrays::nested_equal,
                     vec![*left, *right],
                 );
                 Ok(Transformed::yes(if op == Operator::Eq {
@@ -189,36 +186,27 @@ impl FunctionRewrite for TrinoSemantics {
                     DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null
                 );
                 let text = if let Some(digits) = time_precision(&expr, schema)? {
-                    call(
-                        Arc::new(ScalarUDF::from(super::Function {
-                            name: "trino_time_text",
-                            signature: Signature::any(2, Volatility::Immutable),
-                            returns: |_| Ok(DataType::Utf8),
-                            eval: time_text,
-                        })),
+                    row_function(
+                        "trino_time_text",
+                        |_| Ok(DataType::Utf8),
+                        time_text,
                         vec![*expr, lit(digits)],
                     )
                 } else if is_float(&expr, schema) {
-                    call(
-                        Arc::new(ScalarUDF::from(super::Function {
-                            name: "trino_double_text",
-                            signature: Signature::any(1, Volatility::Immutable),
-                            returns: |_| Ok(DataType::Utf8),
-                            eval: double_text,
-                        })),
+                    row_function(
+                        "trino_double_text",
+                        |_| Ok(DataType::Utf8),
+                        double_text,
                         vec![*expr],
                     )
                 } else {
                     Expr::Cast(Cast::new(expr, DataType::Utf8))
                 };
                 let fitted = match length {
-                    Some(n) => call(
-                        Arc::new(ScalarUDF::from(super::Function {
-                            name: "trino_varchar_length",
-                            signature: Signature::any(3, Volatility::Immutable),
-                            returns: |_| Ok(DataType::Utf8),
-                            eval: varchar_length,
-                        })),
+                    Some(n) => row_function(
+                        "trino_varchar_length",
+                        |_| Ok(DataType::Utf8),
+                        varchar_length,
                         vec![text, lit(n), lit(from_text)],
                     ),
                     None => text,
@@ -389,6 +377,26 @@ pub(super) fn time_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         }
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// A call of one of this module's row-by-row functions, taking any
+/// arguments of its arity.
+fn row_function(
+    name: &'static str,
+    returns: super::ReturnType,
+    eval: super::Eval,
+    args: Vec<Expr>,
+) -> Expr {
+    let signature = Signature::any(args.len(), Volatility::Immutable);
+    call(
+        Arc::new(ScalarUDF::from(super::Function {
+            name,
+            signature,
+            returns,
+            eval,
+        })),
+        args,
+    )
 }
 
 fn call(f: Arc<ScalarUDF>, args: Vec<Expr>) -> Expr {
