@@ -241,11 +241,12 @@ pub struct Resources {
 }
 
 /// The default `memory_limit` of the spilling operators (sorts, joins,
-/// aggregates). Measured at 10M sales, the whole run peaked at 1.1 to 1.3
-/// GiB of RSS with it: about 0.2 GiB is the process and its sessions, and
-/// batches in flight, the Parquet writers' buffers and the tests running
-/// beside the models come on top of the pool. Halving the limit saved only
-/// 0.1 GiB of that peak and spilled more.
+/// aggregates). Measured with it, the whole run (models, data tests and
+/// report) peaked at 0.98 GiB of RSS at 10M sales and 1.28 GiB at 100M:
+/// about 0.2 GiB is the process and its sessions, and batches in flight,
+/// the Parquet writers' buffers and the tests running beside the models
+/// come on top of the pool. Halving the limit saved only 0.1 GiB of the
+/// peak at 10M and spilled more.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 512 << 20;
 
 impl Default for Resources {
