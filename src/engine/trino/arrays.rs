@@ -10,7 +10,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{Field, IntervalMonthDayNanoType};
+use datafusion::arrow::datatypes::{Field, FieldRef, IntervalMonthDayNanoType};
 
 use super::*;
 
@@ -158,10 +158,21 @@ pub(super) fn sequence(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
             .collect::<datafusion::arrow::array::TimestampMicrosecondArray>(),
     );
     let items = cast(&micros, item.data_type())?;
+    list_array(item, offsets, items, valid)
+}
+
+/// A list array of `item`s from its parts: each row's end offset into
+/// `values` (after a leading 0) and whether the row is non-NULL.
+fn list_array(
+    item: &FieldRef,
+    offsets: Vec<i32>,
+    values: ArrayRef,
+    valid: Vec<bool>,
+) -> Result<ArrayRef> {
     Ok(Arc::new(GenericListArray::<i32>::try_new(
         item.clone(),
         OffsetBuffer::new(offsets.into()),
-        items,
+        values,
         Some(valid.into()),
     )?))
 }
@@ -303,12 +314,7 @@ pub(super) fn repeat(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
         offsets.push(picks.len() as i32);
     }
     let values = take(a[0].as_ref(), &UInt64Array::from(picks), None)?;
-    Ok(Arc::new(GenericListArray::<i32>::try_new(
-        item.clone(),
-        OffsetBuffer::new(offsets.into()),
-        values,
-        Some(valid.into()),
-    )?))
+    list_array(item, offsets, values, valid)
 }
 
 /// `slice`'s type: its array's.
@@ -357,12 +363,7 @@ pub(super) fn slice(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
         bounds.push(picks.len() as i32);
     }
     let values = take(list.values(), &UInt64Array::from(picks), None)?;
-    Ok(Arc::new(GenericListArray::<i32>::try_new(
-        item.clone(),
-        OffsetBuffer::new(bounds.into()),
-        values,
-        Some(valid.into()),
-    )?))
+    list_array(item, bounds, values, valid)
 }
 
 /// Two array arguments as lists of one element type, the type both compare

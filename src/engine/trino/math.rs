@@ -97,6 +97,9 @@ pub(super) enum NullWhen {
 pub(super) struct NullStrict {
     pub(super) inner: ScalarUDF,
     pub(super) when: NullWhen,
+    /// A NaN answer is taken again from the other elements (`array_max`:
+    /// Trino's comparison ranks NaN below the numbers, DataFusion's above).
+    pub(super) nan_lowest: bool,
 }
 
 impl NullStrict {
@@ -160,16 +163,15 @@ impl ScalarUDFImpl for NullStrict {
             .inner
             .invoke_with_args(args)?
             .to_array(if scalar { 1 } else { n })?;
-        if self.inner.name() == "array_max" {
+        if self.nan_lowest {
             result = max_past_nan(&arrays[0], result)?;
         }
         output(nullif(result.as_ref(), &nulls)?, scalar)
     }
 }
 
-/// Trino's `array_max` passes over NaN unless every element is NaN (its
-/// comparison ranks NaN below the numbers); DataFusion's ranks it above, so
-/// each NaN answer is taken again from the row's other elements.
+/// An array's largest element with NaN ranked lowest: each NaN answer is
+/// taken again from the row's other elements (NaN stays when all are NaN).
 fn max_past_nan(list: &ArrayRef, result: ArrayRef) -> Result<ArrayRef> {
     let ty = result.data_type().clone();
     if !matches!(ty, DataType::Float32 | DataType::Float64) {

@@ -594,22 +594,24 @@ pub fn register(ctx: &SessionContext) {
                 arrays: ScalarUDF::from(NullStrict {
                     inner: arrays.as_ref().clone(),
                     when: NullWhen::AnyArgument,
+                    nan_lowest: false,
                 }),
                 signature: Signature::user_defined(Volatility::Immutable),
                 min_args,
             }));
         }
     }
-    for (name, when) in [
-        ("greatest", NullWhen::AnyArgument),
-        ("least", NullWhen::AnyArgument),
-        ("array_min", NullWhen::AnyElement),
-        ("array_max", NullWhen::AnyElement),
+    for (name, when, nan_lowest) in [
+        ("greatest", NullWhen::AnyArgument, false),
+        ("least", NullWhen::AnyArgument, false),
+        ("array_min", NullWhen::AnyElement, false),
+        ("array_max", NullWhen::AnyElement, true),
     ] {
         if let Some(f) = state.scalar_functions().get(name) {
             ctx.register_udf(ScalarUDF::from(NullStrict {
                 inner: f.as_ref().clone(),
                 when,
+                nan_lowest,
             }));
         }
     }

@@ -18,14 +18,8 @@ pub(super) fn regexp_extract(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             continue;
         };
         let re = compile(&mut compiled, p, "regexp_extract")?;
-        if g < 0 || g as usize >= re.captures_len() {
-            return exec_err!("regexp_extract: pattern has no group {g}");
-        }
-        out.append_option(
-            re.captures(s)
-                .and_then(|c| c.get(g as usize))
-                .map(|m| m.as_str()),
-        );
+        let g = group_index(re, g, "regexp_extract")?;
+        out.append_option(re.captures(s).and_then(|c| c.get(g)).map(|m| m.as_str()));
     }
     Ok(Arc::new(out.finish()))
 }
@@ -129,12 +123,9 @@ pub(super) fn regexp_extract_all(a: &[ArrayRef], _: &DataType) -> Result<ArrayRe
             continue;
         };
         let re = compile(&mut cache, p, "regexp_extract_all")?;
-        if g < 0 || g as usize >= re.captures_len() {
-            return exec_err!("regexp_extract_all: pattern has no group {g}");
-        }
+        let g = group_index(re, g, "regexp_extract_all")?;
         for c in re.captures_iter(s) {
-            out.values()
-                .append_option(c.get(g as usize).map(|m| m.as_str()));
+            out.values().append_option(c.get(g).map(|m| m.as_str()));
         }
         out.append(true);
     }
@@ -197,4 +188,13 @@ pub(super) fn regexp_position(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> 
         out.append_value(found.map_or(-1, |m| s[..from + m.start()].chars().count() as i64 + 1));
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// Group `g` of `re` as an index, or the error naming the function when the
+/// pattern has no such group.
+fn group_index(re: &regex::Regex, g: i64, function: &str) -> Result<usize> {
+    match usize::try_from(g) {
+        Ok(i) if i < re.captures_len() => Ok(i),
+        _ => exec_err!("{function}: pattern has no group {g}"),
+    }
 }

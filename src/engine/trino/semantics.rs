@@ -241,6 +241,9 @@ impl FunctionRewrite for TrinoSemantics {
     }
 }
 
+/// The name of [`RoundTime`], which [`time_precision`] reads its digits from.
+const ROUND_TIME: &str = "round_time";
+
 /// `round_time(t, p)`: a timestamp or time rounded to p fraction digits.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct RoundTime {
@@ -249,7 +252,7 @@ struct RoundTime {
 
 impl ScalarUDFImpl for RoundTime {
     fn name(&self) -> &str {
-        "round_time"
+        ROUND_TIME
     }
     fn signature(&self) -> &Signature {
         &self.signature
@@ -301,7 +304,7 @@ fn time_precision(e: &Expr, schema: &DFSchema) -> Result<Option<i64>> {
                     Some(p) => return p.parse().ok(),
                     None => e = &c.expr,
                 },
-                Expr::ScalarFunction(f) if f.name() == "round_time" => {
+                Expr::ScalarFunction(f) if f.name() == ROUND_TIME => {
                     return match f.args.get(1) {
                         Some(Expr::Literal(ScalarValue::Int64(Some(d)), _)) => Some(*d),
                         _ => None,
