@@ -1,8 +1,12 @@
 -- Clean sales: exact duplicates removed first, then the date parsed and the
 -- region normalised. Rows with a bad date are in silver.sales_quarantine;
 -- reading only dated partitions keeps the two disjoint by construction.
+-- Duplicates share a sale date, so grouping by bronze's day partition as
+-- well changes no group; it lets each day's groups be emitted as the scan
+-- moves past that day, instead of holding every row until the end.
 WITH distinct_sales AS (
     SELECT DISTINCT
+        year, month, day,
         sale_id, sale_date, customer_id, customer_name, product_id,
         product_name, category, seller_id, seller_name, region, quantity,
         unit_price, total_value, updated_at

@@ -16,6 +16,7 @@ use datafusion::logical_expr::{EmptyRelation, Expr, LogicalPlan, LogicalPlanBuil
 use datafusion::prelude::nullif;
 use object_store::path::Path;
 
+use crate::engine::partitioned::PartitionedTable;
 use crate::error::{Error, Result};
 use crate::lake::manifest::{Format, TableManifest};
 use crate::lake::{Lake, NULL_PARTITION, TableId, versions};
@@ -72,6 +73,17 @@ fn table_provider(
                 .collect();
             let file_schema = Arc::new(Schema::new(file_fields));
             let url = ListingTableUrl::parse(format!("{}{table_dir}/", lake.url()))?;
+            // Ballista ships a plan's tables to executors as protobuf, which
+            // knows listing tables only.
+            if guard && let Some(table) = PartitionedTable::try_new(m, schema.clone(), url.clone())
+            {
+                return Ok(Arc::new(Pinned {
+                    inner: Arc::new(table),
+                    lake: lake.clone(),
+                    table: m.table.clone(),
+                    version: m.version,
+                }));
+            }
             // The folder holds the files of every kept version; this
             // version's carry its tag, so the listing reads exactly them.
             let extension = m.parquet_suffix();

@@ -9,6 +9,7 @@ pub(crate) mod codec;
 pub(crate) mod functions;
 
 pub(crate) mod lenient;
+pub(crate) mod partitioned;
 pub mod time_travel;
 pub mod trino;
 
@@ -60,6 +61,11 @@ pub(crate) fn session(config: &Config, lake: &Lake) -> Result<SessionContext> {
         .with_ballista_physical_extension_codec(Arc::new(codec::PhysicalCodec::default()));
     session.options_mut().sql_parser.collect_spans = true;
     session = session.with_target_partitions(config.resources.threads);
+    // A scan whose streams are already hash-partitioned on some of a
+    // GROUP BY's columns (a partitioned table's folders) needs no shuffle
+    // once it uses every core; DataFusion's default waits for 4 streams,
+    // more than a laptop has.
+    session.options_mut().optimizer.subset_repartition_threshold = config.resources.threads;
     let state = SessionStateBuilder::new()
         .with_config(session)
         .with_runtime_env(runtime(config, lake)?)

@@ -106,6 +106,7 @@ macro_rules! slt_files {
 slt_files!(
     athena_statements,
     legacy_dates,
+    partitioned_tables,
     trino_datetime,
     trino_functions,
 );
