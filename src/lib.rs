@@ -38,7 +38,7 @@ pub mod models;
 pub(crate) mod pgcsv;
 pub mod runner;
 pub mod source;
-pub(crate) mod sys;
+pub mod sys;
 pub mod testing;
 
 /// The import order of the module doc above, as data: a module may import

@@ -9,6 +9,7 @@ use strata::cli::{Cli, LogFormat};
 use strata::error::user_message;
 
 fn main() -> ExitCode {
+    strata::sys::limit_malloc_arenas();
     let cli = Cli::parse(); // exits 2 on usage errors
     // STRATA_LOG=debug shows, among others, the SQL sent to the source.
     // In text mode the per-model, per-run and per-file events repeat what

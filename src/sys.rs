@@ -50,3 +50,25 @@ mod tests {
         assert!(!host().is_empty());
     }
 }
+
+/// Caps glibc's malloc arenas at one per core, unless `MALLOC_ARENA_MAX`
+/// says otherwise. Call before any thread starts.
+///
+/// glibc gives threads up to eight arenas per core, and memory freed in one
+/// arena is not reused by threads allocating from another: DataFusion's
+/// batches are allocated on one thread and freed on another, so each arena
+/// kept its own high-water mark. Measured on a 10M-sale `strata run` on 2
+/// cores: peak RSS 1.05 GB with glibc's default, 0.72 GB with 2 arenas, and
+/// no slower.
+pub fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let arenas = libc::c_int::try_from(cores).unwrap_or(libc::c_int::MAX);
+        // SAFETY: mallopt only sets a tunable; called from the main thread
+        // before any other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
+        }
+    }
+}
