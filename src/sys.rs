@@ -38,19 +38,6 @@ pub(crate) fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn this_process_is_alive_and_an_unused_pid_is_not() {
-        assert!(alive(std::process::id()));
-        assert!(!alive(i32::MAX as u32));
-        assert!(!alive(u32::MAX), "ids past i32 are never alive");
-        assert!(!host().is_empty());
-    }
-}
-
 /// Caps glibc's malloc arenas at one per core, unless `MALLOC_ARENA_MAX`
 /// says otherwise. Call before any thread starts.
 ///
@@ -70,5 +57,18 @@ pub fn limit_malloc_arenas() {
         unsafe {
             libc::mallopt(libc::M_ARENA_MAX, arenas);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_alive_and_an_unused_pid_is_not() {
+        assert!(alive(std::process::id()));
+        assert!(!alive(i32::MAX as u32));
+        assert!(!alive(u32::MAX), "ids past i32 are never alive");
+        assert!(!host().is_empty());
     }
 }
