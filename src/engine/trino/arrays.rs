@@ -3,7 +3,8 @@
 //! step that never reaches the end), `cardinality` (the outer length),
 //! `element_at` (arrays and maps; index 0 is an error), `repeat` (an array),
 //! `array_position` (0 when absent) and `arrays_overlap` (NULL when a NULL
-//! element leaves the answer open).
+//! element leaves the answer open); and Trino's own `trim_array` and
+//! `contains_sequence`.
 
 use datafusion::arrow::array::{
     GenericListArray, Int64Array, ListBuilder, MapArray, UInt64Array, new_null_array,
@@ -531,4 +532,52 @@ pub(super) fn nested_equal(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         .map(|i| equal_at(&x, i, &y, i))
         .collect::<Result<datafusion::arrow::array::BooleanArray>>()?;
     Ok(Arc::new(out))
+}
+
+/// `trim_array(array, n)`: the array without its last `n` elements; `n`
+/// past the array's length is an error.
+pub(super) fn trim_array(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let DataType::List(item) = a[0].data_type() else {
+        return plan_err!("trim_array: takes an array, not {}", a[0].data_type());
+    };
+    let list = a[0].as_list::<i32>();
+    let cut = integers(&a[1])?;
+    let (mut offsets, mut picks, mut valid) =
+        (vec![0i32], Vec::new(), Vec::with_capacity(list.len()));
+    for (i, n) in cut.into_iter().enumerate() {
+        let (Some(n), false) = (n, list.is_null(i)) else {
+            valid.push(false);
+            offsets.push(picks.len() as i32);
+            continue;
+        };
+        let (start, end) = (list.value_offsets()[i], list.value_offsets()[i + 1]);
+        let len = i64::from(end - start);
+        if n < 0 || n > len {
+            return exec_err!("size must not exceed array cardinality {len}: {n}");
+        }
+        picks.extend((start as u64)..(end as u64 - n as u64));
+        valid.push(true);
+        offsets.push(picks.len() as i32);
+    }
+    let values = take(list.values(), &UInt64Array::from(picks), None)?;
+    list_array(item, offsets, values, valid)
+}
+
+/// `contains_sequence(array, sequence)`: whether `sequence` appears in
+/// `array` as consecutive elements (a NULL element matches a NULL).
+pub(super) fn contains_sequence(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (x, y) = comparable_lists(&a[0], &a[1])?;
+    let (x, y) = (x.as_list::<i32>(), y.as_list::<i32>());
+    let mut out = Vec::with_capacity(x.len());
+    for i in 0..x.len() {
+        if x.is_null(i) || y.is_null(i) {
+            out.push(None);
+            continue;
+        }
+        let (xs, ys) = (elements(x, i)?, elements(y, i)?);
+        out.push(Some(
+            ys.is_empty() || xs.windows(ys.len()).any(|w| w == ys.as_slice()),
+        ));
+    }
+    Ok(Arc::new(datafusion::arrow::array::BooleanArray::from(out)))
 }

@@ -1,9 +1,11 @@
 //! Trino's numeric functions where DataFusion's answer differs: `ceil`,
 //! `ceiling` and `floor` keep an integer or decimal an integer or decimal
 //! (DataFusion returns a double), and `greatest` / `least` are NULL when any
-//! argument is, and refuse NaN.
+//! argument is, and refuse NaN; and Trino's own `width_bucket`.
 
-use datafusion::arrow::array::{BooleanArray, Decimal128Array, Float32Array, Float64Array};
+use datafusion::arrow::array::{
+    BooleanArray, Decimal128Array, Float32Array, Float64Array, Int64Array,
+};
 use datafusion::arrow::compute::kernels::boolean::{is_null, or};
 use datafusion::arrow::compute::nullif;
 use datafusion::arrow::datatypes::Decimal128Type;
@@ -506,4 +508,78 @@ pub(super) fn modulo(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
     let (l, r) = (cast(&a[0], &lt)?, cast(&a[1], &rt)?);
     let rem = datafusion::arrow::compute::kernels::numeric::rem(&l, &r)?;
     Ok(cast(&rem, ret)?)
+}
+
+/// `width_bucket(x, bound1, bound2, n)`: the bucket of `x` among `n` equal
+/// buckets between the bounds (0 below, n + 1 above; counted from `bound1`,
+/// so reversed bounds count down), or `width_bucket(x, bins)`: how many of
+/// the ascending `bins` are at most `x`.
+pub(super) fn width_bucket(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let x = doubles(&a[0])?;
+    let mut out = Vec::with_capacity(x.len());
+    if a.len() == 2 {
+        let bins = cast(&a[1], &DataType::new_list(DataType::Float64, true))?;
+        let bins = bins.as_list::<i32>();
+        for (i, x) in x.into_iter().enumerate() {
+            let (Some(x), false) = (x, bins.is_null(i)) else {
+                out.push(None);
+                continue;
+            };
+            let row = bins.value(i);
+            if row.null_count() > 0 {
+                return exec_err!("Bin values cannot be NULL");
+            }
+            let row = row.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+            let (mut lower, mut upper) = (0, row.len());
+            // Trino's binary search, with its checks on the way.
+            while lower < upper {
+                if row.value(lower) > row.value(upper - 1) {
+                    return exec_err!("Bin values are not sorted in ascending order");
+                }
+                let index = (lower + upper) / 2;
+                let bin = row.value(index);
+                if !bin.is_finite() {
+                    return exec_err!("Bin value must be finite, got {bin}");
+                }
+                if x < bin {
+                    upper = index;
+                } else {
+                    lower = index + 1;
+                }
+            }
+            out.push(Some(lower as i64));
+        }
+        return Ok(Arc::new(Int64Array::from(out)));
+    }
+    let (b1, b2, n) = (doubles(&a[1])?, doubles(&a[2])?, integers(&a[3])?);
+    for i in 0..x.len() {
+        let (Some(x), Some(b1), Some(b2), Some(n)) = (x[i], b1[i], b2[i], n[i]) else {
+            out.push(None);
+            continue;
+        };
+        if n <= 0 {
+            return exec_err!("bucketCount must be greater than 0");
+        }
+        if x.is_nan() {
+            return exec_err!("operand must not be NaN");
+        }
+        if !b1.is_finite() || !b2.is_finite() {
+            return exec_err!("bounds must be finite");
+        }
+        if b1 == b2 {
+            return exec_err!("bounds cannot equal each other");
+        }
+        let (lower, upper) = (b1.min(b2), b1.max(b2));
+        let bucket = if x < lower {
+            0
+        } else if x >= upper {
+            n.checked_add(1).ok_or_else(|| {
+                DataFusionError::Execution("Bucket for value is out of range".into())
+            })?
+        } else {
+            (n as f64 * (x - lower) / (upper - lower) + 1.0) as i64
+        };
+        out.push(Some(if b1 > b2 { n - bucket + 1 } else { bucket }));
+    }
+    Ok(Arc::new(Int64Array::from(out)))
 }

@@ -1,7 +1,8 @@
 //! Trino's (Athena's) functions with Trino's semantics, so an analyst's
 //! Athena query runs unchanged. One module per family: [`datetime`] (dates,
 //! times, MySQL and Joda formats), [`json`] (JSON paths), [`aggregate`]
-//! (`count_if`, `max_by`, `min_by`), [`regexp`] (`regexp_extract`); `try`
+//! (`count_if`, `max_by`, `min_by`), [`regexp`] (`regexp_extract`), [`units`]
+//! (`format_number`, `parse_data_size`); `try`
 //! and `if` are rewrites in [`super::lenient`]. This file holds what they
 //! share (argument arrays, the function wrapper) and registers them all.
 
@@ -32,6 +33,7 @@ mod regexp;
 mod semantics;
 mod strings;
 mod types;
+mod units;
 mod url;
 
 use aggregate::*;
@@ -44,6 +46,7 @@ use regexp::*;
 use strings::*;
 pub use types::TrinoTypes;
 use types::type_of;
+use units::*;
 use url::*;
 
 const MICROS: i64 = 1_000_000;
@@ -378,7 +381,7 @@ pub fn register(ctx: &SessionContext) {
         |_| Ok(DataType::new_list(DataType::Utf8, true)),
         |_| Ok(DataType::Binary),
     );
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 79] = [
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 87] = [
         ("mod", Some(&[2]), mod_type, modulo),
         ("date", Some(&[1]), date, to_date),
         ("bitwise_and", Some(&[2]), first_integer_type, bitwise_and),
@@ -528,6 +531,24 @@ pub fn register(ctx: &SessionContext) {
         ("datepart", Some(&[2]), int64, date_part),
         ("json_extract_scalar", Some(&[2]), utf8, json_extract_scalar),
         ("json_extract", Some(&[2]), utf8, json_extract),
+        ("format_number", Some(&[1]), utf8, format_number),
+        (
+            "parse_data_size",
+            Some(&[1]),
+            |_| Ok(DataType::Decimal128(38, 0)),
+            parse_data_size,
+        ),
+        (
+            "human_readable_seconds",
+            Some(&[1]),
+            utf8,
+            human_readable_seconds,
+        ),
+        ("soundex", Some(&[1]), utf8, soundex),
+        ("luhn_check", Some(&[1]), boolean, luhn_check),
+        ("width_bucket", Some(&[2, 4]), int64, width_bucket),
+        ("trim_array", Some(&[2]), |t| Ok(t[0].clone()), trim_array),
+        ("contains_sequence", Some(&[2]), boolean, contains_sequence),
     ];
     for (name, arities, returns, eval) in shaped {
         use datafusion::logical_expr::TypeSignature;

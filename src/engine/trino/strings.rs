@@ -2,7 +2,8 @@
 //! (negative positions count from the end), `concat_ws` (skips NULLs, takes
 //! an array), `split_part` (NULL past the last part), `split` (with a limit),
 //! `replace` (an empty search inserts between characters), `lpad`/`rpad`
-//! (an empty padding is an error).
+//! (an empty padding is an error); and Trino's own `soundex` and
+//! `luhn_check`.
 
 use datafusion::arrow::array::{ListBuilder, StringArray};
 
@@ -255,4 +256,85 @@ pub(super) fn hamming_distance(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef>
         out.append_value(l.chars().zip(r.chars()).filter(|(x, y)| x != y).count() as i64);
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// `soundex(string)`: the American Soundex code of the string's letters
+/// (a letter and three digits); `''` when it has no letter. A letter
+/// outside A-Z has no code and is an error, as in Trino.
+pub(super) fn soundex(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    // The digit of A..Z; H and W are skipped without separating letters,
+    // vowels (0) separate letters of the same digit.
+    const CODES: &[u8; 26] = b"01230120022455012623010202";
+    let mut out = StringBuilder::new();
+    for s in texts(&a[0])? {
+        let Some(s) = s else {
+            out.append_null();
+            continue;
+        };
+        let letters: Vec<char> = s
+            .chars()
+            .filter(|c| c.is_alphabetic())
+            .flat_map(char::to_uppercase)
+            .collect();
+        let mut code = String::with_capacity(4);
+        let mut last = b'0';
+        for (i, c) in letters.iter().enumerate() {
+            if !c.is_ascii_uppercase() {
+                return exec_err!("The character is not mapped: {c}");
+            }
+            let digit = CODES[(*c as u8 - b'A') as usize];
+            if i == 0 {
+                code.push(*c);
+                last = digit;
+                continue;
+            }
+            if code.len() == 4 {
+                break;
+            }
+            if *c == 'H' || *c == 'W' {
+                continue;
+            }
+            if digit != b'0' && digit != last {
+                code.push(digit as char);
+            }
+            last = digit;
+        }
+        if !code.is_empty() {
+            while code.len() < 4 {
+                code.push('0');
+            }
+        }
+        out.append_value(code);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `luhn_check(digits)`: whether the string of digits passes the Luhn
+/// checksum; `''` does not, and a non-digit is an error.
+pub(super) fn luhn_check(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let mut out = Vec::new();
+    for s in texts(&a[0])? {
+        let Some(s) = s else {
+            out.push(None);
+            continue;
+        };
+        if s.is_empty() {
+            out.push(Some(false));
+            continue;
+        }
+        let mut sum = 0u32;
+        for (i, c) in s.chars().rev().enumerate() {
+            let Some(d) = c.to_digit(10).filter(|_| c.is_ascii_digit()) else {
+                return exec_err!("Input contains non-digit characters: {s}");
+            };
+            sum += if i % 2 == 1 {
+                let twice = d * 2;
+                if twice > 9 { twice - 9 } else { twice }
+            } else {
+                d
+            };
+        }
+        out.push(Some(sum.is_multiple_of(10)));
+    }
+    Ok(Arc::new(datafusion::arrow::array::BooleanArray::from(out)))
 }
