@@ -3,8 +3,8 @@
 //! step that never reaches the end), `cardinality` (the outer length),
 //! `element_at` (arrays and maps; index 0 is an error), `repeat` (an array),
 //! `array_position` (0 when absent) and `arrays_overlap` (NULL when a NULL
-//! element leaves the answer open); and Trino's own `trim_array` and
-//! `contains_sequence`.
+//! element leaves the answer open); and Trino's own `trim_array`,
+//! `contains_sequence` and `ngrams`.
 
 use datafusion::arrow::array::{
     GenericListArray, Int64Array, ListBuilder, MapArray, UInt64Array, new_null_array,
@@ -580,4 +580,56 @@ pub(super) fn contains_sequence(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef
         ));
     }
     Ok(Arc::new(datafusion::arrow::array::BooleanArray::from(out)))
+}
+
+/// The type of `ngrams`: an array of arrays of the input's elements.
+pub(super) fn ngrams_type(t: &[DataType]) -> Result<DataType> {
+    match &t[0] {
+        DataType::List(f) => Ok(DataType::new_list(DataType::List(f.clone()), true)),
+        other => plan_err!("ngrams: takes an array, not {other}"),
+    }
+}
+
+/// `ngrams(array, n)`: every run of `n` consecutive elements, in order; the
+/// whole array when it is not longer than `n`.
+pub(super) fn ngrams(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    let (DataType::List(item), DataType::List(gram)) = (a[0].data_type(), ret) else {
+        return plan_err!("ngrams: takes an array, not {}", a[0].data_type());
+    };
+    let list = a[0].as_list::<i32>();
+    let sizes = integers(&a[1])?;
+    let (mut picks, mut inner, mut outer, mut valid) = (
+        Vec::new(),
+        vec![0i32],
+        vec![0i32],
+        Vec::with_capacity(list.len()),
+    );
+    for (i, n) in sizes.into_iter().enumerate() {
+        let (Some(n), false) = (n, list.is_null(i)) else {
+            valid.push(false);
+            outer.push(inner.len() as i32 - 1);
+            continue;
+        };
+        if n <= 0 {
+            return exec_err!("N must be positive");
+        }
+        let (start, end) = (
+            list.value_offsets()[i] as u64,
+            list.value_offsets()[i + 1] as u64,
+        );
+        let n = (n as u64).min(end - start);
+        let count = (end - start - n) + 1;
+        for g in 0..count {
+            if picks.len() + n as usize > i32::MAX as usize {
+                return Err(too_many());
+            }
+            picks.extend(start + g..start + g + n);
+            inner.push(picks.len() as i32);
+        }
+        valid.push(true);
+        outer.push(inner.len() as i32 - 1);
+    }
+    let values = take(list.values(), &UInt64Array::from(picks), None)?;
+    let grams = list_array(item, inner.clone(), values, vec![true; inner.len() - 1])?;
+    list_array(gram, outer, grams, valid)
 }

@@ -1,7 +1,7 @@
 //! Trino's numeric functions where DataFusion's answer differs: `ceil`,
 //! `ceiling` and `floor` keep an integer or decimal an integer or decimal
 //! (DataFusion returns a double), and `greatest` / `least` are NULL when any
-//! argument is, and refuse NaN; and Trino's own `width_bucket`.
+//! argument is, and refuse NaN; and Trino's own `width_bucket`, `from_base` and `to_base`.
 
 use datafusion::arrow::array::{
     BooleanArray, Decimal128Array, Float32Array, Float64Array, Int64Array,
@@ -582,4 +582,62 @@ pub(super) fn width_bucket(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         out.push(Some(if b1 > b2 { n - bucket + 1 } else { bucket }));
     }
     Ok(Arc::new(Int64Array::from(out)))
+}
+
+fn radix_of(r: i64) -> Result<u32> {
+    if (2..=36).contains(&r) {
+        Ok(r as u32)
+    } else {
+        exec_err!("Radix must be between 2 and 36")
+    }
+}
+
+/// `from_base(text, radix)`: the BIGINT the text spells in that radix (a
+/// sign allowed, as Java's `Long.parseLong`).
+pub(super) fn from_base(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (texts, radixes) = (texts(&a[0])?, integers(&a[1])?);
+    let mut out = Vec::with_capacity(texts.len());
+    for (t, r) in texts.into_iter().zip(radixes) {
+        let (Some(t), Some(r)) = (t, r) else {
+            out.push(None);
+            continue;
+        };
+        let radix = radix_of(r)?;
+        match i64::from_str_radix(&t, radix) {
+            Ok(v) => out.push(Some(v)),
+            Err(_) => return exec_err!("Not a valid base-{radix} number: {t}"),
+        }
+    }
+    Ok(Arc::new(Int64Array::from(out)))
+}
+
+/// `to_base(x, radix)`: `x` written in that radix, lower-case digits and a
+/// leading `-` when negative.
+pub(super) fn to_base(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (values, radixes) = (integers(&a[0])?, integers(&a[1])?);
+    let mut out = StringBuilder::new();
+    for (v, r) in values.into_iter().zip(radixes) {
+        let (Some(v), Some(r)) = (v, r) else {
+            out.append_null();
+            continue;
+        };
+        let radix = radix_of(r)?;
+        let mut n = v.unsigned_abs();
+        let mut digits = Vec::new();
+        loop {
+            digits.push(
+                std::char::from_digit((n % u64::from(radix)) as u32, radix)
+                    .expect("digit below radix"),
+            );
+            n /= u64::from(radix);
+            if n == 0 {
+                break;
+            }
+        }
+        if v < 0 {
+            digits.push('-');
+        }
+        out.append_value(digits.iter().rev().collect::<String>());
+    }
+    Ok(Arc::new(out.finish()))
 }

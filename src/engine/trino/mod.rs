@@ -381,7 +381,7 @@ pub fn register(ctx: &SessionContext) {
         |_| Ok(DataType::new_list(DataType::Utf8, true)),
         |_| Ok(DataType::Binary),
     );
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 87] = [
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 90] = [
         ("mod", Some(&[2]), mod_type, modulo),
         ("date", Some(&[1]), date, to_date),
         ("bitwise_and", Some(&[2]), first_integer_type, bitwise_and),
@@ -549,6 +549,9 @@ pub fn register(ctx: &SessionContext) {
         ("width_bucket", Some(&[2, 4]), int64, width_bucket),
         ("trim_array", Some(&[2]), |t| Ok(t[0].clone()), trim_array),
         ("contains_sequence", Some(&[2]), boolean, contains_sequence),
+        ("ngrams", Some(&[2]), ngrams_type, ngrams),
+        ("from_base", Some(&[2]), int64, from_base),
+        ("to_base", Some(&[2]), utf8, to_base),
     ];
     for (name, arities, returns, eval) in shaped {
         use datafusion::logical_expr::TypeSignature;
