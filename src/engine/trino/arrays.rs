@@ -4,7 +4,7 @@
 //! `element_at` (arrays and maps; index 0 is an error), `repeat` (an array),
 //! `array_position` (0 when absent) and `arrays_overlap` (NULL when a NULL
 //! element leaves the answer open); and Trino's own `trim_array`,
-//! `contains_sequence` and `ngrams`.
+//! `contains_sequence`, `ngrams` and `map_concat`.
 
 use datafusion::arrow::array::{
     GenericListArray, Int64Array, ListBuilder, MapArray, UInt64Array, new_null_array,
@@ -632,4 +632,86 @@ pub(super) fn ngrams(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
     let values = take(list.values(), &UInt64Array::from(picks), None)?;
     let grams = list_array(item, inner.clone(), values, vec![true; inner.len() - 1])?;
     list_array(gram, outer, grams, valid)
+}
+
+/// The type of `map_concat`: its first map's.
+pub(super) fn map_concat_type(t: &[DataType]) -> Result<DataType> {
+    match t.first() {
+        Some(m @ DataType::Map(..)) => Ok(m.clone()),
+        other => plan_err!("map_concat: takes maps, not {other:?}"),
+    }
+}
+
+/// `map_concat(map, ...)`: one map of every entry; a key in several maps
+/// keeps its first place and its last value. NULL when any map is NULL.
+pub(super) fn map_concat(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    use datafusion::arrow::array::StructArray;
+    let DataType::Map(entries, sorted) = ret else {
+        return plan_err!("map_concat: takes maps, not {ret}");
+    };
+    let maps = a
+        .iter()
+        .map(|m| cast(m, ret))
+        .collect::<Result<Vec<_>, _>>()?;
+    let maps: Vec<&MapArray> = maps.iter().map(|m| m.as_map()).collect();
+    // Entries are picked from all maps' entries laid end to end.
+    let mut starts = Vec::with_capacity(maps.len());
+    let mut total = 0;
+    for m in &maps {
+        starts.push(total);
+        total += m.entries().len();
+    }
+    let all_keys = datafusion::arrow::compute::concat(
+        &maps.iter().map(|m| m.keys().as_ref()).collect::<Vec<_>>(),
+    )?;
+    let all_values = datafusion::arrow::compute::concat(
+        &maps.iter().map(|m| m.values().as_ref()).collect::<Vec<_>>(),
+    )?;
+    let rows = a.first().map_or(0, |m| m.len());
+    let (mut picks, mut offsets, mut valid) = (Vec::new(), vec![0i32], Vec::with_capacity(rows));
+    for row in 0..rows {
+        if maps.iter().any(|m| m.is_null(row)) {
+            valid.push(false);
+            offsets.push(picks.len() as i32);
+            continue;
+        }
+        let mut keys: Vec<ScalarValue> = Vec::new();
+        let mut chosen: Vec<(usize, usize)> = Vec::new();
+        for (m, start) in maps.iter().zip(&starts) {
+            let o = m.value_offsets();
+            for at in o[row] as usize..o[row + 1] as usize {
+                let key = ScalarValue::try_from_array(m.keys(), at)?;
+                match keys.iter().position(|k| *k == key) {
+                    Some(p) => chosen[p].1 = start + at,
+                    None => {
+                        keys.push(key);
+                        chosen.push((start + at, start + at));
+                    }
+                }
+            }
+        }
+        picks.extend(chosen);
+        valid.push(true);
+        offsets.push(picks.len() as i32);
+    }
+    let key_picks = UInt64Array::from_iter_values(picks.iter().map(|(k, _)| *k as u64));
+    let value_picks = UInt64Array::from_iter_values(picks.iter().map(|(_, v)| *v as u64));
+    let DataType::Struct(fields) = entries.data_type() else {
+        return plan_err!("map_concat: a map's entries are a struct");
+    };
+    let entries_array = StructArray::try_new(
+        fields.clone(),
+        vec![
+            take(&all_keys, &key_picks, None)?,
+            take(&all_values, &value_picks, None)?,
+        ],
+        None,
+    )?;
+    Ok(Arc::new(MapArray::try_new(
+        entries.clone(),
+        OffsetBuffer::new(offsets.into()),
+        entries_array,
+        Some(valid.into()),
+        *sorted,
+    )?))
 }

@@ -381,7 +381,7 @@ pub fn register(ctx: &SessionContext) {
         |_| Ok(DataType::new_list(DataType::Utf8, true)),
         |_| Ok(DataType::Binary),
     );
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 90] = [
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 91] = [
         ("mod", Some(&[2]), mod_type, modulo),
         ("date", Some(&[1]), date, to_date),
         ("bitwise_and", Some(&[2]), first_integer_type, bitwise_and),
@@ -552,6 +552,7 @@ pub fn register(ctx: &SessionContext) {
         ("ngrams", Some(&[2]), ngrams_type, ngrams),
         ("from_base", Some(&[2]), int64, from_base),
         ("to_base", Some(&[2]), utf8, to_base),
+        ("map_concat", None, map_concat_type, map_concat),
     ];
     for (name, arities, returns, eval) in shaped {
         use datafusion::logical_expr::TypeSignature;
