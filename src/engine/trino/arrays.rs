@@ -437,6 +437,23 @@ pub(super) fn array_position(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
 /// NULL rather than false when they share none but either holds a NULL
 /// (DataFusion's answer is false), and for a NULL array.
 pub(super) fn arrays_overlap(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    test_list_pairs(a, |xs, ys| {
+        let shared = ys.iter().flatten().any(|v| xs.contains(&Some(v.clone())));
+        let holds_null = xs.iter().chain(ys).any(Option::is_none);
+        match (shared, holds_null) {
+            (true, _) => Some(true),
+            (false, true) => None,
+            (false, false) => Some(false),
+        }
+    })
+}
+
+/// A BOOLEAN per row of two array arguments (compared in their common
+/// element type): `test` of their elements, NULL when either array is.
+fn test_list_pairs(
+    a: &[ArrayRef],
+    test: impl Fn(&[Option<ScalarValue>], &[Option<ScalarValue>]) -> Option<bool>,
+) -> Result<ArrayRef> {
     let (x, y) = comparable_lists(&a[0], &a[1])?;
     let (x, y) = (x.as_list::<i32>(), y.as_list::<i32>());
     let mut out = Vec::with_capacity(x.len());
@@ -445,14 +462,7 @@ pub(super) fn arrays_overlap(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             out.push(None);
             continue;
         }
-        let (xs, ys) = (elements(x, i)?, elements(y, i)?);
-        let shared = ys.iter().flatten().any(|v| xs.contains(&Some(v.clone())));
-        let holds_null = xs.iter().chain(&ys).any(Option::is_none);
-        out.push(match (shared, holds_null) {
-            (true, _) => Some(true),
-            (false, true) => None,
-            (false, false) => Some(false),
-        });
+        out.push(test(&elements(x, i)?, &elements(y, i)?));
     }
     Ok(Arc::new(datafusion::arrow::array::BooleanArray::from(out)))
 }
@@ -566,20 +576,9 @@ pub(super) fn trim_array(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
 /// `contains_sequence(array, sequence)`: whether `sequence` appears in
 /// `array` as consecutive elements (a NULL element matches a NULL).
 pub(super) fn contains_sequence(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let (x, y) = comparable_lists(&a[0], &a[1])?;
-    let (x, y) = (x.as_list::<i32>(), y.as_list::<i32>());
-    let mut out = Vec::with_capacity(x.len());
-    for i in 0..x.len() {
-        if x.is_null(i) || y.is_null(i) {
-            out.push(None);
-            continue;
-        }
-        let (xs, ys) = (elements(x, i)?, elements(y, i)?);
-        out.push(Some(
-            ys.is_empty() || xs.windows(ys.len()).any(|w| w == ys.as_slice()),
-        ));
-    }
-    Ok(Arc::new(datafusion::arrow::array::BooleanArray::from(out)))
+    test_list_pairs(a, |xs, ys| {
+        Some(ys.is_empty() || xs.windows(ys.len()).any(|w| w == ys))
+    })
 }
 
 /// The type of `ngrams`: an array of arrays of the input's elements.

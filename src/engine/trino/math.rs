@@ -208,7 +208,7 @@ pub(super) fn infinity(_: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(Arc::new(Float64Array::from(vec![f64::INFINITY])))
 }
 
-fn doubles(a: &ArrayRef) -> Result<Vec<Option<f64>>> {
+pub(super) fn doubles(a: &ArrayRef) -> Result<Vec<Option<f64>>> {
     let f = cast(a, &DataType::Float64)?;
     Ok(
         f.as_primitive::<datafusion::arrow::datatypes::Float64Type>()

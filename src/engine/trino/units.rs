@@ -15,9 +15,8 @@ pub(super) fn format_number(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let wholes: Vec<Option<i64>> = if a[0].data_type().is_integer() {
         integers(&a[0])?
     } else {
-        let f = cast(&a[0], &DataType::Float64)?;
-        f.as_primitive::<datafusion::arrow::datatypes::Float64Type>()
-            .iter()
+        doubles(&a[0])?
+            .into_iter()
             .map(|v| v.map(|v| v as i64))
             .collect()
     };
@@ -159,12 +158,8 @@ fn bytes_of(text: &str) -> Result<i128> {
 /// `human_readable_seconds(x)`: `x` seconds (rounded, sign dropped) in
 /// weeks, days, hours, minutes and seconds, the zero ones left out.
 pub(super) fn human_readable_seconds(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let f = cast(&a[0], &DataType::Float64)?;
     let mut out = StringBuilder::new();
-    for x in f
-        .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
-        .iter()
-    {
+    for x in doubles(&a[0])? {
         let Some(x) = x else {
             out.append_null();
             continue;
