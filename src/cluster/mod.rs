@@ -114,7 +114,25 @@ pub async fn executor(config: &Config, lake: &Lake, spec: &ExecutorSpec) -> Resu
     // Each task's runtime: the lake's bucket and spills in the work
     // folder; the executor adds its memory pool (the limit over its cores).
     let bucket = lake.bucket();
-    let spill_dir = spec.work_dir.clone();
+    // Ballista's own fallback drops its temporary folder at once and then
+    // writes into the path, so the folder and every shuffle file outlive the
+    // executor. Ours lives as long as this function, which returns when
+    // the executor stops (SIGTERM, Ctrl-C or the scheduler's stop).
+    let own_dir = match &spec.work_dir {
+        Some(_) => None,
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("strata-executor-")
+                .tempdir()
+                .map_err(|e| Error::io(std::env::temp_dir(), e))?,
+        ),
+    };
+    let work_dir = match (&spec.work_dir, &own_dir) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, Some(dir)) => Some(dir.path().display().to_string()),
+        (None, None) => None,
+    };
+    let spill_dir = work_dir.clone();
     let runtime_producer: RuntimeProducer = Arc::new(move |_| {
         let mut builder = RuntimeEnvBuilder::new().with_object_list_cache_limit(0);
         if let Some(dir) = &spill_dir {
@@ -138,7 +156,7 @@ pub async fn executor(config: &Config, lake: &Lake, spec: &ExecutorSpec) -> Resu
         // whose processes start together.
         scheduler_connect_timeout_seconds: 30,
         vcores: config.resources.threads,
-        work_dir: spec.work_dir.clone(),
+        work_dir,
         memory_pool_size: Some(config.resources.memory_limit),
         override_function_registry: Some(functions),
         override_runtime_producer: Some(runtime_producer),
@@ -147,9 +165,11 @@ pub async fn executor(config: &Config, lake: &Lake, spec: &ExecutorSpec) -> Resu
         override_physical_codec: Some(Arc::new(codec::PhysicalCodec::default())),
         ..ExecutorProcessConfig::default()
     };
-    start_executor_process(Arc::new(process))
+    let result = start_executor_process(Arc::new(process))
         .await
-        .map_err(|e| Error::Cluster(format!("executor joining {}: {e}", spec.scheduler)))
+        .map_err(|e| Error::Cluster(format!("executor joining {}: {e}", spec.scheduler)));
+    drop(own_dir);
+    result
 }
 
 /// `settings` with Strata's codecs, which a session's settings lose on the

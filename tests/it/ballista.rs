@@ -107,9 +107,20 @@ impl Drop for Process {
 
 impl Process {
     fn start(p: &Project, what: &'static str, args: &[&str]) -> Process {
+        Self::start_with_temp(p, what, args, &std::env::temp_dir())
+    }
+
+    /// Starts it with `tmp` as its temporary folder (`TMPDIR`).
+    fn start_with_temp(
+        p: &Project,
+        what: &'static str,
+        args: &[&str],
+        tmp: &std::path::Path,
+    ) -> Process {
         let log = std::fs::File::create(p.path().join(format!("{what}.log"))).unwrap();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
             .args(args)
+            .env("TMPDIR", tmp)
             .current_dir(p.path())
             .env_remove("STRATA_LAKE")
             .env_remove("STRATA_SOURCE")
@@ -177,26 +188,28 @@ async fn a_cluster_of_strata_processes_builds_bronze_to_gold_like_one_process() 
         "scheduler",
         &["scheduler", "--bind", &scheduler_addr],
     )];
+    // The first executor keeps its shuffle files in a given folder; the
+    // second in a temporary one of its own, under a TMPDIR the test watches.
+    let executor_tmp = p.path().join("executor-2-tmp");
+    std::fs::create_dir_all(&executor_tmp).unwrap();
     for name in ["executor-1", "executor-2"] {
         let (flight, grpc) = (free_port().to_string(), free_port().to_string());
         let work = p.path().join(name);
-        processes.push(Process::start(
-            &p,
-            name,
-            &[
-                "executor",
-                "--scheduler",
-                &scheduler_addr,
-                "--port",
-                &flight,
-                "--grpc-port",
-                &grpc,
-                "--work-dir",
-                work.to_str().unwrap(),
-                "--threads",
-                "1",
-            ],
-        ));
+        let mut args = vec![
+            "executor",
+            "--scheduler",
+            &scheduler_addr,
+            "--port",
+            &flight,
+            "--grpc-port",
+            &grpc,
+            "--threads",
+            "1",
+        ];
+        if name == "executor-1" {
+            args.extend(["--work-dir", work.to_str().unwrap()]);
+        }
+        processes.push(Process::start_with_temp(&p, name, &args, &executor_tmp));
     }
     // Both executors registered with the scheduler.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -244,4 +257,23 @@ async fn a_cluster_of_strata_processes_builds_bronze_to_gold_like_one_process() 
     for process in &mut processes {
         process.assert_running(&p);
     }
+
+    // Stopped as an operator stops it, an executor without --work-dir
+    // leaves no temporary folder behind (Ballista's own fallback did, with
+    // every shuffle file of every job in it).
+    let executor = &mut processes[2];
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&executor.0),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let status = executor.0.wait().unwrap();
+    let left: Vec<_> = std::fs::read_dir(&executor_tmp)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "executor stopped ({status}) and left {left:?} in its TMPDIR"
+    );
 }
