@@ -150,7 +150,17 @@ impl PartitionedTable {
         stats.total_byte_size = Precision::Inexact(f.bytes as usize);
         for v in &f.values {
             stats.column_statistics.push(if v.is_null() {
-                ColumnStatistics::new_unknown()
+                // NULL as both bounds, so that DataFusion's check of the
+                // declared order (NULLs last) also passes for a stream
+                // ending in the default partition; unknown bounds made it
+                // drop the order of the whole scan. Inexact, so that no
+                // aggregate is ever answered from these bounds.
+                ColumnStatistics {
+                    null_count: Precision::Inexact(f.rows as usize),
+                    max_value: Precision::Inexact(v.clone()),
+                    min_value: Precision::Inexact(v.clone()),
+                    ..ColumnStatistics::new_unknown()
+                }
             } else {
                 ColumnStatistics {
                     null_count: Precision::Exact(0),
