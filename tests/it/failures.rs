@@ -276,6 +276,61 @@ fn an_emptied_daily_sales_fails_the_data_tests() {
 }
 
 #[test]
+fn a_sale_lost_between_bronze_and_silver_or_quarantine_fails_the_data_tests() {
+    let project = Project::new();
+    let silver = project.path().join("queries/silver/sales.sql");
+    let sql = std::fs::read_to_string(&silver).unwrap();
+    std::fs::write(&silver, format!("{}\nWHERE sale_id <> 7\n", sql.trim_end())).unwrap();
+    let out = project.strata(&["run", "--no-report"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout_and_stderr(&out);
+    assert!(
+        text.contains("FAIL silver_and_quarantine_cover_raw"),
+        "{text}"
+    );
+    // The day that lost it, one sale short.
+    let day = project.strata_ok(&[
+        "sql",
+        "--format",
+        "csv",
+        "-c",
+        "SELECT year, month, day FROM bronze.sales WHERE sale_id = 7 LIMIT 1",
+    ]);
+    let day: Vec<&str> = day
+        .lines()
+        .nth(1)
+        .expect("sale 7's day")
+        .split(',')
+        .collect();
+    let row = text
+        .lines()
+        .find(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            cells.len() > 5 && cells[1..4] == day[..]
+        })
+        .unwrap_or_else(|| panic!("no row for day {day:?} in {text}"));
+    let cells: Vec<i64> = row
+        .split('|')
+        .map(str::trim)
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    assert_eq!(cells[3], cells[4] + 1, "bronze has one sale more: {row}");
+
+    // A quarantined row dropped shows as the undated folder's loss.
+    std::fs::write(&silver, sql).unwrap();
+    let quarantine = project.path().join("queries/silver/sales_quarantine.sql");
+    let q = std::fs::read_to_string(&quarantine).unwrap();
+    std::fs::write(&quarantine, format!("{}\nOFFSET 1\n", q.trim_end())).unwrap();
+    let out = project.strata(&["run", "--no-report"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout_and_stderr(&out);
+    assert!(
+        text.contains("FAIL silver_and_quarantine_cover_raw"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_selector_naming_no_model_is_a_usage_error_with_a_suggestion() {
     let project = Project::new();
     let out = project.strata(&["run", "--select", "gold.fact_sale"]);
