@@ -135,6 +135,16 @@ impl Closer {
     }
 }
 
+/// The largest dictionary a Parquet column chunk keeps before it falls
+/// back to plain encoding (the parquet crate's default is 1 MiB). Interning
+/// every value into a dictionary of hundreds of thousands of entries
+/// (customer ids, names, money) was a third of `gold.fact_sales`'s CPU at
+/// 10M sales; with 128 KiB, ids, categories, dates and quantities keep
+/// their dictionaries and the many-valued columns stop trying early.
+/// Measured writing the same 10M rows (median CPU of 3-5 writes): fact
+/// rows 3.1 s -> 2.2 s for 6% more bytes, silver rows 6.3 s -> 4.6 s for 3%.
+const DICTIONARY_PAGE_LIMIT: usize = 128 * 1024;
+
 /// Rows per file before an unpartitioned table rolls to the next file.
 const MAX_ROWS_PER_FILE: u64 = 5_000_000;
 /// Encoded Parquet held in memory across open partition files before the
@@ -214,6 +224,7 @@ impl OpenFile {
             Format::Parquet => {
                 let props = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+                    .set_dictionary_page_size_limit(DICTIONARY_PAGE_LIMIT)
                     .build();
                 let writer = Hashing::new(BufWriter::new(store.clone(), path));
                 Sink::Parquet(Box::new(AsyncArrowWriter::try_new(
