@@ -49,6 +49,10 @@ pub struct GlobalArgs {
     /// disk, e.g. 512MiB, 4GiB [env: STRATA_MEMORY_LIMIT] [default: 512MiB]
     #[arg(long, global = true, value_name = "SIZE")]
     pub memory_limit: Option<String>,
+    /// How spilled batches are compressed: lz4, zstd or none
+    /// [env: STRATA_SPILL_COMPRESSION] [default: lz4]
+    #[arg(long, global = true, value_name = "CODEC")]
+    pub spill_compression: Option<String>,
     /// Print no progress lines.
     #[arg(long, short, global = true)]
     pub quiet: bool,
@@ -77,6 +81,7 @@ impl GlobalArgs {
             engine: self.engine.clone(),
             threads: self.threads.clone(),
             memory_limit: self.memory_limit.clone(),
+            spill_compression: self.spill_compression.clone(),
         }
     }
 }

@@ -66,11 +66,15 @@ pub(crate) fn session(config: &Config, lake: &Lake) -> Result<SessionContext> {
     // once it uses every core; DataFusion's default waits for 4 streams,
     // more than a laptop has.
     session.options_mut().optimizer.subset_repartition_threshold = config.resources.threads;
-    // Spilled batches are written compressed: at 100M sales bronze's sort
-    // spilled more than the disk had free as plain Arrow IPC ("No space left
-    // on device"); LZ4 costs little CPU next to the sort itself.
-    session.options_mut().execution.spill_compression =
-        datafusion::common::config::SpillCompression::Lz4Frame;
+    session.options_mut().execution.spill_compression = {
+        use crate::config::SpillCompression;
+        use datafusion::common::config::SpillCompression as Codec;
+        match config.resources.spill_compression {
+            SpillCompression::Lz4 => Codec::Lz4Frame,
+            SpillCompression::Zstd => Codec::Zstd,
+            SpillCompression::None => Codec::Uncompressed,
+        }
+    };
     let state = SessionStateBuilder::new()
         .with_config(session)
         .with_runtime_env(runtime(config, lake)?)

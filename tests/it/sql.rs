@@ -275,3 +275,42 @@ fn path_and_file_size_name_each_rows_file_as_on_disk() {
     ]);
     assert!(!header.lines().next().unwrap().contains('$'), "{header}");
 }
+
+#[test]
+fn the_spill_codec_setting_reaches_the_engine() {
+    let p = Project::without_models();
+    let setting = |args: &[&str]| {
+        let mut all = vec!["sql", "--format", "csv"];
+        all.extend_from_slice(args);
+        all.extend([
+            "-c",
+            "SELECT value FROM information_schema.df_settings \
+             WHERE name = 'datafusion.execution.spill_compression'",
+        ]);
+        p.strata_ok(&all)
+    };
+    assert!(setting(&[]).contains("lz4_frame"), "the default is LZ4");
+    assert!(setting(&["--spill-compression", "zstd"]).contains("zstd"));
+    assert!(setting(&["--spill-compression", "none"]).contains("uncompressed"));
+    let out = p.strata(&["sql", "--spill-compression", "snappy", "-c", "SELECT 1"]);
+    assert_eq!(out.status.code(), Some(2), "a bad setting is a usage error");
+}
+
+#[test]
+fn a_group_by_over_all_of_bronze_streams_day_by_day() {
+    // The default (NULL) partition is the last folder of a stream; the scan
+    // keeps its declared day order with it, so grouping by the partition
+    // columns and a sale streams instead of hashing every row to the end.
+    let p = built();
+    let plan = p.strata_ok(&[
+        "sql",
+        "--threads",
+        "2",
+        "-c",
+        "EXPLAIN SELECT year, month, day, count(DISTINCT sale_id) FROM bronze.sales GROUP BY year, month, day",
+    ]);
+    assert!(
+        plan.contains("ordering_mode=PartiallySorted([0, 1, 2])"),
+        "{plan}"
+    );
+}
