@@ -758,7 +758,10 @@ mod tests {
         let from_flags = load(flags, env.clone()).unwrap();
         assert_eq!(from_flags.resources.threads, 1);
         assert_eq!(from_flags.resources.memory_limit, 2 << 30);
-        assert_eq!(from_flags.resources.spill_compression, SpillCompression::Lz4);
+        assert_eq!(
+            from_flags.resources.spill_compression,
+            SpillCompression::Lz4
+        );
 
         let codec = Overrides {
             spill_compression: Some("gzip".into()),
@@ -766,7 +769,9 @@ mod tests {
         };
         let err = load(codec, env.clone()).unwrap_err().to_string();
         assert!(
-            err.contains("--spill-compression") && err.contains("gzip") && err.contains("lz4, zstd or none"),
+            err.contains("--spill-compression")
+                && err.contains("gzip")
+                && err.contains("lz4, zstd or none"),
             "{err}"
         );
 
