@@ -275,7 +275,7 @@ impl SpillCompression {
 
 /// The default `memory_limit` of the spilling operators (sorts, joins,
 /// aggregates). Measured with it, the whole run (models, data tests and
-/// report) peaked at 0.74 GiB of RSS at 10M sales and 1.32 GiB at 100M:
+/// report) peaked at 0.69 GiB of RSS at 10M sales and 1.12 GiB at 100M:
 /// about 0.2 GiB is the process and its sessions, and batches in flight,
 /// the Parquet writers' buffers and the tests running beside the models
 /// come on top of the pool. Halving the limit saved only 0.1 GiB of the
