@@ -278,16 +278,23 @@ fn an_emptied_daily_sales_fails_the_data_tests() {
 #[test]
 fn a_sale_lost_between_bronze_and_silver_or_quarantine_fails_the_data_tests() {
     let project = Project::new();
-    let silver = project.path().join("queries/silver/sales.sql");
-    let sql = std::fs::read_to_string(&silver).unwrap();
-    std::fs::write(&silver, format!("{}\nWHERE sale_id <> 7\n", sql.trim_end())).unwrap();
-    let out = project.strata(&["run", "--no-report"]);
-    assert_eq!(out.status.code(), Some(1));
-    let text = stdout_and_stderr(&out);
-    assert!(
-        text.contains("FAIL silver_and_quarantine_cover_raw"),
-        "{text}"
-    );
+    // Runs with `clause` appended to `model`, which must fail the cover
+    // test; the model is put back after. Returns what the run printed.
+    let losing = |model: &str, clause: &str| {
+        let path = project.path().join(model);
+        let sql = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{}\n{clause}\n", sql.trim_end())).unwrap();
+        let out = project.strata(&["run", "--no-report"]);
+        std::fs::write(&path, sql).unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let text = stdout_and_stderr(&out);
+        assert!(
+            text.contains("FAIL silver_and_quarantine_cover_raw"),
+            "{text}"
+        );
+        text
+    };
+    let text = losing("queries/silver/sales.sql", "WHERE sale_id <> 7");
     // The day that lost it, one sale short.
     let day = project.strata_ok(&[
         "sql",
@@ -317,17 +324,7 @@ fn a_sale_lost_between_bronze_and_silver_or_quarantine_fails_the_data_tests() {
     assert_eq!(cells[3], cells[4] + 1, "bronze has one sale more: {row}");
 
     // A quarantined row dropped shows as the undated folder's loss.
-    std::fs::write(&silver, sql).unwrap();
-    let quarantine = project.path().join("queries/silver/sales_quarantine.sql");
-    let q = std::fs::read_to_string(&quarantine).unwrap();
-    std::fs::write(&quarantine, format!("{}\nOFFSET 1\n", q.trim_end())).unwrap();
-    let out = project.strata(&["run", "--no-report"]);
-    assert_eq!(out.status.code(), Some(1));
-    let text = stdout_and_stderr(&out);
-    assert!(
-        text.contains("FAIL silver_and_quarantine_cover_raw"),
-        "{text}"
-    );
+    losing("queries/silver/sales_quarantine.sql", "OFFSET 1");
 }
 
 #[test]
