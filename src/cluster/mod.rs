@@ -127,11 +127,10 @@ pub async fn executor(config: &Config, lake: &Lake, spec: &ExecutorSpec) -> Resu
                 .map_err(|e| Error::io(std::env::temp_dir(), e))?,
         ),
     };
-    let work_dir = match (&spec.work_dir, &own_dir) {
-        (Some(dir), _) => Some(dir.clone()),
-        (None, Some(dir)) => Some(dir.path().display().to_string()),
-        (None, None) => None,
-    };
+    let work_dir = spec
+        .work_dir
+        .clone()
+        .or_else(|| own_dir.as_ref().map(|d| d.path().display().to_string()));
     let spill_dir = work_dir.clone();
     let runtime_producer: RuntimeProducer = Arc::new(move |_| {
         let mut builder = RuntimeEnvBuilder::new().with_object_list_cache_limit(0);
@@ -165,11 +164,10 @@ pub async fn executor(config: &Config, lake: &Lake, spec: &ExecutorSpec) -> Resu
         override_physical_codec: Some(Arc::new(codec::PhysicalCodec::default())),
         ..ExecutorProcessConfig::default()
     };
-    let result = start_executor_process(Arc::new(process))
+    // `own_dir` is dropped (the folder removed) after this returns.
+    start_executor_process(Arc::new(process))
         .await
-        .map_err(|e| Error::Cluster(format!("executor joining {}: {e}", spec.scheduler)));
-    drop(own_dir);
-    result
+        .map_err(|e| Error::Cluster(format!("executor joining {}: {e}", spec.scheduler)))
 }
 
 /// `settings` with Strata's codecs, which a session's settings lose on the
