@@ -512,6 +512,12 @@ impl<R: BufRead> BatchReader<R> {
                     },
                 )?
             };
+            // A column whose cast kept every value and that may hold NULLs
+            // has nothing to report: most batches skip the per-row pass.
+            if field.is_nullable() && typed.null_count() == text.null_count() {
+                arrays.push(typed);
+                continue;
+            }
             for (row, problem) in problems.iter_mut().enumerate() {
                 if problem.is_some() {
                     continue;

@@ -128,7 +128,12 @@ fn header(batch: &RecordBatch) -> Vec<String> {
 
 /// Every row of `batch` as text cells, NULL spelled as `null` says.
 pub fn rows_of(batch: &RecordBatch, null: &str) -> Result<Vec<Vec<String>>> {
-    let options = FormatOptions::default().with_null(null);
+    // Zoneless timestamps as Trino and Athena print them, with a space
+    // (Arrow writes `T`), at every depth: in arrays and maps too.
+    let options = FormatOptions::default()
+        .with_null(null)
+        .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"))
+        .with_datetime_format(Some("%Y-%m-%d %H:%M:%S%.f"));
     let formatters = batch
         .columns()
         .iter()

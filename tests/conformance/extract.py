@@ -28,6 +28,7 @@ A case whose expected value is not a plain Java value this script can read
 
 import os
 import re
+import struct
 import sys
 from collections import defaultdict
 
@@ -227,15 +228,59 @@ def text_of(e):
     raise Unreadable("not a string")
 
 
+class Real(float):
+    """A Java `float`: a double rounded to single precision, written as
+    Java writes it (the fewest digits that read back as the same float)."""
+
+    def __new__(cls, v):
+        return super().__new__(cls, struct.unpack("f", struct.pack("f", float(v)))[0])
+
+    def __repr__(self):
+        for digits in range(1, 18):
+            text = f"{float(self):.{digits}g}"
+            if struct.unpack("f", struct.pack("f", float(text)))[0] == float(self):
+                return repr(float(text))
+        return repr(float(self))
+
+    __str__ = __repr__
+
+
+def java_arithmetic(op, a, b):
+    """`a op b` as Java evaluates it: in float when either side is a float
+    and neither a double (a double's exact result rounded to float is the
+    float result for + - * /)."""
+    v = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else None}[op]
+    if v is None:
+        return None
+    floats = [x for x in (a, b) if isinstance(x, float)]
+    if floats and all(isinstance(x, Real) for x in floats):
+        return Real(v)
+    return v
+
+
 def number_of(e):
     if e[0] == "num":
         t = e[1].replace("_", "")
+        real = t[-1] in "fF" and not t.lower().startswith("0x")
         t = t[:-1] if t[-1] in "lLdDfF" and not t.startswith("0x") else t
+        if real:
+            return Real(float(t))
         return int(t, 16) if t.lower().startswith("0x") else (float(t) if re.search(r"[.eE]", t) else int(t))
     if e[0] == "neg":
-        return -number_of(e[1])
+        n = number_of(e[1])
+        return Real(-n) if isinstance(n, Real) else -n
     if e[0] == "cast":
-        return number_of(e[2])
+        n = number_of(e[2])
+        if e[1] == "float":
+            return Real(n)
+        if e[1] == "double":
+            return float(n)
+        return n
+    if e[0] == "bin" and e[1] in "+-*/":
+        v = java_arithmetic(e[1], number_of(e[2]), number_of(e[3]))
+        if v is None:
+            raise Unreadable("division by zero")
+        return v
     raise Unreadable("not a number")
 
 
@@ -315,16 +360,16 @@ def render(e, cls):
         raise Unreadable("limit")
     if k in ("num", "neg", "cast"):
         n = number_of(e)
-        return repr(float(n)) if cls == "R" and isinstance(n, int) else str(n)
+        return repr(float(n)) if cls == "R" and isinstance(n, int) else repr(n) if isinstance(n, float) else str(n)
     if k == "bin" and cls in ("I", "R", "N"):
         # Java arithmetic on numbers (`100000000017L + 37`), not text.
         a, b = number_of(e[2]), number_of(e[3])
         if e[1] == "/" and isinstance(a, int) and isinstance(b, int):
             raise Unreadable("integer division")
-        v = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else None}[e[1]]
+        v = java_arithmetic(e[1], a, b)
         if v is None or (isinstance(v, int) and not -2**63 <= v < 2**63):
             raise Unreadable("overflow")
-        return repr(float(v)) if cls == "R" else str(v)
+        return repr(v if isinstance(v, float) else float(v)) if cls == "R" else str(v)
     if k in ("str", "bin"):
         return text_of(e)
     if k == "call":

@@ -418,9 +418,11 @@ pub(super) fn array_position(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let list = cast(&a[0], &DataType::new_list(item.clone(), true))?;
     let list = list.as_list::<i32>();
     let wanted = cast(&a[1], &item)?;
+    // A bare NULL is a NullArray, whose nulls are logical only.
+    let wanted_nulls = wanted.logical_nulls();
     let mut out = Vec::with_capacity(list.len());
     for i in 0..list.len() {
-        if list.is_null(i) || wanted.is_null(i) {
+        if list.is_null(i) || wanted_nulls.as_ref().is_some_and(|n| n.is_null(i)) {
             out.push(None);
             continue;
         }

@@ -143,6 +143,14 @@ pub(super) fn add(d: NaiveDateTime, u: Unit, n: i64) -> Option<NaiveDateTime> {
 pub(super) fn date_add(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
     let (units, ns, ts) = (texts(&a[0])?, integers(&a[1])?, timestamps(&a[2])?);
     let date = is_date(ret);
+    // A TIMESTAMP(7..9) keeps the digits past the microsecond, which no
+    // unit of date_add reaches: they are carried over as they were.
+    let nanos = match a[2].data_type() {
+        DataType::Timestamp(TimeUnit::Nanosecond, None) => {
+            Some(integers(&cast(&a[2], &DataType::Int64)?)?)
+        }
+        _ => None,
+    };
     let mut dates = Date32Builder::new();
     let mut stamps = TimestampMicrosecondBuilder::new();
     for i in 0..ts.len() {
@@ -164,11 +172,85 @@ pub(super) fn date_add(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
             stamps.append_option(v.map(to_micros));
         }
     }
-    Ok(if date {
-        Arc::new(dates.finish())
-    } else {
-        Arc::new(stamps.finish())
+    if date {
+        return Ok(Arc::new(dates.finish()));
+    }
+    let stamps = stamps.finish();
+    Ok(match nanos {
+        None => Arc::new(stamps),
+        Some(nanos) => Arc::new(datafusion::arrow::array::TimestampNanosecondArray::from(
+            stamps
+                .iter()
+                .zip(nanos)
+                .map(|(m, n)| Some(m?.checked_mul(1000)? + n?.rem_euclid(1000)))
+                .collect::<Vec<_>>(),
+        )),
     })
+}
+
+/// `trino_interval_millis(t1 - t2)`: the difference of two timestamps or
+/// times as Trino's INTERVAL DAY TO SECOND holds it, in whole milliseconds
+/// (rounded half away from zero).
+pub(super) fn interval_millis(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let round = |v: i64, per_milli: i64| {
+        let half = per_milli / 2;
+        let m = if v >= 0 {
+            (v + half) / per_milli
+        } else {
+            (v - half) / per_milli
+        };
+        m * per_milli
+    };
+    let unit = match a[0].data_type() {
+        DataType::Duration(unit) => unit,
+        // TIME - TIME: DataFusion's interval holds no months or days here.
+        DataType::Interval(datafusion::arrow::datatypes::IntervalUnit::MonthDayNano) => {
+            let i = a[0].as_primitive::<datafusion::arrow::datatypes::IntervalMonthDayNanoType>();
+            let out: datafusion::arrow::array::IntervalMonthDayNanoArray = i
+                .iter()
+                .map(|v| {
+                    v.map(|mut v| {
+                        v.nanoseconds = round(v.nanoseconds, 1_000_000);
+                        v
+                    })
+                })
+                .collect();
+            return Ok(Arc::new(out));
+        }
+        other => return exec_err!("trino_interval_millis: not a duration: {other}"),
+    };
+    let per_milli: i64 = match unit {
+        TimeUnit::Second | TimeUnit::Millisecond => return Ok(a[0].clone()),
+        TimeUnit::Microsecond => 1_000,
+        TimeUnit::Nanosecond => 1_000_000,
+    };
+    let raw = integers(&cast(&a[0], &DataType::Int64)?)?;
+    let rounded: datafusion::arrow::array::Int64Array = raw
+        .into_iter()
+        .map(|v| v.map(|v| round(v, per_milli)))
+        .collect();
+    cast(&rounded, a[0].data_type()).map_err(Into::into)
+}
+
+/// `trino_local_text(s)`: a timestamp's text without the zone it names
+/// (`2020-05-10 12:34:56 +01:23`, `... UTC`, `... Europe/Paris`): a CAST
+/// to a zoneless TIMESTAMP keeps the local time, as Trino's does, where
+/// Arrow would convert it to UTC.
+pub(super) fn local_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    static ZONED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"^\s*(\S+[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:[+-]\d{1,2}(?::?\d{2})?|Z|UTC|[A-Za-z][A-Za-z_]*(?:/[A-Za-z_+-]+)+)\s*$",
+        )
+        .expect("a valid pattern")
+    });
+    let mut out = StringBuilder::new();
+    for s in texts(&a[0])? {
+        out.append_option(s.map(|s| match ZONED.captures(&s) {
+            Some(c) => c[1].to_string(),
+            None => s,
+        }));
+    }
+    Ok(Arc::new(out.finish()))
 }
 
 /// Whole units from `a` to `b`, as Trino (Joda) counts them: months are
@@ -410,6 +492,38 @@ pub(super) fn to_iso8601(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             } else {
                 d.format("%Y-%m-%dT%H:%M:%S%.3f").to_string()
             }
+        }));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `trino_iso8601(t, p)`: a zoneless TIMESTAMP(p) in ISO 8601 with exactly
+/// p fraction digits (none for p = 0), as Trino writes it.
+pub(super) fn iso8601_digits(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let digits = integers(&a[1])?
+        .first()
+        .copied()
+        .flatten()
+        .unwrap_or(3)
+        .clamp(0, 9) as usize;
+    let nanos = match a[0].data_type() {
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => integers(&cast(&a[0], &DataType::Int64)?)?,
+        _ => vec![],
+    };
+    let mut out = StringBuilder::new();
+    for (i, t) in timestamps(&a[0])?.into_iter().enumerate() {
+        out.append_option(t.and_then(to_datetime).map(|d| {
+            let whole = d.format("%Y-%m-%dT%H:%M:%S").to_string();
+            if digits == 0 {
+                return whole;
+            }
+            // Past the microsecond the value's own nanoseconds, when the
+            // unit holds them; the digits come from the fraction itself.
+            let fraction = match nanos.get(i).copied().flatten() {
+                Some(n) => n.rem_euclid(1_000_000_000),
+                None => i64::from(d.nanosecond()),
+            };
+            format!("{whole}.{}", &format!("{fraction:09}")[..digits])
         }));
     }
     Ok(Arc::new(out.finish()))

@@ -350,10 +350,13 @@ pub fn register(ctx: &SessionContext) {
         }));
     }
     let same_as_third: ReturnType = |t| {
-        Ok(if t.get(2).is_some_and(is_date) {
-            DataType::Date32
-        } else {
-            DataType::Timestamp(TimeUnit::Microsecond, None)
+        Ok(match t.get(2) {
+            Some(d) if is_date(d) => DataType::Date32,
+            // TIMESTAMP(7..9) keeps its nanoseconds.
+            Some(DataType::Timestamp(TimeUnit::Nanosecond, None)) => {
+                DataType::Timestamp(TimeUnit::Nanosecond, None)
+            }
+            _ => DataType::Timestamp(TimeUnit::Microsecond, None),
         })
     };
     // Functions with optional or variadic arguments: (name, arities or
@@ -381,7 +384,7 @@ pub fn register(ctx: &SessionContext) {
         |_| Ok(DataType::new_list(DataType::Utf8, true)),
         |_| Ok(DataType::Binary),
     );
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 91] = [
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 95] = [
         ("mod", Some(&[2]), mod_type, modulo),
         ("date", Some(&[1]), date, to_date),
         ("bitwise_and", Some(&[2]), first_integer_type, bitwise_and),
@@ -509,6 +512,10 @@ pub fn register(ctx: &SessionContext) {
         ("split_part", Some(&[3]), utf8, split_part),
         ("replace", Some(&[2, 3]), utf8, replace),
         ("lpad", Some(&[3]), utf8, lpad),
+        ("ltrim", Some(&[1, 2]), utf8, ltrim),
+        ("rtrim", Some(&[1, 2]), utf8, rtrim),
+        ("btrim", Some(&[1, 2]), utf8, btrim),
+        ("trim", Some(&[1, 2]), utf8, btrim),
         ("rpad", Some(&[3]), utf8, rpad),
         (
             "split",

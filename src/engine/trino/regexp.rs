@@ -42,9 +42,37 @@ pub(super) fn regexp_replace(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         };
         let re = compile(&mut compiled, p, "regexp_replace")?;
         let r = java_replacement(re, r)?;
-        out.append_value(re.replace_all(s, r.as_str()));
+        out.append_value(replace_all_java(re, s, &r));
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// Every match replaced as Java's `Matcher.replaceAll` finds them: an empty
+/// match right after a non-empty one counts too (`'x'` with `.*` has two
+/// matches, `x` and the empty one at the end), where the regex crate skips it.
+fn replace_all_java(re: &regex::Regex, s: &str, replacement: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let (mut copied, mut from) = (0, 0);
+    while from <= s.len() {
+        let Some(caps) = re.captures_at(s, from) else {
+            break;
+        };
+        let m = caps.get(0).expect("group 0 is the match");
+        out.push_str(&s[copied..m.start()]);
+        caps.expand(replacement, &mut out);
+        copied = m.end();
+        from = if m.is_empty() {
+            // After an empty match the next search starts a character on.
+            match s[m.end()..].chars().next() {
+                Some(c) => m.end() + c.len_utf8(),
+                None => break,
+            }
+        } else {
+            m.end()
+        };
+    }
+    out.push_str(&s[copied..]);
+    out
 }
 
 /// A Java replacement string in the regex crate's spelling: `\\x` is a

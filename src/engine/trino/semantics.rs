@@ -14,7 +14,19 @@
 //!   for a longer number or date, where DataFusion ignores n;
 //! - a TIMESTAMP(p) or TIME(p) cast to VARCHAR is written with a space
 //!   between date and time and exactly p fraction digits
-//!   (`2020-05-01 12:34:56.1`), where Arrow writes `T` and its unit's digits.
+//!   (`2020-05-01 12:34:56.1`), where Arrow writes `T` and its unit's digits;
+//! - a text with a zone cast to a zoneless TIMESTAMP keeps its local time
+//!   (`'2020-05-10 12:34:56 +01:23'` is 12:34:56), where Arrow converts;
+//! - the difference of two timestamps or times is an interval in whole
+//!   milliseconds, as Trino's INTERVAL DAY TO SECOND;
+//! - a DATE plus or minus hours, minutes or seconds is an error, where
+//!   DataFusion drops them;
+//! - `date_add` and `to_iso8601` keep a TIMESTAMP(p)'s precision;
+//! - a double or real cast to DECIMAL takes the value its shortest digits
+//!   write (`CAST(DOUBLE '1234567890.0' AS DECIMAL(30,20))` is exactly
+//!   1234567890), as Trino's does, where Arrow scales the binary fraction;
+//! - `round` of a REAL rounds in double precision (in single precision
+//!   `round(REAL '923', 16)` is 922.99994).
 
 use datafusion::common::DFSchema;
 use datafusion::common::config::ConfigOptions;
@@ -151,13 +163,19 @@ impl FunctionRewrite for TrinoSemantics {
                     ) => Some(DataType::Time64(TimeUnit::Nanosecond)),
                     _ => None,
                 };
-                let round = |e: Expr| {
-                    Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
-                        Arc::new(ScalarUDF::from(RoundTime {
-                            signature: Signature::any(2, Volatility::Immutable),
-                        })),
-                        vec![e, lit(digits)],
+                let round = |e: Expr| round_time(e, digits);
+                // A text naming a zone keeps its local time (see above).
+                let expr = if is_text(&expr, schema)?
+                    && matches!(plain.data_type(), DataType::Timestamp(_, None))
+                {
+                    Box::new(row_function(
+                        "trino_local_text",
+                        |_| Ok(DataType::Utf8),
+                        local_text,
+                        vec![*expr],
                     ))
+                } else {
+                    expr
                 };
                 let rounded = match finest {
                     Some(fine) => Expr::Cast(Cast {
@@ -236,9 +254,154 @@ impl FunctionRewrite for TrinoSemantics {
                     tnr: datafusion::common::tree_node::TreeNodeRecursion::Continue,
                 })
             }
+            Expr::BinaryExpr(BinaryExpr {
+                left,
+                op: Operator::Minus,
+                right,
+            }) if is_zoneless_time(&left, schema)? && is_zoneless_time(&right, schema)? => {
+                let difference = Expr::BinaryExpr(BinaryExpr {
+                    left,
+                    op: Operator::Minus,
+                    right,
+                });
+                Ok(Transformed::yes(row_function(
+                    "trino_interval_millis",
+                    |t| Ok(t[0].clone()),
+                    interval_millis,
+                    vec![difference],
+                )))
+            }
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if matches!(op, Operator::Plus | Operator::Minus)
+                    && (adds_time_to_date(&left, &right, schema)?
+                        || adds_time_to_date(&right, &left, schema)?) =>
+            {
+                let _ = (left, right);
+                plan_err!("Cannot add hour, minutes or seconds to a date")
+            }
+            Expr::ScalarFunction(f) if f.name() == "date_add" && f.args.len() == 3 => {
+                let digits = time_precision(&f.args[2], schema)?;
+                let unit_digits = match f.args[2].get_type(schema)? {
+                    DataType::Timestamp(TimeUnit::Microsecond, None) => Some(6),
+                    DataType::Timestamp(TimeUnit::Nanosecond, None) => Some(9),
+                    _ => None,
+                };
+                match (digits, unit_digits) {
+                    (Some(p), Some(u)) if p < u => {
+                        Ok(Transformed::yes(round_time(Expr::ScalarFunction(f), p)))
+                    }
+                    _ => Ok(Transformed::no(Expr::ScalarFunction(f))),
+                }
+            }
+            Expr::ScalarFunction(mut f)
+                if f.name() == "to_iso8601"
+                    && f.args.len() == 1
+                    && matches!(f.args[0].get_type(schema)?, DataType::Timestamp(_, None)) =>
+            {
+                let digits = time_precision(&f.args[0], schema)?.unwrap_or(3);
+                let t = f.args.remove(0);
+                Ok(Transformed::yes(row_function(
+                    "trino_iso8601",
+                    |_| Ok(DataType::Utf8),
+                    iso8601_digits,
+                    vec![t, lit(digits)],
+                )))
+            }
+            Expr::ScalarFunction(mut f)
+                if f.name() == "round"
+                    && f.args
+                        .first()
+                        .is_some_and(|a| matches!(a.get_type(schema), Ok(DataType::Float32))) =>
+            {
+                let x = f.args.remove(0);
+                f.args
+                    .insert(0, Expr::Cast(Cast::new(Box::new(x), DataType::Float64)));
+                Ok(Transformed::yes(Expr::Cast(Cast::new(
+                    Box::new(Expr::ScalarFunction(f)),
+                    DataType::Float32,
+                ))))
+            }
+            Expr::Cast(Cast { expr, field })
+                if matches!(
+                    field.data_type(),
+                    DataType::Decimal128(..) | DataType::Decimal256(..)
+                ) && matches!(
+                    expr.get_type(schema)?,
+                    DataType::Float32 | DataType::Float64
+                ) =>
+            {
+                let digits = row_function(
+                    "trino_float_digits",
+                    |_| Ok(DataType::Utf8),
+                    float_digits,
+                    vec![*expr],
+                );
+                Ok(Transformed::yes(Expr::Cast(Cast {
+                    expr: Box::new(digits),
+                    field,
+                })))
+            }
+            Expr::Cast(Cast { expr, field })
+                if matches!(field.data_type(), DataType::Timestamp(_, None))
+                    && is_text(&expr, schema)? =>
+            {
+                let local = row_function(
+                    "trino_local_text",
+                    |_| Ok(DataType::Utf8),
+                    local_text,
+                    vec![*expr],
+                );
+                Ok(Transformed::yes(Expr::Cast(Cast {
+                    expr: Box::new(local),
+                    field,
+                })))
+            }
             other => Ok(Transformed::no(other)),
         }
     }
+}
+
+fn is_text(e: &Expr, schema: &DFSchema) -> Result<bool> {
+    // A text already stripped of its zone is not stripped again.
+    if let Expr::ScalarFunction(f) = e
+        && f.name() == "trino_local_text"
+    {
+        return Ok(false);
+    }
+    Ok(matches!(
+        e.get_type(schema)?,
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+    ))
+}
+
+fn is_zoneless_time(e: &Expr, schema: &DFSchema) -> Result<bool> {
+    Ok(matches!(
+        e.get_type(schema)?,
+        DataType::Timestamp(_, None) | DataType::Time32(_) | DataType::Time64(_)
+    ))
+}
+
+/// Whether `date` is a DATE and `interval` a literal interval with a part
+/// shorter than a day.
+fn adds_time_to_date(date: &Expr, interval: &Expr, schema: &DFSchema) -> Result<bool> {
+    if !is_date(&date.get_type(schema)?) {
+        return Ok(false);
+    }
+    Ok(match interval {
+        Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) => v.nanoseconds != 0,
+        Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => v.milliseconds != 0,
+        _ => false,
+    })
+}
+
+/// `round_time(e, digits)`.
+fn round_time(e: Expr, digits: i64) -> Expr {
+    call(
+        Arc::new(ScalarUDF::from(RoundTime {
+            signature: Signature::any(2, Volatility::Immutable),
+        })),
+        vec![e, lit(digits)],
+    )
 }
 
 /// The name of [`RoundTime`], which [`time_precision`] reads its digits from.
@@ -447,6 +610,42 @@ pub(super) fn double_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         }));
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// `trino_float_digits(x)`: a double's or real's shortest round-trip
+/// digits in plain notation (`1234567890123456800000000`, `1456213.4`),
+/// which is the decimal value Trino's CAST to DECIMAL takes. NaN and the
+/// infinities have no decimal value.
+pub(super) fn float_digits(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let mut out = StringBuilder::new();
+    match a[0].data_type() {
+        DataType::Float32 => {
+            for v in a[0].as_primitive::<datafusion::arrow::datatypes::Float32Type>() {
+                out.append_option(
+                    v.map(|x| plain_digits(x.is_finite(), x.to_string(), "REAL"))
+                        .transpose()?,
+                );
+            }
+        }
+        _ => {
+            let values = cast(&a[0], &DataType::Float64)?;
+            for v in values.as_primitive::<datafusion::arrow::datatypes::Float64Type>() {
+                out.append_option(
+                    v.map(|x| plain_digits(x.is_finite(), x.to_string(), "DOUBLE"))
+                        .transpose()?,
+                );
+            }
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+fn plain_digits(finite: bool, text: String, kind: &str) -> Result<String> {
+    if finite {
+        Ok(text)
+    } else {
+        exec_err!("Cannot cast {kind} '{text}' to DECIMAL")
+    }
 }
 
 /// Text fitted to VARCHAR(n): a string is cut to n characters; any other

@@ -238,6 +238,62 @@ pub(super) fn rpad(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     pad(a, false)
 }
 
+/// Whether Java's `Character.isWhitespace` holds, which Trino's one-argument
+/// trims strip: Unicode space, line and paragraph separators except the
+/// non-breaking ones, and the ASCII controls \t to \r and \x1C to \x1F.
+fn java_whitespace(c: char) -> bool {
+    matches!(c, '\t'..='\r' | '\u{1c}'..='\u{1f}' | ' ' | '\u{1680}' | '\u{2000}'..='\u{2006}'
+        | '\u{2008}'..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{205f}' | '\u{3000}')
+}
+
+fn trim_with(a: &[ArrayRef], left: bool, right: bool) -> Result<ArrayRef> {
+    let strings = texts(&a[0])?;
+    let sets = match a.get(1) {
+        Some(chars) => texts(chars)?,
+        None => vec![None; strings.len()],
+    };
+    let mut out = StringBuilder::new();
+    for (s, set) in strings.into_iter().zip(sets) {
+        let Some(s) = s else {
+            out.append_null();
+            continue;
+        };
+        if a.len() > 1 && set.is_none() {
+            out.append_null();
+            continue;
+        }
+        let strip = |c: char| match &set {
+            Some(set) => set.contains(c),
+            None => java_whitespace(c),
+        };
+        let mut t = s.as_str();
+        if left {
+            t = t.trim_start_matches(strip);
+        }
+        if right {
+            t = t.trim_end_matches(strip);
+        }
+        out.append_value(t);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `ltrim(string[, chars])`: without `chars`, Java's whitespace (DataFusion
+/// strips only the space).
+pub(super) fn ltrim(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    trim_with(a, true, false)
+}
+
+/// `rtrim(string[, chars])`, as [`ltrim`] at the end.
+pub(super) fn rtrim(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    trim_with(a, false, true)
+}
+
+/// `trim(string[, chars])` (and SQL's `TRIM(x)`, planned as `btrim`).
+pub(super) fn btrim(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    trim_with(a, true, true)
+}
+
 /// `hamming_distance(a, b)`: the positions whose characters differ; the
 /// strings must be as long.
 pub(super) fn hamming_distance(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
