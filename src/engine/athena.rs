@@ -378,7 +378,7 @@ fn array_types(sql: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
-/// `DECIMAL '1.50'` is `DECIMAL(3,2) '1.50'` (DataFusion would read every
+/// `DECIMAL '1.50'` and `1.50` are `DECIMAL(3,2) '1.50'` (DataFusion would read every
 /// DECIMAL literal as `decimal(38,10)`, rounding `1.999...` past 10 places
 /// to 2), and a TIMESTAMP or TIME literal has the precision of its fraction
 /// digits, as in Trino: `TIMESTAMP '... 12:34:56.1'` is `TIMESTAMP(1)`
@@ -423,12 +423,27 @@ fn literal_precision(sql: &str) -> std::borrow::Cow<'_, str> {
             _ => None,
         };
     }
-    if marks.is_empty() {
+    // A number with a point and no exponent is a DECIMAL in Trino (`1.0`
+    // is decimal(2,1)), where DataFusion reads a double; `1e3` stays one.
+    let decimals: Vec<(usize, String)> = tokens
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| match t {
+            Token::Number(n, _) if n.contains('.') && !n.contains(['e', 'E']) => {
+                decimal_precision(n).map(|p| (i, format!("DECIMAL{p} '{n}'")))
+            }
+            _ => None,
+        })
+        .collect();
+    if marks.is_empty() && decimals.is_empty() {
         return sql.into();
     }
-    let mut out = String::with_capacity(sql.len() + 8 * marks.len());
+    let mut out = String::with_capacity(sql.len() + 8 * (marks.len() + decimals.len()));
     for (i, t) in tokens.iter().enumerate() {
-        out.push_str(&t.to_string());
+        match decimals.iter().find(|(d, _)| *d == i) {
+            Some((_, literal)) => out.push_str(literal),
+            None => out.push_str(&t.to_string()),
+        }
         if let Some((_, p)) = marks.iter().find(|(w, _)| *w == i) {
             out.push_str(p);
         }

@@ -536,7 +536,11 @@ fn equal_at(x: &ArrayRef, i: usize, y: &ArrayRef, j: usize) -> Result<Option<boo
 pub(super) fn nested_equal(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let (x, y) = match (a[0].data_type(), a[1].data_type()) {
         (DataType::Map(..), _) | (_, DataType::Map(..)) => {
-            (a[0].clone(), cast(&a[1], a[0].data_type())?)
+            // Both in a type holding each side's keys and values (a cast to
+            // the first's could overflow the second's decimals to NULL).
+            let common = widen(a[0].data_type(), a[1].data_type())
+                .unwrap_or_else(|| a[0].data_type().clone());
+            (cast(&a[0], &common)?, cast(&a[1], &common)?)
         }
         _ => comparable_lists(&a[0], &a[1])?,
     };
@@ -635,11 +639,56 @@ pub(super) fn ngrams(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
     list_array(gram, outer, grams, valid)
 }
 
-/// The type of `map_concat`: its first map's.
+/// The type of `map_concat`: the maps' own, decimals widened to hold every
+/// map's keys and values (a cast to the first map's would overflow them to
+/// NULL); maps of other differing types are refused.
 pub(super) fn map_concat_type(t: &[DataType]) -> Result<DataType> {
-    match t.first() {
-        Some(m @ DataType::Map(..)) => Ok(m.clone()),
-        other => plan_err!("map_concat: takes maps, not {other:?}"),
+    let Some(first @ DataType::Map(..)) = t.first() else {
+        return plan_err!("map_concat: takes maps, not {:?}", t.first());
+    };
+    t.iter().skip(1).try_fold(first.clone(), |acc, next| {
+        widen(&acc, next).ok_or_else(|| {
+            DataFusionError::Plan(format!(
+                "map_concat: maps of different types ({acc} and {next}); cast them to one type"
+            ))
+        })
+    })
+}
+
+/// The type holding values of both `a` and `b`: equal types, decimals of
+/// either precision and scale, and maps and structs of such parts.
+fn widen(a: &DataType, b: &DataType) -> Option<DataType> {
+    use datafusion::arrow::datatypes::Field;
+    match (a, b) {
+        _ if a == b => Some(a.clone()),
+        // A NULL map, or an empty one's NULL-typed keys and values.
+        (DataType::Null, t) | (t, DataType::Null) => Some(t.clone()),
+        (x, y) if x.is_integer() && y.is_integer() => Some(DataType::Int64),
+        (DataType::Decimal128(p1, s1), DataType::Decimal128(p2, s2)) => {
+            let scale = (*s1).max(*s2);
+            let whole = (i16::from(*p1) - i16::from(*s1)).max(i16::from(*p2) - i16::from(*s2));
+            let precision = u8::try_from(whole + i16::from(scale)).ok()?;
+            (precision <= 38).then_some(DataType::Decimal128(precision, scale))
+        }
+        (DataType::Map(e1, sorted), DataType::Map(e2, _)) => {
+            let entries = widen(e1.data_type(), e2.data_type())?;
+            Some(DataType::Map(
+                Arc::new(Field::new(e1.name(), entries, e1.is_nullable())),
+                *sorted,
+            ))
+        }
+        (DataType::Struct(f1), DataType::Struct(f2)) if f1.len() == f2.len() => {
+            let fields = f1
+                .iter()
+                .zip(f2.iter())
+                .map(|(x, y)| {
+                    widen(x.data_type(), y.data_type())
+                        .map(|t| Field::new(x.name(), t, x.is_nullable() || y.is_nullable()))
+                })
+                .collect::<Option<Vec<_>>>()?;
+            Some(DataType::Struct(fields.into()))
+        }
+        _ => None,
     }
 }
 

@@ -138,6 +138,52 @@ impl NullStrict {
     }
 }
 
+impl NullStrict {
+    /// Arrays are ordered element by element; where a NaN decides which is
+    /// the greatest, DataFusion ranks it above every number and Trino does
+    /// not, so an array answer holding NaN while another candidate holds
+    /// none is refused rather than given.
+    fn refuse_nan_arrays(
+        &self,
+        arrays: &[ArrayRef],
+        result: &ArrayRef,
+        nulls: &BooleanArray,
+    ) -> Result<()> {
+        if !matches!(self.inner.name(), "greatest" | "array_max")
+            || !matches!(result.data_type(), DataType::List(_))
+        {
+            return Ok(());
+        }
+        for row in 0..result.len() {
+            // A row whose answer is NULL anyway (a NULL element) is no wrong answer.
+            let null = row < nulls.len() && nulls.is_valid(row) && nulls.value(row);
+            if null || result.is_null(row) || !holds_nan(&result.slice(row, 1))? {
+                continue;
+            }
+            let candidates: Vec<ArrayRef> = match self.when {
+                NullWhen::AnyArgument => arrays
+                    .iter()
+                    .map(|a| a.slice(if a.len() == 1 { 0 } else { row }, 1))
+                    .collect(),
+                NullWhen::AnyElement => {
+                    let list = arrays[0].as_list::<i32>();
+                    let items = list.value(if list.len() == 1 { 0 } else { row });
+                    (0..items.len()).map(|i| items.slice(i, 1)).collect()
+                }
+            };
+            for c in candidates {
+                if c.is_valid(0) && !holds_nan(&c)? {
+                    return exec_err!(
+                        "{}() of arrays holding NaN is not supported: Trino orders NaN otherwise",
+                        self.inner.name()
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl ScalarUDFImpl for NullStrict {
     fn name(&self) -> &str {
         self.inner.name()
@@ -168,7 +214,28 @@ impl ScalarUDFImpl for NullStrict {
         if self.nan_lowest {
             result = max_past_nan(&arrays[0], result)?;
         }
+        self.refuse_nan_arrays(&arrays, &result, &nulls)?;
         output(nullif(result.as_ref(), &nulls)?, scalar)
+    }
+}
+
+/// Whether a NaN is anywhere in `a`, at any depth of lists.
+fn holds_nan(a: &ArrayRef) -> Result<bool> {
+    match a.data_type() {
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+            Ok(doubles(a)?.into_iter().flatten().any(f64::is_nan))
+        }
+        // Element by element: a slice's `values()` would be all its parent's.
+        DataType::List(_) => {
+            let list = a.as_list::<i32>();
+            for i in 0..list.len() {
+                if list.is_valid(i) && holds_nan(&list.value(i))? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        _ => Ok(false),
     }
 }
 

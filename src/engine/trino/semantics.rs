@@ -25,6 +25,9 @@
 //! - a double or real cast to DECIMAL takes the value its shortest digits
 //!   write (`CAST(DOUBLE '1234567890.0' AS DECIMAL(30,20))` is exactly
 //!   1234567890), as Trino's does, where Arrow scales the binary fraction;
+//! - a DECIMAL beside a DOUBLE in an array, `greatest`, `least` or
+//!   `coalesce` is a DOUBLE, as in Trino (DataFusion's union of the two is
+//!   decimal(30,15), which cannot hold NaN);
 //! - `round` of a REAL rounds in double precision (in single precision
 //!   `round(REAL '923', 16)` is 922.99994).
 
@@ -85,6 +88,7 @@ impl FunctionRewrite for TrinoSemantics {
                         | Operator::GtEq
                 ) && (is_float(&left, schema) || is_float(&right, schema)) =>
             {
+                let (left, right) = (as_double(left, schema)?, as_double(right, schema)?);
                 let nan = isnan(&left).or(isnan(&right));
                 let compared = Expr::BinaryExpr(BinaryExpr { left, op, right });
                 // NULL stays NULL: `isnan(NULL)` is NULL, and so is the CASE.
@@ -115,6 +119,11 @@ impl FunctionRewrite for TrinoSemantics {
                 low,
                 high,
             }) if is_float(&expr, schema) || is_float(&low, schema) || is_float(&high, schema) => {
+                let (expr, low, high) = (
+                    as_double(expr, schema)?,
+                    as_double(low, schema)?,
+                    as_double(high, schema)?,
+                );
                 let nan = isnan(&expr).or(isnan(&low)).or(isnan(&high));
                 let between = Expr::Between(Between {
                     expr,
@@ -279,6 +288,26 @@ impl FunctionRewrite for TrinoSemantics {
                 let _ = (left, right);
                 plan_err!("Cannot add hour, minutes or seconds to a date")
             }
+            Expr::ScalarFunction(mut f)
+                if matches!(
+                    f.name(),
+                    "make_array"
+                        | "greatest"
+                        | "least"
+                        | "coalesce"
+                        | "array_position"
+                        | "contains"
+                        | "array_remove"
+                ) && mixes_decimal_and_float(&f.args, schema)? =>
+            {
+                for arg in f.args.iter_mut() {
+                    if let Some(float) = as_float(&arg.get_type(schema)?) {
+                        let decimal = std::mem::replace(arg, lit(0));
+                        *arg = Expr::Cast(Cast::new(Box::new(decimal), float));
+                    }
+                }
+                Ok(Transformed::yes(Expr::ScalarFunction(f)))
+            }
             Expr::ScalarFunction(f) if f.name() == "date_add" && f.args.len() == 3 => {
                 let digits = time_precision(&f.args[2], schema)?;
                 let unit_digits = match f.args[2].get_type(schema)? {
@@ -359,6 +388,46 @@ impl FunctionRewrite for TrinoSemantics {
             other => Ok(Transformed::no(other)),
         }
     }
+}
+
+/// A DECIMAL operand beside a DOUBLE as a DOUBLE, as Trino compares them
+/// (DataFusion's common type, decimal(30,15), cannot hold NaN or 1e20).
+fn as_double(e: Box<Expr>, schema: &DFSchema) -> Result<Box<Expr>> {
+    Ok(match e.get_type(schema)? {
+        DataType::Decimal128(..) | DataType::Decimal256(..) => {
+            Box::new(Expr::Cast(Cast::new(e, DataType::Float64)))
+        }
+        _ => e,
+    })
+}
+
+/// The type a DECIMAL (or an array of them, at any depth) becomes beside a
+/// DOUBLE; `None` for any other type.
+fn as_float(t: &DataType) -> Option<DataType> {
+    match t {
+        DataType::Decimal128(..) | DataType::Decimal256(..) => Some(DataType::Float64),
+        DataType::List(f) => as_float(f.data_type()).map(|t| DataType::new_list(t, true)),
+        _ => None,
+    }
+}
+
+fn leaf(t: &DataType) -> &DataType {
+    match t {
+        DataType::List(f) | DataType::LargeList(f) => leaf(f.data_type()),
+        other => other,
+    }
+}
+
+/// Whether some arguments are (arrays of) decimals and others of doubles.
+fn mixes_decimal_and_float(args: &[Expr], schema: &DFSchema) -> Result<bool> {
+    let types = args
+        .iter()
+        .map(|a| a.get_type(schema))
+        .collect::<Result<Vec<_>>>()?;
+    let float = types
+        .iter()
+        .any(|t| matches!(leaf(t), DataType::Float32 | DataType::Float64));
+    Ok(float && types.iter().any(|t| as_float(t).is_some()))
 }
 
 fn is_text(e: &Expr, schema: &DFSchema) -> Result<bool> {

@@ -56,6 +56,11 @@ impl TypePlanner for TrinoTypes {
                 field(DataType::Time64(u), round_to)
             }
             SqlType::Varbinary(_) => field(DataType::Binary, None),
+            // Trino's DECIMAL without arguments is decimal(38,0); DataFusion's
+            // would be decimal(38,10).
+            SqlType::Decimal(datafusion::sql::sqlparser::ast::ExactNumberInfo::None) => {
+                field(DataType::Decimal128(38, 0), None)
+            }
             SqlType::Varchar(Some(
                 datafusion::sql::sqlparser::ast::CharacterLength::IntegerLength { length, .. },
             )) => Arc::new(
