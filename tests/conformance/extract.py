@@ -249,6 +249,12 @@ def java_arithmetic(op, a, b):
     """`a op b` as Java evaluates it: in float when either side is a float
     and neither a double (a double's exact result rounded to float is the
     float result for + - * /)."""
+    if op == "/" and isinstance(a, int) and isinstance(b, int):
+        # Java's integer division truncates toward zero.
+        if not b:
+            return None
+        q = abs(a) // abs(b)
+        return q if (a < 0) == (b < 0) else -q
     v = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else None}[op]
     if v is None:
         return None

@@ -28,6 +28,13 @@ fn too_many() -> DataFusionError {
 pub(super) fn sequence_type(t: &[DataType]) -> Result<DataType> {
     let item = match t.first() {
         Some(d) if is_date(d) => DataType::Date32,
+        // The steps are taken in microseconds, which would cut the digits.
+        Some(DataType::Timestamp(TimeUnit::Nanosecond, _)) => {
+            return plan_err!(
+                "sequence of a TIMESTAMP(7..9) is not supported: its steps are taken in \
+                 microseconds; cast the bounds to TIMESTAMP(6)"
+            );
+        }
         Some(DataType::Timestamp(..)) => DataType::Timestamp(TimeUnit::Microsecond, None),
         Some(d) if d.is_integer() || d == &DataType::Null => DataType::Int64,
         Some(other) => return plan_err!("sequence: no form takes {other}"),
@@ -524,18 +531,26 @@ fn equal_at(x: &ArrayRef, i: usize, y: &ArrayRef, j: usize) -> Result<Option<boo
             }
             Ok(fold(pairs))
         }
+        (DataType::Struct(fx), DataType::Struct(fy)) if fx.len() == fy.len() => {
+            let (xs, ys) = (x.as_struct(), y.as_struct());
+            let pairs = (0..fx.len())
+                .map(|k| equal_at(xs.column(k), i, ys.column(k), j))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(fold(pairs))
+        }
         _ => Ok(Some(
             ScalarValue::try_from_array(x, i)? == ScalarValue::try_from_array(y, j)?,
         )),
     }
 }
 
-/// `trino_equal(x, y)`: arrays' and maps' `=` as Trino has it (see
+/// `trino_equal(x, y)`: arrays', maps' and rows' `=` as Trino has it (see
 /// [`equal_at`]); DataFusion compares NULL elements as equal and maps in
 /// their keys' order.
 pub(super) fn nested_equal(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let (x, y) = match (a[0].data_type(), a[1].data_type()) {
-        (DataType::Map(..), _) | (_, DataType::Map(..)) => {
+        (DataType::Map(..) | DataType::Struct(_), _)
+        | (_, DataType::Map(..) | DataType::Struct(_)) => {
             // Both in a type holding each side's keys and values (a cast to
             // the first's could overflow the second's decimals to NULL).
             let common = widen(a[0].data_type(), a[1].data_type())

@@ -2,7 +2,7 @@
 //! rewrite of the plan's expressions:
 //! - a comparison with a NaN double is false (`<>` true), as IEEE 754 and
 //!   Trino have it, where DataFusion orders NaN above every number;
-//! - arrays and maps are equal element by element, NULL when a NULL
+//! - arrays, maps and rows are equal element by element, NULL when a NULL
 //!   element leaves it open, and maps whatever their keys' order;
 //! - a cast of a double, real or decimal to an integer rounds half away
 //!   from zero (`CAST(2.5 AS INTEGER)` is 3), where DataFusion cuts;
@@ -52,12 +52,12 @@ fn is_float(e: &Expr, schema: &DFSchema) -> bool {
     )
 }
 
-/// Whether an expression is an array or a map (whose `=` Trino answers
+/// Whether an expression is an array, a map or a row (whose `=` Trino answers
 /// element by element, see `arrays::nested_equal`).
 fn is_nested(e: &Expr, schema: &DFSchema) -> bool {
     matches!(
         e.get_type(schema),
-        Ok(DataType::List(_) | DataType::Map(..))
+        Ok(DataType::List(_) | DataType::Map(..) | DataType::Struct(_))
     )
 }
 
