@@ -480,7 +480,9 @@ fn test_list_pairs(
 /// inside leaves the answer open (`ARRAY[1, NULL] = ARRAY[1, NULL]` is
 /// NULL); maps are equal whatever their keys' order.
 fn equal_at(x: &ArrayRef, i: usize, y: &ArrayRef, j: usize) -> Result<Option<bool>> {
-    if x.is_null(i) || y.is_null(j) {
+    // A NullArray's nulls are logical only (`is_null` says false).
+    let null = |a: &ArrayRef, k: usize| a.data_type() == &DataType::Null || a.is_null(k);
+    if null(x, i) || null(y, j) {
         return Ok(None);
     }
     // All pairs compared: false wins over open, open over true.
@@ -779,4 +781,194 @@ pub(super) fn map_concat(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
         Some(valid.into()),
         *sorted,
     )?))
+}
+
+/// The type of `combinations`: an array of arrays of the elements.
+pub(super) fn combinations_type(t: &[DataType]) -> Result<DataType> {
+    match t.first() {
+        Some(DataType::List(item)) => Ok(DataType::new_list(DataType::List(item.clone()), true)),
+        Some(DataType::Null) => Ok(DataType::new_list(
+            DataType::new_list(DataType::Null, true),
+            true,
+        )),
+        other => plan_err!("combinations: takes an array, not {other:?}"),
+    }
+}
+
+/// `combinations(array, n)`: every group of n elements, by position (equal
+/// elements are not merged), in Trino's order: the last position changes
+/// slowest. n is at most 5, as in Trino.
+pub(super) fn combinations(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    let DataType::List(groups) = ret else {
+        return exec_err!("combinations: not a list type");
+    };
+    let DataType::List(item) = groups.data_type() else {
+        return exec_err!("combinations: not a list of lists");
+    };
+    let list = cast(&a[0], groups.data_type())?;
+    let list = list.as_list::<i32>();
+    let sizes = integers(&a[1])?;
+    let (mut picks, mut inner, mut outer) = (vec![], vec![0i32], vec![0i32]);
+    let mut valid = Vec::with_capacity(list.len());
+    for (row, size) in sizes.iter().enumerate().take(list.len()) {
+        let (Some(k), true) = (*size, list.is_valid(row)) else {
+            valid.push(false);
+            outer.push(*outer.last().expect("starts at 0"));
+            continue;
+        };
+        if !(0..=5).contains(&k) {
+            return exec_err!("combinations: group size must be between 0 and 5, not {k}");
+        }
+        let k = k as usize;
+        let start = list.value_offsets()[row] as usize;
+        let n = list.value_length(row) as usize;
+        let mut groups_here = 0;
+        if k <= n {
+            let mut at: Vec<usize> = (0..k).collect();
+            loop {
+                picks.extend(at.iter().map(|&i| (start + i) as u32));
+                inner.push(picks.len() as i32);
+                groups_here += 1;
+                // The next group: raise the first position that can rise,
+                // and set those before it back to their lowest.
+                let Some(i) = (0..k).find(|&i| at[i] + 1 < at.get(i + 1).copied().unwrap_or(n))
+                else {
+                    break;
+                };
+                at[i] += 1;
+                for (j, slot) in at.iter_mut().enumerate().take(i) {
+                    *slot = j;
+                }
+            }
+        }
+        valid.push(true);
+        outer.push(outer.last().expect("starts at 0") + groups_here);
+    }
+    let values = take(
+        list.values(),
+        &datafusion::arrow::array::UInt32Array::from(picks),
+        None,
+    )?;
+    let inner = datafusion::arrow::array::ListArray::try_new(
+        item.clone(),
+        OffsetBuffer::new(inner.into()),
+        values,
+        None,
+    )?;
+    Ok(Arc::new(datafusion::arrow::array::ListArray::try_new(
+        groups.clone(),
+        OffsetBuffer::new(outer.into()),
+        Arc::new(inner),
+        Some(valid.into()),
+    )?))
+}
+
+/// The type of `map_from_entries(array(row(k, v)))`: `map(k, v)`.
+pub(super) fn map_from_entries_type(t: &[DataType]) -> Result<DataType> {
+    let (k, v) = match t.first() {
+        Some(DataType::List(item)) => match item.data_type() {
+            DataType::Struct(f) if f.len() == 2 => {
+                (f[0].data_type().clone(), f[1].data_type().clone())
+            }
+            DataType::Null => (DataType::Null, DataType::Null),
+            other => return plan_err!("map_from_entries: takes an array of pairs, not of {other}"),
+        },
+        Some(DataType::Null) => (DataType::Null, DataType::Null),
+        other => return plan_err!("map_from_entries: takes an array of pairs, not {other:?}"),
+    };
+    Ok(DataType::Map(
+        Arc::new(Field::new(
+            "entries",
+            DataType::Struct(
+                vec![Field::new("key", k, false), Field::new("value", v, true)].into(),
+            ),
+            false,
+        )),
+        false,
+    ))
+}
+
+/// `map_from_entries(array(row(k, v)))`: the map of the pairs; a NULL pair
+/// or key, or a key twice, is an error, as in Trino.
+pub(super) fn map_from_entries(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    use datafusion::arrow::array::{MapArray, StructArray};
+    let DataType::Map(entries, sorted) = ret else {
+        return exec_err!("map_from_entries: not a map type");
+    };
+    let DataType::Struct(fields) = entries.data_type() else {
+        return exec_err!("map_from_entries: a map's entries are a struct");
+    };
+    let pairs_type = DataType::new_list(
+        DataType::Struct(
+            vec![
+                Field::new("c0", fields[0].data_type().clone(), true),
+                Field::new("c1", fields[1].data_type().clone(), true),
+            ]
+            .into(),
+        ),
+        true,
+    );
+    let list = if a[0].data_type() == &DataType::Null {
+        datafusion::arrow::array::new_null_array(&pairs_type, a[0].len())
+    } else {
+        let DataType::List(item) = a[0].data_type() else {
+            return exec_err!("map_from_entries: takes an array");
+        };
+        if item.data_type() == &DataType::Null {
+            // ARRAY[] (no pairs): empty maps, NULL arrays stay NULL.
+            let l = a[0].as_list::<i32>();
+            Arc::new(datafusion::arrow::array::ListArray::try_new(
+                Arc::new(Field::new("item", pairs_type_item(&pairs_type), true)),
+                l.offsets().clone(),
+                datafusion::arrow::array::new_null_array(
+                    &pairs_type_item(&pairs_type),
+                    l.values().len(),
+                ),
+                l.nulls().cloned(),
+            )?)
+        } else {
+            cast(&a[0], &pairs_type)?
+        }
+    };
+    let list = list.as_list::<i32>();
+    let pairs = list.values().as_struct();
+    for row in 0..list.len() {
+        if list.is_null(row) {
+            continue;
+        }
+        let range = list.value_offsets()[row] as usize..list.value_offsets()[row + 1] as usize;
+        let mut seen = Vec::with_capacity(range.len());
+        for i in range {
+            if pairs.is_null(i) {
+                return exec_err!("map entry cannot be null");
+            }
+            if pairs.column(0).is_null(i) {
+                return exec_err!("map key cannot be null");
+            }
+            let key = ScalarValue::try_from_array(pairs.column(0), i)?;
+            if seen.contains(&key) {
+                return exec_err!("Duplicate map keys ({key}) are not allowed");
+            }
+            seen.push(key);
+        }
+    }
+    let entries_array = StructArray::try_new(
+        fields.clone(),
+        vec![pairs.column(0).clone(), pairs.column(1).clone()],
+        None,
+    )?;
+    Ok(Arc::new(MapArray::try_new(
+        entries.clone(),
+        list.offsets().clone(),
+        entries_array,
+        list.nulls().cloned(),
+        *sorted,
+    )?))
+}
+
+fn pairs_type_item(list: &DataType) -> DataType {
+    match list {
+        DataType::List(f) => f.data_type().clone(),
+        other => other.clone(),
+    }
 }

@@ -1,5 +1,6 @@
 //! Trino's VARBINARY functions: `to_utf8`, `from_utf8`, `to_base64`,
-//! `from_base64`, `crc32`, `xxhash64`.
+//! `from_base64`, `crc32`, `xxhash64`, `from_hex`, and the big-endian and
+//! IEEE 754 encodings of numbers (`from_big_endian_64`, `to_ieee754_32`...).
 
 use base64::Engine as _;
 use datafusion::arrow::array::BinaryBuilder;
@@ -75,4 +76,130 @@ pub(super) fn xxhash64(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(binary_of(bytes(&a[0])?.into_iter().map(|v| {
         v.map(|b| twox_hash::XxHash64::oneshot(0, &b).to_be_bytes().to_vec())
     })))
+}
+
+/// `from_hex(varchar)`: the bytes the hex digits spell (either case); an
+/// odd number of digits or another character is an error, as in Trino.
+pub(super) fn from_hex(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let mut out = BinaryBuilder::new();
+    for s in texts(&a[0])? {
+        let Some(s) = s else {
+            out.append_null();
+            continue;
+        };
+        if s.len() % 2 != 0 {
+            return exec_err!("invalid input length {}", s.len());
+        }
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => Ok(c - b'0'),
+            b'a'..=b'f' => Ok(c - b'a' + 10),
+            b'A'..=b'F' => Ok(c - b'A' + 10),
+            _ => exec_err!("invalid hex character: {}", char::from(c)),
+        };
+        let bytes = s
+            .as_bytes()
+            .chunks(2)
+            .map(|p| Ok(digit(p[0])? << 4 | digit(p[1])?))
+            .collect::<Result<Vec<u8>>>()?;
+        out.append_value(bytes);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// The bytes of each row, which must be exactly `N` long.
+fn exact<const N: usize>(a: &ArrayRef, name: &str) -> Result<Vec<Option<[u8; N]>>> {
+    bytes(a)?
+        .into_iter()
+        .map(|b| match b {
+            None => Ok(None),
+            Some(b) => match <[u8; N]>::try_from(b.as_slice()) {
+                Ok(fixed) => Ok(Some(fixed)),
+                Err(_) => exec_err!("{name}: expected {N} bytes, found {}", b.len()),
+            },
+        })
+        .collect()
+}
+
+/// `from_big_endian_32(varbinary)`: a 4-byte two's complement integer.
+pub(super) fn from_big_endian_32(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let v: datafusion::arrow::array::Int32Array = exact::<4>(&a[0], "from_big_endian_32")?
+        .into_iter()
+        .map(|b| b.map(i32::from_be_bytes))
+        .collect();
+    Ok(Arc::new(v))
+}
+
+/// `from_big_endian_64(varbinary)`: an 8-byte two's complement integer.
+pub(super) fn from_big_endian_64(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let v: datafusion::arrow::array::Int64Array = exact::<8>(&a[0], "from_big_endian_64")?
+        .into_iter()
+        .map(|b| b.map(i64::from_be_bytes))
+        .collect();
+    Ok(Arc::new(v))
+}
+
+/// `from_ieee754_32(varbinary)`: a REAL from its 4 big-endian bytes.
+pub(super) fn from_ieee754_32(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let v: datafusion::arrow::array::Float32Array = exact::<4>(&a[0], "from_ieee754_32")?
+        .into_iter()
+        .map(|b| b.map(f32::from_be_bytes))
+        .collect();
+    Ok(Arc::new(v))
+}
+
+/// `from_ieee754_64(varbinary)`: a DOUBLE from its 8 big-endian bytes.
+pub(super) fn from_ieee754_64(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let v: datafusion::arrow::array::Float64Array = exact::<8>(&a[0], "from_ieee754_64")?
+        .into_iter()
+        .map(|b| b.map(f64::from_be_bytes))
+        .collect();
+    Ok(Arc::new(v))
+}
+
+/// `to_ieee754_32(real)`: its 4 big-endian bytes.
+pub(super) fn to_ieee754_32(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let f = cast(&a[0], &DataType::Float32)?;
+    Ok(binary_of(
+        f.as_primitive::<datafusion::arrow::datatypes::Float32Type>()
+            .iter()
+            .map(|v| v.map(|x| x.to_be_bytes().to_vec())),
+    ))
+}
+
+/// `to_ieee754_64(double)`: its 8 big-endian bytes.
+pub(super) fn to_ieee754_64(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let f = cast(&a[0], &DataType::Float64)?;
+    Ok(binary_of(
+        f.as_primitive::<datafusion::arrow::datatypes::Float64Type>()
+            .iter()
+            .map(|v| v.map(|x| x.to_be_bytes().to_vec())),
+    ))
+}
+
+/// `to_big_endian_32(integer)`, `to_big_endian_64(bigint)`: the bytes.
+pub(super) fn to_big_endian_32(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let v = integers(&a[0])?;
+    v.iter()
+        .map(|x| {
+            x.map(|x| {
+                i32::try_from(x)
+                    .map(|x| x.to_be_bytes().to_vec())
+                    .map_err(|_| {
+                        DataFusionError::Execution(format!(
+                            "to_big_endian_32: {x} is not an INTEGER"
+                        ))
+                    })
+            })
+            .transpose()
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(|v| binary_of(v.into_iter()))
+}
+
+pub(super) fn to_big_endian_64(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    Ok(binary_of(
+        integers(&a[0])?
+            .into_iter()
+            .map(|x| x.map(|x| x.to_be_bytes().to_vec())),
+    ))
 }

@@ -222,3 +222,21 @@ pub(super) fn json_parse(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
 pub(super) fn json_format(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     json_parse(a, &DataType::Utf8)
 }
+
+/// `is_json_scalar(json)`: whether the JSON text is a number, string,
+/// boolean or null (not an array or object); invalid JSON is an error.
+pub(super) fn is_json_scalar(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let out = texts(&a[0])?
+        .into_iter()
+        .map(|doc| {
+            doc.map(|doc| {
+                let v: serde_json::Value = serde_json::from_str(&doc).map_err(|e| {
+                    DataFusionError::Execution(format!("is_json_scalar: invalid JSON {doc:?}: {e}"))
+                })?;
+                Ok(!(v.is_array() || v.is_object()))
+            })
+            .transpose()
+        })
+        .collect::<Result<datafusion::arrow::array::BooleanArray>>()?;
+    Ok(Arc::new(out))
+}

@@ -708,3 +708,23 @@ pub(super) fn to_base(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     }
     Ok(Arc::new(out.finish()))
 }
+
+/// `normal_cdf(mean, sd, v)`: the normal distribution's cumulative
+/// probability at v; sd must be positive.
+pub(super) fn normal_cdf(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (means, sds, vs) = (doubles(&a[0])?, doubles(&a[1])?, doubles(&a[2])?);
+    let out = (0..vs.len())
+        .map(|i| match (means[i], sds[i], vs[i]) {
+            (Some(m), Some(sd), Some(v)) => {
+                if sd <= 0.0 {
+                    return exec_err!("normal_cdf: standardDeviation must be > 0");
+                }
+                Ok(Some(
+                    0.5 * libm::erfc((m - v) / (sd * std::f64::consts::SQRT_2)),
+                ))
+            }
+            _ => Ok(None),
+        })
+        .collect::<Result<Float64Array>>()?;
+    Ok(Arc::new(out))
+}

@@ -384,7 +384,7 @@ pub fn register(ctx: &SessionContext) {
         |_| Ok(DataType::new_list(DataType::Utf8, true)),
         |_| Ok(DataType::Binary),
     );
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 95] = [
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 109] = [
         ("mod", Some(&[2]), mod_type, modulo),
         ("date", Some(&[1]), date, to_date),
         ("bitwise_and", Some(&[2]), first_integer_type, bitwise_and),
@@ -560,6 +560,35 @@ pub fn register(ctx: &SessionContext) {
         ("from_base", Some(&[2]), int64, from_base),
         ("to_base", Some(&[2]), utf8, to_base),
         ("map_concat", None, map_concat_type, map_concat),
+        (
+            "map_from_entries",
+            Some(&[1]),
+            map_from_entries_type,
+            map_from_entries,
+        ),
+        ("combinations", Some(&[2]), combinations_type, combinations),
+        ("from_hex", Some(&[1]), binary, from_hex),
+        (
+            "from_big_endian_32",
+            Some(&[1]),
+            |_| Ok(DataType::Int32),
+            from_big_endian_32,
+        ),
+        ("from_big_endian_64", Some(&[1]), int64, from_big_endian_64),
+        ("to_big_endian_32", Some(&[1]), binary, to_big_endian_32),
+        ("to_big_endian_64", Some(&[1]), binary, to_big_endian_64),
+        (
+            "from_ieee754_32",
+            Some(&[1]),
+            |_| Ok(DataType::Float32),
+            from_ieee754_32,
+        ),
+        ("from_ieee754_64", Some(&[1]), float64, from_ieee754_64),
+        ("to_ieee754_32", Some(&[1]), binary, to_ieee754_32),
+        ("to_ieee754_64", Some(&[1]), binary, to_ieee754_64),
+        ("normal_cdf", Some(&[3]), float64, normal_cdf),
+        ("is_json_scalar", Some(&[1]), boolean, is_json_scalar),
+        ("codepoint", Some(&[1]), |_| Ok(DataType::Int32), codepoint),
     ];
     for (name, arities, returns, eval) in shaped {
         use datafusion::logical_expr::TypeSignature;

@@ -172,6 +172,20 @@ impl FunctionRewrite for TrinoSemantics {
                     ) => Some(DataType::Time64(TimeUnit::Nanosecond)),
                     _ => None,
                 };
+                // Past 9 digits the text is read cut at nanoseconds, which
+                // rounds correctly to fewer digits but is not Trino's 9th digit.
+                if let Expr::Literal(ScalarValue::Utf8(Some(t)) | ScalarValue::Utf8View(Some(t)), _) =
+                    expr.as_ref()
+                    && digits == 9
+                    && t.split_once('.').is_some_and(|(_, f)| {
+                        f.chars().take_while(char::is_ascii_digit).count() > 9
+                    })
+                {
+                    return plan_err!(
+                        "'{t}': more than 9 fraction digits; Strata's times hold at most \
+                         nanoseconds, Trino's picoseconds"
+                    );
+                }
                 let round = |e: Expr| round_time(e, digits);
                 // A text naming a zone keeps its local time (see above).
                 let expr = if is_text(&expr, schema)?
@@ -308,6 +322,53 @@ impl FunctionRewrite for TrinoSemantics {
                 }
                 Ok(Transformed::yes(Expr::ScalarFunction(f)))
             }
+            Expr::ScalarFunction(mut f)
+                if matches!(f.name(), "array_join" | "array_to_string")
+                    && f.args.first().is_some_and(|a| {
+                        matches!(
+                            a.get_type(schema),
+                            Ok(DataType::List(item))
+                                if matches!(item.data_type(), DataType::Float32 | DataType::Float64)
+                        )
+                    }) =>
+            {
+                // Each double joined as its CAST to VARCHAR writes it (1.0E0).
+                let list = f.args.remove(0);
+                f.args.insert(
+                    0,
+                    row_function(
+                        "trino_double_texts",
+                        |_| Ok(DataType::new_list(DataType::Utf8, true)),
+                        double_texts,
+                        vec![list],
+                    ),
+                );
+                Ok(Transformed::yes(Expr::ScalarFunction(f)))
+            }
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if matches!(
+                    op,
+                    Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
+                ) && is_row(&left, schema)
+                    && is_row(&right, schema) =>
+            {
+                if holds_map(&left.get_type(schema)?) || holds_map(&right.get_type(schema)?) {
+                    return plan_err!("Cannot order rows holding a MAP: maps are not orderable");
+                }
+                let checked = |e: Expr| {
+                    row_function(
+                        "trino_orderable_row",
+                        |t| Ok(t[0].clone()),
+                        orderable_row,
+                        vec![e],
+                    )
+                };
+                Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr {
+                    left: Box::new(checked(*left)),
+                    op,
+                    right: Box::new(checked(*right)),
+                })))
+            }
             Expr::ScalarFunction(f) if f.name() == "date_add" && f.args.len() == 3 => {
                 let digits = time_precision(&f.args[2], schema)?;
                 let unit_digits = match f.args[2].get_type(schema)? {
@@ -388,6 +449,50 @@ impl FunctionRewrite for TrinoSemantics {
             other => Ok(Transformed::no(other)),
         }
     }
+}
+
+fn is_row(e: &Expr, schema: &DFSchema) -> bool {
+    matches!(e.get_type(schema), Ok(DataType::Struct(_)))
+}
+
+fn holds_map(t: &DataType) -> bool {
+    match t {
+        DataType::Map(..) => true,
+        DataType::Struct(fields) => fields.iter().any(|f| holds_map(f.data_type())),
+        DataType::List(f) => holds_map(f.data_type()),
+        _ => false,
+    }
+}
+
+/// `trino_orderable_row(r)`: the row itself, or an error when a field is
+/// NULL, which Trino's row ordering refuses (DataFusion would order it).
+pub(super) fn orderable_row(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let rows = a[0].as_struct();
+    for column in rows.columns() {
+        for i in 0..rows.len() {
+            if rows.is_valid(i) && column.is_null(i) {
+                return exec_err!("ROW comparison not supported for fields with null elements");
+            }
+        }
+    }
+    Ok(a[0].clone())
+}
+
+/// `trino_double_texts(list)`: a list of doubles as a list of their texts
+/// as Trino's CAST to VARCHAR writes them.
+pub(super) fn double_texts(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let list = a[0].as_list::<i32>();
+    let texts = double_text(&[list.values().clone()], &DataType::Utf8)?;
+    Ok(Arc::new(datafusion::arrow::array::ListArray::try_new(
+        Arc::new(datafusion::arrow::datatypes::Field::new(
+            "item",
+            DataType::Utf8,
+            true,
+        )),
+        list.offsets().clone(),
+        texts,
+        list.nulls().cloned(),
+    )?))
 }
 
 /// A DECIMAL operand beside a DOUBLE as a DOUBLE, as Trino compares them

@@ -394,3 +394,21 @@ pub(super) fn luhn_check(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     }
     Ok(Arc::new(datafusion::arrow::array::BooleanArray::from(out)))
 }
+
+/// `codepoint(varchar(1))`: the Unicode code point of a one-character string.
+pub(super) fn codepoint(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let out = texts(&a[0])?
+        .into_iter()
+        .map(|s| {
+            s.map(|s| {
+                let mut chars = s.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => Ok(i32::try_from(u32::from(c)).unwrap_or(i32::MAX)),
+                    _ => exec_err!("codepoint: takes one character, not {s:?}"),
+                }
+            })
+            .transpose()
+        })
+        .collect::<Result<datafusion::arrow::array::Int32Array>>()?;
+    Ok(Arc::new(out))
+}
