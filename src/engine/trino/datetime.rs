@@ -146,7 +146,8 @@ pub(super) fn date_add(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
     // A TIMESTAMP(7..9) keeps the digits past the microsecond, which no
     // unit of date_add reaches: they are carried over as they were.
     let nanos = match a[2].data_type() {
-        DataType::Timestamp(TimeUnit::Nanosecond, None) => {
+        DataType::Timestamp(TimeUnit::Nanosecond, None)
+        | DataType::Time64(TimeUnit::Nanosecond) => {
             Some(integers(&cast(&a[2], &DataType::Int64)?)?)
         }
         _ => None,
@@ -159,6 +160,11 @@ pub(super) fn date_add(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
                 let u = unit(u)?;
                 if date && fixed_micros(u).is_some_and(|m| m < 86_400 * MICROS) {
                     return exec_err!("date_add: '{u:?}' is not a unit of DATE values");
+                }
+                if matches!(ret, DataType::Time64(_))
+                    && fixed_micros(u).is_none_or(|m| m >= 86_400 * MICROS)
+                {
+                    return exec_err!("date_add: '{u:?}' is not a unit of TIME values");
                 }
                 Some(add(d, u, n).ok_or_else(|| {
                     DataFusionError::Execution("date_add: result out of range".into())
@@ -176,6 +182,19 @@ pub(super) fn date_add(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
         return Ok(Arc::new(dates.finish()));
     }
     let stamps = stamps.finish();
+    if let DataType::Time64(unit) = ret {
+        let day = 86_400 * MICROS;
+        let micros = stamps.iter().map(|m| m.map(|m| m.rem_euclid(day)));
+        return Ok(match (unit, nanos) {
+            (TimeUnit::Nanosecond, Some(nanos)) => Arc::new(
+                micros
+                    .zip(nanos)
+                    .map(|(m, n)| Some(m? * 1000 + n?.rem_euclid(1000)))
+                    .collect::<datafusion::arrow::array::Time64NanosecondArray>(),
+            ),
+            _ => Arc::new(micros.collect::<datafusion::arrow::array::Time64MicrosecondArray>()),
+        });
+    }
     Ok(match nanos {
         None => Arc::new(stamps),
         Some(nanos) => Arc::new(datafusion::arrow::array::TimestampNanosecondArray::from(

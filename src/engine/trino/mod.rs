@@ -92,6 +92,14 @@ pub(super) fn output(array: ArrayRef, all_scalar: bool) -> Result<ColumnarValue>
 /// A DATE or TIMESTAMP argument as naive microseconds.
 pub(super) fn timestamps(a: &ArrayRef) -> Result<Vec<Option<i64>>> {
     let t = match a.data_type() {
+        // A time of day is read on the epoch's day (hour(), date_diff()...).
+        DataType::Time32(_) | DataType::Time64(_) => {
+            let micros = cast(
+                &cast(a, &DataType::Time64(TimeUnit::Microsecond))?,
+                &DataType::Int64,
+            )?;
+            return integers(&micros);
+        }
         DataType::Timestamp(_, Some(_)) => cast(
             &cast(
                 a,
@@ -352,6 +360,11 @@ pub fn register(ctx: &SessionContext) {
     let same_as_third: ReturnType = |t| {
         Ok(match t.get(2) {
             Some(d) if is_date(d) => DataType::Date32,
+            // A TIME stays a TIME (wrapping past midnight, as Trino's).
+            Some(DataType::Time64(TimeUnit::Nanosecond)) => DataType::Time64(TimeUnit::Nanosecond),
+            Some(DataType::Time32(_) | DataType::Time64(_)) => {
+                DataType::Time64(TimeUnit::Microsecond)
+            }
             // TIMESTAMP(7..9) keeps its nanoseconds.
             Some(DataType::Timestamp(TimeUnit::Nanosecond, None)) => {
                 DataType::Timestamp(TimeUnit::Nanosecond, None)

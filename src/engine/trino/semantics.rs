@@ -372,8 +372,10 @@ impl FunctionRewrite for TrinoSemantics {
             Expr::ScalarFunction(f) if f.name() == "date_add" && f.args.len() == 3 => {
                 let digits = time_precision(&f.args[2], schema)?;
                 let unit_digits = match f.args[2].get_type(schema)? {
-                    DataType::Timestamp(TimeUnit::Microsecond, None) => Some(6),
-                    DataType::Timestamp(TimeUnit::Nanosecond, None) => Some(9),
+                    DataType::Timestamp(TimeUnit::Microsecond, None)
+                    | DataType::Time64(TimeUnit::Microsecond) => Some(6),
+                    DataType::Timestamp(TimeUnit::Nanosecond, None)
+                    | DataType::Time64(TimeUnit::Nanosecond) => Some(9),
                     _ => None,
                 };
                 match (digits, unit_digits) {
