@@ -252,9 +252,10 @@ pub(super) fn interval_millis(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> 
 }
 
 /// `trino_local_text(s)`: a timestamp's text without the zone it names
-/// (`2020-05-10 12:34:56 +01:23`, `... UTC`, `... Europe/Paris`): a CAST
-/// to a zoneless TIMESTAMP keeps the local time, as Trino's does, where
-/// Arrow would convert it to UTC.
+/// (`2020-05-10 12:34:56 +01:23`, `... UTC`, `... Europe/Paris`), its
+/// seconds filled in when it has none (`2013-03-31 00:05`): a CAST to a
+/// zoneless TIMESTAMP keeps the local time, as Trino's does, where Arrow
+/// would convert it to UTC (and refuse a time without seconds).
 pub(super) fn local_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     static ZONED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
@@ -262,11 +263,23 @@ pub(super) fn local_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         )
         .expect("a valid pattern")
     });
+    // Trino reads `2013-03-31 00:05` (no seconds); Arrow needs them.
+    static MINUTES: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^\s*[+-]?\d+-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}$")
+            .expect("a valid pattern")
+    });
     let mut out = StringBuilder::new();
     for s in texts(&a[0])? {
-        out.append_option(s.map(|s| match ZONED.captures(&s) {
-            Some(c) => c[1].to_string(),
-            None => s,
+        out.append_option(s.map(|s| {
+            let local = match ZONED.captures(&s) {
+                Some(c) => c[1].to_string(),
+                None => s,
+            };
+            if MINUTES.is_match(&local) {
+                format!("{}:00", local.trim())
+            } else {
+                local
+            }
         }));
     }
     Ok(Arc::new(out.finish()))
