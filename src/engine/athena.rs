@@ -423,6 +423,17 @@ fn literal_precision(sql: &str) -> std::borrow::Cow<'_, str> {
             _ => None,
         };
     }
+    // `JSON '...'` is Trino's JSON literal: the text parsed as JSON (a CAST
+    // of the text would make it a JSON string).
+    let json_literals: Vec<usize> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("JSON")))
+        .filter_map(|(i, _)| {
+            let next = (i + 1..tokens.len()).find(|&j| !matches!(tokens[j], Token::Whitespace(_)))?;
+            matches!(tokens[next], Token::SingleQuotedString(_)).then_some(i)
+        })
+        .collect();
     // A number with a point and no exponent is a DECIMAL in Trino (`1.0`
     // is decimal(2,1)), where DataFusion reads a double; `1e3` stays one.
     let decimals: Vec<(usize, String)> = tokens
@@ -435,14 +446,27 @@ fn literal_precision(sql: &str) -> std::borrow::Cow<'_, str> {
             _ => None,
         })
         .collect();
-    if marks.is_empty() && decimals.is_empty() {
+    if marks.is_empty() && decimals.is_empty() && json_literals.is_empty() {
         return sql.into();
     }
     let mut out = String::with_capacity(sql.len() + 8 * (marks.len() + decimals.len()));
+    let mut json_open = false;
     for (i, t) in tokens.iter().enumerate() {
+        if json_literals.contains(&i) {
+            out.push_str("json_parse(");
+            json_open = true;
+            continue;
+        }
+        if json_open && matches!(t, Token::Whitespace(_)) {
+            continue;
+        }
         match decimals.iter().find(|(d, _)| *d == i) {
             Some((_, literal)) => out.push_str(literal),
             None => out.push_str(&t.to_string()),
+        }
+        if json_open && matches!(t, Token::SingleQuotedString(_)) {
+            out.push(')');
+            json_open = false;
         }
         if let Some((_, p)) = marks.iter().find(|(w, _)| *w == i) {
             out.push_str(p);

@@ -626,6 +626,10 @@ def read_docs(path, rel):
         m = re.fullmatch(r"JSON '(.*)'", result)
         if m:
             result = m.group(1)
+        # `'abc' (the double quote is gone)`: the value, then a remark.
+        m = re.fullmatch(r"('[^']*') \(.*\)", result)
+        if m:
+            result = m.group(1)
         if result.startswith("'") and result.endswith("'"):
             result = result[1:-1]
         cases.append(Case(rel, n, function_of(sql), sql, "doc", "?", result))

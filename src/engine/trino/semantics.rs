@@ -136,6 +136,43 @@ impl FunctionRewrite for TrinoSemantics {
                 ))
             }
             Expr::Cast(Cast { expr, field })
+                if field.metadata().contains_key(super::json_type::JSON) =>
+            {
+                // CAST(x AS JSON): x written as JSON (a JSON value stays).
+                if is_json(&expr, schema) {
+                    return Ok(Transformed::yes(*expr));
+                }
+                if holds_json(&expr, schema) {
+                    return plan_err!(
+                        "CAST to JSON of an array, map or row holding JSON values is not supported"
+                    );
+                }
+                Ok(Transformed::yes(call(
+                    Arc::new(ScalarUDF::from(super::json_type::JsonValued {
+                        inner: super::Function {
+                            name: "trino_to_json",
+                            signature: Signature::any(1, Volatility::Immutable),
+                            returns: |_| Ok(DataType::Utf8),
+                            eval: super::json_type::to_json,
+                        },
+                    })),
+                    vec![*expr],
+                )))
+            }
+            Expr::Cast(Cast { expr, field }) if is_json(&expr, schema) => {
+                // CAST(json AS T): T read from the JSON.
+                let target = Expr::Cast(Cast::new(
+                    Box::new(lit(ScalarValue::Null)),
+                    field.data_type().clone(),
+                ));
+                Ok(Transformed::yes(row_function(
+                    "trino_from_json",
+                    |t| Ok(t[1].clone()),
+                    super::json_type::from_json,
+                    vec![*expr, target],
+                )))
+            }
+            Expr::Cast(Cast { expr, field })
                 if field.metadata().contains_key(super::types::PRECISION) =>
             {
                 let digits: i64 = field.metadata()[super::types::PRECISION]
@@ -322,6 +359,13 @@ impl FunctionRewrite for TrinoSemantics {
                 }
                 Ok(Transformed::yes(Expr::ScalarFunction(f)))
             }
+            Expr::ScalarFunction(f)
+                if matches!(f.name(), "array_join" | "array_to_string")
+                    && f.args.first().is_some_and(|a| holds_json(a, schema)) =>
+            {
+                let _ = f;
+                plan_err!("array_join of JSON values is not supported: cast them to VARCHAR first")
+            }
             Expr::ScalarFunction(mut f)
                 if matches!(f.name(), "array_join" | "array_to_string")
                     && f.args.first().is_some_and(|a| {
@@ -451,6 +495,21 @@ impl FunctionRewrite for TrinoSemantics {
             other => Ok(Transformed::no(other)),
         }
     }
+}
+
+/// Whether a part of an expression (not itself) is JSON: an array or row
+/// built of JSON values, whose elements have lost the mark.
+fn holds_json(e: &Expr, schema: &DFSchema) -> bool {
+    use datafusion::common::tree_node::TreeNode;
+    !is_json(e, schema)
+        && e.exists(|x| Ok(!std::ptr::eq(x, e) && is_json(x, schema)))
+            .unwrap_or(false)
+}
+
+/// Whether an expression is Trino's JSON (its field is marked so).
+fn is_json(e: &Expr, schema: &DFSchema) -> bool {
+    e.to_field(schema)
+        .is_ok_and(|(_, f)| f.metadata().contains_key(super::json_type::JSON))
 }
 
 fn is_row(e: &Expr, schema: &DFSchema) -> bool {

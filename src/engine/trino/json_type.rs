@@ -1,0 +1,347 @@
+//! Trino's JSON type over Strata's text: a JSON value is its canonical text
+//! (keys sorted, no spaces) in a VARCHAR field marked [`JSON`], so that a
+//! CAST from or to JSON converts as Trino's does instead of quoting or
+//! reading the text as a plain string.
+//! - `JSON '[1, 2]'` is `json_parse('[1, 2]')` (see `athena`);
+//! - `CAST(x AS JSON)` writes x as JSON (`trino_to_json`): numbers, strings,
+//!   booleans, arrays, maps (keys as text, sorted) and rows (arrays);
+//! - `CAST(json AS T)` reads T from the JSON (`trino_from_json`): a JSON
+//!   string's text, numbers and booleans across the scalar types, arrays
+//!   into ARRAY(T); an array or object cast to a scalar is an error.
+
+use std::fmt::Write as _;
+
+use datafusion::arrow::datatypes::{Field, FieldRef};
+use datafusion::logical_expr::ReturnFieldArgs;
+
+use super::*;
+
+/// The field metadata key that marks a VARCHAR as Trino's JSON.
+pub(super) const JSON: &str = "strata.trino_json";
+
+/// A VARCHAR field marked as JSON.
+pub(super) fn json_field(name: &str) -> FieldRef {
+    Arc::new(
+        Field::new(name, DataType::Utf8, true)
+            .with_metadata([(JSON.to_string(), "1".to_string())].into()),
+    )
+}
+
+/// A function whose result is JSON (its field is marked [`JSON`]).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct JsonValued {
+    pub(super) inner: Function,
+}
+
+impl ScalarUDFImpl for JsonValued {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        self.inner.return_type(args)
+    }
+    fn return_field_from_args(&self, _: ReturnFieldArgs) -> Result<FieldRef> {
+        Ok(json_field(self.name()))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        self.inner.invoke_with_args(args)
+    }
+}
+
+/// `trino_to_json(x)`: x written as JSON text.
+pub(super) fn to_json(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let mut out = StringBuilder::new();
+    for i in 0..a[0].len() {
+        let v = ScalarValue::try_from_array(&a[0], i)?;
+        if v.is_null() {
+            out.append_null();
+            continue;
+        }
+        let mut text = String::new();
+        write_json(&mut text, &v)?;
+        out.append_value(text);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+fn write_json(out: &mut String, v: &ScalarValue) -> Result<()> {
+    use ScalarValue as S;
+    if v.is_null() {
+        out.push_str("null");
+        return Ok(());
+    }
+    match v {
+        S::Boolean(Some(b)) => write!(out, "{b}").ok(),
+        S::Int8(Some(x)) => write!(out, "{x}").ok(),
+        S::Int16(Some(x)) => write!(out, "{x}").ok(),
+        S::Int32(Some(x)) => write!(out, "{x}").ok(),
+        S::Int64(Some(x)) => write!(out, "{x}").ok(),
+        S::Float32(Some(x)) => float(out, f64::from(*x), java_number(format!("{x:e}"))),
+        S::Float64(Some(x)) => float(out, *x, java_number(format!("{x:e}"))),
+        S::Decimal128(..) => write!(out, "{v}").ok(),
+        S::Utf8(Some(s)) | S::Utf8View(Some(s)) | S::LargeUtf8(Some(s)) => {
+            out.push_str(&serde_json::Value::String(s.clone()).to_string());
+            Some(())
+        }
+        S::Date32(_) => {
+            out.push_str(&serde_json::Value::String(v.to_string()).to_string());
+            Some(())
+        }
+        S::List(list) => {
+            let items = list.value(0);
+            out.push('[');
+            for i in 0..items.len() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(out, &ScalarValue::try_from_array(&items, i)?)?;
+            }
+            out.push(']');
+            Some(())
+        }
+        S::Map(map) => {
+            let entries = map.value(0);
+            let (keys, values) = (entries.column(0), entries.column(1));
+            let mut pairs = Vec::with_capacity(entries.len());
+            for i in 0..entries.len() {
+                let key = match ScalarValue::try_from_array(keys, i)? {
+                    S::Utf8(Some(s)) | S::Utf8View(Some(s)) | S::LargeUtf8(Some(s)) => s,
+                    S::Float64(Some(x)) if x.is_finite() => java_number(format!("{x:e}")),
+                    S::Float32(Some(x)) if x.is_finite() => java_number(format!("{x:e}")),
+                    other => {
+                        let mut t = String::new();
+                        write_json(&mut t, &other)?;
+                        t.trim_matches('"').to_string()
+                    }
+                };
+                let mut value = String::new();
+                write_json(&mut value, &ScalarValue::try_from_array(values, i)?)?;
+                pairs.push((key, value));
+            }
+            pairs.sort();
+            out.push('{');
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                out.push(':');
+                out.push_str(v);
+            }
+            out.push('}');
+            Some(())
+        }
+        S::Struct(row) => {
+            // An object of the fields in their order; an anonymous field
+            // (DataFusion's c0, c1...) has an empty name, as in Trino.
+            out.push('{');
+            for (i, (field, column)) in row.fields().iter().zip(row.columns()).enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let anonymous = field
+                    .name()
+                    .strip_prefix('c')
+                    .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+                let name = if anonymous { "" } else { field.name().as_str() };
+                out.push_str(&serde_json::Value::String(name.to_string()).to_string());
+                out.push(':');
+                write_json(out, &ScalarValue::try_from_array(column, 0)?)?;
+            }
+            out.push('}');
+            Some(())
+        }
+        _ => None,
+    }
+    .map_or_else(
+        || exec_err!("CAST of {} to JSON is not supported", v.data_type()),
+        Ok,
+    )
+}
+
+/// A number's shortest digits (Rust's `{:e}`: `1.5e10`) as Java's
+/// `Double.toString` writes them, which Trino's JSON uses: plain with at
+/// least one fraction digit from 10^-3 to 10^7 (`2.0`, `3.14`), else
+/// scientific (`1.0E10`, `1.0E-5`).
+pub(super) fn java_number(scientific: String) -> String {
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let sign = if negative { "-" } else { "" };
+    if digits.chars().all(|c| c == '0') {
+        return format!("{sign}0.0");
+    }
+    if (-3..7).contains(&exponent) {
+        let point = exponent + 1;
+        let (whole, fraction) = if point <= 0 {
+            (
+                "0".to_string(),
+                format!("{}{digits}", "0".repeat(point.unsigned_abs() as usize)),
+            )
+        } else if point as usize >= digits.len() {
+            (
+                format!("{digits}{}", "0".repeat(point as usize - digits.len())),
+                String::new(),
+            )
+        } else {
+            (
+                digits[..point as usize].to_string(),
+                digits[point as usize..].to_string(),
+            )
+        };
+        let fraction = if fraction.is_empty() {
+            "0".to_string()
+        } else {
+            fraction
+        };
+        format!("{sign}{whole}.{fraction}")
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let rest = if rest.is_empty() { "0" } else { rest };
+        format!("{sign}{first}.{rest}E{exponent}")
+    }
+}
+
+/// Doubles as Trino writes them in JSON: finite ones as numbers, the rest
+/// as the strings "NaN", "Infinity", "-Infinity".
+fn float(out: &mut String, x: f64, text: String) -> Option<()> {
+    if x.is_nan() {
+        out.push_str("\"NaN\"");
+    } else if x.is_infinite() {
+        out.push_str(if x > 0.0 {
+            "\"Infinity\""
+        } else {
+            "\"-Infinity\""
+        });
+    } else {
+        out.push_str(&text);
+    }
+    Some(())
+}
+
+/// `trino_from_json(json, typed NULL)`: the JSON read as the second
+/// argument's type.
+pub(super) fn from_json(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    let docs = texts(&a[0])?;
+    let values = docs
+        .iter()
+        .map(|doc| match doc {
+            None => Ok(ScalarValue::try_from(ret)?),
+            Some(doc) => {
+                let v: serde_json::Value = serde_json::from_str(doc).map_err(|e| {
+                    DataFusionError::Execution(format!("Cannot read '{doc}' as JSON: {e}"))
+                })?;
+                read(&v, ret, doc)
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if values.is_empty() {
+        return Ok(datafusion::arrow::array::new_empty_array(ret));
+    }
+    Ok(cast(&ScalarValue::iter_to_array(values)?, ret)?)
+}
+
+/// `v` as a value of exactly type `t` (a list's items must all be of its
+/// item type).
+fn read(v: &serde_json::Value, t: &DataType, doc: &str) -> Result<ScalarValue> {
+    let value = read_as(v, t, doc)?;
+    if &value.data_type() == t {
+        Ok(value)
+    } else {
+        Ok(value.cast_to(t)?)
+    }
+}
+
+fn read_as(v: &serde_json::Value, t: &DataType, doc: &str) -> Result<ScalarValue> {
+    use serde_json::Value as V;
+    let fail = || exec_err!("Cannot cast JSON '{doc}' to {t}");
+    if v.is_null() {
+        return ScalarValue::try_from(t);
+    }
+    let text = match v {
+        V::String(s) => s.clone(),
+        // A JSON number with a fraction or exponent is a DOUBLE in Trino,
+        // whose VARCHAR is written 1.289E2.
+        V::Number(n) if !(n.is_i64() || n.is_u64()) && t.is_string() => {
+            let x = n.as_f64().unwrap_or_default();
+            let texts = super::semantics::double_text(
+                &[Arc::new(datafusion::arrow::array::Float64Array::from(vec![x])) as ArrayRef],
+                &DataType::Utf8,
+            )?;
+            texts.as_string::<i32>().value(0).to_string()
+        }
+        V::Number(n) => n.to_string(),
+        V::Bool(b) => b.to_string(),
+        V::Array(items) => {
+            let DataType::List(item) = t else {
+                return fail();
+            };
+            let values = items
+                .iter()
+                .map(|x| read(x, item.data_type(), doc))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(ScalarValue::List(ScalarValue::new_list_nullable(
+                &values,
+                item.data_type(),
+            )));
+        }
+        _ => return fail(),
+    };
+    let scalar = ScalarValue::Utf8(Some(text.clone()));
+    match t {
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => {
+            Ok(ScalarValue::Utf8(Some(text)))
+        }
+        DataType::Boolean => match v {
+            V::Bool(b) => Ok(ScalarValue::Boolean(Some(*b))),
+            V::Number(n) => Ok(ScalarValue::Boolean(Some(
+                n.as_f64().is_some_and(|x| x != 0.0),
+            ))),
+            _ => match text.as_str() {
+                "true" => Ok(ScalarValue::Boolean(Some(true))),
+                "false" => Ok(ScalarValue::Boolean(Some(false))),
+                _ => fail(),
+            },
+        },
+        _ if t.is_integer() => {
+            let x = match v {
+                V::Bool(b) => f64::from(u8::from(*b)),
+                _ => text.trim().parse::<f64>().map_err(|_| {
+                    DataFusionError::Execution(format!("Cannot cast JSON '{doc}' to {t}"))
+                })?,
+            };
+            // Exact integers keep every digit; others round half away from zero.
+            let whole = match v {
+                V::Number(n) if n.is_i64() => n.as_i64().unwrap_or_default(),
+                _ => x.round() as i64,
+            };
+            ScalarValue::Int64(Some(whole))
+                .cast_to(t)
+                .ok()
+                .filter(|c| !c.is_null())
+                .map_or_else(fail, Ok)
+        }
+        DataType::Float32 | DataType::Float64 => {
+            let x = match v {
+                V::Bool(b) => f64::from(u8::from(*b)),
+                _ => text.trim().parse::<f64>().map_err(|_| {
+                    DataFusionError::Execution(format!("Cannot cast JSON '{doc}' to {t}"))
+                })?,
+            };
+            Ok(ScalarValue::Float64(Some(x)).cast_to(t)?)
+        }
+        DataType::Decimal128(..) => scalar
+            .cast_to(t)
+            .ok()
+            .filter(|c| !c.is_null())
+            .map_or_else(fail, Ok),
+        _ => fail(),
+    }
+}
