@@ -972,3 +972,48 @@ fn pairs_type_item(list: &DataType) -> DataType {
         other => other.clone(),
     }
 }
+
+/// `contains(array, element)`: whether the array holds the element; NULL
+/// when it does not but holds a NULL (the answer is open), or for a NULL
+/// element, as in Trino.
+pub(super) fn contains_element(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let item = match a[0].data_type() {
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            common_type(f.data_type(), a[1].data_type())
+        }
+        DataType::Null => a[1].data_type().clone(),
+        other => return plan_err!("contains: takes an array, not {other}"),
+    };
+    let list = cast(&a[0], &DataType::new_list(item.clone(), true))?;
+    let list = list.as_list::<i32>();
+    let wanted = cast(&a[1], &item)?;
+    let wanted_nulls = wanted.logical_nulls();
+    let mut out = Vec::with_capacity(list.len());
+    for i in 0..list.len() {
+        if list.is_null(i) || wanted_nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+            out.push(None);
+            continue;
+        }
+        let mut open = false;
+        let mut found = false;
+        let items = list.value(i);
+        for k in 0..items.len() {
+            match equal_at(&items, k, &wanted, i)? {
+                Some(true) => {
+                    found = true;
+                    break;
+                }
+                None => open = true,
+                Some(false) => {}
+            }
+        }
+        out.push(if found {
+            Some(true)
+        } else if open {
+            None
+        } else {
+            Some(false)
+        });
+    }
+    Ok(Arc::new(datafusion::arrow::array::BooleanArray::from(out)))
+}

@@ -399,7 +399,7 @@ pub fn register(ctx: &SessionContext) {
         |_| Ok(DataType::new_list(DataType::Utf8, true)),
         |_| Ok(DataType::Binary),
     );
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 109] = [
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 110] = [
         ("mod", Some(&[2]), mod_type, modulo),
         ("date", Some(&[1]), date, to_date),
         ("bitwise_and", Some(&[2]), first_integer_type, bitwise_and),
@@ -604,6 +604,7 @@ pub fn register(ctx: &SessionContext) {
         ("normal_cdf", Some(&[3]), float64, normal_cdf),
         ("is_json_scalar", Some(&[1]), boolean, is_json_scalar),
         ("codepoint", Some(&[1]), |_| Ok(DataType::Int32), codepoint),
+        ("strpos", Some(&[2, 3]), int64, strpos),
     ];
     for (name, arities, returns, eval) in shaped {
         use datafusion::logical_expr::TypeSignature;
@@ -665,6 +666,21 @@ pub fn register(ctx: &SessionContext) {
     }
     // `concat` and `reverse` take arrays too in Trino.
     // (Arrays are NULL when any argument is, as Trino's are.)
+    // `contains` is Trino's array membership (DataFusion's is of strings,
+    // kept for them).
+    if let Some(strings) = state.scalar_functions().get("contains") {
+        ctx.register_udf(ScalarUDF::from(ByArgument {
+            scalars: strings.as_ref().clone(),
+            arrays: ScalarUDF::from(Function {
+                name: "contains",
+                signature: Signature::any(2, Volatility::Immutable),
+                returns: |_| Ok(DataType::Boolean),
+                eval: contains_element,
+            }),
+            signature: Signature::user_defined(Volatility::Immutable),
+            min_args: 2,
+        }));
+    }
     for (name, arrays, min_args) in [
         ("concat", "array_concat", 2),
         ("reverse", "array_reverse", 1),

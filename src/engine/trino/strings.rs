@@ -412,3 +412,47 @@ pub(super) fn codepoint(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         .collect::<Result<datafusion::arrow::array::Int32Array>>()?;
     Ok(Arc::new(out))
 }
+
+/// `strpos(string, substring[, instance])`: the 1-based character position
+/// of the instance-th occurrence (overlapping ones count), counted from the
+/// end when instance is negative; 0 when there is none. Instance 0 is an
+/// error, as in Trino.
+pub(super) fn strpos(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (strings, subs) = (texts(&a[0])?, texts(&a[1])?);
+    let instances = match a.get(2) {
+        Some(n) => integers(n)?,
+        None => vec![Some(1); strings.len()],
+    };
+    let mut out = Int64Builder::new();
+    for i in 0..strings.len() {
+        let (Some(s), Some(sub), Some(n)) = (&strings[i], &subs[i], instances[i]) else {
+            out.append_null();
+            continue;
+        };
+        if n == 0 {
+            return exec_err!("strpos: 'instance' must be a positive or negative number");
+        }
+        // Byte offsets of every occurrence, overlapping ones included.
+        let mut starts = vec![];
+        let mut from = 0;
+        while from <= s.len() {
+            match s[from..].find(sub.as_str()) {
+                Some(at) => {
+                    starts.push(from + at);
+                    from += at + s[from + at..].chars().next().map_or(1, char::len_utf8);
+                }
+                None => break,
+            }
+        }
+        let pick = if n > 0 {
+            starts.get(n as usize - 1)
+        } else {
+            starts
+                .len()
+                .checked_sub(n.unsigned_abs() as usize)
+                .and_then(|k| starts.get(k))
+        };
+        out.append_value(pick.map_or(0, |&b| s[..b].chars().count() as i64 + 1));
+    }
+    Ok(Arc::new(out.finish()))
+}
