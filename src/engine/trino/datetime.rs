@@ -253,7 +253,8 @@ pub(super) fn interval_millis(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> 
 
 /// `trino_local_text(s)`: a timestamp's text without the zone it names
 /// (`2020-05-10 12:34:56 +01:23`, `... UTC`, `... Europe/Paris`), its
-/// seconds filled in when it has none (`2013-03-31 00:05`): a CAST to a
+/// seconds filled in when it has none (`2013-03-31 00:05`), one-digit
+/// months, days and hours padded (`2001-1-22`): a CAST to a
 /// zoneless TIMESTAMP keeps the local time, as Trino's does, where Arrow
 /// would convert it to UTC (and refuse a time without seconds).
 pub(super) fn local_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
@@ -268,6 +269,28 @@ pub(super) fn local_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         regex::Regex::new(r"^\s*[+-]?\d+-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}$")
             .expect("a valid pattern")
     });
+    // Trino reads one-digit months, days and hours (`2001-1-22 3:04:05`).
+    static SHORT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^(\s*[+-]?\d+)-(\d{1,2})-(\d{1,2})(?:([ T])(\d{1,2}):(.*))?$")
+            .expect("a valid pattern")
+    });
+    let pad = |s: &str| -> String {
+        match SHORT.captures(s) {
+            Some(c) => {
+                let mut out = format!("{}-{:0>2}-{:0>2}", &c[1], &c[2], &c[3]);
+                if let (Some(sep), Some(h), Some(rest)) = (c.get(4), c.get(5), c.get(6)) {
+                    out.push_str(&format!(
+                        "{}{:0>2}:{}",
+                        sep.as_str(),
+                        h.as_str(),
+                        rest.as_str()
+                    ));
+                }
+                out
+            }
+            None => s.to_string(),
+        }
+    };
     let mut out = StringBuilder::new();
     for s in texts(&a[0])? {
         out.append_option(s.map(|s| {
@@ -275,6 +298,7 @@ pub(super) fn local_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
                 Some(c) => c[1].to_string(),
                 None => s,
             };
+            let local = pad(&local);
             if MINUTES.is_match(&local) {
                 format!("{}:00", local.trim())
             } else {
