@@ -1,4 +1,4 @@
-//! Trino's JSON type over Strata's text: a JSON value is its canonical text
+//! Trino's JSON and UUID types over Strata's text: a JSON value is its canonical text
 //! (keys sorted, no spaces) in a VARCHAR field marked [`JSON`], so that a
 //! CAST from or to JSON converts as Trino's does instead of quoting or
 //! reading the text as a plain string.
@@ -27,10 +27,120 @@ pub(super) fn json_field(name: &str) -> FieldRef {
     )
 }
 
-/// A function whose result is JSON (its field is marked [`JSON`]).
+/// The field metadata key that marks a VARCHAR as Trino's UUID (its
+/// canonical lowercase text).
+pub(super) const UUID: &str = "strata.trino_uuid";
+
+/// A VARCHAR field marked with `key` ([`JSON`], [`UUID`]).
+pub(super) fn marked_field(name: &str, key: &str) -> FieldRef {
+    Arc::new(
+        Field::new(name, DataType::Utf8, true)
+            .with_metadata([(key.to_string(), "1".to_string())].into()),
+    )
+}
+
+/// A function whose result is JSON (its field is marked [`JSON`]), or
+/// another marked type.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(super) struct JsonValued {
     pub(super) inner: Function,
+}
+
+/// A function whose result is a UUID (its field is marked [`UUID`]).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct UuidValued {
+    pub(super) inner: Function,
+}
+
+impl ScalarUDFImpl for UuidValued {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        self.inner.return_type(args)
+    }
+    fn return_field_from_args(&self, _: ReturnFieldArgs) -> Result<FieldRef> {
+        Ok(marked_field(self.name(), UUID))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        self.inner.invoke_with_args(args)
+    }
+}
+
+/// `trino_uuid(x)`: a UUID from its text (any case, dashed) or its 16
+/// bytes, as its lowercase dashed text.
+pub(super) fn to_uuid(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let dashed = |hex: &str| {
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        )
+    };
+    let mut out = StringBuilder::new();
+    match a[0].data_type() {
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
+            let b = cast(&a[0], &DataType::Binary)?;
+            for v in b.as_binary::<i32>() {
+                out.append_option(
+                    v.map(|bytes| {
+                        if bytes.len() != 16 {
+                            return exec_err!("Invalid UUID binary length: {}", bytes.len());
+                        }
+                        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                        Ok(dashed(&hex))
+                    })
+                    .transpose()?,
+                );
+            }
+        }
+        _ => {
+            for v in texts(&a[0])? {
+                out.append_option(
+                    v.map(|text| {
+                        let parts: Vec<&str> = text.split('-').collect();
+                        let lengths: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+                        if lengths != [8, 4, 4, 4, 12]
+                            || !parts
+                                .iter()
+                                .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+                        {
+                            return exec_err!("Invalid UUID string: {text}");
+                        }
+                        Ok(dashed(&parts.concat().to_ascii_lowercase()))
+                    })
+                    .transpose()?,
+                );
+            }
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `trino_uuid_bytes(uuid)`: a UUID's 16 bytes.
+pub(super) fn uuid_bytes(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let mut out = datafusion::arrow::array::BinaryBuilder::new();
+    for v in texts(&a[0])? {
+        match v {
+            None => out.append_null(),
+            Some(text) => {
+                let hex = text.replace('-', "");
+                let bytes = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+                    .collect::<std::result::Result<Vec<u8>, _>>()
+                    .map_err(|e| DataFusionError::Execution(format!("Invalid UUID {text}: {e}")))?;
+                out.append_value(bytes);
+            }
+        }
+    }
+    Ok(Arc::new(out.finish()))
 }
 
 impl ScalarUDFImpl for JsonValued {

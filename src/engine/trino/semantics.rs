@@ -159,6 +159,43 @@ impl FunctionRewrite for TrinoSemantics {
                     vec![*expr],
                 )))
             }
+            Expr::Cast(Cast { expr, field })
+                if field.metadata().contains_key(super::json_type::UUID) =>
+            {
+                // CAST(x AS UUID), UUID '...': checked and written lowercase.
+                if is_marked(&expr, schema, super::json_type::UUID) {
+                    return Ok(Transformed::yes(*expr));
+                }
+                Ok(Transformed::yes(call(
+                    Arc::new(ScalarUDF::from(super::json_type::UuidValued {
+                        inner: super::Function {
+                            name: "trino_uuid",
+                            signature: Signature::any(1, Volatility::Immutable),
+                            returns: |_| Ok(DataType::Utf8),
+                            eval: super::json_type::to_uuid,
+                        },
+                    })),
+                    vec![*expr],
+                )))
+            }
+            Expr::Cast(Cast { expr, field })
+                if is_marked(&expr, schema, super::json_type::UUID)
+                    && matches!(
+                        field.data_type(),
+                        DataType::Binary | DataType::BinaryView | DataType::LargeBinary
+                    ) =>
+            {
+                let bytes = row_function(
+                    "trino_uuid_bytes",
+                    |_| Ok(DataType::Binary),
+                    super::json_type::uuid_bytes,
+                    vec![*expr],
+                );
+                Ok(Transformed::yes(Expr::Cast(Cast {
+                    expr: Box::new(bytes),
+                    field,
+                })))
+            }
             Expr::Cast(Cast { expr, field }) if is_json(&expr, schema) => {
                 // CAST(json AS T): T read from the JSON.
                 let target = Expr::Cast(Cast::new(
@@ -508,8 +545,13 @@ fn holds_json(e: &Expr, schema: &DFSchema) -> bool {
 
 /// Whether an expression is Trino's JSON (its field is marked so).
 fn is_json(e: &Expr, schema: &DFSchema) -> bool {
+    is_marked(e, schema, super::json_type::JSON)
+}
+
+/// Whether an expression's field carries the metadata `key`.
+fn is_marked(e: &Expr, schema: &DFSchema, key: &str) -> bool {
     e.to_field(schema)
-        .is_ok_and(|(_, f)| f.metadata().contains_key(super::json_type::JSON))
+        .is_ok_and(|(_, f)| f.metadata().contains_key(key))
 }
 
 fn is_row(e: &Expr, schema: &DFSchema) -> bool {

@@ -57,6 +57,7 @@ impl TypePlanner for TrinoTypes {
             }
             SqlType::Varbinary(_) => field(DataType::Binary, None),
             SqlType::JSON => super::json_type::json_field(""),
+            SqlType::Uuid => super::json_type::marked_field("", super::json_type::UUID),
             // Trino's DECIMAL without arguments is decimal(38,0); DataFusion's
             // would be decimal(38,10).
             SqlType::Decimal(datafusion::sql::sqlparser::ast::ExactNumberInfo::None) => {
