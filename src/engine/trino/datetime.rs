@@ -68,6 +68,14 @@ impl ScalarUDFImpl for DatePart {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let (a, scalar) = arrays(&args)?;
+        if matches!(
+            a[0].data_type(),
+            DataType::Interval(_) | DataType::Duration(_)
+        ) {
+            let parts: datafusion::arrow::array::Int64Array =
+                interval_parts(&a[0], self.part)?.into_iter().collect();
+            return output(Arc::new(parts), scalar);
+        }
         let mut b = Int64Builder::new();
         for t in timestamps(&a[0])? {
             b.append_option(t.and_then(to_datetime).map(|d| self.part.of(d)));
@@ -627,10 +635,17 @@ pub(super) fn date_part(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         a[1].data_type(),
         DataType::Interval(_) | DataType::Duration(_)
     ) {
-        return plan_err!(
-            "EXTRACT from an interval is not supported (Trino normalises the interval first); \
-             use date_diff or arithmetic on the interval's timestamps"
-        );
+        let mut out = Int64Builder::new();
+        for (i, field) in fields.iter().enumerate() {
+            match field {
+                None => out.append_null(),
+                Some(f) => {
+                    let part = extract_field(f)?;
+                    out.append_option(interval_parts(&a[1].slice(i, 1), part)?[0]);
+                }
+            }
+        }
+        return Ok(Arc::new(out.finish()));
     }
     let values = if time {
         // A time of day as a timestamp on the epoch's day.
@@ -662,6 +677,46 @@ pub(super) fn date_part(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         out.append_option(to_datetime(t).map(|d| part.of(d)));
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// A field of each interval as Trino has it: an interval is either years
+/// and months or days to seconds, normalised (`INTERVAL '65' SECOND` has
+/// second 5 and minute 1), its fields signed like the interval.
+fn interval_parts(a: &ArrayRef, part: Part) -> Result<Vec<Option<i64>>> {
+    use datafusion::arrow::datatypes::{IntervalMonthDayNanoType, IntervalUnit};
+    let values = cast(a, &DataType::Interval(IntervalUnit::MonthDayNano)).or_else(|_| {
+        // A duration: its nanoseconds.
+        let nanos = cast(a, &DataType::Duration(TimeUnit::Nanosecond))?;
+        let nanos = integers(&cast(&nanos, &DataType::Int64)?)?;
+        let out: datafusion::arrow::array::IntervalMonthDayNanoArray = nanos
+            .into_iter()
+            .map(|n| n.map(|n| datafusion::arrow::datatypes::IntervalMonthDayNano::new(0, 0, n)))
+            .collect();
+        Ok::<ArrayRef, DataFusionError>(Arc::new(out))
+    })?;
+    let values = values.as_primitive::<IntervalMonthDayNanoType>();
+    values
+        .iter()
+        .map(|v| {
+            let Some(v) = v else { return Ok(None) };
+            if v.months != 0 && (v.days != 0 || v.nanoseconds != 0) {
+                return exec_err!("an interval is either years to months or days to seconds");
+            }
+            let months = i64::from(v.months);
+            let nanos = i128::from(v.days) * 86_400_000_000_000 + i128::from(v.nanoseconds);
+            let of = |unit: i128, modulo: i128| ((nanos / unit) % modulo) as i64;
+            Ok(Some(match part {
+                Part::Year if nanos == 0 => months / 12,
+                Part::Month if nanos == 0 => months % 12,
+                Part::Day if months == 0 => (nanos / 86_400_000_000_000) as i64,
+                Part::Hour if months == 0 => of(3_600_000_000_000, 24),
+                Part::Minute if months == 0 => of(60_000_000_000, 60),
+                Part::Second if months == 0 => of(1_000_000_000, 60),
+                Part::Millisecond if months == 0 => of(1_000_000, 1000),
+                other => return exec_err!("an interval of this kind has no {other:?} field"),
+            }))
+        })
+        .collect()
 }
 
 fn extract_field(field: &str) -> Result<Part> {
