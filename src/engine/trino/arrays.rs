@@ -411,35 +411,60 @@ fn elements(list: &GenericListArray<i32>, row: usize) -> Result<Vec<Option<Scala
         .collect()
 }
 
-/// `array_position(array, element)`: where `element` first is, from 1; 0
-/// when it is not there (DataFusion's answer is NULL), NULL when the array
-/// or the element is NULL. A NULL element of the array matches nothing.
-pub(super) fn array_position(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+/// An (array, element) pair of arguments in one element type: the array as
+/// a list of it, and the element cast to it.
+fn list_and_element(a: &[ArrayRef], name: &str) -> Result<(ArrayRef, ArrayRef)> {
     let item = match a[0].data_type() {
         DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
             common_type(f.data_type(), a[1].data_type())
         }
         DataType::Null => a[1].data_type().clone(),
-        other => return plan_err!("array_position: takes an array, not {other}"),
+        other => return plan_err!("{name}: takes an array, not {other}"),
     };
-    let list = cast(&a[0], &DataType::new_list(item.clone(), true))?;
-    let list = list.as_list::<i32>();
-    let wanted = cast(&a[1], &item)?;
-    // A bare NULL is a NullArray, whose nulls are logical only.
-    let wanted_nulls = wanted.logical_nulls();
-    let mut out = Vec::with_capacity(list.len());
-    for i in 0..list.len() {
-        if list.is_null(i) || wanted_nulls.as_ref().is_some_and(|n| n.is_null(i)) {
-            out.push(None);
-            continue;
-        }
-        let want = ScalarValue::try_from_array(&wanted, i)?;
+    Ok((
+        cast(&a[0], &DataType::new_list(item.clone(), true))?,
+        cast(&a[1], &item)?,
+    ))
+}
+
+/// Whether row `i` is NULL, a bare NULL (a NullArray, whose nulls are
+/// logical only) included.
+fn is_null_at(a: &ArrayRef, i: usize) -> bool {
+    a.logical_nulls().is_some_and(|n| n.is_null(i))
+}
+
+/// `array_position(array, element)`: where `element` first is, from 1; 0
+/// when it is not there (DataFusion's answer is NULL), NULL when the array
+/// or the element is NULL. A NULL element of the array matches nothing.
+pub(super) fn array_position(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let out = per_row_with_element(a, "array_position", |list, wanted, i| {
+        let want = ScalarValue::try_from_array(wanted, i)?;
         let at = elements(list, i)?
             .iter()
             .position(|e| e.as_ref() == Some(&want));
-        out.push(Some(at.map_or(0, |p| p as i64 + 1)));
-    }
+        Ok(Some(at.map_or(0, |p| p as i64 + 1)))
+    })?;
     Ok(Arc::new(Int64Array::from(out)))
+}
+
+/// `f(list, element, row)` for each row of an (array, element) call; NULL
+/// where either is NULL.
+fn per_row_with_element<T>(
+    a: &[ArrayRef],
+    name: &str,
+    mut f: impl FnMut(&datafusion::arrow::array::ListArray, &ArrayRef, usize) -> Result<Option<T>>,
+) -> Result<Vec<Option<T>>> {
+    let (list, wanted) = list_and_element(a, name)?;
+    let list = list.as_list::<i32>();
+    (0..list.len())
+        .map(|i| {
+            if list.is_null(i) || is_null_at(&wanted, i) {
+                Ok(None)
+            } else {
+                f(list, &wanted, i)
+            }
+        })
+        .collect()
 }
 
 /// `arrays_overlap(x, y)`: whether the arrays share a non-NULL element;
@@ -977,43 +1002,17 @@ fn pairs_type_item(list: &DataType) -> DataType {
 /// when it does not but holds a NULL (the answer is open), or for a NULL
 /// element, as in Trino.
 pub(super) fn contains_element(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let item = match a[0].data_type() {
-        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
-            common_type(f.data_type(), a[1].data_type())
-        }
-        DataType::Null => a[1].data_type().clone(),
-        other => return plan_err!("contains: takes an array, not {other}"),
-    };
-    let list = cast(&a[0], &DataType::new_list(item.clone(), true))?;
-    let list = list.as_list::<i32>();
-    let wanted = cast(&a[1], &item)?;
-    let wanted_nulls = wanted.logical_nulls();
-    let mut out = Vec::with_capacity(list.len());
-    for i in 0..list.len() {
-        if list.is_null(i) || wanted_nulls.as_ref().is_some_and(|n| n.is_null(i)) {
-            out.push(None);
-            continue;
-        }
-        let mut open = false;
-        let mut found = false;
+    let out = per_row_with_element(a, "contains", |list, wanted, i| {
         let items = list.value(i);
+        let mut open = false;
         for k in 0..items.len() {
-            match equal_at(&items, k, &wanted, i)? {
-                Some(true) => {
-                    found = true;
-                    break;
-                }
+            match equal_at(&items, k, wanted, i)? {
+                Some(true) => return Ok(Some(true)),
                 None => open = true,
                 Some(false) => {}
             }
         }
-        out.push(if found {
-            Some(true)
-        } else if open {
-            None
-        } else {
-            Some(false)
-        });
-    }
+        Ok(if open { None } else { Some(false) })
+    })?;
     Ok(Arc::new(datafusion::arrow::array::BooleanArray::from(out)))
 }

@@ -19,14 +19,6 @@ use super::*;
 /// The field metadata key that marks a VARCHAR as Trino's JSON.
 pub(super) const JSON: &str = "strata.trino_json";
 
-/// A VARCHAR field marked as JSON.
-pub(super) fn json_field(name: &str) -> FieldRef {
-    Arc::new(
-        Field::new(name, DataType::Utf8, true)
-            .with_metadata([(JSON.to_string(), "1".to_string())].into()),
-    )
-}
-
 /// The field metadata key that marks a VARCHAR as Trino's UUID (its
 /// canonical lowercase text).
 pub(super) const UUID: &str = "strata.trino_uuid";
@@ -39,20 +31,15 @@ pub(super) fn marked_field(name: &str, key: &str) -> FieldRef {
     )
 }
 
-/// A function whose result is JSON (its field is marked [`JSON`]), or
-/// another marked type.
+/// A function whose result is a VARCHAR marked with `key` ([`JSON`],
+/// [`UUID`]), so that casts from it know what it holds.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub(super) struct JsonValued {
+pub(super) struct Marked {
     pub(super) inner: Function,
+    pub(super) key: &'static str,
 }
 
-/// A function whose result is a UUID (its field is marked [`UUID`]).
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub(super) struct UuidValued {
-    pub(super) inner: Function,
-}
-
-impl ScalarUDFImpl for UuidValued {
+impl ScalarUDFImpl for Marked {
     fn name(&self) -> &str {
         self.inner.name()
     }
@@ -63,7 +50,7 @@ impl ScalarUDFImpl for UuidValued {
         self.inner.return_type(args)
     }
     fn return_field_from_args(&self, _: ReturnFieldArgs) -> Result<FieldRef> {
-        Ok(marked_field(self.name(), UUID))
+        Ok(marked_field(self.name(), self.key))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         self.inner.invoke_with_args(args)
@@ -141,24 +128,6 @@ pub(super) fn uuid_bytes(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         }
     }
     Ok(Arc::new(out.finish()))
-}
-
-impl ScalarUDFImpl for JsonValued {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn signature(&self) -> &Signature {
-        self.inner.signature()
-    }
-    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        self.inner.return_type(args)
-    }
-    fn return_field_from_args(&self, _: ReturnFieldArgs) -> Result<FieldRef> {
-        Ok(json_field(self.name()))
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        self.inner.invoke_with_args(args)
-    }
 }
 
 /// `trino_to_json(x)`: x written as JSON text.

@@ -625,7 +625,10 @@ pub fn register(ctx: &SessionContext) {
         };
         // These give Trino's JSON, which a CAST reads as JSON.
         if matches!(name, "json_parse" | "json_extract" | "json_array_get") {
-            ctx.register_udf(ScalarUDF::from(JsonValued { inner: function }));
+            ctx.register_udf(ScalarUDF::from(Marked {
+                inner: function,
+                key: JSON,
+            }));
         } else {
             ctx.register_udf(ScalarUDF::from(function));
         }

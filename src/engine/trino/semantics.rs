@@ -147,16 +147,11 @@ impl FunctionRewrite for TrinoSemantics {
                         "CAST to JSON of an array, map or row holding JSON values is not supported"
                     );
                 }
-                Ok(Transformed::yes(call(
-                    Arc::new(ScalarUDF::from(super::json_type::JsonValued {
-                        inner: super::Function {
-                            name: "trino_to_json",
-                            signature: Signature::any(1, Volatility::Immutable),
-                            returns: |_| Ok(DataType::Utf8),
-                            eval: super::json_type::to_json,
-                        },
-                    })),
-                    vec![*expr],
+                Ok(Transformed::yes(marked(
+                    "trino_to_json",
+                    super::json_type::JSON,
+                    super::json_type::to_json,
+                    *expr,
                 )))
             }
             Expr::Cast(Cast { expr, field })
@@ -166,16 +161,11 @@ impl FunctionRewrite for TrinoSemantics {
                 if is_marked(&expr, schema, super::json_type::UUID) {
                     return Ok(Transformed::yes(*expr));
                 }
-                Ok(Transformed::yes(call(
-                    Arc::new(ScalarUDF::from(super::json_type::UuidValued {
-                        inner: super::Function {
-                            name: "trino_uuid",
-                            signature: Signature::any(1, Volatility::Immutable),
-                            returns: |_| Ok(DataType::Utf8),
-                            eval: super::json_type::to_uuid,
-                        },
-                    })),
-                    vec![*expr],
+                Ok(Transformed::yes(marked(
+                    "trino_uuid",
+                    super::json_type::UUID,
+                    super::json_type::to_uuid,
+                    *expr,
                 )))
             }
             Expr::Cast(Cast { expr, field })
@@ -839,6 +829,22 @@ fn row_function(
             eval,
         })),
         args,
+    )
+}
+
+/// A call of a one-argument function whose VARCHAR result is marked `key`.
+fn marked(name: &'static str, key: &'static str, eval: super::Eval, arg: Expr) -> Expr {
+    call(
+        Arc::new(ScalarUDF::from(super::json_type::Marked {
+            inner: super::Function {
+                name,
+                signature: Signature::any(1, Volatility::Immutable),
+                returns: |_| Ok(DataType::Utf8),
+                eval,
+            },
+            key,
+        })),
+        vec![arg],
     )
 }
 

@@ -56,7 +56,7 @@ impl TypePlanner for TrinoTypes {
                 field(DataType::Time64(u), round_to)
             }
             SqlType::Varbinary(_) => field(DataType::Binary, None),
-            SqlType::JSON => super::json_type::json_field(""),
+            SqlType::JSON => super::json_type::marked_field("", super::json_type::JSON),
             SqlType::Uuid => super::json_type::marked_field("", super::json_type::UUID),
             // Trino's DECIMAL without arguments is decimal(38,0); DataFusion's
             // would be decimal(38,10).
