@@ -120,60 +120,74 @@ fn exact<const N: usize>(a: &ArrayRef, name: &str) -> Result<Vec<Option<[u8; N]>
         .collect()
 }
 
+/// Each row's exactly `N` bytes decoded by `decode` into `T`'s values.
+fn decode<const N: usize, T: datafusion::arrow::datatypes::ArrowPrimitiveType>(
+    a: &ArrayRef,
+    name: &str,
+    decode: fn([u8; N]) -> T::Native,
+) -> Result<ArrayRef> {
+    let values: datafusion::arrow::array::PrimitiveArray<T> = exact::<N>(a, name)?
+        .into_iter()
+        .map(|b| b.map(decode))
+        .collect();
+    Ok(Arc::new(values))
+}
+
 /// `from_big_endian_32(varbinary)`: a 4-byte two's complement integer.
 pub(super) fn from_big_endian_32(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let v: datafusion::arrow::array::Int32Array = exact::<4>(&a[0], "from_big_endian_32")?
-        .into_iter()
-        .map(|b| b.map(i32::from_be_bytes))
-        .collect();
-    Ok(Arc::new(v))
+    decode::<4, datafusion::arrow::datatypes::Int32Type>(
+        &a[0],
+        "from_big_endian_32",
+        i32::from_be_bytes,
+    )
 }
 
 /// `from_big_endian_64(varbinary)`: an 8-byte two's complement integer.
 pub(super) fn from_big_endian_64(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let v: datafusion::arrow::array::Int64Array = exact::<8>(&a[0], "from_big_endian_64")?
-        .into_iter()
-        .map(|b| b.map(i64::from_be_bytes))
-        .collect();
-    Ok(Arc::new(v))
+    decode::<8, datafusion::arrow::datatypes::Int64Type>(
+        &a[0],
+        "from_big_endian_64",
+        i64::from_be_bytes,
+    )
 }
 
 /// `from_ieee754_32(varbinary)`: a REAL from its 4 big-endian bytes.
 pub(super) fn from_ieee754_32(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let v: datafusion::arrow::array::Float32Array = exact::<4>(&a[0], "from_ieee754_32")?
-        .into_iter()
-        .map(|b| b.map(f32::from_be_bytes))
-        .collect();
-    Ok(Arc::new(v))
+    decode::<4, datafusion::arrow::datatypes::Float32Type>(
+        &a[0],
+        "from_ieee754_32",
+        f32::from_be_bytes,
+    )
 }
 
 /// `from_ieee754_64(varbinary)`: a DOUBLE from its 8 big-endian bytes.
 pub(super) fn from_ieee754_64(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let v: datafusion::arrow::array::Float64Array = exact::<8>(&a[0], "from_ieee754_64")?
-        .into_iter()
-        .map(|b| b.map(f64::from_be_bytes))
-        .collect();
-    Ok(Arc::new(v))
+    decode::<8, datafusion::arrow::datatypes::Float64Type>(
+        &a[0],
+        "from_ieee754_64",
+        f64::from_be_bytes,
+    )
+}
+
+/// Each row cast to `T`, as the big-endian bytes `encode` gives.
+fn encode<T: datafusion::arrow::datatypes::ArrowPrimitiveType>(
+    a: &ArrayRef,
+    encode: fn(T::Native) -> Vec<u8>,
+) -> Result<ArrayRef> {
+    let values = cast(a, &T::DATA_TYPE)?;
+    Ok(binary_of(
+        values.as_primitive::<T>().iter().map(|v| v.map(encode)),
+    ))
 }
 
 /// `to_ieee754_32(real)`: its 4 big-endian bytes.
 pub(super) fn to_ieee754_32(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let f = cast(&a[0], &DataType::Float32)?;
-    Ok(binary_of(
-        f.as_primitive::<datafusion::arrow::datatypes::Float32Type>()
-            .iter()
-            .map(|v| v.map(|x| x.to_be_bytes().to_vec())),
-    ))
+    encode::<datafusion::arrow::datatypes::Float32Type>(&a[0], |x| x.to_be_bytes().to_vec())
 }
 
 /// `to_ieee754_64(double)`: its 8 big-endian bytes.
 pub(super) fn to_ieee754_64(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let f = cast(&a[0], &DataType::Float64)?;
-    Ok(binary_of(
-        f.as_primitive::<datafusion::arrow::datatypes::Float64Type>()
-            .iter()
-            .map(|v| v.map(|x| x.to_be_bytes().to_vec())),
-    ))
+    encode::<datafusion::arrow::datatypes::Float64Type>(&a[0], |x| x.to_be_bytes().to_vec())
 }
 
 /// `to_big_endian_32(integer)`, `to_big_endian_64(bigint)`: the bytes.
@@ -197,9 +211,5 @@ pub(super) fn to_big_endian_32(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef>
 }
 
 pub(super) fn to_big_endian_64(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    Ok(binary_of(
-        integers(&a[0])?
-            .into_iter()
-            .map(|x| x.map(|x| x.to_be_bytes().to_vec())),
-    ))
+    encode::<datafusion::arrow::datatypes::Int64Type>(&a[0], |x| x.to_be_bytes().to_vec())
 }

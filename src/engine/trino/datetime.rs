@@ -561,38 +561,6 @@ pub(super) fn to_iso8601(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
-/// `trino_iso8601(t, p)`: a zoneless TIMESTAMP(p) in ISO 8601 with exactly
-/// p fraction digits (none for p = 0), as Trino writes it.
-pub(super) fn iso8601_digits(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let digits = integers(&a[1])?
-        .first()
-        .copied()
-        .flatten()
-        .unwrap_or(3)
-        .clamp(0, 9) as usize;
-    let nanos = match a[0].data_type() {
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => integers(&cast(&a[0], &DataType::Int64)?)?,
-        _ => vec![],
-    };
-    let mut out = StringBuilder::new();
-    for (i, t) in timestamps(&a[0])?.into_iter().enumerate() {
-        out.append_option(t.and_then(to_datetime).map(|d| {
-            let whole = d.format("%Y-%m-%dT%H:%M:%S").to_string();
-            if digits == 0 {
-                return whole;
-            }
-            // Past the microsecond the value's own nanoseconds, when the
-            // unit holds them; the digits come from the fraction itself.
-            let fraction = match nanos.get(i).copied().flatten() {
-                Some(n) => n.rem_euclid(1_000_000_000),
-                None => i64::from(d.nanosecond()),
-            };
-            format!("{whole}.{}", &format!("{fraction:09}")[..digits])
-        }));
-    }
-    Ok(Arc::new(out.finish()))
-}
-
 /// `to_unixtime(timestamp)`: seconds since the epoch as a double, the
 /// fraction kept (DataFusion's drops it).
 pub(super) fn to_unixtime(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
@@ -647,13 +615,8 @@ pub(super) fn date_part(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         }
         return Ok(Arc::new(out.finish()));
     }
-    let values = if time {
-        // A time of day as a timestamp on the epoch's day.
-        let t = cast(&a[1], &DataType::Time64(TimeUnit::Microsecond))?;
-        integers(&cast(&t, &DataType::Int64)?)?
-    } else {
-        timestamps(&a[1])?
-    };
+    // A time of day is read on the epoch's day.
+    let values = timestamps(&a[1])?;
     let mut out = Int64Builder::new();
     let mut known: Option<(String, Part)> = None;
     for (field, t) in fields.iter().zip(values) {

@@ -255,12 +255,7 @@ impl FunctionRewrite for TrinoSemantics {
                 let expr = if is_text(&expr, schema)?
                     && matches!(plain.data_type(), DataType::Timestamp(_, None))
                 {
-                    Box::new(row_function(
-                        "trino_local_text",
-                        |_| Ok(DataType::Utf8),
-                        local_text,
-                        vec![*expr],
-                    ))
+                    Box::new(as_text("trino_local_text", local_text, *expr))
                 } else {
                     expr
                 };
@@ -466,7 +461,7 @@ impl FunctionRewrite for TrinoSemantics {
                 Ok(Transformed::yes(row_function(
                     "trino_iso8601",
                     |_| Ok(DataType::Utf8),
-                    iso8601_digits,
+                    iso8601_text,
                     vec![t, lit(digits)],
                 )))
             }
@@ -493,14 +488,8 @@ impl FunctionRewrite for TrinoSemantics {
                     DataType::Float32 | DataType::Float64
                 ) =>
             {
-                let digits = row_function(
-                    "trino_float_digits",
-                    |_| Ok(DataType::Utf8),
-                    float_digits,
-                    vec![*expr],
-                );
                 Ok(Transformed::yes(Expr::Cast(Cast {
-                    expr: Box::new(digits),
+                    expr: Box::new(as_text("trino_float_digits", float_digits, *expr)),
                     field,
                 })))
             }
@@ -508,14 +497,8 @@ impl FunctionRewrite for TrinoSemantics {
                 if matches!(field.data_type(), DataType::Timestamp(_, None))
                     && is_text(&expr, schema)? =>
             {
-                let local = row_function(
-                    "trino_local_text",
-                    |_| Ok(DataType::Utf8),
-                    local_text,
-                    vec![*expr],
-                );
                 Ok(Transformed::yes(Expr::Cast(Cast {
-                    expr: Box::new(local),
+                    expr: Box::new(as_text("trino_local_text", local_text, *expr)),
                     field,
                 })))
             }
@@ -810,6 +793,24 @@ pub(super) fn time_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         }
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// A one-argument text function of this module applied to `e`.
+fn as_text(name: &'static str, eval: super::Eval, e: Expr) -> Expr {
+    row_function(name, |_| Ok(DataType::Utf8), eval, vec![e])
+}
+
+/// `trino_iso8601(t, p)`: a zoneless TIMESTAMP(p) in ISO 8601, as Trino's
+/// `to_iso8601` writes it: its VARCHAR text (exactly p fraction digits)
+/// with `T` between date and time.
+pub(super) fn iso8601_text(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    let text = time_text(a, ret)?;
+    let out: datafusion::arrow::array::StringArray = text
+        .as_string::<i32>()
+        .iter()
+        .map(|t| t.map(|t| t.replacen(' ', "T", 1)))
+        .collect();
+    Ok(Arc::new(out))
 }
 
 /// A call of one of this module's row-by-row functions, taking any
