@@ -150,8 +150,7 @@ fn check_tables(
 /// Refuses what DataFusion would answer differently from Trino rather than
 /// give a wrong answer: CHAR(n) (Trino pads it with spaces and compares it
 /// without them, DataFusion reads it as VARCHAR, so `length(CAST('a' AS
-/// CHAR(3)))` would be 1 where Athena says 3), a TIMESTAMP literal naming a
-/// zone (Trino's TIMESTAMP WITH TIME ZONE), and a TIMESTAMP or TIME
+/// CHAR(3)))` would be 1 where Athena says 3), and a TIMESTAMP or TIME
 /// literal with more than 9 fraction digits (Trino keeps up to 12, Arrow
 /// nanoseconds, so they would be cut silently).
 fn refuse_unsupported(statement: &datafusion::sql::parser::Statement) -> Result<()> {
@@ -180,16 +179,6 @@ fn refuse_unsupported(statement: &datafusion::sql::parser::Statement) -> Result<
             ..
         }) => match &value.value {
             Value::SingleQuotedString(text)
-                if matches!(data_type, SqlType::Timestamp(..)) && zone_of(text).is_some() =>
-            {
-                ControlFlow::Break(format!(
-                    "TIMESTAMP '{text}' names a time zone ({}): in Trino that is a TIMESTAMP \
-                     WITH TIME ZONE, which Strata does not have (its timestamps are UTC); \
-                     write the UTC time",
-                    zone_of(text).unwrap_or_default()
-                ))
-            }
-            Value::SingleQuotedString(text)
                 if text
                     .split_once('.')
                     .map(|(_, f)| f.chars().take_while(char::is_ascii_digit).count())
@@ -209,29 +198,6 @@ fn refuse_unsupported(statement: &datafusion::sql::parser::Statement) -> Result<
         ControlFlow::Break(why) => Err(Error::Statement(why)),
         ControlFlow::Continue(()) => Ok(()),
     }
-}
-
-/// The zone a timestamp literal names after its date and time, if any
-/// (`Asia/Kathmandu`, `+06:00`, `UTC`).
-fn zone_of(text: &str) -> Option<&str> {
-    let t = text.trim();
-    let date_end = t
-        .char_indices()
-        .take_while(|(_, c)| c.is_ascii_digit() || *c == '-')
-        .count();
-    let rest = &t[date_end..];
-    let rest = match rest.strip_prefix([' ', 'T']) {
-        Some(time) if time.starts_with(|c: char| c.is_ascii_digit()) => {
-            let end = time
-                .char_indices()
-                .find(|(_, c)| !(c.is_ascii_digit() || *c == ':' || *c == '.'))
-                .map_or(time.len(), |(i, _)| i);
-            &time[end..]
-        }
-        _ => rest,
-    };
-    let zone = rest.trim();
-    (!zone.is_empty()).then_some(zone)
 }
 
 /// `CREATE TABLE layer.table WITH (...) AS query`: built as a model's

@@ -134,8 +134,14 @@ pub fn rows_of(batch: &RecordBatch, null: &str) -> Result<Vec<Vec<String>>> {
         .with_null(null)
         .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"))
         .with_datetime_format(Some("%Y-%m-%d %H:%M:%S%.f"));
-    let formatters = batch
+    // Zoned timestamps as Trino prints them: the zone's wall clock, then
+    // the zone (Arrow writes the UTC offset in RFC 3339).
+    let columns = batch
         .columns()
+        .iter()
+        .map(|c| crate::engine::trino::zoned_display(c, "%Y-%m-%d %H:%M:%S%.f"))
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    let formatters = columns
         .iter()
         .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
         .collect::<std::result::Result<Vec<_>, _>>()?;

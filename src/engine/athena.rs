@@ -314,9 +314,35 @@ impl Words {
 /// them ([`values_in_parentheses`]), and typed literals take the precision
 /// they are written in, as in Trino ([`literal_precision`]).
 pub fn trino_spelling(sql: &str) -> String {
+    if let Some(setting) = time_zone_setting(sql) {
+        return setting;
+    }
     let sql = values_in_parentheses(sql);
     let sql = array_types(&sql);
     literal_precision(&sql).into_owned()
+}
+
+/// Trino's `SET TIME ZONE 'zone'` (and `SET TIME ZONE LOCAL`, the
+/// default: UTC, as Athena's) as DataFusion's setting of the session zone,
+/// which its parser does not take in this spelling.
+fn time_zone_setting(sql: &str) -> Option<String> {
+    let words: Vec<&str> = sql.trim().trim_end_matches(';').split_whitespace().collect();
+    let [set, time, zone, value @ ..] = &words[..] else {
+        return None;
+    };
+    if !(set.eq_ignore_ascii_case("SET")
+        && time.eq_ignore_ascii_case("TIME")
+        && zone.eq_ignore_ascii_case("ZONE"))
+    {
+        return None;
+    }
+    let value = value.join(" ");
+    let value = if value.eq_ignore_ascii_case("LOCAL") {
+        "'UTC'".to_string()
+    } else {
+        value
+    };
+    Some(format!("SET datafusion.execution.time_zone = {value}"))
 }
 
 /// Trino's array type `ARRAY(BIGINT)` in the spelling DataFusion's parser
@@ -401,6 +427,10 @@ fn literal_precision(sql: &str) -> std::borrow::Cow<'_, str> {
         match t {
             Token::Whitespace(_) => continue,
             Token::SingleQuotedString(s) => match &last_word {
+                // A TIMESTAMP naming a zone is Trino's TIMESTAMP WITH TIME ZONE.
+                Some((w, kind)) if kind == "TIMESTAMP" && digits(s) <= 9 && zone_of(s).is_some() => {
+                    marks.push((*w, format!("({}) WITH TIME ZONE", digits(s))));
+                }
                 Some((w, kind)) if kind != "DECIMAL" && digits(s) <= 9 => {
                     marks.push((*w, format!("({})", digits(s))));
                 }
@@ -473,6 +503,29 @@ fn literal_precision(sql: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     out.into()
+}
+
+/// The zone a timestamp literal names after its date and time, if any
+/// (`Asia/Kathmandu`, `+06:00`, `UTC`).
+fn zone_of(text: &str) -> Option<&str> {
+    let t = text.trim();
+    let date_end = t
+        .char_indices()
+        .take_while(|(_, c)| c.is_ascii_digit() || *c == '-')
+        .count();
+    let rest = &t[date_end..];
+    let rest = match rest.strip_prefix([' ', 'T']) {
+        Some(time) if time.starts_with(|c: char| c.is_ascii_digit()) => {
+            let end = time
+                .char_indices()
+                .find(|(_, c)| !(c.is_ascii_digit() || *c == ':' || *c == '.'))
+                .map_or(time.len(), |(i, _)| i);
+            &time[end..]
+        }
+        _ => rest,
+    };
+    let zone = rest.trim();
+    (!zone.is_empty()).then_some(zone)
 }
 
 /// `(p,s)` of a decimal literal's text, as Trino types it: `s` its fraction

@@ -451,12 +451,16 @@ class Case:
     def __init__(self, source, line, function, sql, trino_type=None, cls="?", expected=None, error=False, note=""):
         self.source, self.line, self.function, self.sql = source, line, function, sql
         self.trino_type, self.cls, self.expected, self.error = trino_type, cls, expected, error
+        # The session zone the case's answer assumes, when not UTC.
+        self.session_zone = None
 
     def slt(self):
         sql = self.sql.strip()
         if "\n" in sql:
             sql = " ".join(sql.split())
         head = f"# {self.source}:{self.line} {self.function}"
+        if self.session_zone:
+            head = f"# session zone {self.session_zone}\n{head}"
         if self.error:
             return f"{head} error\nstatement error\nSELECT {sql}\n"
         value = "NULL" if self.expected is None else (self.expected or "(empty)")
@@ -474,14 +478,43 @@ def bindings_sql(sql, binds):
     return f"{sql} FROM (VALUES ({values})) t({names})"
 
 
+def session_zone_of(arg, src, depth=0):
+    """The zone a Java TimeZoneKey expression names, or None."""
+    arg = arg.strip()
+    if re.fullmatch(r'(?:TestingSession\.)?DEFAULT_TIME_ZONE_KEY', arg):
+        return "Pacific/Apia"  # TestingSession's
+    if re.fullmatch(r'(?:TimeZoneKey\.)?UTC_KEY', arg):
+        return "UTC"
+    m = re.fullmatch(r'(?:TimeZoneKey\.)?getTimeZoneKey\("([^"]+)"\)', arg)
+    if m:
+        return m.group(1)
+    m = re.fullmatch(r'(?:TimeZoneKey\.)?getTimeZoneKeyForOffset\(([-\d\s*+]+)\)', arg)
+    if m:
+        minutes = eval(m.group(1), {"__builtins__": {}})
+        return f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02}:{abs(minutes) % 60:02}"
+    m = re.search(rf'\b{re.escape(arg)}\s*=\s*([^;]+);', src)
+    if m and depth < 3 and re.fullmatch(r'[\w.]+', arg):
+        return session_zone_of(m.group(1), src, depth + 1)
+    return None
+
+
 def read_tests(path, rel):
     src = open(path, encoding="utf-8").read()
     tokens = tokenize(src)
     cases, skipped = [], defaultdict(int)
-    # Trino's test session is in Pacific/Apia (TestingSession's default)
-    # unless the class names UTC; Athena's, like Strata's, is UTC. A case
-    # that reads a zoneless TIMESTAMP as an instant answers for Apia.
-    session_utc = re.search(r'setTimeZoneKey\((?:TimeZoneKey\.)?(?:UTC_KEY|getTimeZoneKey\("UTC"\))', src)
+    # A case's answer is for its session's zone, which Strata's harness
+    # sets (Athena's is UTC). The class's session is set where no method
+    # builds its own (TestingSession's Pacific/Apia when it sets none); a
+    # method's `Session session = ...;` keeps the class's zone unless it
+    # sets one.
+    own = [(src.count("\n", 0, m.start()) + 1, m.group(0)) for m in re.finditer(r'Session session\s*=[^;]*;', src)]
+    outside = re.sub(r'Session session\s*=[^;]*;', "", src)
+    first = re.search(r'\.setTimeZoneKey\(([^;]*?)\)\s*(?:\.build|\n)', outside)
+    class_zone = session_zone_of(first.group(1), src) if first else "Pacific/Apia"
+    settings = []
+    for at, text in own:
+        m = re.search(r'\.setTimeZoneKey\(([^;]*?)\)\s*(?:\.build|\n)', text)
+        settings.append((at, session_zone_of(m.group(1), src) if m else class_zone))
     i = 0
     while i < len(tokens):
         kind, text, line = tokens[i]
@@ -506,9 +539,17 @@ def read_tests(path, rel):
                 case = assertion(stmt, rel, line)
                 if case is not None and not printable(case):
                     raise Unreadable("control characters")
-                if case is not None and not session_utc and re.search(r"to_unixtime\(\s*TIMESTAMP '[-\d :.]+'\s*\)", case.sql):
+                zone = class_zone
+                if any(t[1] == "session" for t in stmt):
+                    before = [z for at, z in settings if at <= line]
+                    zone = before[-1] if before else None
+                if case is not None and zone is None:
+                    raise Unreadable("session-zone")
+                if case is not None and zone != "UTC" and re.search(r"to_unixtime\(\s*TIMESTAMP '[-\d :.]+'\s*\)", case.sql):
                     raise Unreadable("session-zone")
                 if case is not None:
+                    if zone != "UTC":
+                        case.session_zone = zone
                     cases.append(case)
             except (Unreadable, IndexError, ValueError, KeyError, TypeError, OverflowError) as e:
                 skipped[str(e).split(" ")[0] or "unreadable"] += 1

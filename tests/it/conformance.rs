@@ -32,6 +32,8 @@ struct Case {
     sql: String,
     /// What Trino gives: `None` for an error.
     expected: Option<Expected>,
+    /// The session's zone the answer is for (`SET TIME ZONE`).
+    session_zone: String,
 }
 
 #[derive(Debug, Clone)]
@@ -86,12 +88,19 @@ fn parse(family: &str, text: &str) -> Vec<Case> {
                 },
             })
         };
+        // Trino's tests run in a session zone of their own (Pacific/Apia).
+        let session_zone = lines[..head]
+            .iter()
+            .find_map(|l| l.strip_prefix("# session zone "))
+            .unwrap_or("UTC")
+            .to_string();
         cases.push(Case {
             family: family.to_string(),
             source,
             function,
             sql,
             expected,
+            session_zone,
         });
     }
     cases
@@ -154,9 +163,14 @@ fn decimal(s: &str) -> String {
     }
 }
 
-/// A timestamp's text as date, time and fraction without trailing zeros.
+/// A timestamp's text as date, time and fraction without trailing zeros,
+/// then its zone if it has one.
 fn instant(s: &str) -> String {
     let s = s.replacen('T', " ", 1);
+    // `2020-05-01 12:34:56.100 Asia/Kathmandu`: the zone after the time.
+    if let Some(at) = s.get(11..).and_then(|t| t.find(' ')).map(|i| i + 11) {
+        return format!("{} {}", instant(&s[..at]), &s[at + 1..]);
+    }
     match s.split_once('.') {
         Some((a, f)) => {
             let f = f.trim_end_matches('0');
@@ -410,7 +424,14 @@ async fn trino_expectations() {
     let mut families: BTreeMap<String, Tally> = BTreeMap::new();
     let mut functions: BTreeMap<String, Tally> = BTreeMap::new();
     let mut failing = String::new();
+    let mut zone = String::from("UTC");
     for case in &cases {
+        if case.session_zone != zone {
+            zone = case.session_zone.clone();
+            strata::app::statement::execute(&ws, &format!("SET TIME ZONE '{zone}'"))
+                .await
+                .expect("SET TIME ZONE");
+        }
         let outcome = run(&ws, case).await;
         families
             .entry(case.family.clone())

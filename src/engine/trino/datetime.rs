@@ -24,9 +24,22 @@ pub(super) enum Part {
     Minute,
     Second,
     Millisecond,
+    /// The hours of a zoned value's offset from UTC (signed).
+    TimezoneHour,
+    /// The minutes of a zoned value's offset beyond its hours (signed).
+    TimezoneMinute,
 }
 
 impl Part {
+    /// The zone fields of a zoned timestamp array, for the zone parts.
+    fn of_zone(self, a: &ArrayRef) -> Option<Result<Vec<Option<i64>>>> {
+        match self {
+            Part::TimezoneHour => Some(super::zoned::zone_fields(a, false)),
+            Part::TimezoneMinute => Some(super::zoned::zone_fields(a, true)),
+            _ => None,
+        }
+    }
+
     fn of(self, d: NaiveDateTime) -> i64 {
         i64::from(match self {
             Part::Year => d.year(),
@@ -41,6 +54,8 @@ impl Part {
             Part::Minute => d.minute() as i32,
             Part::Second => d.second() as i32,
             Part::Millisecond => (d.nanosecond() / 1_000_000) as i32,
+            // Read from the zone by `of_zone`; a wall clock has none.
+            Part::TimezoneHour | Part::TimezoneMinute => 0,
         })
     }
 }
@@ -75,6 +90,10 @@ impl ScalarUDFImpl for DatePart {
             let parts: datafusion::arrow::array::Int64Array =
                 interval_parts(&a[0], self.part)?.into_iter().collect();
             return output(Arc::new(parts), scalar);
+        }
+        if let Some(fields) = self.part.of_zone(&a[0]) {
+            let fields: datafusion::arrow::array::Int64Array = fields?.into_iter().collect();
+            return output(Arc::new(fields), scalar);
         }
         let mut b = Int64Builder::new();
         for t in timestamps(&a[0])? {
@@ -564,7 +583,12 @@ pub(super) fn to_iso8601(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
 /// `to_unixtime(timestamp)`: seconds since the epoch as a double, the
 /// fraction kept (DataFusion's drops it).
 pub(super) fn to_unixtime(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let out: datafusion::arrow::array::Float64Array = timestamps(&a[0])?
+    // A zoned value is an instant: its seconds are UTC's, not its wall clock's.
+    let instants = match a[0].data_type() {
+        DataType::Timestamp(u, Some(_)) => cast(&a[0], &DataType::Timestamp(*u, None))?,
+        _ => a[0].clone(),
+    };
+    let out: datafusion::arrow::array::Float64Array = timestamps(&instants)?
         .into_iter()
         .map(|t| t.map(|m| m as f64 / MICROS as f64))
         .collect();
@@ -619,7 +643,7 @@ pub(super) fn date_part(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let values = timestamps(&a[1])?;
     let mut out = Int64Builder::new();
     let mut known: Option<(String, Part)> = None;
-    for (field, t) in fields.iter().zip(values) {
+    for (i, (field, t)) in fields.iter().zip(values).enumerate() {
         let (Some(field), Some(t)) = (field, t) else {
             out.append_null();
             continue;
@@ -637,6 +661,10 @@ pub(super) fn date_part(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             known = Some((field.clone(), part));
         }
         let part = known.as_ref().expect("set above").1;
+        if let Some(fields) = part.of_zone(&a[1].slice(i, 1)) {
+            out.append_option(fields?[0]);
+            continue;
+        }
         out.append_option(to_datetime(t).map(|d| part.of(d)));
     }
     Ok(Arc::new(out.finish()))
@@ -696,10 +724,13 @@ fn extract_field(field: &str) -> Result<Part> {
         "minute" => Part::Minute,
         "second" => Part::Second,
         "millisecond" => Part::Millisecond,
+        "timezone_hour" => Part::TimezoneHour,
+        "timezone_minute" => Part::TimezoneMinute,
         other => {
             return plan_err!(
                 "EXTRACT: {other} is not a field of Trino's EXTRACT (YEAR, QUARTER, MONTH, WEEK, \
-                 DAY, DAY_OF_WEEK/DOW, DAY_OF_YEAR/DOY, YEAR_OF_WEEK/YOW, HOUR, MINUTE, SECOND)"
+                 DAY, DAY_OF_WEEK/DOW, DAY_OF_YEAR/DOY, YEAR_OF_WEEK/YOW, HOUR, MINUTE, SECOND, \
+                 TIMEZONE_HOUR, TIMEZONE_MINUTE)"
             );
         }
     })

@@ -36,6 +36,7 @@ mod strings;
 mod types;
 mod units;
 mod url;
+mod zoned;
 
 use aggregate::*;
 use arrays::*;
@@ -50,6 +51,7 @@ pub use types::TrinoTypes;
 use types::type_of;
 use units::*;
 use url::*;
+pub use zoned::display as zoned_display;
 
 const MICROS: i64 = 1_000_000;
 const EPOCH_DAYS_FROM_CE: i32 = 719_163;
@@ -102,11 +104,9 @@ pub(super) fn timestamps(a: &ArrayRef) -> Result<Vec<Option<i64>>> {
             )?;
             return integers(&micros);
         }
+        // A zoned timestamp's fields are its zone's wall clock's.
         DataType::Timestamp(_, Some(_)) => cast(
-            &cast(
-                a,
-                &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            )?,
+            &zoned::local(a)?,
             &DataType::Timestamp(TimeUnit::Microsecond, None),
         )?,
         _ => cast(a, &DataType::Timestamp(TimeUnit::Microsecond, None))?,
@@ -325,6 +325,8 @@ pub fn register(ctx: &SessionContext) {
     use datafusion::execution::FunctionRegistry;
     ctx.register_udf(ScalarUDF::from(crate::engine::lenient::Try::new()));
     ctx.register_udf(ScalarUDF::from(crate::engine::lenient::If::new()));
+    ctx.register_udf(zoned::ZoneChange::at());
+    ctx.register_udf(zoned::ZoneChange::with());
     {
         let state = ctx.state_ref();
         let mut state = state.write();
@@ -350,6 +352,8 @@ pub fn register(ctx: &SessionContext) {
         ("minute", vec![], Part::Minute),
         ("second", vec![], Part::Second),
         ("millisecond", vec![], Part::Millisecond),
+        ("timezone_hour", vec![], Part::TimezoneHour),
+        ("timezone_minute", vec![], Part::TimezoneMinute),
     ];
     for (name, aliases, part) in parts {
         ctx.register_udf(ScalarUDF::from(DatePart {

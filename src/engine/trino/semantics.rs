@@ -74,7 +74,7 @@ impl FunctionRewrite for TrinoSemantics {
         &self,
         expr: Expr,
         schema: &DFSchema,
-        _: &ConfigOptions,
+        options: &ConfigOptions,
     ) -> Result<Transformed<Expr>> {
         match expr {
             Expr::BinaryExpr(BinaryExpr { left, op, right })
@@ -134,6 +134,163 @@ impl FunctionRewrite for TrinoSemantics {
                 Ok(Transformed::yes(
                     when(nan, lit(negated)).otherwise(between)?,
                 ))
+            }
+            Expr::Cast(Cast { expr, field })
+                if field.metadata().contains_key(super::zoned::ZONE_FROM_VALUE) =>
+            {
+                // CAST(x AS TIMESTAMP(p) WITH TIME ZONE): the zone is a zoned
+                // value's own, a literal text's, else the session's.
+                let DataType::Timestamp(unit, _) = field.data_type() else {
+                    return plan_err!("a zoned cast to {}", field.data_type());
+                };
+                let digits: i64 = field
+                    .metadata()
+                    .get(super::types::PRECISION)
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(3);
+                let zone = match (expr.get_type(schema)?, expr.as_ref()) {
+                    (DataType::Timestamp(_, Some(z)), _) => z.to_string(),
+                    (
+                        _,
+                        Expr::Literal(
+                            ScalarValue::Utf8(Some(t))
+                            | ScalarValue::Utf8View(Some(t))
+                            | ScalarValue::LargeUtf8(Some(t)),
+                            _,
+                        ),
+                    ) => super::zoned::zone_of_text(t).unwrap_or_else(|| session_zone(options)),
+                    _ => session_zone(options),
+                };
+                let target = DataType::Timestamp(*unit, Some(zone.into()));
+                // A DATE is its midnight in the session's zone.
+                let expr = if is_date(&expr.get_type(schema)?) {
+                    Box::new(Expr::Cast(Cast::new(
+                        expr,
+                        DataType::Timestamp(TimeUnit::Microsecond, None),
+                    )))
+                } else {
+                    expr
+                };
+                if is_text(&expr, schema)? {
+                    return Ok(Transformed::yes(row_function(
+                        "trino_zoned_text",
+                        |t| Ok(t[1].clone()),
+                        super::zoned::zoned_text,
+                        vec![*expr, lit(super::zoned::typed_null(&target)), lit(digits)],
+                    )));
+                }
+                let field = Arc::new(
+                    datafusion::arrow::datatypes::Field::new("", target, true).with_metadata(
+                        [(super::types::PRECISION.to_string(), digits.to_string())].into(),
+                    ),
+                );
+                self.rewrite(Expr::Cast(Cast { expr, field }), schema, options)
+            }
+            Expr::Cast(Cast { expr, field })
+                if matches!(field.data_type(), DataType::Timestamp(_, None))
+                    && matches!(expr.get_type(schema)?, DataType::Timestamp(_, Some(_))) =>
+            {
+                // A zoned value as a TIMESTAMP is its zone's wall clock.
+                let wall = row_function(
+                    WALL_CLOCK,
+                    |t| match &t[0] {
+                        DataType::Timestamp(u, _) => Ok(DataType::Timestamp(*u, None)),
+                        other => plan_err!("{WALL_CLOCK} of {other}"),
+                    },
+                    |a, _| super::zoned::local(&a[0]),
+                    vec![*expr],
+                );
+                self.rewrite(
+                    Expr::Cast(Cast {
+                        expr: Box::new(wall),
+                        field,
+                    }),
+                    schema,
+                    options,
+                )
+            }
+            Expr::Cast(Cast { expr, field })
+                if matches!(field.data_type(), DataType::Timestamp(_, Some(_)))
+                    && field.metadata().is_empty()
+                    && matches!(expr.get_type(schema)?, DataType::Timestamp(_, None)) =>
+            {
+                // `t AT TIME ZONE z` of a TIMESTAMP: t is in the session's
+                // zone, the answer the same instant in z (Arrow would read t
+                // on z's wall clock). The precision stays t's.
+                let (DataType::Timestamp(unit, None), DataType::Timestamp(_, Some(zone))) =
+                    (expr.get_type(schema)?, field.data_type())
+                else {
+                    return plan_err!("AT TIME ZONE of {}", expr.get_type(schema)?);
+                };
+                let zone = super::zoned::canonical_zone(zone)?;
+                let in_session = Expr::Cast(Cast::new(
+                    expr,
+                    DataType::Timestamp(unit, Some(session_zone(options).into())),
+                ));
+                Ok(Transformed::yes(Expr::Cast(Cast::new(
+                    Box::new(in_session),
+                    DataType::Timestamp(unit, Some(zone.into())),
+                ))))
+            }
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if matches!(
+                    op,
+                    Operator::Eq
+                        | Operator::NotEq
+                        | Operator::Lt
+                        | Operator::LtEq
+                        | Operator::Gt
+                        | Operator::GtEq
+                        | Operator::IsDistinctFrom
+                        | Operator::IsNotDistinctFrom
+                ) && zoned_beside_zoneless(&left, &right, schema)? =>
+            {
+                // A TIMESTAMP beside a zoned one is in the session's zone
+                // (Arrow would read it in the other side's).
+                let session = session_zone(options);
+                let in_session = |e: Box<Expr>| -> Result<Box<Expr>> {
+                    Ok(match e.get_type(schema)? {
+                        DataType::Timestamp(u, None) => Box::new(Expr::Cast(Cast::new(
+                            e,
+                            DataType::Timestamp(u, Some(session.as_str().into())),
+                        ))),
+                        _ => e,
+                    })
+                };
+                Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr {
+                    left: in_session(left)?,
+                    op,
+                    right: in_session(right)?,
+                })))
+            }
+            Expr::BinaryExpr(BinaryExpr {
+                left,
+                op: Operator::Minus,
+                right,
+            }) if is_zoned(&left, schema)? && is_zoned(&right, schema)? => {
+                // Instants apart, whatever their zones.
+                let instant = |e: Box<Expr>| {
+                    Box::new(row_function(
+                        "trino_instant",
+                        |t| match &t[0] {
+                            DataType::Timestamp(u, _) => Ok(DataType::Timestamp(*u, None)),
+                            other => plan_err!("trino_instant of {other}"),
+                        },
+                        |a, ret| Ok(cast(&a[0], ret)?),
+                        vec![*e],
+                    ))
+                };
+                let difference = Expr::BinaryExpr(BinaryExpr {
+                    left: instant(left),
+                    op: Operator::Minus,
+                    right: instant(right),
+                });
+                Ok(Transformed::yes(row_function(
+                    "trino_interval_millis",
+                    |t| Ok(t[0].clone()),
+                    interval_millis,
+                    vec![difference],
+                )))
             }
             Expr::Cast(Cast { expr, field })
                 if field.metadata().contains_key(super::json_type::JSON) =>
@@ -438,9 +595,9 @@ impl FunctionRewrite for TrinoSemantics {
             Expr::ScalarFunction(f) if f.name() == "date_add" && f.args.len() == 3 => {
                 let digits = time_precision(&f.args[2], schema)?;
                 let unit_digits = match f.args[2].get_type(schema)? {
-                    DataType::Timestamp(TimeUnit::Microsecond, None)
+                    DataType::Timestamp(TimeUnit::Microsecond, _)
                     | DataType::Time64(TimeUnit::Microsecond) => Some(6),
-                    DataType::Timestamp(TimeUnit::Nanosecond, None)
+                    DataType::Timestamp(TimeUnit::Nanosecond, _)
                     | DataType::Time64(TimeUnit::Nanosecond) => Some(9),
                     _ => None,
                 };
@@ -454,7 +611,7 @@ impl FunctionRewrite for TrinoSemantics {
             Expr::ScalarFunction(mut f)
                 if f.name() == "to_iso8601"
                     && f.args.len() == 1
-                    && matches!(f.args[0].get_type(schema)?, DataType::Timestamp(_, None)) =>
+                    && matches!(f.args[0].get_type(schema)?, DataType::Timestamp(..)) =>
             {
                 let digits = time_precision(&f.args[0], schema)?.unwrap_or(3);
                 let t = f.args.remove(0);
@@ -624,6 +781,31 @@ fn is_text(e: &Expr, schema: &DFSchema) -> Result<bool> {
     ))
 }
 
+fn is_zoned(e: &Expr, schema: &DFSchema) -> Result<bool> {
+    Ok(matches!(e.get_type(schema)?, DataType::Timestamp(_, Some(_))))
+}
+
+/// Whether one side is a zoned timestamp and the other a zoneless one.
+fn zoned_beside_zoneless(a: &Expr, b: &Expr, schema: &DFSchema) -> Result<bool> {
+    let zoneless = |e: &Expr| -> Result<bool> {
+        Ok(matches!(e.get_type(schema)?, DataType::Timestamp(_, None)))
+    };
+    Ok((is_zoned(a, schema)? && zoneless(b)?) || (zoneless(a)? && is_zoned(b, schema)?))
+}
+
+/// The session's zone (`SET TIME ZONE`), UTC unless set, as Athena's.
+fn session_zone(options: &ConfigOptions) -> String {
+    options
+        .execution
+        .time_zone
+        .as_deref()
+        .and_then(|z| super::zoned::canonical_zone(z).ok())
+        .unwrap_or_else(|| super::zoned::SESSION_ZONE.into())
+}
+
+/// The function that reads a zoned timestamp on its zone's wall clock.
+const WALL_CLOCK: &str = "trino_wall_clock";
+
 fn is_zoneless_time(e: &Expr, schema: &DFSchema) -> Result<bool> {
     Ok(matches!(
         e.get_type(schema)?,
@@ -699,12 +881,12 @@ impl ScalarUDFImpl for RoundTime {
     }
 }
 
-/// The fraction digits of a zoneless timestamp or time expression: the
+/// The fraction digits of a timestamp or time expression: the
 /// precision it was declared with (`TIMESTAMP(3)`, or a literal's own
 /// digits), else its unit's; `None` for any other type.
 fn time_precision(e: &Expr, schema: &DFSchema) -> Result<Option<i64>> {
     let unit = match e.get_type(schema)? {
-        DataType::Timestamp(unit, None) | DataType::Time64(unit) | DataType::Time32(unit) => unit,
+        DataType::Timestamp(unit, _) | DataType::Time64(unit) | DataType::Time32(unit) => unit,
         _ => return Ok(None),
     };
     // A declared precision is on the cast's field until this rewrite turns
@@ -717,6 +899,26 @@ fn time_precision(e: &Expr, schema: &DFSchema) -> Result<Option<i64>> {
                     Some(p) => return p.parse().ok(),
                     None => e = &c.expr,
                 },
+                // Trino's functions that make a TIMESTAMP(3) (WITH TIME ZONE).
+                Expr::ScalarFunction(f)
+                    if matches!(
+                        f.name(),
+                        "from_iso8601_timestamp" | "parse_datetime" | "from_unixtime" | "date_parse"
+                    ) =>
+                {
+                    return Some(3);
+                }
+                Expr::ScalarFunction(f) if f.name() == "trino_zoned_text" => {
+                    return match f.args.get(2) {
+                        Some(Expr::Literal(ScalarValue::Int64(Some(d)), _)) => Some(*d),
+                        _ => None,
+                    };
+                }
+                Expr::ScalarFunction(f)
+                    if matches!(f.name(), WALL_CLOCK | "at_timezone" | "with_timezone") =>
+                {
+                    e = &f.args[0];
+                }
                 Expr::ScalarFunction(f) if f.name() == ROUND_TIME => {
                     return match f.args.get(1) {
                         Some(Expr::Literal(ScalarValue::Int64(Some(d)), _)) => Some(*d),
@@ -735,9 +937,16 @@ fn time_precision(e: &Expr, schema: &DFSchema) -> Result<Option<i64>> {
     })))
 }
 
-/// `trino_time_text(t, p)`: a zoneless timestamp or a time as Trino's CAST
-/// to VARCHAR writes it, with p fraction digits.
+/// `trino_time_text(t, p)`: a timestamp or a time as Trino's CAST to
+/// VARCHAR writes it, with p fraction digits; a zoned timestamp as its
+/// zone's wall clock, then the zone.
 pub(super) fn time_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let zone = match a[0].data_type() {
+        DataType::Timestamp(_, Some(z)) => format!(" {z}"),
+        _ => String::new(),
+    };
+    let wall = super::zoned::local(&a[0])?;
+    let a = [wall, a[1].clone()];
     let digits = integers(&a[1])?
         .first()
         .copied()
@@ -787,9 +996,9 @@ pub(super) fn time_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             }
         };
         if digits == 0 {
-            out.append_value(whole);
+            out.append_value(format!("{whole}{zone}"));
         } else {
-            out.append_value(format!("{whole}.{}", &format!("{nanos:09}")[..digits]));
+            out.append_value(format!("{whole}.{}{zone}", &format!("{nanos:09}")[..digits]));
         }
     }
     Ok(Arc::new(out.finish()))
@@ -800,15 +1009,17 @@ fn as_text(name: &'static str, eval: super::Eval, e: Expr) -> Expr {
     row_function(name, |_| Ok(DataType::Utf8), eval, vec![e])
 }
 
-/// `trino_iso8601(t, p)`: a zoneless TIMESTAMP(p) in ISO 8601, as Trino's
+/// `trino_iso8601(t, p)`: a TIMESTAMP(p) in ISO 8601, as Trino's
 /// `to_iso8601` writes it: its VARCHAR text (exactly p fraction digits)
-/// with `T` between date and time.
+/// with `T` between date and time, and a zoned one's offset (`+05:45`, `Z`).
 pub(super) fn iso8601_text(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
-    let text = time_text(a, ret)?;
+    let offsets = super::zoned::iso_offsets(&a[0])?;
+    let text = time_text(&[super::zoned::local(&a[0])?, a[1].clone()], ret)?;
     let out: datafusion::arrow::array::StringArray = text
         .as_string::<i32>()
         .iter()
-        .map(|t| t.map(|t| t.replacen(' ', "T", 1)))
+        .zip(offsets)
+        .map(|(t, o)| t.map(|t| t.replacen(' ', "T", 1) + o.as_deref().unwrap_or_default()))
         .collect();
     Ok(Arc::new(out))
 }

@@ -51,6 +51,26 @@ impl TypePlanner for TrinoTypes {
                 let (u, round_to) = unit("TIMESTAMP", *p)?;
                 field(DataType::Timestamp(u, None), round_to)
             }
+            // The zone is the value's (see [`super::zoned`]): the cast that
+            // has this field finds it; until then UTC stands in.
+            SqlType::Timestamp(p, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => {
+                let (u, round_to) = unit("TIMESTAMP WITH TIME ZONE", p.or(Some(3)))?;
+                let mut metadata = std::collections::HashMap::from([(
+                    super::zoned::ZONE_FROM_VALUE.to_string(),
+                    String::new(),
+                )]);
+                if let Some(p) = round_to {
+                    metadata.insert(PRECISION.to_string(), p.to_string());
+                }
+                Arc::new(
+                    datafusion::arrow::datatypes::Field::new(
+                        "",
+                        DataType::Timestamp(u, Some(super::zoned::SESSION_ZONE.into())),
+                        true,
+                    )
+                    .with_metadata(metadata),
+                )
+            }
             SqlType::Time(p, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone) => {
                 let (u, round_to) = unit("TIME", *p)?;
                 field(DataType::Time64(u), round_to)

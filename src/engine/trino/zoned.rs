@@ -1,0 +1,399 @@
+//! Trino's TIMESTAMP WITH TIME ZONE as Arrow's zoned timestamp: the value
+//! is the instant (UTC since the epoch), the column's type names the zone.
+//!
+//! Trino keeps a zone per value; Arrow keeps one per column. A query's
+//! zoned values come from literals, casts and `at_timezone`, each of which
+//! names one zone, so the zone is fixed when the query is planned; a text
+//! column cast to a zoned timestamp must name that one zone on every row
+//! (else the cast fails, naming the row's text), so a value never silently
+//! takes another zone. The session zone is UTC, as Athena's.
+//!
+//! Fields (`hour`, `day`, `EXTRACT`...), casts to DATE, TIME and TIMESTAMP,
+//! and the text of a value are read on the zone's wall clock, as Trino's.
+
+use chrono::{LocalResult, Offset, TimeZone};
+use datafusion::arrow::array::PrimitiveArray;
+use datafusion::arrow::array::timezone::Tz;
+use datafusion::arrow::datatypes::{Field, FieldRef, Int64Type};
+use datafusion::logical_expr::{ReturnFieldArgs, ScalarUDF};
+
+use super::*;
+
+/// The field metadata key of a CAST to TIMESTAMP(p) WITH TIME ZONE, whose
+/// zone the planner does not know: [`super::semantics`] takes it from the
+/// value (a literal's text, a zoned value's type, else the session zone).
+pub(super) const ZONE_FROM_VALUE: &str = "strata.trino_zone_from_value";
+
+/// The session's zone unless `SET TIME ZONE` names another: UTC, as Athena's.
+pub(super) const SESSION_ZONE: &str = "UTC";
+
+/// A zone as Trino names it: `UTC` for UTC however written (`Z`, `+00:00`,
+/// `GMT`), an offset as `+hh:mm`, a region in its canonical case.
+pub(super) fn canonical_zone(name: &str) -> Result<String> {
+    let n = name.trim();
+    if ["Z", "UTC", "GMT", "UT", "Zulu", "UCT"]
+        .iter()
+        .any(|z| z.eq_ignore_ascii_case(n))
+    {
+        return Ok(SESSION_ZONE.into());
+    }
+    if let Some(rest) = n.strip_prefix(['+', '-']) {
+        let sign = &n[..1];
+        let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+        let (h, m) = match (digits.len(), rest.contains(':')) {
+            (1 | 2, false) => (digits.parse::<u32>().ok(), Some(0)),
+            (4, _) => (digits[..2].parse().ok(), digits[2..].parse().ok()),
+            (3, true) => (digits[..1].parse().ok(), digits[1..].parse().ok()),
+            _ => (None, None),
+        };
+        return match (h, m) {
+            (Some(0), Some(0)) => Ok(SESSION_ZONE.into()),
+            (Some(h), Some(m)) if h <= 14 && m < 60 => Ok(format!("{sign}{h:02}:{m:02}")),
+            _ => plan_err!("'{name}' is not a time zone offset (+hh:mm)"),
+        };
+    }
+    // Trino reads region names in any case and writes them canonically.
+    match chrono_tz::TZ_VARIANTS
+        .iter()
+        .find(|z| z.name().eq_ignore_ascii_case(n))
+    {
+        Some(z) => Ok(z.name().to_string()),
+        None => plan_err!("'{name}' is not a time zone Strata knows"),
+    }
+}
+
+fn tz(zone: &str) -> Result<Tz> {
+    Ok(zone.parse::<Tz>()?)
+}
+
+fn per_second(unit: TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => 1,
+        TimeUnit::Millisecond => 1_000,
+        TimeUnit::Microsecond => 1_000_000,
+        TimeUnit::Nanosecond => 1_000_000_000,
+    }
+}
+
+/// The zone's offset from UTC, in seconds, at an instant of `unit`s.
+fn offset_at(zone: &Tz, value: i64, unit: TimeUnit) -> Option<i64> {
+    let at = chrono::DateTime::from_timestamp(value.div_euclid(per_second(unit)), 0)?;
+    Some(i64::from(
+        zone.offset_from_utc_datetime(&at.naive_utc())
+            .fix()
+            .local_minus_utc(),
+    ))
+}
+
+/// The instant of a wall-clock time in `zone`: the earlier of two in a
+/// repeated hour, the time moved past a skipped hour (as Trino's).
+pub(super) fn instant_of(zone: &Tz, local: NaiveDateTime) -> Option<NaiveDateTime> {
+    match zone.from_local_datetime(&local) {
+        LocalResult::Single(t) => Some(t.naive_utc()),
+        LocalResult::Ambiguous(a, b) => Some(a.naive_utc().min(b.naive_utc())),
+        LocalResult::None => {
+            // In a gap: read with the offset in force just before it.
+            let before = zone
+                .from_local_datetime(&(local - Duration::hours(3)))
+                .earliest()?;
+            Some(local - Duration::seconds(i64::from(before.offset().fix().local_minus_utc())))
+        }
+    }
+}
+
+/// The wall-clock values of a zoned timestamp array: the same unit,
+/// without a zone. Other arrays come back as they are.
+pub(super) fn local(a: &ArrayRef) -> Result<ArrayRef> {
+    let DataType::Timestamp(unit, Some(zone)) = a.data_type() else {
+        return Ok(a.clone());
+    };
+    let (unit, zone) = (*unit, tz(zone)?);
+    let values = cast(a, &DataType::Int64)?;
+    let mut out = Vec::with_capacity(values.len());
+    for v in values.as_primitive::<Int64Type>().iter() {
+        out.push(match v {
+            None => None,
+            Some(v) => {
+                let shift = offset_at(&zone, v, unit)
+                    .and_then(|o| o.checked_mul(per_second(unit)))
+                    .and_then(|s| v.checked_add(s));
+                match shift {
+                    Some(l) => Some(l),
+                    None => return exec_err!("a timestamp out of range: {v}"),
+                }
+            }
+        });
+    }
+    let local: ArrayRef = Arc::new(PrimitiveArray::<Int64Type>::from(out));
+    Ok(cast(&local, &DataType::Timestamp(unit, None))?)
+}
+
+/// The instants in `zone` of wall-clock values (a zoneless timestamp
+/// array), as a timestamp of the same unit in that zone.
+pub(super) fn in_zone(a: &ArrayRef, zone: &str) -> Result<ArrayRef> {
+    let DataType::Timestamp(unit, None) = a.data_type() else {
+        return exec_err!("in_zone of {}", a.data_type());
+    };
+    let (unit, z) = (*unit, tz(zone)?);
+    let scale = per_second(unit);
+    let values = cast(a, &DataType::Int64)?;
+    let mut out = Vec::with_capacity(values.len());
+    for v in values.as_primitive::<Int64Type>().iter() {
+        out.push(match v {
+            None => None,
+            Some(v) => {
+                let wall = chrono::DateTime::from_timestamp(v.div_euclid(scale), 0)
+                    .map(|d| d.naive_utc());
+                let Some(at) = wall.and_then(|w| instant_of(&z, w)) else {
+                    return exec_err!("a timestamp out of range: {v}");
+                };
+                Some(at.and_utc().timestamp() * scale + v.rem_euclid(scale))
+            }
+        });
+    }
+    let instants: ArrayRef = Arc::new(PrimitiveArray::<Int64Type>::from(out));
+    Ok(cast(
+        &instants,
+        &DataType::Timestamp(unit, Some(zone.into())),
+    )?)
+}
+
+/// A text's date and time (nanoseconds exact) and the zone it names.
+fn split(text: &str) -> Option<(NaiveDateTime, Option<&str>)> {
+    let t = text.trim();
+    let date_end = t
+        .char_indices()
+        .find(|(i, c)| !(c.is_ascii_digit() || (*c == '-' && *i > 0)))
+        .map_or(t.len(), |(i, _)| i);
+    let date = NaiveDate::parse_from_str(&t[..date_end], "%Y-%m-%d").ok()?;
+    let mut rest = &t[date_end..];
+    let mut time = chrono::NaiveTime::MIN;
+    if let Some(clock) = rest.strip_prefix([' ', 'T'])
+        && clock.starts_with(|c: char| c.is_ascii_digit())
+    {
+        let end = clock
+            .char_indices()
+            .find(|(_, c)| !(c.is_ascii_digit() || *c == ':' || *c == '.'))
+            .map_or(clock.len(), |(i, _)| i);
+        let (hms, fraction) = clock[..end].split_once('.').unwrap_or((&clock[..end], ""));
+        let parts: Vec<u32> = hms.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+        if fraction.len() > 9 || !fraction.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let nanos = format!("{fraction:0<9}").parse::<u32>().ok()?;
+        time = match parts[..] {
+            [h, m] => chrono::NaiveTime::from_hms_nano_opt(h, m, 0, nanos)?,
+            [h, m, s] => chrono::NaiveTime::from_hms_nano_opt(h, m, s, nanos)?,
+            _ => return None,
+        };
+        rest = &clock[end..];
+    }
+    let zone = rest.trim();
+    Some((date.and_time(time), (!zone.is_empty()).then_some(zone)))
+}
+
+/// The zone a timestamp text names after its date and time, canonical.
+pub(super) fn zone_of_text(text: &str) -> Option<String> {
+    split(text)
+        .and_then(|(_, zone)| zone)
+        .and_then(|z| canonical_zone(z).ok())
+}
+
+/// Rounds a wall-clock time's fraction to `digits` (half up, as Trino).
+fn round_fraction(t: NaiveDateTime, digits: u32) -> Option<NaiveDateTime> {
+    let step = 10i64.pow(9 - digits.min(9));
+    let nanos = i64::from(t.nanosecond());
+    let rounded = (nanos + step / 2) / step * step;
+    t.with_nanosecond(0)?
+        .checked_add_signed(Duration::nanoseconds(rounded))
+}
+
+/// `trino_zoned_text(text, target, digits)`: a text naming a zone (or none,
+/// for the session's, which is then `target`'s) read as Trino reads a TIMESTAMP WITH TIME ZONE, to
+/// `target`'s type: its unit and zone. A row naming another zone fails.
+pub(super) fn zoned_text(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    let DataType::Timestamp(unit, Some(zone)) = ret else {
+        return exec_err!("trino_zoned_text to {ret}");
+    };
+    let digits = integers(&a[2])?.first().copied().flatten().unwrap_or(3) as u32;
+    let z = tz(zone)?;
+    let scale = per_second(*unit);
+    let mut out = Vec::with_capacity(a[0].len());
+    for text in texts(&a[0])? {
+        let Some(text) = text else {
+            out.push(None);
+            continue;
+        };
+        let Some((wall, named)) = split(&text) else {
+            return exec_err!("'{text}' is not a timestamp with time zone");
+        };
+        // A text naming no zone is in the session's, the column's here.
+        let named = named.map_or(Ok(zone.to_string()), canonical_zone)?;
+        if &named != zone.as_ref() {
+            return exec_err!(
+                "'{text}' names the zone {named}, where this column's values are in {zone}: \
+                 Strata keeps one zone per column (at_timezone(x, '{zone}') gives the instant \
+                 in one zone)"
+            );
+        }
+        let at = round_fraction(wall, digits)
+            .and_then(|w| instant_of(&z, w))
+            .map(|t| t.and_utc());
+        let value = at.and_then(|t| {
+            t.timestamp()
+                .checked_mul(scale)?
+                .checked_add(i64::from(t.timestamp_subsec_nanos()) / (1_000_000_000 / scale))
+        });
+        match value {
+            Some(v) => out.push(Some(v)),
+            None => return exec_err!("'{text}' is out of the range of TIMESTAMP({digits})"),
+        }
+    }
+    let values: ArrayRef = Arc::new(PrimitiveArray::<Int64Type>::from(out));
+    Ok(cast(&values, ret)?)
+}
+
+/// Each value's zone offset as Trino's `timezone_hour` or `timezone_minute`
+/// gives it (`-08:35` is hour -8, minute -35).
+pub(super) fn zone_fields(a: &ArrayRef, minutes: bool) -> Result<Vec<Option<i64>>> {
+    let DataType::Timestamp(unit, Some(zone)) = a.data_type() else {
+        return plan_err!("timezone_hour and timezone_minute take a TIMESTAMP WITH TIME ZONE");
+    };
+    let (unit, z) = (*unit, tz(zone)?);
+    let values = cast(a, &DataType::Int64)?;
+    Ok(values
+        .as_primitive::<Int64Type>()
+        .iter()
+        .map(|v| {
+            let o = offset_at(&z, v?, unit)? / 60;
+            Some(if minutes { o % 60 } else { o / 60 })
+        })
+        .collect())
+}
+
+/// A zone's offset at an instant as ISO 8601 writes it (`+05:45`, `Z`).
+pub(super) fn iso_offsets(a: &ArrayRef) -> Result<Vec<Option<String>>> {
+    let DataType::Timestamp(unit, Some(zone)) = a.data_type() else {
+        return Ok(vec![None; a.len()]);
+    };
+    let (unit, z) = (*unit, tz(zone)?);
+    let values = cast(a, &DataType::Int64)?;
+    Ok(values
+        .as_primitive::<Int64Type>()
+        .iter()
+        .map(|v| {
+            let o = offset_at(&z, v?, unit)?;
+            Some(if zone.as_ref() == SESSION_ZONE {
+                "Z".to_string()
+            } else {
+                let (sign, o) = if o < 0 { ('-', -o) } else { ('+', o) };
+                format!("{sign}{:02}:{:02}", o / 3600, o / 60 % 60)
+            })
+        })
+        .collect())
+}
+
+/// `at_timezone(t, zone)` and `with_timezone(t, zone)`: the zone is the
+/// result type's, so it must be a constant.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct ZoneChange {
+    name: &'static str,
+    signature: Signature,
+}
+
+impl ZoneChange {
+    /// `at_timezone`: the same instant in another zone.
+    pub(super) fn at() -> ScalarUDF {
+        ScalarUDF::from(ZoneChange {
+            name: "at_timezone",
+            signature: Signature::any(2, Volatility::Immutable),
+        })
+    }
+    /// `with_timezone`: a zoneless timestamp's wall-clock time in a zone.
+    pub(super) fn with() -> ScalarUDF {
+        ScalarUDF::from(ZoneChange {
+            name: "with_timezone",
+            signature: Signature::any(2, Volatility::Immutable),
+        })
+    }
+}
+
+impl ScalarUDFImpl for ZoneChange {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        plan_err!("{} is typed by its arguments", self.name)
+    }
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let zone = match args.scalar_arguments.get(1) {
+            Some(Some(ScalarValue::Utf8(Some(z)) | ScalarValue::Utf8View(Some(z))))
+            | Some(Some(ScalarValue::LargeUtf8(Some(z)))) => canonical_zone(z)?,
+            _ => {
+                return plan_err!(
+                    "{}: the zone must be a constant text (Strata keeps one zone per column)",
+                    self.name
+                );
+            }
+        };
+        let unit = match (self.name, args.arg_fields[0].data_type()) {
+            ("at_timezone", DataType::Timestamp(u, Some(_))) => *u,
+            ("with_timezone", DataType::Timestamp(u, None)) => *u,
+            ("with_timezone", DataType::Date32 | DataType::Date64) => TimeUnit::Microsecond,
+            (_, t) => {
+                return plan_err!(
+                    "{} does not take {t}: at_timezone takes a TIMESTAMP WITH TIME ZONE, \
+                     with_timezone a TIMESTAMP",
+                    self.name
+                );
+            }
+        };
+        Ok(Arc::new(Field::new(
+            self.name,
+            DataType::Timestamp(unit, Some(zone.into())),
+            true,
+        )))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let DataType::Timestamp(unit, Some(zone)) = args.return_field.data_type().clone() else {
+            return exec_err!("{} returns a zoned timestamp", self.name);
+        };
+        let (a, scalar) = arrays(&args)?;
+        let changed = if self.name == "at_timezone" {
+            cast(&a[0], &DataType::Timestamp(unit, Some(zone)))?
+        } else {
+            let wall = cast(&a[0], &DataType::Timestamp(unit, None))?;
+            in_zone(&wall, &zone)?
+        };
+        output(changed, scalar)
+    }
+}
+
+/// A zoned timestamp array as text: its wall-clock time as `format`
+/// writes zoneless ones, then its zone (`2020-05-01 12:34:56.1 Asia/Kathmandu`).
+pub fn display(a: &ArrayRef, format: &str) -> Result<ArrayRef> {
+    let DataType::Timestamp(_, Some(zone)) = a.data_type() else {
+        return Ok(a.clone());
+    };
+    let wall = local(a)?;
+    let options = datafusion::arrow::util::display::FormatOptions::default()
+        .with_timestamp_format(Some(format));
+    let f = datafusion::arrow::util::display::ArrayFormatter::try_new(wall.as_ref(), &options)?;
+    let mut out = StringBuilder::new();
+    for i in 0..wall.len() {
+        if wall.is_null(i) {
+            out.append_null();
+        } else {
+            out.append_value(format!("{} {zone}", f.value(i)));
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// A typed NULL of `t`, the second argument of [`zoned_text`].
+pub(super) fn typed_null(t: &DataType) -> ScalarValue {
+    ScalarValue::try_from(t).unwrap_or(ScalarValue::Null)
+}
