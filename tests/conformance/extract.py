@@ -545,6 +545,10 @@ def read_tests(path, rel):
                     zone = before[-1] if before else None
                 if case is not None and zone is None:
                     raise Unreadable("session-zone")
+                # The current time is the session's start, which Trino's tests
+                # fix (2017, 2020) and Strata's clock cannot.
+                if case is not None and re.search(r"(?i)\b(current_timestamp|localtimestamp|current_time|localtime|current_date|now\s*\()", case.sql):
+                    raise Unreadable("session-start")
                 if case is not None and zone != "UTC" and re.search(r"to_unixtime\(\s*TIMESTAMP '[-\d :.]+'\s*\)", case.sql):
                     raise Unreadable("session-zone")
                 if case is not None:

@@ -168,6 +168,32 @@ pub(super) fn add(d: NaiveDateTime, u: Unit, n: i64) -> Option<NaiveDateTime> {
 }
 
 pub(super) fn date_add(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    if let DataType::Timestamp(unit, Some(zone)) = a[2].data_type() {
+        // As Trino's zoned chronology: a unit shorter than a day is added
+        // to the instant, a day or longer on the zone's calendar.
+        let units = texts(&a[0])?;
+        let kinds: std::collections::BTreeSet<bool> = units
+            .iter()
+            .flatten()
+            .map(|u| Ok(fixed_micros(self::unit(u)?).is_some_and(|m| m < 86_400 * MICROS)))
+            .collect::<Result<_>>()?;
+        if kinds.len() > 1 {
+            return exec_err!("date_add: units both shorter and longer than a day in one column");
+        }
+        let zoneless = DataType::Timestamp(*unit, None);
+        let added = if kinds.contains(&true) {
+            let instants = cast(&a[2], &zoneless)?;
+            date_add(&[a[0].clone(), a[1].clone(), instants], &zoneless)?
+        } else {
+            let wall = super::zoned::local(&a[2])?;
+            let added = date_add(&[a[0].clone(), a[1].clone(), wall], &zoneless)?;
+            return super::zoned::in_zone(&cast(&added, &zoneless)?, zone);
+        };
+        // The instants again, in the zone (through integers: a cast from a
+        // zoneless timestamp would read them on the zone's wall clock).
+        let instants = cast(&cast(&added, &zoneless)?, &DataType::Int64)?;
+        return Ok(cast(&instants, a[2].data_type())?);
+    }
     let (units, ns, ts) = (texts(&a[0])?, integers(&a[1])?, timestamps(&a[2])?);
     let date = is_date(ret);
     // A TIMESTAMP(7..9) keeps the digits past the microsecond, which no
@@ -476,12 +502,27 @@ pub(super) fn date_parse(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
 
 pub(super) fn format_datetime(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let (ts, fmts) = (timestamps(&a[0])?, texts(&a[1])?);
+    // A zoned value's zone fields are its zone's; the others' the session's.
+    let zone = match a[0].data_type() {
+        DataType::Timestamp(_, Some(z)) => Some(z.to_string()),
+        _ => None,
+    };
+    let offsets = match &zone {
+        Some(_) => super::zoned::offsets(&a[0])?,
+        None => vec![Some(0); ts.len()],
+    };
     let mut out = StringBuilder::new();
     for i in 0..ts.len() {
         match (ts[i].map(to_millis_rounded).and_then(to_datetime), &fmts[i]) {
             (Some(d), Some(f)) => {
                 let tokens = joda::tokens(f).map_err(DataFusionError::Execution)?;
-                out.append_value(joda::format(d, &tokens));
+                let zone = joda::Zone {
+                    name: zone.as_deref().unwrap_or("UTC"),
+                    offset: offsets[i].unwrap_or(0),
+                };
+                out.append_value(
+                    joda::format(d, &tokens, zone).map_err(DataFusionError::Execution)?,
+                );
             }
             _ => out.append_null(),
         }
@@ -583,12 +624,30 @@ pub(super) fn to_iso8601(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
 /// `to_unixtime(timestamp)`: seconds since the epoch as a double, the
 /// fraction kept (DataFusion's drops it).
 pub(super) fn to_unixtime(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    // A zoned value is an instant: its seconds are UTC's, not its wall clock's.
-    let instants = match a[0].data_type() {
-        DataType::Timestamp(u, Some(_)) => cast(&a[0], &DataType::Timestamp(*u, None))?,
-        _ => a[0].clone(),
-    };
-    let out: datafusion::arrow::array::Float64Array = timestamps(&instants)?
+    // A zoned value is an instant: its seconds are UTC's, not its wall
+    // clock's, summed as Trino sums them (milliseconds, then the rest), so
+    // the double is Trino's to the last bit.
+    if let DataType::Timestamp(unit, Some(_)) = a[0].data_type() {
+        let per_milli = match unit {
+            TimeUnit::Second => return exec_err!("to_unixtime of a zoned TIMESTAMP(0) in seconds"),
+            TimeUnit::Millisecond => 1,
+            TimeUnit::Microsecond => 1_000,
+            TimeUnit::Nanosecond => 1_000_000,
+        };
+        let values = cast(&a[0], &DataType::Int64)?;
+        let out: datafusion::arrow::array::Float64Array = values
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+            .iter()
+            .map(|v| {
+                v.map(|v| {
+                    let (millis, rest) = (v.div_euclid(per_milli), v.rem_euclid(per_milli));
+                    millis as f64 / 1000.0 + rest as f64 / (per_milli as f64 * 1000.0)
+                })
+            })
+            .collect();
+        return Ok(Arc::new(out));
+    }
+    let out: datafusion::arrow::array::Float64Array = timestamps(&a[0])?
         .into_iter()
         .map(|t| t.map(|m| m as f64 / MICROS as f64))
         .collect();

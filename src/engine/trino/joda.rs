@@ -81,8 +81,38 @@ fn padded(n: i64, width: usize) -> String {
     }
 }
 
-/// Formats a (UTC) timestamp as Joda would.
-pub fn format(d: NaiveDateTime, tokens: &[Token]) -> String {
+/// A zone as Joda's zone fields print it: its name and its offset from UTC
+/// at the instant formatted, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Zone<'a> {
+    /// `UTC`, `+05:45`, `Asia/Kathmandu`.
+    pub name: &'a str,
+    /// Seconds east of UTC.
+    pub offset: i64,
+}
+
+impl Zone<'_> {
+    /// The session's zone of zoneless timestamps: UTC, as Athena's.
+    pub const UTC: Zone<'static> = Zone {
+        name: "UTC",
+        offset: 0,
+    };
+
+    fn offset_text(&self, colon: bool) -> String {
+        let (sign, o) = if self.offset < 0 {
+            ('-', -self.offset)
+        } else {
+            ('+', self.offset)
+        };
+        let sep = if colon { ":" } else { "" };
+        format!("{sign}{:02}{sep}{:02}", o / 3600, o / 60 % 60)
+    }
+}
+
+/// Formats a timestamp's wall-clock time in `zone` as Joda would. Joda's
+/// short zone names (`z` of a region: Java's `NPT`, where the zone
+/// database says `+0545`) are not Strata's to guess, so they fail.
+pub fn format(d: NaiveDateTime, tokens: &[Token], zone: Zone) -> Result<String, String> {
     let mut out = String::new();
     for t in tokens {
         match t {
@@ -125,17 +155,25 @@ pub fn format(d: NaiveDateTime, tokens: &[Token]) -> String {
                         }
                         f[..n].to_string()
                     }
-                    // Timestamps here are UTC (Athena's session zone).
-                    'Z' if n == 1 => "+0000".to_string(),
-                    'Z' if n == 2 => "+00:00".to_string(),
-                    'Z' | 'z' => "UTC".to_string(),
+                    'Z' if n == 1 => zone.offset_text(false),
+                    'Z' if n == 2 => zone.offset_text(true),
+                    'Z' => zone.name.to_string(),
+                    'z' if zone.name == "UTC" || zone.name.starts_with(['+', '-']) => {
+                        zone.name.to_string()
+                    }
+                    'z' => {
+                        return Err(format!(
+                            "the short name of {} (z) is not supported; ZZZ gives the zone's id",
+                            zone.name
+                        ));
+                    }
                     _ => unreachable!("tokens() admits only known letters"),
                 };
                 out.push_str(&text);
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// The chrono parsing format for a pattern.
@@ -232,7 +270,7 @@ mod tests {
 
     fn fmt(d: &str, pattern: &str) -> String {
         let d = NaiveDateTime::parse_from_str(d, "%Y-%m-%d %H:%M:%S%.f").unwrap();
-        format(d, &tokens(pattern).unwrap())
+        format(d, &tokens(pattern).unwrap(), Zone::UTC).unwrap()
     }
 
     #[test]

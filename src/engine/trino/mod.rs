@@ -371,9 +371,12 @@ pub fn register(ctx: &SessionContext) {
             Some(DataType::Time32(_) | DataType::Time64(_)) => {
                 DataType::Time64(TimeUnit::Microsecond)
             }
-            // TIMESTAMP(7..9) keeps its nanoseconds.
-            Some(DataType::Timestamp(TimeUnit::Nanosecond, None)) => {
-                DataType::Timestamp(TimeUnit::Nanosecond, None)
+            // TIMESTAMP(7..9) keeps its nanoseconds, a zoned one its zone.
+            Some(DataType::Timestamp(TimeUnit::Nanosecond, zone)) => {
+                DataType::Timestamp(TimeUnit::Nanosecond, zone.clone())
+            }
+            Some(DataType::Timestamp(_, zone)) => {
+                DataType::Timestamp(TimeUnit::Microsecond, zone.clone())
             }
             _ => DataType::Timestamp(TimeUnit::Microsecond, None),
         })

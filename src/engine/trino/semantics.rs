@@ -243,24 +243,29 @@ impl FunctionRewrite for TrinoSemantics {
                         | Operator::GtEq
                         | Operator::IsDistinctFrom
                         | Operator::IsNotDistinctFrom
-                ) && zoned_beside_zoneless(&left, &right, schema)? =>
+                ) && zoned_beside_zoneless(&[&left, &right], schema)? =>
             {
-                // A TIMESTAMP beside a zoned one is in the session's zone
-                // (Arrow would read it in the other side's).
+                // A TIMESTAMP or DATE beside a zoned one is in the session's
+                // zone (Arrow would read it in the other side's, or in UTC).
                 let session = session_zone(options);
-                let in_session = |e: Box<Expr>| -> Result<Box<Expr>> {
-                    Ok(match e.get_type(schema)? {
-                        DataType::Timestamp(u, None) => Box::new(Expr::Cast(Cast::new(
-                            e,
-                            DataType::Timestamp(u, Some(session.as_str().into())),
-                        ))),
-                        _ => e,
-                    })
-                };
                 Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr {
-                    left: in_session(left)?,
+                    left: in_session(left, schema, &session)?,
                     op,
-                    right: in_session(right)?,
+                    right: in_session(right, schema, &session)?,
+                })))
+            }
+            Expr::Between(Between {
+                expr,
+                negated,
+                low,
+                high,
+            }) if zoned_beside_zoneless(&[&expr, &low, &high], schema)? => {
+                let session = session_zone(options);
+                Ok(Transformed::yes(Expr::Between(Between {
+                    expr: in_session(expr, schema, &session)?,
+                    negated,
+                    low: in_session(low, schema, &session)?,
+                    high: in_session(high, schema, &session)?,
                 })))
             }
             Expr::BinaryExpr(BinaryExpr {
@@ -785,12 +790,39 @@ fn is_zoned(e: &Expr, schema: &DFSchema) -> Result<bool> {
     Ok(matches!(e.get_type(schema)?, DataType::Timestamp(_, Some(_))))
 }
 
-/// Whether one side is a zoned timestamp and the other a zoneless one.
-fn zoned_beside_zoneless(a: &Expr, b: &Expr, schema: &DFSchema) -> Result<bool> {
-    let zoneless = |e: &Expr| -> Result<bool> {
-        Ok(matches!(e.get_type(schema)?, DataType::Timestamp(_, None)))
+/// Whether some of `es` are zoned timestamps and others zoneless ones or
+/// dates, which Trino reads in the session's zone.
+fn zoned_beside_zoneless(es: &[&Expr], schema: &DFSchema) -> Result<bool> {
+    let (mut zoned, mut zoneless) = (false, false);
+    for e in es {
+        match e.get_type(schema)? {
+            DataType::Timestamp(_, Some(_)) => zoned = true,
+            DataType::Timestamp(_, None) | DataType::Date32 | DataType::Date64 => zoneless = true,
+            _ => {}
+        }
+    }
+    Ok(zoned && zoneless)
+}
+
+/// A zoneless timestamp or date as the instant it is in the session's zone
+/// (a date at its midnight); other expressions as they are.
+fn in_session(e: Box<Expr>, schema: &DFSchema, zone: &str) -> Result<Box<Expr>> {
+    let t = e.get_type(schema)?;
+    let (e, unit) = match t {
+        DataType::Timestamp(u, None) => (e, u),
+        DataType::Date32 | DataType::Date64 => (
+            Box::new(Expr::Cast(Cast::new(
+                e,
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+            ))),
+            TimeUnit::Microsecond,
+        ),
+        _ => return Ok(e),
     };
-    Ok((is_zoned(a, schema)? && zoneless(b)?) || (zoneless(a)? && is_zoned(b, schema)?))
+    Ok(Box::new(Expr::Cast(Cast::new(
+        e,
+        DataType::Timestamp(unit, Some(zone.into())),
+    ))))
 }
 
 /// The session's zone (`SET TIME ZONE`), UTC unless set, as Athena's.

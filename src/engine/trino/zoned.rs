@@ -256,34 +256,42 @@ pub(super) fn zoned_text(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
 /// Each value's zone offset as Trino's `timezone_hour` or `timezone_minute`
 /// gives it (`-08:35` is hour -8, minute -35).
 pub(super) fn zone_fields(a: &ArrayRef, minutes: bool) -> Result<Vec<Option<i64>>> {
-    let DataType::Timestamp(unit, Some(zone)) = a.data_type() else {
+    if !matches!(a.data_type(), DataType::Timestamp(_, Some(_))) {
         return plan_err!("timezone_hour and timezone_minute take a TIMESTAMP WITH TIME ZONE");
-    };
-    let (unit, z) = (*unit, tz(zone)?);
-    let values = cast(a, &DataType::Int64)?;
-    Ok(values
-        .as_primitive::<Int64Type>()
-        .iter()
-        .map(|v| {
-            let o = offset_at(&z, v?, unit)? / 60;
+    }
+    Ok(offsets(a)?
+        .into_iter()
+        .map(|o| {
+            let o = o? / 60;
             Some(if minutes { o % 60 } else { o / 60 })
         })
         .collect())
 }
 
-/// A zone's offset at an instant as ISO 8601 writes it (`+05:45`, `Z`).
-pub(super) fn iso_offsets(a: &ArrayRef) -> Result<Vec<Option<String>>> {
+/// Each value's zone offset from UTC, in seconds.
+pub(super) fn offsets(a: &ArrayRef) -> Result<Vec<Option<i64>>> {
     let DataType::Timestamp(unit, Some(zone)) = a.data_type() else {
-        return Ok(vec![None; a.len()]);
+        return Ok(vec![Some(0); a.len()]);
     };
     let (unit, z) = (*unit, tz(zone)?);
     let values = cast(a, &DataType::Int64)?;
     Ok(values
         .as_primitive::<Int64Type>()
         .iter()
-        .map(|v| {
-            let o = offset_at(&z, v?, unit)?;
-            Some(if zone.as_ref() == SESSION_ZONE {
+        .map(|v| offset_at(&z, v?, unit))
+        .collect())
+}
+
+/// A zone's offset at an instant as ISO 8601 writes it (`+05:45`, `Z`).
+pub(super) fn iso_offsets(a: &ArrayRef) -> Result<Vec<Option<String>>> {
+    let DataType::Timestamp(_, Some(zone)) = a.data_type() else {
+        return Ok(vec![None; a.len()]);
+    };
+    Ok(offsets(a)?
+        .into_iter()
+        .map(|o| {
+            let o = o?;
+            Some(if zone.as_ref() == "UTC" {
                 "Z".to_string()
             } else {
                 let (sign, o) = if o < 0 { ('-', -o) } else { ('+', o) };
