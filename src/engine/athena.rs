@@ -422,14 +422,19 @@ fn literal_precision(sql: &str) -> std::borrow::Cow<'_, str> {
     };
     // (token index of the type word, the precision to add after it)
     let mut marks: Vec<(usize, String)> = vec![];
+    // (type word, string, the rest of the CAST after the string)
+    let mut zoned: Vec<(usize, usize, String)> = vec![];
     let mut last_word: Option<(usize, String)> = None;
     for (i, t) in tokens.iter().enumerate() {
         match t {
             Token::Whitespace(_) => continue,
             Token::SingleQuotedString(s) => match &last_word {
-                // A TIMESTAMP naming a zone is Trino's TIMESTAMP WITH TIME ZONE.
+                // A TIMESTAMP naming a zone is Trino's TIMESTAMP WITH TIME
+                // ZONE, whose type names the zone: a CAST to Strata's type
+                // that carries it, as a typed literal cannot.
                 Some((w, kind)) if kind == "TIMESTAMP" && digits(s) <= 9 && zone_of(s).is_some() => {
-                    marks.push((*w, format!("({}) WITH TIME ZONE", digits(s))));
+                    let zone = zone_of(s).unwrap_or_default().replace('\'', "''");
+                    zoned.push((*w, i, format!(" AS {ZONED_TIMESTAMP}({}, '{zone}'))", digits(s))));
                 }
                 Some((w, kind)) if kind != "DECIMAL" && digits(s) <= 9 => {
                     marks.push((*w, format!("({})", digits(s))));
@@ -476,7 +481,7 @@ fn literal_precision(sql: &str) -> std::borrow::Cow<'_, str> {
             _ => None,
         })
         .collect();
-    if marks.is_empty() && decimals.is_empty() && json_literals.is_empty() {
+    if marks.is_empty() && decimals.is_empty() && json_literals.is_empty() && zoned.is_empty() {
         return sql.into();
     }
     let mut out = String::with_capacity(sql.len() + 8 * (marks.len() + decimals.len()));
@@ -492,7 +497,11 @@ fn literal_precision(sql: &str) -> std::borrow::Cow<'_, str> {
         }
         match decimals.iter().find(|(d, _)| *d == i) {
             Some((_, literal)) => out.push_str(literal),
+            None if zoned.iter().any(|(w, _, _)| *w == i) => out.push_str("CAST("),
             None => out.push_str(&t.to_string()),
+        }
+        if let Some((_, _, rest)) = zoned.iter().find(|(_, s, _)| *s == i) {
+            out.push_str(rest);
         }
         if json_open && matches!(t, Token::SingleQuotedString(_)) {
             out.push(')');
@@ -527,6 +536,10 @@ fn zone_of(text: &str) -> Option<&str> {
     let zone = rest.trim();
     (!zone.is_empty()).then_some(zone)
 }
+
+/// The SQL type name of a TIMESTAMP(p) WITH TIME ZONE whose zone is known:
+/// `strata_timestamptz(p, 'zone')`, planned by the Trino types.
+pub(crate) const ZONED_TIMESTAMP: &str = "strata_timestamptz";
 
 /// `(p,s)` of a decimal literal's text, as Trino types it: `s` its fraction
 /// digits, `p` all its digits (at least `s`, at least 1).

@@ -162,6 +162,9 @@ impl FunctionRewrite for TrinoSemantics {
                     _ => session_zone(options),
                 };
                 let target = DataType::Timestamp(*unit, Some(zone.into()));
+                if is_text(&expr, schema)? {
+                    return Ok(Transformed::yes(zoned_text(*expr, &target, digits)));
+                }
                 // A DATE is its midnight in the session's zone.
                 let expr = if is_date(&expr.get_type(schema)?) {
                     Box::new(Expr::Cast(Cast::new(
@@ -171,20 +174,23 @@ impl FunctionRewrite for TrinoSemantics {
                 } else {
                     expr
                 };
-                if is_text(&expr, schema)? {
-                    return Ok(Transformed::yes(row_function(
-                        "trino_zoned_text",
-                        |t| Ok(t[1].clone()),
-                        super::zoned::zoned_text,
-                        vec![*expr, lit(super::zoned::typed_null(&target)), lit(digits)],
-                    )));
-                }
                 let field = Arc::new(
                     datafusion::arrow::datatypes::Field::new("", target, true).with_metadata(
                         [(super::types::PRECISION.to_string(), digits.to_string())].into(),
                     ),
                 );
                 self.rewrite(Expr::Cast(Cast { expr, field }), schema, options)
+            }
+            Expr::Cast(Cast { expr, field })
+                if matches!(field.data_type(), DataType::Timestamp(_, Some(_)))
+                    && field.metadata().contains_key(super::types::PRECISION)
+                    && is_text(&expr, schema)? =>
+            {
+                // A zoned literal: its text in the zone its type names.
+                let digits: i64 = field.metadata()[super::types::PRECISION]
+                    .parse()
+                    .unwrap_or(3);
+                Ok(Transformed::yes(zoned_text(*expr, field.data_type(), digits)))
             }
             Expr::Cast(Cast { expr, field })
                 if matches!(field.data_type(), DataType::Timestamp(_, None))
@@ -823,6 +829,16 @@ fn in_session(e: Box<Expr>, schema: &DFSchema, zone: &str) -> Result<Box<Expr>> 
         e,
         DataType::Timestamp(unit, Some(zone.into())),
     ))))
+}
+
+/// `trino_zoned_text(text, target, digits)`: see [`super::zoned::zoned_text`].
+fn zoned_text(text: Expr, target: &DataType, digits: i64) -> Expr {
+    row_function(
+        "trino_zoned_text",
+        |t| Ok(t[1].clone()),
+        super::zoned::zoned_text,
+        vec![text, lit(super::zoned::typed_null(target)), lit(digits)],
+    )
 }
 
 /// The session's zone (`SET TIME ZONE`), UTC unless set, as Athena's.

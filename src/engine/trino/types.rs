@@ -71,6 +71,20 @@ impl TypePlanner for TrinoTypes {
                     .with_metadata(metadata),
                 )
             }
+            // A zoned literal's type, which names its zone.
+            SqlType::Custom(name, modifiers)
+                if name.to_string().eq_ignore_ascii_case(crate::engine::athena::ZONED_TIMESTAMP) =>
+            {
+                let [p, zone] = &modifiers[..] else {
+                    return plan_err!("{name} takes a precision and a zone");
+                };
+                let p: u64 = p
+                    .parse()
+                    .map_err(|_| DataFusionError::Plan(format!("{name}: precision {p}")))?;
+                let (u, round_to) = unit("TIMESTAMP WITH TIME ZONE", Some(p))?;
+                let zone = super::zoned::canonical_zone(zone)?;
+                field(DataType::Timestamp(u, Some(zone.into())), round_to)
+            }
             SqlType::Time(p, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone) => {
                 let (u, round_to) = unit("TIME", *p)?;
                 field(DataType::Time64(u), round_to)

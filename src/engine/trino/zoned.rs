@@ -231,9 +231,10 @@ pub(super) fn zoned_text(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
         let named = named.map_or(Ok(zone.to_string()), canonical_zone)?;
         if &named != zone.as_ref() {
             return exec_err!(
-                "'{text}' names the zone {named}, where this column's values are in {zone}: \
-                 Strata keeps one zone per column (at_timezone(x, '{zone}') gives the instant \
-                 in one zone)"
+                "'{text}' names the zone {named}, but this column's values are in {zone}: \
+                 Strata holds one zone per column (Trino one per value), so the texts of a \
+                 column cast to TIMESTAMP WITH TIME ZONE must name one zone, or none for the \
+                 session's"
             );
         }
         let at = round_fraction(wall, digits)
