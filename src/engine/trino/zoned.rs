@@ -158,16 +158,45 @@ pub(super) fn in_zone(a: &ArrayRef, zone: &str) -> Result<ArrayRef> {
     )?)
 }
 
-/// A text's date and time (nanoseconds exact) and the zone it names.
-fn split(text: &str) -> Option<(NaiveDateTime, Option<&str>)> {
+/// A timestamp text as written: its date and time to the second, its
+/// fraction in picoseconds (Trino reads up to 12 digits), its zone if any.
+struct Written<'a> {
+    at: NaiveDateTime,
+    picos: u64,
+    zone: Option<&'a str>,
+}
+
+impl Written<'_> {
+    /// The wall-clock time rounded to `digits` fraction digits (half up,
+    /// as Trino rounds), nanoseconds exact.
+    fn rounded(&self, digits: u32) -> Option<NaiveDateTime> {
+        let step = 10u64.pow(12 - digits.min(9));
+        let picos = (self.picos + step / 2) / step * step;
+        self.at
+            .checked_add_signed(Duration::nanoseconds((picos / 1000) as i64))
+    }
+}
+
+/// Reads `[+-]yyyy-mm-dd[ hh:mm[:ss[.fffffffffff]]][ zone]`, years past
+/// 9999 and before 1 included, as Trino's timestamp texts.
+fn split(text: &str) -> Option<Written<'_>> {
     let t = text.trim();
-    let date_end = t
+    let (sign, body) = match t.strip_prefix('-') {
+        Some(b) => (-1, b),
+        None => (1, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let date_end = body
         .char_indices()
-        .find(|(i, c)| !(c.is_ascii_digit() || (*c == '-' && *i > 0)))
-        .map_or(t.len(), |(i, _)| i);
-    let date = NaiveDate::parse_from_str(&t[..date_end], "%Y-%m-%d").ok()?;
-    let mut rest = &t[date_end..];
-    let mut time = chrono::NaiveTime::MIN;
+        .find(|(_, c)| !(c.is_ascii_digit() || *c == '-'))
+        .map_or(body.len(), |(i, _)| i);
+    let mut ymd = body[..date_end].split('-');
+    let (y, m, d) = (ymd.next()?, ymd.next()?, ymd.next()?);
+    if ymd.next().is_some() || y.len() < 4 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(sign * y.parse::<i32>().ok()?, m.parse().ok()?, d.parse().ok()?)?;
+    let mut rest = &body[date_end..];
+    let (mut time, mut picos) = (chrono::NaiveTime::MIN, 0);
     if let Some(clock) = rest.strip_prefix([' ', 'T'])
         && clock.starts_with(|c: char| c.is_ascii_digit())
     {
@@ -177,35 +206,30 @@ fn split(text: &str) -> Option<(NaiveDateTime, Option<&str>)> {
             .map_or(clock.len(), |(i, _)| i);
         let (hms, fraction) = clock[..end].split_once('.').unwrap_or((&clock[..end], ""));
         let parts: Vec<u32> = hms.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
-        if fraction.len() > 9 || !fraction.chars().all(|c| c.is_ascii_digit()) {
+        if fraction.len() > 12 || !fraction.chars().all(|c| c.is_ascii_digit()) {
             return None;
         }
-        let nanos = format!("{fraction:0<9}").parse::<u32>().ok()?;
+        picos = format!("{fraction:0<12}").parse::<u64>().ok()?;
         time = match parts[..] {
-            [h, m] => chrono::NaiveTime::from_hms_nano_opt(h, m, 0, nanos)?,
-            [h, m, s] => chrono::NaiveTime::from_hms_nano_opt(h, m, s, nanos)?,
+            [h, m] => chrono::NaiveTime::from_hms_opt(h, m, 0)?,
+            [h, m, s] => chrono::NaiveTime::from_hms_opt(h, m, s)?,
             _ => return None,
         };
         rest = &clock[end..];
     }
     let zone = rest.trim();
-    Some((date.and_time(time), (!zone.is_empty()).then_some(zone)))
+    Some(Written {
+        at: date.and_time(time),
+        picos,
+        zone: (!zone.is_empty()).then_some(zone),
+    })
 }
 
 /// The zone a timestamp text names after its date and time, canonical.
 pub(super) fn zone_of_text(text: &str) -> Option<String> {
     split(text)
-        .and_then(|(_, zone)| zone)
+        .and_then(|w| w.zone)
         .and_then(|z| canonical_zone(z).ok())
-}
-
-/// Rounds a wall-clock time's fraction to `digits` (half up, as Trino).
-fn round_fraction(t: NaiveDateTime, digits: u32) -> Option<NaiveDateTime> {
-    let step = 10i64.pow(9 - digits.min(9));
-    let nanos = i64::from(t.nanosecond());
-    let rounded = (nanos + step / 2) / step * step;
-    t.with_nanosecond(0)?
-        .checked_add_signed(Duration::nanoseconds(rounded))
 }
 
 /// `trino_zoned_text(text, target, digits)`: a text naming a zone (or none,
@@ -224,9 +248,10 @@ pub(super) fn zoned_text(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
             out.push(None);
             continue;
         };
-        let Some((wall, named)) = split(&text) else {
+        let Some(written) = split(&text) else {
             return exec_err!("'{text}' is not a timestamp with time zone");
         };
+        let named = written.zone;
         // A text naming no zone is in the session's, the column's here.
         let named = named.map_or(Ok(zone.to_string()), canonical_zone)?;
         if &named != zone.as_ref() {
@@ -237,9 +262,13 @@ pub(super) fn zoned_text(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
                  session's"
             );
         }
-        let at = round_fraction(wall, digits)
+        let at = written
+            .rounded(digits)
             .and_then(|w| instant_of(&z, w))
             .map(|t| t.and_utc());
+        // Trino packs a zoned instant's milliseconds in 52 bits (about
+        // 71,000 years either side of 1970) and refuses the rest.
+        let at = at.filter(|t| t.timestamp_millis().unsigned_abs() < 1 << 51);
         let value = at.and_then(|t| {
             t.timestamp()
                 .checked_mul(scale)?
@@ -247,7 +276,11 @@ pub(super) fn zoned_text(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
         });
         match value {
             Some(v) => out.push(Some(v)),
-            None => return exec_err!("'{text}' is out of the range of TIMESTAMP({digits})"),
+            None => {
+                return exec_err!(
+                    "'{text}' is out of the range of TIMESTAMP({digits}) WITH TIME ZONE"
+                );
+            }
         }
     }
     let values: ArrayRef = Arc::new(PrimitiveArray::<Int64Type>::from(out));
