@@ -326,7 +326,11 @@ pub fn trino_spelling(sql: &str) -> String {
 /// default: UTC, as Athena's) as DataFusion's setting of the session zone,
 /// which its parser does not take in this spelling.
 fn time_zone_setting(sql: &str) -> Option<String> {
-    let words: Vec<&str> = sql.trim().trim_end_matches(';').split_whitespace().collect();
+    let words: Vec<&str> = sql
+        .trim()
+        .trim_end_matches(';')
+        .split_whitespace()
+        .collect();
     let [set, time, zone, value @ ..] = &words[..] else {
         return None;
     };
@@ -432,9 +436,15 @@ fn literal_precision(sql: &str) -> std::borrow::Cow<'_, str> {
                 // A TIMESTAMP naming a zone is Trino's TIMESTAMP WITH TIME
                 // ZONE, whose type names the zone: a CAST to Strata's type
                 // that carries it, as a typed literal cannot.
-                Some((w, kind)) if kind == "TIMESTAMP" && digits(s) <= 9 && zone_of(s).is_some() => {
+                Some((w, kind))
+                    if kind == "TIMESTAMP" && digits(s) <= 9 && zone_of(s).is_some() =>
+                {
                     let zone = zone_of(s).unwrap_or_default().replace('\'', "''");
-                    zoned.push((*w, i, format!(" AS {ZONED_TIMESTAMP}({}, '{zone}'))", digits(s))));
+                    zoned.push((
+                        *w,
+                        i,
+                        format!(" AS {ZONED_TIMESTAMP}({}, '{zone}'))", digits(s)),
+                    ));
                 }
                 Some((w, kind)) if kind != "DECIMAL" && digits(s) <= 9 => {
                     marks.push((*w, format!("({})", digits(s))));
@@ -493,6 +503,9 @@ fn literal_precision(sql: &str) -> std::borrow::Cow<'_, str> {
             continue;
         }
         if json_open && matches!(t, Token::Whitespace(_)) {
+            continue;
+        }
+        if zoned.iter().any(|(w, s, _)| *w < i && i < *s) {
             continue;
         }
         match decimals.iter().find(|(d, _)| *d == i) {
@@ -931,6 +944,32 @@ mod tests {
             Statement::Repair("gold.daily_sales".into())
         );
         assert_eq!(classify("SELECT 1"), Statement::Sql("SELECT 1".into()));
+    }
+
+    #[test]
+    fn a_timestamp_naming_a_zone_is_typed_with_it() {
+        assert_eq!(
+            trino_spelling("SELECT TIMESTAMP '2020-05-01 12:34:56.12 Asia/Kathmandu' = x"),
+            "SELECT CAST('2020-05-01 12:34:56.12 Asia/Kathmandu' AS \
+             strata_timestamptz(2, 'Asia/Kathmandu')) = x"
+        );
+        assert_eq!(
+            trino_spelling("SELECT TIMESTAMP '2020-05-01 12:34:56' + x"),
+            "SELECT TIMESTAMP(0) '2020-05-01 12:34:56' + x"
+        );
+    }
+
+    #[test]
+    fn set_time_zone_sets_the_session_zone() {
+        assert_eq!(
+            trino_spelling("SET TIME ZONE 'America/Los_Angeles';"),
+            "SET datafusion.execution.time_zone = 'America/Los_Angeles'"
+        );
+        assert_eq!(
+            trino_spelling("set time zone local"),
+            "SET datafusion.execution.time_zone = 'UTC'"
+        );
+        assert_eq!(trino_spelling("SELECT 1"), "SELECT 1");
     }
 
     #[test]

@@ -190,7 +190,11 @@ impl FunctionRewrite for TrinoSemantics {
                 let digits: i64 = field.metadata()[super::types::PRECISION]
                     .parse()
                     .unwrap_or(3);
-                Ok(Transformed::yes(zoned_text(*expr, field.data_type(), digits)))
+                Ok(Transformed::yes(zoned_text(
+                    *expr,
+                    field.data_type(),
+                    digits,
+                )))
             }
             Expr::Cast(Cast { expr, field })
                 if matches!(field.data_type(), DataType::Timestamp(_, None))
@@ -793,7 +797,10 @@ fn is_text(e: &Expr, schema: &DFSchema) -> Result<bool> {
 }
 
 fn is_zoned(e: &Expr, schema: &DFSchema) -> Result<bool> {
-    Ok(matches!(e.get_type(schema)?, DataType::Timestamp(_, Some(_))))
+    Ok(matches!(
+        e.get_type(schema)?,
+        DataType::Timestamp(_, Some(_))
+    ))
 }
 
 /// Whether some of `es` are zoned timestamps and others zoneless ones or
@@ -951,7 +958,10 @@ fn time_precision(e: &Expr, schema: &DFSchema) -> Result<Option<i64>> {
                 Expr::ScalarFunction(f)
                     if matches!(
                         f.name(),
-                        "from_iso8601_timestamp" | "parse_datetime" | "from_unixtime" | "date_parse"
+                        "from_iso8601_timestamp"
+                            | "parse_datetime"
+                            | "from_unixtime"
+                            | "date_parse"
                     ) =>
                 {
                     return Some(3);
@@ -1046,7 +1056,10 @@ pub(super) fn time_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         if digits == 0 {
             out.append_value(format!("{whole}{zone}"));
         } else {
-            out.append_value(format!("{whole}.{}{zone}", &format!("{nanos:09}")[..digits]));
+            out.append_value(format!(
+                "{whole}.{}{zone}",
+                &format!("{nanos:09}")[..digits]
+            ));
         }
     }
     Ok(Arc::new(out.finish()))

@@ -73,7 +73,9 @@ impl TypePlanner for TrinoTypes {
             }
             // A zoned literal's type, which names its zone.
             SqlType::Custom(name, modifiers)
-                if name.to_string().eq_ignore_ascii_case(crate::engine::athena::ZONED_TIMESTAMP) =>
+                if name
+                    .to_string()
+                    .eq_ignore_ascii_case(crate::engine::athena::ZONED_TIMESTAMP) =>
             {
                 let [p, zone] = &modifiers[..] else {
                     return plan_err!("{name} takes a precision and a zone");

@@ -142,8 +142,8 @@ pub(super) fn in_zone(a: &ArrayRef, zone: &str) -> Result<ArrayRef> {
         out.push(match v {
             None => None,
             Some(v) => {
-                let wall = chrono::DateTime::from_timestamp(v.div_euclid(scale), 0)
-                    .map(|d| d.naive_utc());
+                let wall =
+                    chrono::DateTime::from_timestamp(v.div_euclid(scale), 0).map(|d| d.naive_utc());
                 let Some(at) = wall.and_then(|w| instant_of(&z, w)) else {
                     return exec_err!("a timestamp out of range: {v}");
                 };
@@ -194,7 +194,11 @@ fn split(text: &str) -> Option<Written<'_>> {
     if ymd.next().is_some() || y.len() < 4 {
         return None;
     }
-    let date = NaiveDate::from_ymd_opt(sign * y.parse::<i32>().ok()?, m.parse().ok()?, d.parse().ok()?)?;
+    let date = NaiveDate::from_ymd_opt(
+        sign * y.parse::<i32>().ok()?,
+        m.parse().ok()?,
+        d.parse().ok()?,
+    )?;
     let mut rest = &body[date_end..];
     let (mut time, mut picos) = (chrono::NaiveTime::MIN, 0);
     if let Some(clock) = rest.strip_prefix([' ', 'T'])
@@ -205,7 +209,10 @@ fn split(text: &str) -> Option<Written<'_>> {
             .find(|(_, c)| !(c.is_ascii_digit() || *c == ':' || *c == '.'))
             .map_or(clock.len(), |(i, _)| i);
         let (hms, fraction) = clock[..end].split_once('.').unwrap_or((&clock[..end], ""));
-        let parts: Vec<u32> = hms.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+        let parts: Vec<u32> = hms
+            .split(':')
+            .map(|p| p.parse().ok())
+            .collect::<Option<_>>()?;
         if fraction.len() > 12 || !fraction.chars().all(|c| c.is_ascii_digit()) {
             return None;
         }
@@ -254,7 +261,7 @@ pub(super) fn zoned_text(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
         let named = written.zone;
         // A text naming no zone is in the session's, the column's here.
         let named = named.map_or(Ok(zone.to_string()), canonical_zone)?;
-        if &named != zone.as_ref() {
+        if named != zone.as_ref() {
             return exec_err!(
                 "'{text}' names the zone {named}, but this column's values are in {zone}: \
                  Strata holds one zone per column (Trino one per value), so the texts of a \
@@ -438,4 +445,72 @@ pub fn display(a: &ArrayRef, format: &str) -> Result<ArrayRef> {
 /// A typed NULL of `t`, the second argument of [`zoned_text`].
 pub(super) fn typed_null(t: &DataType) -> ScalarValue {
     ScalarValue::try_from(t).unwrap_or(ScalarValue::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wall(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").unwrap()
+    }
+
+    #[test]
+    fn zones_are_named_as_trino_names_them() {
+        assert_eq!(canonical_zone("utc").unwrap(), "UTC");
+        assert_eq!(canonical_zone("+00:00").unwrap(), "UTC");
+        assert_eq!(canonical_zone("Z").unwrap(), "UTC");
+        assert_eq!(canonical_zone("+0545").unwrap(), "+05:45");
+        assert_eq!(canonical_zone("-8").unwrap(), "-08:00");
+        assert_eq!(canonical_zone("asia/kathmandu").unwrap(), "Asia/Kathmandu");
+        assert!(canonical_zone("+15:00").is_err());
+        assert!(canonical_zone("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn texts_round_half_up_from_twelve_digits_and_carry() {
+        let w = split("2020-05-01 12:34:56.555555555555 Asia/Kathmandu").unwrap();
+        assert_eq!(w.zone, Some("Asia/Kathmandu"));
+        assert_eq!(w.rounded(5), Some(wall("2020-05-01 12:34:56.55556")));
+        assert_eq!(w.rounded(9), Some(wall("2020-05-01 12:34:56.555555556")));
+        let w = split("2020-12-31 23:59:59.9999").unwrap();
+        assert_eq!(w.zone, None);
+        assert_eq!(w.rounded(3), Some(wall("2021-01-01 00:00:00")));
+        let w = split("-12001-05-01 12:34 +07:09").unwrap();
+        assert_eq!(w.at.year(), -12001);
+        assert!(split("2020-13-01 00:00:00 UTC").is_none());
+        assert!(split("20-05-01").is_none());
+    }
+
+    #[test]
+    fn wall_clocks_in_gaps_and_overlaps_read_as_trino_reads_them() {
+        let la = tz("America/Los_Angeles").unwrap();
+        // 02:30 does not exist on 2020-03-08: read with the offset before (PST).
+        assert_eq!(
+            instant_of(&la, wall("2020-03-08 02:30:00")),
+            Some(wall("2020-03-08 10:30:00"))
+        );
+        // 01:30 happens twice on 2020-11-01: the earlier (PDT).
+        assert_eq!(
+            instant_of(&la, wall("2020-11-01 01:30:00")),
+            Some(wall("2020-11-01 08:30:00"))
+        );
+    }
+
+    #[test]
+    fn wall_clock_and_zone_round_trip() {
+        let walls: ArrayRef = Arc::new(datafusion::arrow::array::TimestampMicrosecondArray::from(
+            vec![
+                Some(to_micros(wall("2020-05-01 12:34:56.123456"))),
+                None,
+                Some(to_micros(wall("1500-05-10 00:00:00"))),
+            ],
+        ));
+        let zoned = in_zone(&walls, "Asia/Kathmandu").unwrap();
+        let back = local(&zoned).unwrap();
+        assert_eq!(back.as_ref(), walls.as_ref());
+        let offsets = offsets(&zoned).unwrap();
+        assert_eq!(offsets[0], Some(5 * 3600 + 45 * 60));
+        assert_eq!(offsets[1], None);
+    }
 }
