@@ -61,6 +61,19 @@ fn is_nested(e: &Expr, schema: &DFSchema) -> bool {
     )
 }
 
+/// Whether `op` is `=`, `<>`, `<`, `<=`, `>` or `>=`.
+fn compares(op: Operator) -> bool {
+    matches!(
+        op,
+        Operator::Eq
+            | Operator::NotEq
+            | Operator::Lt
+            | Operator::LtEq
+            | Operator::Gt
+            | Operator::GtEq
+    )
+}
+
 fn isnan(e: &Expr) -> Expr {
     datafusion::functions::math::expr_fn::isnan(e.clone())
 }
@@ -78,15 +91,7 @@ impl FunctionRewrite for TrinoSemantics {
     ) -> Result<Transformed<Expr>> {
         match expr {
             Expr::BinaryExpr(BinaryExpr { left, op, right })
-                if matches!(
-                    op,
-                    Operator::Eq
-                        | Operator::NotEq
-                        | Operator::Lt
-                        | Operator::LtEq
-                        | Operator::Gt
-                        | Operator::GtEq
-                ) && (is_float(&left, schema) || is_float(&right, schema)) =>
+                if compares(op) && (is_float(&left, schema) || is_float(&right, schema)) =>
             {
                 let (left, right) = (as_double(left, schema)?, as_double(right, schema)?);
                 let nan = isnan(&left).or(isnan(&right));
@@ -243,17 +248,9 @@ impl FunctionRewrite for TrinoSemantics {
                 ))))
             }
             Expr::BinaryExpr(BinaryExpr { left, op, right })
-                if matches!(
-                    op,
-                    Operator::Eq
-                        | Operator::NotEq
-                        | Operator::Lt
-                        | Operator::LtEq
-                        | Operator::Gt
-                        | Operator::GtEq
-                        | Operator::IsDistinctFrom
-                        | Operator::IsNotDistinctFrom
-                ) && zoned_beside_zoneless(&[&left, &right], schema)? =>
+                if (compares(op)
+                    || matches!(op, Operator::IsDistinctFrom | Operator::IsNotDistinctFrom))
+                    && zoned_beside_zoneless(&[&left, &right], schema)? =>
             {
                 // A TIMESTAMP or DATE beside a zoned one is in the session's
                 // zone (Arrow would read it in the other side's, or in UTC).

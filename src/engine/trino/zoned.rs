@@ -101,6 +101,23 @@ pub(super) fn instant_of(zone: &Tz, local: NaiveDateTime) -> Option<NaiveDateTim
     }
 }
 
+/// Each value of a timestamp array through `f`, as integers of its unit;
+/// a value `f` cannot map is out of range.
+fn map_values(a: &ArrayRef, f: impl Fn(i64) -> Option<i64>) -> Result<ArrayRef> {
+    let values = cast(a, &DataType::Int64)?;
+    let mut out = Vec::with_capacity(values.len());
+    for v in values.as_primitive::<Int64Type>().iter() {
+        out.push(match v {
+            None => None,
+            Some(v) => match f(v) {
+                Some(m) => Some(m),
+                None => return exec_err!("a timestamp out of range: {v}"),
+            },
+        });
+    }
+    Ok(Arc::new(PrimitiveArray::<Int64Type>::from(out)))
+}
+
 /// The wall-clock values of a zoned timestamp array: the same unit,
 /// without a zone. Other arrays come back as they are.
 pub(super) fn local(a: &ArrayRef) -> Result<ArrayRef> {
@@ -108,23 +125,10 @@ pub(super) fn local(a: &ArrayRef) -> Result<ArrayRef> {
         return Ok(a.clone());
     };
     let (unit, zone) = (*unit, tz(zone)?);
-    let values = cast(a, &DataType::Int64)?;
-    let mut out = Vec::with_capacity(values.len());
-    for v in values.as_primitive::<Int64Type>().iter() {
-        out.push(match v {
-            None => None,
-            Some(v) => {
-                let shift = offset_at(&zone, v, unit)
-                    .and_then(|o| o.checked_mul(per_second(unit)))
-                    .and_then(|s| v.checked_add(s));
-                match shift {
-                    Some(l) => Some(l),
-                    None => return exec_err!("a timestamp out of range: {v}"),
-                }
-            }
-        });
-    }
-    let local: ArrayRef = Arc::new(PrimitiveArray::<Int64Type>::from(out));
+    let local = map_values(a, |v| {
+        let shift = offset_at(&zone, v, unit)?.checked_mul(per_second(unit))?;
+        v.checked_add(shift)
+    })?;
     Ok(cast(&local, &DataType::Timestamp(unit, None))?)
 }
 
@@ -136,22 +140,11 @@ pub(super) fn in_zone(a: &ArrayRef, zone: &str) -> Result<ArrayRef> {
     };
     let (unit, z) = (*unit, tz(zone)?);
     let scale = per_second(unit);
-    let values = cast(a, &DataType::Int64)?;
-    let mut out = Vec::with_capacity(values.len());
-    for v in values.as_primitive::<Int64Type>().iter() {
-        out.push(match v {
-            None => None,
-            Some(v) => {
-                let wall =
-                    chrono::DateTime::from_timestamp(v.div_euclid(scale), 0).map(|d| d.naive_utc());
-                let Some(at) = wall.and_then(|w| instant_of(&z, w)) else {
-                    return exec_err!("a timestamp out of range: {v}");
-                };
-                Some(at.and_utc().timestamp() * scale + v.rem_euclid(scale))
-            }
-        });
-    }
-    let instants: ArrayRef = Arc::new(PrimitiveArray::<Int64Type>::from(out));
+    let instants = map_values(a, |v| {
+        let wall = chrono::DateTime::from_timestamp(v.div_euclid(scale), 0)?.naive_utc();
+        let at = instant_of(&z, wall)?.and_utc().timestamp();
+        at.checked_mul(scale)?.checked_add(v.rem_euclid(scale))
+    })?;
     Ok(cast(
         &instants,
         &DataType::Timestamp(unit, Some(zone.into())),
