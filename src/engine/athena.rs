@@ -446,6 +446,17 @@ fn literal_precision(sql: &str) -> std::borrow::Cow<'_, str> {
                         format!(" AS {ZONED_TIMESTAMP}({}, '{zone}'))", digits(s)),
                     ));
                 }
+                // A TIME naming an offset is Trino's TIME WITH TIME ZONE.
+                Some((w, kind))
+                    if kind == "TIME" && digits(s) <= 9 && time_offset_of(s).is_some() =>
+                {
+                    let offset = time_offset_of(s).unwrap_or_default();
+                    zoned.push((
+                        *w,
+                        i,
+                        format!(" AS {ZONED_TIME}({}, '{offset}'))", digits(s)),
+                    ));
+                }
                 Some((w, kind)) if kind != "DECIMAL" && digits(s) <= 9 => {
                     marks.push((*w, format!("({})", digits(s))));
                 }
@@ -548,6 +559,22 @@ fn zone_of(text: &str) -> Option<&str> {
     };
     let zone = rest.trim();
     (!zone.is_empty()).then_some(zone)
+}
+
+/// The SQL type name of a TIME(p) WITH TIME ZONE whose offset is known:
+/// `strata_timetz(p, '+08:35')`, planned by the Trino types.
+pub(crate) const ZONED_TIME: &str = "strata_timetz";
+
+/// The offset a TIME literal's text names after its time (`12:34:56+08:35`,
+/// `12:34 -08`), if any.
+fn time_offset_of(text: &str) -> Option<&str> {
+    let t = text.trim();
+    let end = t
+        .char_indices()
+        .find(|(_, c)| !(c.is_ascii_digit() || *c == ':' || *c == '.'))
+        .map_or(t.len(), |(i, _)| i);
+    let offset = t[end..].trim();
+    (end > 0 && offset.starts_with(['+', '-'])).then_some(offset)
 }
 
 /// The SQL type name of a TIMESTAMP(p) WITH TIME ZONE whose zone is known:

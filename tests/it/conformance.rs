@@ -163,25 +163,19 @@ fn decimal(s: &str) -> String {
     }
 }
 
-/// A timestamp's text as date, time and fraction without trailing zeros,
-/// then its zone if it has one.
+/// A timestamp's or time's text with `T` as a space and its fraction
+/// without trailing zeros (before a zone or offset, if it has one).
 fn instant(s: &str) -> String {
     let s = s.replacen('T', " ", 1);
-    // `2020-05-01 12:34:56.100 Asia/Kathmandu`: the zone after the time.
-    if let Some(at) = s.get(11..).and_then(|t| t.find(' ')).map(|i| i + 11) {
-        return format!("{} {}", instant(&s[..at]), &s[at + 1..]);
-    }
-    match s.split_once('.') {
-        Some((a, f)) => {
-            let f = f.trim_end_matches('0');
-            if f.is_empty() {
-                a.into()
-            } else {
-                format!("{a}.{f}")
-            }
-        }
-        None => s,
-    }
+    let Some(point) = s.find('.') else {
+        return s;
+    };
+    let digits = s[point + 1..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(s.len(), |i| point + 1 + i);
+    let fraction = s[point + 1..digits].trim_end_matches('0');
+    let dot = if fraction.is_empty() { "" } else { "." };
+    format!("{}{dot}{fraction}{}", &s[..point], &s[digits..])
 }
 
 fn equal(want: &Expected, got: &str) -> bool {

@@ -31,6 +31,19 @@ pub(super) enum Part {
 }
 
 impl Part {
+    /// Whether a time of day (with or without its zone) has this field.
+    fn of_time(self) -> bool {
+        matches!(
+            self,
+            Part::Hour
+                | Part::Minute
+                | Part::Second
+                | Part::Millisecond
+                | Part::TimezoneHour
+                | Part::TimezoneMinute
+        )
+    }
+
     /// The zone fields of a zoned timestamp array, for the zone parts.
     fn of_zone(self, a: &ArrayRef) -> Option<Result<Vec<Option<i64>>>> {
         match self {
@@ -90,6 +103,13 @@ impl ScalarUDFImpl for DatePart {
             let parts: datafusion::arrow::array::Int64Array =
                 interval_parts(&a[0], self.part)?.into_iter().collect();
             return output(Arc::new(parts), scalar);
+        }
+        if super::zoned::is_time_zoned(a[0].data_type()) && !self.part.of_time() {
+            return exec_err!(
+                "{}: a TIME WITH TIME ZONE has no {:?}",
+                self.name,
+                self.part
+            );
         }
         if let Some(fields) = self.part.of_zone(&a[0]) {
             let fields: datafusion::arrow::array::Int64Array = fields?.into_iter().collect();
@@ -181,6 +201,16 @@ pub(super) fn date_add(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
             return exec_err!("date_add: units both shorter and longer than a day in one column");
         }
         let zoneless = DataType::Timestamp(*unit, None);
+        if super::zoned::is_time_zoned(a[2].data_type()) {
+            // A TIME WITH TIME ZONE wraps past midnight; a day is not its unit.
+            if kinds.contains(&false) {
+                return exec_err!("date_add: a day or longer is not a unit of TIME WITH TIME ZONE");
+            }
+            let instants = cast(&a[2], &zoneless)?;
+            let added = date_add(&[a[0].clone(), a[1].clone(), instants], &zoneless)?;
+            let added = cast(&cast(&added, &zoneless)?, &DataType::Int64)?;
+            return super::zoned::wrap_day(&cast(&added, a[2].data_type())?);
+        }
         let added = if kinds.contains(&true) {
             let instants = cast(&a[2], &zoneless)?;
             date_add(&[a[0].clone(), a[1].clone(), instants], &zoneless)?
@@ -381,7 +411,15 @@ pub(super) fn diff(u: Unit, a: NaiveDateTime, b: NaiveDateTime) -> i64 {
 }
 
 pub(super) fn date_diff(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let (units, xs, ys) = (texts(&a[0])?, timestamps(&a[1])?, timestamps(&a[2])?);
+    // Zoned values are read on the first's clock, as Trino's chronology of
+    // the first's zone reads both instants.
+    let second = match (a[1].data_type(), a[2].data_type()) {
+        (first @ DataType::Timestamp(_, Some(_)), DataType::Timestamp(_, Some(_))) => {
+            cast(&a[2], first)?
+        }
+        _ => a[2].clone(),
+    };
+    let (units, xs, ys) = (texts(&a[0])?, timestamps(&a[1])?, timestamps(&second)?);
     let mut out = Int64Builder::new();
     for i in 0..xs.len() {
         match (
@@ -681,7 +719,8 @@ pub(super) fn from_unixtime(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
 /// with Trino's numbering (`DOW` is ISO, Monday = 1; `SECOND` whole).
 pub(super) fn date_part(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let fields = texts(&a[0])?;
-    let time = matches!(a[1].data_type(), DataType::Time32(_) | DataType::Time64(_));
+    let time = matches!(a[1].data_type(), DataType::Time32(_) | DataType::Time64(_))
+        || super::zoned::is_time_zoned(a[1].data_type());
     if matches!(
         a[1].data_type(),
         DataType::Interval(_) | DataType::Duration(_)
@@ -709,12 +748,7 @@ pub(super) fn date_part(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         };
         if known.as_ref().is_none_or(|(f, _)| f != field) {
             let part = extract_field(field)?;
-            if time
-                && !matches!(
-                    part,
-                    Part::Hour | Part::Minute | Part::Second | Part::Millisecond
-                )
-            {
+            if time && !part.of_time() {
                 return plan_err!("EXTRACT: a TIME has no {field}");
             }
             known = Some((field.clone(), part));

@@ -141,6 +141,129 @@ impl FunctionRewrite for TrinoSemantics {
                 ))
             }
             Expr::Cast(Cast { expr, field })
+                if field.metadata().contains_key(super::zoned::ZONE_FROM_VALUE)
+                    && super::zoned::is_time_zoned(field.data_type()) =>
+            {
+                // CAST(x AS TIME(p) WITH TIME ZONE): the offset is a TIME
+                // WITH TIME ZONE's own, a literal text's, else the session's
+                // (when it is a fixed offset).
+                let DataType::Timestamp(unit, _) = field.data_type() else {
+                    return plan_err!("a zoned cast to {}", field.data_type());
+                };
+                let digits: i64 = field
+                    .metadata()
+                    .get(super::types::PRECISION)
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(3);
+                let source = expr.get_type(schema)?;
+                let session = || {
+                    super::zoned::time_zone_of(&session_zone(options)).ok_or_else(|| {
+                        DataFusionError::Plan(format!(
+                            "TIME WITH TIME ZONE in the session zone {}: a region's offset \
+                             depends on the date, which a TIME does not have",
+                            session_zone(options)
+                        ))
+                    })
+                };
+                let zone = match (&source, expr.as_ref()) {
+                    (t, _) if super::zoned::is_time_zoned(t) => {
+                        let DataType::Timestamp(_, Some(z)) = t else {
+                            unreachable!("a zoned type")
+                        };
+                        z.to_string()
+                    }
+                    (
+                        _,
+                        Expr::Literal(
+                            ScalarValue::Utf8(Some(t))
+                            | ScalarValue::Utf8View(Some(t))
+                            | ScalarValue::LargeUtf8(Some(t)),
+                            _,
+                        ),
+                    ) => match super::zoned::time_offset_of_text(t) {
+                        Some(o) => o,
+                        None => session()?,
+                    },
+                    (DataType::Timestamp(_, Some(z)), _) => super::zoned::time_zone_of(z)
+                        .ok_or_else(|| {
+                            DataFusionError::Plan(format!(
+                                "CAST to TIME WITH TIME ZONE of a timestamp in {z}: a region's \
+                                 offset changes with the date; at_timezone(x, '+hh:mm') first"
+                            ))
+                        })?,
+                    _ => session()?,
+                };
+                let target = DataType::Timestamp(*unit, Some(zone.as_str().into()));
+                if is_text(&expr, schema)? {
+                    return Ok(Transformed::yes(row_function(
+                        "trino_timetz_text",
+                        |t| Ok(t[1].clone()),
+                        super::zoned::timetz_text,
+                        vec![*expr, lit(super::zoned::typed_null(&target)), lit(digits)],
+                    )));
+                }
+                // A TIME is at the session's offset; a TIMESTAMP first in the
+                // session's zone; a zoned value keeps its instant.
+                let fine = match (&source, unit) {
+                    (
+                        DataType::Timestamp(TimeUnit::Nanosecond, _)
+                        | DataType::Time64(TimeUnit::Nanosecond),
+                        _,
+                    )
+                    | (_, TimeUnit::Nanosecond) => TimeUnit::Nanosecond,
+                    _ => TimeUnit::Microsecond,
+                };
+                let instant = match &source {
+                    DataType::Time32(_) | DataType::Time64(_) => row_function(
+                        "trino_time_at_offset",
+                        |t| Ok(t[1].clone()),
+                        super::zoned::time_at_offset,
+                        vec![
+                            *expr,
+                            lit(super::zoned::typed_null(&DataType::Timestamp(
+                                fine,
+                                Some(zone.as_str().into()),
+                            ))),
+                        ],
+                    ),
+                    DataType::Timestamp(_, None) => Expr::Cast(Cast::new(
+                        Box::new(Expr::Cast(Cast::new(
+                            expr,
+                            DataType::Timestamp(fine, Some(session_zone(options).into())),
+                        ))),
+                        DataType::Timestamp(fine, Some(zone.as_str().into())),
+                    )),
+                    DataType::Timestamp(..) => Expr::Cast(Cast::new(
+                        expr,
+                        DataType::Timestamp(fine, Some(zone.as_str().into())),
+                    )),
+                    other => return plan_err!("CAST of {other} to TIME WITH TIME ZONE"),
+                };
+                Ok(Transformed::yes(Expr::Cast(Cast::new(
+                    Box::new(wrap_day(round_time(instant, digits))),
+                    target,
+                ))))
+            }
+            Expr::Cast(Cast { expr, field })
+                if super::zoned::is_time_zoned(&expr.get_type(schema)?)
+                    && !matches!(
+                        field.data_type(),
+                        DataType::Time32(_)
+                            | DataType::Time64(_)
+                            | DataType::Utf8
+                            | DataType::Utf8View
+                            | DataType::LargeUtf8
+                    )
+                    && !super::zoned::is_time_zoned(field.data_type()) =>
+            {
+                let _ = expr;
+                plan_err!(
+                    "CAST of a TIME WITH TIME ZONE to {}: it needs the session's date, which \
+                     Strata does not fix (Trino takes the query's start)",
+                    field.data_type()
+                )
+            }
+            Expr::Cast(Cast { expr, field })
                 if field.metadata().contains_key(super::zoned::ZONE_FROM_VALUE) =>
             {
                 // CAST(x AS TIMESTAMP(p) WITH TIME ZONE): the zone is a zoned
@@ -195,6 +318,18 @@ impl FunctionRewrite for TrinoSemantics {
                 let digits: i64 = field.metadata()[super::types::PRECISION]
                     .parse()
                     .unwrap_or(3);
+                if super::zoned::is_time_zoned(field.data_type()) {
+                    return Ok(Transformed::yes(row_function(
+                        "trino_timetz_text",
+                        |t| Ok(t[1].clone()),
+                        super::zoned::timetz_text,
+                        vec![
+                            *expr,
+                            lit(super::zoned::typed_null(field.data_type())),
+                            lit(digits),
+                        ],
+                    )));
+                }
                 Ok(Transformed::yes(zoned_text(
                     *expr,
                     field.data_type(),
@@ -604,6 +739,48 @@ impl FunctionRewrite for TrinoSemantics {
                     right: Box::new(checked(*right)),
                 })))
             }
+            Expr::ScalarFunction(f)
+                if DATED.contains(&f.name())
+                    && f.args.iter().any(|a| {
+                        a.get_type(schema)
+                            .is_ok_and(|t| super::zoned::is_time_zoned(&t))
+                    }) =>
+            {
+                plan_err!(
+                    "{} does not take a TIME WITH TIME ZONE, which has no date",
+                    f.name()
+                )
+            }
+            Expr::ScalarFunction(f)
+                if f.name() == "date_trunc"
+                    && f.args.get(1).is_some_and(|a| {
+                        a.get_type(schema)
+                            .is_ok_and(|t| super::zoned::is_time_zoned(&t))
+                    }) =>
+            {
+                // Truncated on the offset's clock, then back in the day.
+                if let Some(Expr::Literal(ScalarValue::Utf8(Some(u)), _)) = f.args.first()
+                    && !["millisecond", "second", "minute", "hour"]
+                        .contains(&u.to_ascii_lowercase().as_str())
+                {
+                    return plan_err!("date_trunc: '{u}' is not a unit of TIME WITH TIME ZONE");
+                }
+                Ok(Transformed::yes(wrap_day(Expr::ScalarFunction(f))))
+            }
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if matches!(op, Operator::Plus | Operator::Minus)
+                    && (super::zoned::is_time_zoned(&left.get_type(schema)?)
+                        || super::zoned::is_time_zoned(&right.get_type(schema)?))
+                    && !(super::zoned::is_time_zoned(&left.get_type(schema)?)
+                        && super::zoned::is_time_zoned(&right.get_type(schema)?)) =>
+            {
+                // A TIME WITH TIME ZONE plus an interval wraps past midnight.
+                Ok(Transformed::yes(wrap_day(Expr::BinaryExpr(BinaryExpr {
+                    left,
+                    op,
+                    right,
+                }))))
+            }
             Expr::ScalarFunction(f) if f.name() == "date_add" && f.args.len() == 3 => {
                 let digits = time_precision(&f.args[2], schema)?;
                 let unit_digits = match f.args[2].get_type(schema)? {
@@ -803,16 +980,43 @@ fn is_zoned(e: &Expr, schema: &DFSchema) -> Result<bool> {
 /// Whether some of `es` are zoned timestamps and others zoneless ones or
 /// dates, which Trino reads in the session's zone.
 fn zoned_beside_zoneless(es: &[&Expr], schema: &DFSchema) -> Result<bool> {
-    let (mut zoned, mut zoneless) = (false, false);
+    let (mut zoned, mut zoneless, mut time_zoned) = (false, false, false);
     for e in es {
         match e.get_type(schema)? {
+            t if super::zoned::is_time_zoned(&t) => time_zoned = true,
             DataType::Timestamp(_, Some(_)) => zoned = true,
             DataType::Timestamp(_, None) | DataType::Date32 | DataType::Date64 => zoneless = true,
             _ => {}
         }
     }
+    if time_zoned && (zoned || zoneless) {
+        return plan_err!(
+            "a TIME WITH TIME ZONE compared with a date or timestamp: Trino refuses it too"
+        );
+    }
     Ok(zoned && zoneless)
 }
+
+/// Trino's date and time functions that a TIME WITH TIME ZONE does not
+/// take (it has no date), where Strata's would read its epoch day.
+const DATED: [&str; 16] = [
+    "to_iso8601",
+    "format_datetime",
+    "date_format",
+    "to_unixtime",
+    "at_timezone",
+    "with_timezone",
+    "last_day_of_month",
+    "date",
+    "to_char",
+    "date_bin",
+    "to_date",
+    "to_timestamp",
+    "to_timestamp_seconds",
+    "to_timestamp_millis",
+    "to_timestamp_micros",
+    "to_timestamp_nanos",
+];
 
 /// A zoneless timestamp or date as the instant it is in the session's zone
 /// (a date at its midnight); other expressions as they are.
@@ -833,6 +1037,16 @@ fn in_session(e: Box<Expr>, schema: &DFSchema, zone: &str) -> Result<Box<Expr>> 
         e,
         DataType::Timestamp(unit, Some(zone.into())),
     ))))
+}
+
+/// A TIME WITH TIME ZONE brought back into the epoch's day.
+fn wrap_day(e: Expr) -> Expr {
+    row_function(
+        "trino_wrap_day",
+        |t| Ok(t[0].clone()),
+        |a, _| super::zoned::wrap_day(&a[0]),
+        vec![e],
+    )
 }
 
 /// `trino_zoned_text(text, target, digits)`: see [`super::zoned::zoned_text`].
@@ -963,14 +1177,19 @@ fn time_precision(e: &Expr, schema: &DFSchema) -> Result<Option<i64>> {
                 {
                     return Some(3);
                 }
-                Expr::ScalarFunction(f) if f.name() == "trino_zoned_text" => {
+                Expr::ScalarFunction(f)
+                    if matches!(f.name(), "trino_zoned_text" | "trino_timetz_text") =>
+                {
                     return match f.args.get(2) {
                         Some(Expr::Literal(ScalarValue::Int64(Some(d)), _)) => Some(*d),
                         _ => None,
                     };
                 }
                 Expr::ScalarFunction(f)
-                    if matches!(f.name(), WALL_CLOCK | "at_timezone" | "with_timezone") =>
+                    if matches!(
+                        f.name(),
+                        WALL_CLOCK | "at_timezone" | "with_timezone" | "trino_wrap_day"
+                    ) =>
                 {
                     e = &f.args[0];
                 }
@@ -996,7 +1215,10 @@ fn time_precision(e: &Expr, schema: &DFSchema) -> Result<Option<i64>> {
 /// VARCHAR writes it, with p fraction digits; a zoned timestamp as its
 /// zone's wall clock, then the zone.
 pub(super) fn time_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    // A TIME WITH TIME ZONE is its time of day, then its offset.
+    let time_zoned = super::zoned::is_time_zoned(a[0].data_type());
     let zone = match a[0].data_type() {
+        DataType::Timestamp(_, Some(z)) if time_zoned => super::zoned::offset_text(z),
         DataType::Timestamp(_, Some(z)) => format!(" {z}"),
         _ => String::new(),
     };
@@ -1008,7 +1230,8 @@ pub(super) fn time_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         .flatten()
         .unwrap_or(6)
         .clamp(0, 9) as usize;
-    let is_time = matches!(a[0].data_type(), DataType::Time64(_) | DataType::Time32(_));
+    let is_time =
+        time_zoned || matches!(a[0].data_type(), DataType::Time64(_) | DataType::Time32(_));
     // Nanoseconds since the epoch (or midnight) hold every unit exactly;
     // the years a nanosecond i64 cannot hold go through microseconds.
     let (values, per_second) = match a[0].data_type() {

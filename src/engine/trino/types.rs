@@ -71,6 +71,47 @@ impl TypePlanner for TrinoTypes {
                     .with_metadata(metadata),
                 )
             }
+            // Trino's TIME WITH TIME ZONE (see [`super::zoned`]): its offset
+            // is the value's, found by the cast that has this field.
+            SqlType::Time(p, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => {
+                let (u, round_to) = unit("TIME WITH TIME ZONE", p.or(Some(3)))?;
+                let mut metadata = std::collections::HashMap::from([(
+                    super::zoned::ZONE_FROM_VALUE.to_string(),
+                    String::new(),
+                )]);
+                if let Some(p) = round_to {
+                    metadata.insert(PRECISION.to_string(), p.to_string());
+                }
+                Arc::new(
+                    datafusion::arrow::datatypes::Field::new(
+                        "",
+                        DataType::Timestamp(u, Some("+0000".into())),
+                        true,
+                    )
+                    .with_metadata(metadata),
+                )
+            }
+            // A zoned TIME literal's type, which names its offset.
+            SqlType::Custom(name, modifiers)
+                if name
+                    .to_string()
+                    .eq_ignore_ascii_case(crate::engine::athena::ZONED_TIME) =>
+            {
+                let [p, zone] = &modifiers[..] else {
+                    return plan_err!("{name} takes a precision and an offset");
+                };
+                let p: u64 = p
+                    .parse()
+                    .map_err(|_| DataFusionError::Plan(format!("{name}: precision {p}")))?;
+                let (u, round_to) = unit("TIME WITH TIME ZONE", Some(p))?;
+                let Some(zone) = super::zoned::time_zone_of(&super::zoned::canonical_zone(zone)?)
+                else {
+                    return plan_err!(
+                        "TIME WITH TIME ZONE at {zone}: an offset (+hh:mm) is needed"
+                    );
+                };
+                field(DataType::Timestamp(u, Some(zone.into())), round_to)
+            }
             // A zoned literal's type, which names its zone.
             SqlType::Custom(name, modifiers)
                 if name

@@ -10,6 +10,12 @@
 //!
 //! Fields (`hour`, `day`, `EXTRACT`...), casts to DATE, TIME and TIMESTAMP,
 //! and the text of a value are read on the zone's wall clock, as Trino's.
+//!
+//! TIME WITH TIME ZONE is a zoned timestamp too, whose zone is a fixed
+//! offset written `+hhmm` (a TIMESTAMP WITH TIME ZONE's offsets are written
+//! `+hh:mm`), and whose value is its UTC time of day on the epoch's day,
+//! always in [0, 24h): so values of any offsets compare as Trino compares
+//! them, normalised to UTC, and the wall clock's fields are the offset's.
 
 use chrono::{LocalResult, Offset, TimeZone};
 use datafusion::arrow::array::PrimitiveArray;
@@ -60,6 +66,131 @@ pub(super) fn canonical_zone(name: &str) -> Result<String> {
         Some(z) => Ok(z.name().to_string()),
         None => plan_err!("'{name}' is not a time zone Strata knows"),
     }
+}
+
+/// Whether a zoned timestamp type is Trino's TIME WITH TIME ZONE: its zone
+/// an offset written `+hhmm`.
+pub(super) fn is_time_zoned(t: &DataType) -> bool {
+    matches!(t, DataType::Timestamp(_, Some(z))
+        if z.len() == 5 && z.starts_with(['+', '-']) && z[1..].bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The zone of a TIME WITH TIME ZONE at a canonical offset (`+08:35`, or
+/// `UTC`): `+0835`, `+0000`. A region has no fixed offset, so it has none.
+pub(super) fn time_zone_of(canonical: &str) -> Option<String> {
+    if canonical == SESSION_ZONE {
+        return Some("+0000".into());
+    }
+    let (sign, rest) = canonical.split_at_checked(1)?;
+    let (h, m) = rest.split_once(':')?;
+    (["+", "-"].contains(&sign) && h.len() == 2 && m.len() == 2).then(|| format!("{sign}{h}{m}"))
+}
+
+/// A TIME WITH TIME ZONE's offset as Trino writes it: `+08:35`.
+pub(super) fn offset_text(time_zone: &str) -> String {
+    format!("{}:{}", &time_zone[..3], &time_zone[3..])
+}
+
+/// TIME WITH TIME ZONE values brought back into the epoch's day (after
+/// arithmetic or rounding moved them past midnight), as Trino wraps them.
+pub(super) fn wrap_day(a: &ArrayRef) -> Result<ArrayRef> {
+    let DataType::Timestamp(unit, _) = a.data_type() else {
+        return Ok(a.clone());
+    };
+    let day = 86_400 * per_second(*unit);
+    let wrapped = map_values(a, |v| Some(v.rem_euclid(day)))?;
+    Ok(cast(&wrapped, a.data_type())?)
+}
+
+/// `trino_timetz_text(text, target, digits)`: a text `hh:mm[:ss[.f]][ ]±hh:mm`
+/// as Trino reads a TIME WITH TIME ZONE, to `target`'s type; a text naming
+/// no offset is at the target's, and one naming another fails.
+pub(super) fn timetz_text(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    let DataType::Timestamp(unit, Some(zone)) = ret else {
+        return exec_err!("trino_timetz_text to {ret}");
+    };
+    let digits = integers(&a[2])?.first().copied().flatten().unwrap_or(3) as u32;
+    let scale = per_second(*unit);
+    let offset = offset_text(zone);
+    let mut out = Vec::with_capacity(a[0].len());
+    for text in texts(&a[0])? {
+        let Some(text) = text else {
+            out.push(None);
+            continue;
+        };
+        let written = text
+            .trim()
+            .find(['+', '-'])
+            .map_or((text.trim(), None), |at| {
+                let t = text.trim();
+                (t[..at].trim_end(), Some(t[at..].trim()))
+            });
+        let named = match written.1 {
+            Some(o) => canonical_zone(o).ok().and_then(|c| time_zone_of(&c)),
+            None => Some(zone.to_string()),
+        };
+        let on_epoch = format!("1970-01-01 {}", written.0);
+        let parsed = split(&on_epoch);
+        let (Some(named), Some(parsed)) = (named, parsed) else {
+            return exec_err!("'{text}' is not a time with time zone");
+        };
+        if named != zone.as_ref() {
+            return exec_err!(
+                "'{text}' is at the offset {}, but this column's values are at {offset}: \
+                 Strata holds one offset per column",
+                offset_text(&named)
+            );
+        }
+        let Some(wall) = parsed.rounded(digits) else {
+            return exec_err!("'{text}' is not a time with time zone");
+        };
+        // Rounding may carry into the next day; the offset may cross one.
+        let utc = (wall.and_utc().timestamp() - offset_seconds(zone)) * scale
+            + i64::from(wall.nanosecond()) / (1_000_000_000 / scale);
+        out.push(Some(utc.rem_euclid(86_400 * scale)));
+    }
+    let values: ArrayRef = Arc::new(PrimitiveArray::<Int64Type>::from(out));
+    Ok(cast(&values, ret)?)
+}
+
+/// The TIME WITH TIME ZONE zone a time text names (`12:34+08:35`).
+pub(super) fn time_offset_of_text(text: &str) -> Option<String> {
+    let t = text.trim();
+    let at = t.find(['+', '-'])?;
+    canonical_zone(t[at..].trim())
+        .ok()
+        .and_then(|c| time_zone_of(&c))
+}
+
+/// `trino_time_at_offset(time, target)`: a TIME at `target`'s offset.
+pub(super) fn time_at_offset(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    let DataType::Timestamp(unit, Some(zone)) = ret else {
+        return exec_err!("trino_time_at_offset to {ret}");
+    };
+    let scale = per_second(*unit);
+    let since_midnight = cast(
+        &cast(
+            &a[0],
+            &DataType::Time64(match unit {
+                TimeUnit::Nanosecond => TimeUnit::Nanosecond,
+                _ => TimeUnit::Microsecond,
+            }),
+        )?,
+        &DataType::Int64,
+    )?;
+    let offset = offset_seconds(zone) * scale;
+    let utc = map_values(&since_midnight, |v| {
+        Some((v - offset).rem_euclid(86_400 * scale))
+    })?;
+    Ok(cast(&utc, ret)?)
+}
+
+/// The seconds east of UTC of a TIME WITH TIME ZONE's zone (`+0835`).
+fn offset_seconds(time_zone: &str) -> i64 {
+    let sign = if time_zone.starts_with('-') { -1 } else { 1 };
+    let h: i64 = time_zone[1..3].parse().unwrap_or(0);
+    let m: i64 = time_zone[3..5].parse().unwrap_or(0);
+    sign * (h * 3600 + m * 60)
 }
 
 fn tz(zone: &str) -> Result<Tz> {
@@ -420,6 +551,15 @@ pub fn display(a: &ArrayRef, format: &str) -> Result<ArrayRef> {
     let DataType::Timestamp(_, Some(zone)) = a.data_type() else {
         return Ok(a.clone());
     };
+    // A TIME WITH TIME ZONE: the time of day, then the offset (`12:34:56+08:35`).
+    let (format, zone) = if is_time_zoned(a.data_type()) {
+        (
+            format.rsplit_once(' ').map_or(format, |(_, time)| time),
+            offset_text(zone),
+        )
+    } else {
+        (format, format!(" {zone}"))
+    };
     let wall = local(a)?;
     let options = datafusion::arrow::util::display::FormatOptions::default()
         .with_timestamp_format(Some(format));
@@ -429,7 +569,7 @@ pub fn display(a: &ArrayRef, format: &str) -> Result<ArrayRef> {
         if wall.is_null(i) {
             out.append_null();
         } else {
-            out.append_value(format!("{} {zone}", f.value(i)));
+            out.append_value(format!("{}{zone}", f.value(i)));
         }
     }
     Ok(Arc::new(out.finish()))
