@@ -256,10 +256,23 @@ impl FunctionRewrite for TrinoSemantics {
                     )
                     && !super::zoned::is_time_zoned(field.data_type()) =>
             {
-                let _ = expr;
+                // `t AT TIME ZONE '+hh:mm'`: the same UTC time at that offset.
+                if let DataType::Timestamp(_, Some(zone)) = field.data_type()
+                    && field.metadata().is_empty()
+                    && let Some(offset) = super::zoned::canonical_zone(zone)
+                        .ok()
+                        .and_then(|z| super::zoned::time_zone_of(&z))
+                    && let DataType::Timestamp(unit, _) = expr.get_type(schema)?
+                {
+                    return Ok(Transformed::yes(Expr::Cast(Cast::new(
+                        expr,
+                        DataType::Timestamp(unit, Some(offset.into())),
+                    ))));
+                }
                 plan_err!(
                     "CAST of a TIME WITH TIME ZONE to {}: it needs the session's date, which \
-                     Strata does not fix (Trino takes the query's start)",
+                     Strata does not fix (Trino takes the query's start), or an offset \
+                     (+hh:mm) for AT TIME ZONE",
                     field.data_type()
                 )
             }

@@ -213,6 +213,9 @@ pub(super) fn trino_name(t: &DataType) -> String {
         Binary | LargeBinary | BinaryView => "varbinary".into(),
         Date32 | Date64 => "date".into(),
         Timestamp(u, None) => format!("timestamp({})", precision(u)),
+        t @ Timestamp(u, Some(_)) if super::zoned::is_time_zoned(t) => {
+            format!("time({}) with time zone", precision(u))
+        }
         Timestamp(u, Some(_)) => format!("timestamp({}) with time zone", precision(u)),
         Time32(u) | Time64(u) => format!("time({})", precision(u)),
         Interval(datafusion::arrow::datatypes::IntervalUnit::YearMonth) => {

@@ -631,6 +631,40 @@ mod tests {
     }
 
     #[test]
+    fn a_time_with_time_zone_is_its_utc_time_of_day() {
+        assert_eq!(time_zone_of("+08:35").as_deref(), Some("+0835"));
+        assert_eq!(time_zone_of("UTC").as_deref(), Some("+0000"));
+        assert_eq!(time_zone_of("Asia/Kathmandu"), None);
+        let time_zoned = DataType::Timestamp(TimeUnit::Microsecond, Some("+0835".into()));
+        assert!(is_time_zoned(&time_zoned));
+        assert!(!is_time_zoned(&DataType::Timestamp(
+            TimeUnit::Microsecond,
+            Some("+08:35".into())
+        )));
+        let texts: ArrayRef = Arc::new(datafusion::arrow::array::StringArray::from(vec![
+            Some("01:00:00+05:00"),
+            Some("23:59:59.9999 +05:00"),
+            None,
+        ]));
+        let target = DataType::Timestamp(TimeUnit::Microsecond, Some("+0500".into()));
+        let digits: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(vec![3]));
+        let typed = new_null(&target);
+        let values = timetz_text(&[texts, typed, digits], &target).unwrap();
+        let micros = integers(&cast(&values, &DataType::Int64).unwrap()).unwrap();
+        // 01:00 at +05:00 is 20:00 UTC; 23:59:59.9999 rounds to midnight, 19:00 UTC.
+        assert_eq!(
+            micros,
+            vec![Some(20 * 3600 * MICROS), Some(19 * 3600 * MICROS), None]
+        );
+        let shown = display(&values, "%Y-%m-%d %H:%M:%S%.f").unwrap();
+        assert_eq!(shown.as_string::<i32>().value(0), "01:00:00+05:00");
+    }
+
+    fn new_null(t: &DataType) -> ArrayRef {
+        datafusion::arrow::array::new_null_array(t, 1)
+    }
+
+    #[test]
     fn wall_clock_and_zone_round_trip() {
         let walls: ArrayRef = Arc::new(datafusion::arrow::array::TimestampMicrosecondArray::from(
             vec![
