@@ -150,11 +150,7 @@ impl FunctionRewrite for TrinoSemantics {
                 let DataType::Timestamp(unit, _) = field.data_type() else {
                     return plan_err!("a zoned cast to {}", field.data_type());
                 };
-                let digits: i64 = field
-                    .metadata()
-                    .get(super::types::PRECISION)
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(3);
+                let digits = declared_digits(&field);
                 let source = expr.get_type(schema)?;
                 let session = || {
                     super::zoned::time_zone_of(&session_zone(options)).ok_or_else(|| {
@@ -172,18 +168,12 @@ impl FunctionRewrite for TrinoSemantics {
                         };
                         z.to_string()
                     }
-                    (
-                        _,
-                        Expr::Literal(
-                            ScalarValue::Utf8(Some(t))
-                            | ScalarValue::Utf8View(Some(t))
-                            | ScalarValue::LargeUtf8(Some(t)),
-                            _,
-                        ),
-                    ) => match super::zoned::time_offset_of_text(t) {
-                        Some(o) => o,
-                        None => session()?,
-                    },
+                    (_, e) if literal_text(e).is_some() => {
+                        match literal_text(e).and_then(super::zoned::time_offset_of_text) {
+                            Some(o) => o,
+                            None => session()?,
+                        }
+                    }
                     (DataType::Timestamp(_, Some(z)), _) => super::zoned::time_zone_of(z)
                         .ok_or_else(|| {
                             DataFusionError::Plan(format!(
@@ -284,22 +274,12 @@ impl FunctionRewrite for TrinoSemantics {
                 let DataType::Timestamp(unit, _) = field.data_type() else {
                     return plan_err!("a zoned cast to {}", field.data_type());
                 };
-                let digits: i64 = field
-                    .metadata()
-                    .get(super::types::PRECISION)
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(3);
+                let digits = declared_digits(&field);
                 let zone = match (expr.get_type(schema)?, expr.as_ref()) {
                     (DataType::Timestamp(_, Some(z)), _) => z.to_string(),
-                    (
-                        _,
-                        Expr::Literal(
-                            ScalarValue::Utf8(Some(t))
-                            | ScalarValue::Utf8View(Some(t))
-                            | ScalarValue::LargeUtf8(Some(t)),
-                            _,
-                        ),
-                    ) => super::zoned::zone_of_text(t).unwrap_or_else(|| session_zone(options)),
+                    (_, e) if literal_text(e).is_some() => literal_text(e)
+                        .and_then(super::zoned::zone_of_text)
+                        .unwrap_or_else(|| session_zone(options)),
                     _ => session_zone(options),
                 };
                 let target = DataType::Timestamp(*unit, Some(zone.into()));
@@ -1050,6 +1030,29 @@ fn in_session(e: Box<Expr>, schema: &DFSchema, zone: &str) -> Result<Box<Expr>> 
         e,
         DataType::Timestamp(unit, Some(zone.into())),
     ))))
+}
+
+/// The fraction digits a cast's field declares (Trino's default, 3, for a
+/// zoned type without them).
+fn declared_digits(field: &datafusion::arrow::datatypes::FieldRef) -> i64 {
+    field
+        .metadata()
+        .get(super::types::PRECISION)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3)
+}
+
+/// The text of a text literal.
+fn literal_text(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Literal(
+            ScalarValue::Utf8(Some(t))
+            | ScalarValue::Utf8View(Some(t))
+            | ScalarValue::LargeUtf8(Some(t)),
+            _,
+        ) => Some(t),
+        _ => None,
+    }
 }
 
 /// A TIME WITH TIME ZONE brought back into the epoch's day.

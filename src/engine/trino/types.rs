@@ -44,6 +44,48 @@ fn field(data_type: DataType, round_to: Option<u64>) -> FieldRef {
     })
 }
 
+/// The field of a CAST to a zoned type whose zone the value gives: the
+/// precision (Trino's default 3) and a stand-in zone, marked for
+/// [`super::semantics`].
+fn zone_from_value(kind: &str, p: Option<u64>, stand_in: &str) -> Result<FieldRef> {
+    let (u, round_to) = unit(kind, p.or(Some(3)))?;
+    let mut metadata = std::collections::HashMap::from([(
+        super::zoned::ZONE_FROM_VALUE.to_string(),
+        String::new(),
+    )]);
+    if let Some(p) = round_to {
+        metadata.insert(PRECISION.to_string(), p.to_string());
+    }
+    Ok(Arc::new(
+        datafusion::arrow::datatypes::Field::new(
+            "",
+            DataType::Timestamp(u, Some(stand_in.into())),
+            true,
+        )
+        .with_metadata(metadata),
+    ))
+}
+
+/// The field of a zoned literal's type, `name(p, 'zone')`, its zone as
+/// `zone` makes it.
+fn named_zone(
+    kind: &str,
+    modifiers: &[String],
+    zone: impl Fn(&str) -> Result<String>,
+) -> Result<FieldRef> {
+    let [p, z] = modifiers else {
+        return plan_err!("{kind}: a precision and a zone are needed");
+    };
+    let p: u64 = p
+        .parse()
+        .map_err(|_| DataFusionError::Plan(format!("{kind}: precision {p}")))?;
+    let (u, round_to) = unit(kind, Some(p))?;
+    Ok(field(
+        DataType::Timestamp(u, Some(zone(z)?.into())),
+        round_to,
+    ))
+}
+
 impl TypePlanner for TrinoTypes {
     fn plan_type_field(&self, sql_type: &SqlType) -> Result<Option<FieldRef>> {
         Ok(Some(match sql_type {
@@ -54,79 +96,37 @@ impl TypePlanner for TrinoTypes {
             // The zone is the value's (see [`super::zoned`]): the cast that
             // has this field finds it; until then UTC stands in.
             SqlType::Timestamp(p, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => {
-                let (u, round_to) = unit("TIMESTAMP WITH TIME ZONE", p.or(Some(3)))?;
-                let mut metadata = std::collections::HashMap::from([(
-                    super::zoned::ZONE_FROM_VALUE.to_string(),
-                    String::new(),
-                )]);
-                if let Some(p) = round_to {
-                    metadata.insert(PRECISION.to_string(), p.to_string());
-                }
-                Arc::new(
-                    datafusion::arrow::datatypes::Field::new(
-                        "",
-                        DataType::Timestamp(u, Some(super::zoned::SESSION_ZONE.into())),
-                        true,
-                    )
-                    .with_metadata(metadata),
-                )
+                zone_from_value("TIMESTAMP WITH TIME ZONE", *p, super::zoned::SESSION_ZONE)?
             }
             // Trino's TIME WITH TIME ZONE (see [`super::zoned`]): its offset
             // is the value's, found by the cast that has this field.
             SqlType::Time(p, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => {
-                let (u, round_to) = unit("TIME WITH TIME ZONE", p.or(Some(3)))?;
-                let mut metadata = std::collections::HashMap::from([(
-                    super::zoned::ZONE_FROM_VALUE.to_string(),
-                    String::new(),
-                )]);
-                if let Some(p) = round_to {
-                    metadata.insert(PRECISION.to_string(), p.to_string());
-                }
-                Arc::new(
-                    datafusion::arrow::datatypes::Field::new(
-                        "",
-                        DataType::Timestamp(u, Some("+0000".into())),
-                        true,
-                    )
-                    .with_metadata(metadata),
-                )
+                zone_from_value("TIME WITH TIME ZONE", *p, "+0000")?
             }
-            // A zoned TIME literal's type, which names its offset.
+            // Zoned literals' types, which name their zone or offset.
             SqlType::Custom(name, modifiers)
                 if name
                     .to_string()
                     .eq_ignore_ascii_case(crate::engine::athena::ZONED_TIME) =>
             {
-                let [p, zone] = &modifiers[..] else {
-                    return plan_err!("{name} takes a precision and an offset");
-                };
-                let p: u64 = p
-                    .parse()
-                    .map_err(|_| DataFusionError::Plan(format!("{name}: precision {p}")))?;
-                let (u, round_to) = unit("TIME WITH TIME ZONE", Some(p))?;
-                let Some(zone) = super::zoned::time_zone_of(&super::zoned::canonical_zone(zone)?)
-                else {
-                    return plan_err!(
-                        "TIME WITH TIME ZONE at {zone}: an offset (+hh:mm) is needed"
-                    );
-                };
-                field(DataType::Timestamp(u, Some(zone.into())), round_to)
+                named_zone("TIME WITH TIME ZONE", modifiers, |z| {
+                    super::zoned::time_zone_of(&super::zoned::canonical_zone(z)?).ok_or_else(|| {
+                        DataFusionError::Plan(format!(
+                            "TIME WITH TIME ZONE at {z}: an offset (+hh:mm) is needed"
+                        ))
+                    })
+                })?
             }
-            // A zoned literal's type, which names its zone.
             SqlType::Custom(name, modifiers)
                 if name
                     .to_string()
                     .eq_ignore_ascii_case(crate::engine::athena::ZONED_TIMESTAMP) =>
             {
-                let [p, zone] = &modifiers[..] else {
-                    return plan_err!("{name} takes a precision and a zone");
-                };
-                let p: u64 = p
-                    .parse()
-                    .map_err(|_| DataFusionError::Plan(format!("{name}: precision {p}")))?;
-                let (u, round_to) = unit("TIMESTAMP WITH TIME ZONE", Some(p))?;
-                let zone = super::zoned::canonical_zone(zone)?;
-                field(DataType::Timestamp(u, Some(zone.into())), round_to)
+                named_zone(
+                    "TIMESTAMP WITH TIME ZONE",
+                    modifiers,
+                    super::zoned::canonical_zone,
+                )?
             }
             SqlType::Time(p, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone) => {
                 let (u, round_to) = unit("TIME", *p)?;
