@@ -319,6 +319,7 @@ pub fn trino_spelling(sql: &str) -> String {
     }
     let sql = values_in_parentheses(sql);
     let sql = array_types(&sql);
+    let sql = long_fractions_cast(&sql);
     literal_precision(&sql).into_owned()
 }
 
@@ -580,6 +581,82 @@ fn time_offset_of(text: &str) -> Option<&str> {
 /// The SQL type name of a TIMESTAMP(p) WITH TIME ZONE whose zone is known:
 /// `strata_timestamptz(p, 'zone')`, planned by the Trino types.
 pub(crate) const ZONED_TIMESTAMP: &str = "strata_timestamptz";
+
+/// `CAST(TIMESTAMP '...56.111111111111' AS TIMESTAMP(3))`: a literal with
+/// more fraction digits than Strata's nanoseconds hold, cast at once to a
+/// precision they do hold, is the cast of its text, which is read to its
+/// last digit and rounded once, as Trino rounds the literal. A TIMESTAMP
+/// literal so cast to a TIMESTAMP, a TIME one to a TIME; any other is left
+/// to be refused.
+fn long_fractions_cast(sql: &str) -> std::borrow::Cow<'_, str> {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    if !sql.contains('.') {
+        return sql.into();
+    }
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return sql.into();
+    };
+    // The tokens that are not whitespace, with their index.
+    let solid: Vec<(usize, &Token)> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+    let mut dropped = vec![];
+    for at in solid.windows(9) {
+        let [
+            (_, cast),
+            (_, open),
+            (kind_at, kind),
+            (_, Token::SingleQuotedString(text)),
+            (_, as_),
+            (_, target),
+            (_, open2),
+            (_, Token::Number(p, _)),
+            (_, close),
+        ] = at
+        else {
+            continue;
+        };
+        let fraction = text.split_once('.').map_or(0, |(_, f)| {
+            f.chars().take_while(char::is_ascii_digit).count()
+        });
+        let same_kind = ["TIMESTAMP", "TIME"]
+            .iter()
+            .any(|k| word(kind, k) && word(target, k));
+        if word(cast, "CAST")
+            && matches!(open, Token::LParen)
+            && word(as_, "AS")
+            && matches!(open2, Token::LParen)
+            && matches!(close, Token::RParen)
+            && same_kind
+            && fraction > 9
+            && p.parse::<u32>().is_ok_and(|p| p <= 9)
+        {
+            dropped.push(*kind_at);
+        }
+    }
+    if dropped.is_empty() {
+        return sql.into();
+    }
+    // The type word goes, and the space after it.
+    let mut out = String::with_capacity(sql.len());
+    let mut after_dropped = false;
+    for (i, t) in tokens.iter().enumerate() {
+        if dropped.contains(&i) {
+            after_dropped = true;
+            continue;
+        }
+        if after_dropped && matches!(t, Token::Whitespace(_)) {
+            continue;
+        }
+        after_dropped = false;
+        out.push_str(&t.to_string());
+    }
+    out.into()
+}
 
 /// `(p,s)` of a decimal literal's text, as Trino types it: `s` its fraction
 /// digits, `p` all its digits (at least `s`, at least 1).
@@ -984,6 +1061,19 @@ mod tests {
             trino_spelling("SELECT TIMESTAMP '2020-05-01 12:34:56' + x"),
             "SELECT TIMESTAMP(0) '2020-05-01 12:34:56' + x"
         );
+    }
+
+    #[test]
+    fn a_literal_past_nanoseconds_cast_to_fewer_digits_is_its_text() {
+        assert_eq!(
+            trino_spelling(
+                "SELECT CAST(TIMESTAMP '2020-05-01 12:34:56.111111111111' AS TIMESTAMP(3))"
+            ),
+            "SELECT CAST('2020-05-01 12:34:56.111111111111' AS TIMESTAMP(3))"
+        );
+        // To 12 digits, or a TIME from a TIMESTAMP: left to be refused.
+        let kept = "SELECT CAST(TIMESTAMP '2020-05-01 12:34:56.111111111111' AS TIME(3))";
+        assert_eq!(trino_spelling(kept), kept);
     }
 
     #[test]

@@ -378,9 +378,14 @@ fn processes_that_take_over_a_stale_lock_at_once_never_both_hold_it() {
         .skip(1)
         .map(|l| {
             let (t, d) = l.rsplit_once(',').unwrap();
-            let start = chrono::DateTime::parse_from_rfc3339(t)
-                .unwrap()
-                .timestamp_micros() as f64
+            // Trino's text of a UTC timestamp: `2026-12-06 14:12:13.123456 UTC`.
+            let start = chrono::NaiveDateTime::parse_from_str(
+                t.strip_suffix(" UTC").unwrap_or(t),
+                "%Y-%m-%d %H:%M:%S%.f",
+            )
+            .unwrap()
+            .and_utc()
+            .timestamp_micros() as f64
                 / 1e6;
             (start, start + d.parse::<f64>().unwrap())
         })
