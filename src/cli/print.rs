@@ -155,8 +155,40 @@ pub fn rows_of(batch: &RecordBatch, null: &str) -> Result<Vec<Vec<String>>> {
         .collect())
 }
 
+/// `batch` with its TIME WITH TIME ZONE columns as text: Arrow holds them as
+/// timestamps on the epoch's day, which the CSV and JSON writers would print.
+fn times_of_day_as_text(batch: &RecordBatch) -> Result<RecordBatch> {
+    let columns = batch
+        .columns()
+        .iter()
+        .map(crate::engine::trino::time_zoned_as_text)
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    if columns
+        .iter()
+        .zip(batch.columns())
+        .all(|(a, b)| a.data_type() == b.data_type())
+    {
+        return Ok(batch.clone());
+    }
+    let fields: Vec<_> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(&columns)
+        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+        .collect();
+    Ok(RecordBatch::try_new(
+        std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+        columns,
+    )?)
+}
+
 /// Renders batches in `format`.
 pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
+    let batches = &batches
+        .iter()
+        .map(times_of_day_as_text)
+        .collect::<Result<Vec<_>>>()?;
     match format {
         OutputFormat::Table => table(batches),
         OutputFormat::Csv => {

@@ -51,7 +51,7 @@ pub use types::TrinoTypes;
 use types::type_of;
 use units::*;
 use url::*;
-pub use zoned::display as zoned_display;
+pub use zoned::{display as zoned_display, time_zoned_as_text};
 
 const MICROS: i64 = 1_000_000;
 const EPOCH_DAYS_FROM_CE: i32 = 719_163;
@@ -636,6 +636,8 @@ pub fn register(ctx: &SessionContext) {
                 inner: function,
                 key: JSON,
             }));
+        } else if matches!(name, "date_part" | "datepart") {
+            ctx.register_udf(ScalarUDF::from(FastDatePart { inner: function }));
         } else {
             ctx.register_udf(ScalarUDF::from(function));
         }

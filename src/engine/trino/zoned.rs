@@ -575,6 +575,16 @@ pub fn display(a: &ArrayRef, format: &str) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
+/// A TIME WITH TIME ZONE column as its text (`12:34:56+08:35`), for the
+/// writers that would print its epoch day; any other column as it is.
+pub fn time_zoned_as_text(a: &ArrayRef) -> Result<ArrayRef> {
+    if is_time_zoned(a.data_type()) {
+        display(a, "%H:%M:%S%.f")
+    } else {
+        Ok(a.clone())
+    }
+}
+
 /// A typed NULL of `t`, the second argument of [`zoned_text`].
 pub(super) fn typed_null(t: &DataType) -> ScalarValue {
     ScalarValue::try_from(t).unwrap_or(ScalarValue::Null)
