@@ -247,26 +247,23 @@ fn java_whitespace(c: char) -> bool {
 }
 
 fn trim_with(a: &[ArrayRef], left: bool, right: bool) -> Result<ArrayRef> {
-    let strings = texts(&a[0])?;
-    let sets = match a.get(1) {
-        Some(chars) => texts(chars)?,
-        None => vec![None; strings.len()],
-    };
-    let mut out = StringBuilder::new();
-    for (s, set) in strings.into_iter().zip(sets) {
-        let Some(s) = s else {
-            out.append_null();
-            continue;
-        };
-        if a.len() > 1 && set.is_none() {
+    // Slices of the input, no string per row: the pipeline trims every sale.
+    let strings = cast(&a[0], &DataType::Utf8)?;
+    let strings = strings.as_string::<i32>();
+    let sets = a.get(1).map(|c| cast(c, &DataType::Utf8)).transpose()?;
+    let sets = sets.as_ref().map(|s| s.as_string::<i32>());
+    let mut out = StringBuilder::with_capacity(strings.len(), strings.value_data().len());
+    for i in 0..strings.len() {
+        if strings.is_null(i) || sets.is_some_and(|s| s.is_null(i)) {
             out.append_null();
             continue;
         }
-        let strip = |c: char| match &set {
+        let set = sets.map(|s| s.value(i));
+        let strip = |c: char| match set {
             Some(set) => set.contains(c),
             None => java_whitespace(c),
         };
-        let mut t = s.as_str();
+        let mut t = strings.value(i);
         if left {
             t = t.trim_start_matches(strip);
         }
