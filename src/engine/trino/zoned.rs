@@ -218,7 +218,7 @@ fn offset_at(zone: &Tz, value: i64, unit: TimeUnit) -> Option<i64> {
 
 /// The instant of a wall-clock time in `zone`: the earlier of two in a
 /// repeated hour, the time moved past a skipped hour (as Trino's).
-pub(super) fn instant_of(zone: &Tz, local: NaiveDateTime) -> Option<NaiveDateTime> {
+fn instant_of(zone: &Tz, local: NaiveDateTime) -> Option<NaiveDateTime> {
     match zone.from_local_datetime(&local) {
         LocalResult::Single(t) => Some(t.naive_utc()),
         LocalResult::Ambiguous(a, b) => Some(a.naive_utc().min(b.naive_utc())),
