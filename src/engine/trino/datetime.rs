@@ -95,6 +95,11 @@ impl ScalarUDFImpl for DatePart {
         Ok(DataType::Int64)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if let [ColumnarValue::Array(values)] = &args.args[..]
+            && let Some(parts) = by_kernel(values, self.part)
+        {
+            return Ok(ColumnarValue::Array(parts?));
+        }
         let (a, scalar) = arrays(&args)?;
         if matches!(
             a[0].data_type(),
@@ -123,31 +128,12 @@ impl ScalarUDFImpl for DatePart {
     }
 }
 
-/// `date_part(field, x)` (and EXTRACT): a constant field of a column of
-/// dates or zoneless timestamps, the pipeline's case (`date_part('year',
-/// sale_date)` over every sale), is Arrow's vectorised kernel, whose
-/// fields agree with Trino's for these; the rest is [`date_part`], row by
-/// row.
+/// `date_part(field, x)` (and EXTRACT): a constant field of a column, the
+/// pipeline's case (`date_part('year', sale_date)` over every sale), goes
+/// to [`by_kernel`]; the rest is [`date_part`], row by row.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(super) struct FastDatePart {
     pub(super) inner: Function,
-}
-
-impl FastDatePart {
-    fn kernel(field: &str) -> Option<datafusion::arrow::compute::kernels::temporal::DatePart> {
-        use datafusion::arrow::compute::kernels::temporal::DatePart as P;
-        Some(match field.to_ascii_lowercase().as_str() {
-            "year" => P::Year,
-            "quarter" => P::Quarter,
-            "month" => P::Month,
-            "day" | "day_of_month" => P::Day,
-            "doy" | "day_of_year" => P::DayOfYear,
-            "hour" => P::Hour,
-            "minute" => P::Minute,
-            "second" => P::Second,
-            _ => return None,
-        })
-    }
 }
 
 impl ScalarUDFImpl for FastDatePart {
@@ -169,18 +155,42 @@ impl ScalarUDFImpl for FastDatePart {
             ),
             ColumnarValue::Array(values),
         ] = &args.args[..]
-            && matches!(
-                values.data_type(),
-                DataType::Date32
-                    | DataType::Timestamp(TimeUnit::Microsecond | TimeUnit::Nanosecond, None)
-            )
-            && let Some(part) = Self::kernel(field)
+            && let Ok(part) = extract_field(field)
+            && let Some(parts) = by_kernel(values, part)
         {
-            let parts = datafusion::arrow::compute::kernels::temporal::date_part(values, part)?;
-            return Ok(ColumnarValue::Array(cast(&parts, &DataType::Int64)?));
+            return Ok(ColumnarValue::Array(parts?));
         }
         self.inner.invoke_with_args(args)
     }
+}
+
+/// A field of a column of dates or zoneless timestamps by Arrow's
+/// vectorised kernel, for the fields where its answer is Trino's; `None`
+/// where the row-by-row path must answer.
+fn by_kernel(values: &ArrayRef, part: Part) -> Option<Result<ArrayRef>> {
+    use datafusion::arrow::compute::kernels::temporal::{DatePart as P, date_part};
+    if !matches!(
+        values.data_type(),
+        DataType::Date32 | DataType::Timestamp(TimeUnit::Microsecond | TimeUnit::Nanosecond, None)
+    ) {
+        return None;
+    }
+    let kernel = match part {
+        Part::Year => P::Year,
+        Part::Quarter => P::Quarter,
+        Part::Month => P::Month,
+        Part::Day => P::Day,
+        Part::DayOfYear => P::DayOfYear,
+        Part::Hour => P::Hour,
+        Part::Minute => P::Minute,
+        Part::Second => P::Second,
+        _ => return None,
+    };
+    Some(
+        date_part(values, kernel)
+            .and_then(|parts| cast(&parts, &DataType::Int64))
+            .map_err(DataFusionError::from),
+    )
 }
 
 /// A unit of `date_add` / `date_diff`.
@@ -261,28 +271,27 @@ pub(super) fn date_add(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
             return exec_err!("date_add: units both shorter and longer than a day in one column");
         }
         let zoneless = DataType::Timestamp(*unit, None);
-        if super::zoned::is_time_zoned(a[2].data_type()) {
-            // A TIME WITH TIME ZONE wraps past midnight; a day is not its unit.
-            if kinds.contains(&false) {
-                return exec_err!("date_add: a day or longer is not a unit of TIME WITH TIME ZONE");
-            }
-            let instants = cast(&a[2], &zoneless)?;
-            let added = date_add(&[a[0].clone(), a[1].clone(), instants], &zoneless)?;
-            let added = cast(&cast(&added, &zoneless)?, &DataType::Int64)?;
-            return super::zoned::wrap_day(&cast(&added, a[2].data_type())?);
-        }
-        let added = if kinds.contains(&true) {
-            let instants = cast(&a[2], &zoneless)?;
-            date_add(&[a[0].clone(), a[1].clone(), instants], &zoneless)?
-        } else {
+        let time_zoned = super::zoned::is_time_zoned(a[2].data_type());
+        if !kinds.contains(&true) && !time_zoned {
             let wall = super::zoned::local(&a[2])?;
             let added = date_add(&[a[0].clone(), a[1].clone(), wall], &zoneless)?;
             return super::zoned::in_zone(&cast(&added, &zoneless)?, zone);
-        };
+        }
+        // A TIME WITH TIME ZONE wraps past midnight; a day is not its unit.
+        if time_zoned && kinds.contains(&false) {
+            return exec_err!("date_add: a day or longer is not a unit of TIME WITH TIME ZONE");
+        }
+        let instants = cast(&a[2], &zoneless)?;
+        let added = date_add(&[a[0].clone(), a[1].clone(), instants], &zoneless)?;
         // The instants again, in the zone (through integers: a cast from a
         // zoneless timestamp would read them on the zone's wall clock).
-        let instants = cast(&cast(&added, &zoneless)?, &DataType::Int64)?;
-        return Ok(cast(&instants, a[2].data_type())?);
+        let added = cast(&cast(&added, &zoneless)?, &DataType::Int64)?;
+        let zoned = cast(&added, a[2].data_type())?;
+        return if time_zoned {
+            super::zoned::wrap_day(&zoned)
+        } else {
+            Ok(zoned)
+        };
     }
     let (units, ns, ts) = (texts(&a[0])?, integers(&a[1])?, timestamps(&a[2])?);
     let date = is_date(ret);
