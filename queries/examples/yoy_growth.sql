@@ -7,6 +7,8 @@ WITH yearly AS (
 SELECT year,
        revenue,
        lag(revenue) OVER (ORDER BY year) AS previous,
-       round((revenue - lag(revenue) OVER (ORDER BY year)) * 100 / lag(revenue) OVER (ORDER BY year), 2) AS growth_pct
+       -- round keeps the quotient's scale (as Trino's does); the cast shows two digits.
+       CAST(round((revenue - lag(revenue) OVER (ORDER BY year)) * 100 / lag(revenue) OVER (ORDER BY year), 2)
+            AS DECIMAL(12, 2)) AS growth_pct
 FROM yearly
 ORDER BY year

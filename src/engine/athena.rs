@@ -420,11 +420,7 @@ fn literal_precision(sql: &str) -> std::borrow::Cow<'_, str> {
     let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
         return sql.into();
     };
-    let digits = |s: &str| {
-        s.split_once('.').map_or(0, |(_, f)| {
-            f.chars().take_while(char::is_ascii_digit).count()
-        })
-    };
+    let digits = fraction_digits;
     // (token index of the type word, the precision to add after it)
     let mut marks: Vec<(usize, String)> = vec![];
     // (type word, string, the rest of the CAST after the string)
@@ -620,9 +616,7 @@ fn long_fractions_cast(sql: &str) -> std::borrow::Cow<'_, str> {
         else {
             continue;
         };
-        let fraction = text.split_once('.').map_or(0, |(_, f)| {
-            f.chars().take_while(char::is_ascii_digit).count()
-        });
+        let fraction = fraction_digits(text);
         let same_kind = ["TIMESTAMP", "TIME"]
             .iter()
             .any(|k| word(kind, k) && word(target, k));
@@ -656,6 +650,14 @@ fn long_fractions_cast(sql: &str) -> std::borrow::Cow<'_, str> {
         out.push_str(&t.to_string());
     }
     out.into()
+}
+
+/// The fraction digits of a number's or a time's text (`12:34:56.1234` has
+/// 4, `2020-05-01` none).
+pub(crate) fn fraction_digits(text: &str) -> usize {
+    text.split_once('.').map_or(0, |(_, f)| {
+        f.chars().take_while(char::is_ascii_digit).count()
+    })
 }
 
 /// `(p,s)` of a decimal literal's text, as Trino types it: `s` its fraction

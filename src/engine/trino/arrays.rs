@@ -96,8 +96,11 @@ pub(super) fn sequence(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
             if n > MAX_ENTRIES as i128 {
                 return Err(too_many());
             }
-            for k in 0..n as i64 {
-                out.values().append_value(start + k * step);
+            // Each value lies between start and stop, but k * step alone can
+            // pass i64's range (`sequence(-2, 9223372036854775807, 9223372036854775807)`).
+            for k in 0..n {
+                let v = i128::from(start) + k * i128::from(step);
+                out.values().append_value(v as i64);
             }
             out.append(true);
         }
@@ -565,9 +568,20 @@ fn equal_at(x: &ArrayRef, i: usize, y: &ArrayRef, j: usize) -> Result<Option<boo
                 .collect::<Result<Vec<_>>>()?;
             Ok(fold(pairs))
         }
-        _ => Ok(Some(
-            ScalarValue::try_from_array(x, i)? == ScalarValue::try_from_array(y, j)?,
-        )),
+        _ => {
+            let (a, b) = (
+                ScalarValue::try_from_array(x, i)?,
+                ScalarValue::try_from_array(y, j)?,
+            );
+            // NaN equals nothing, itself included, as in Trino (ScalarValue
+            // orders NaN like a value).
+            let nan = |v: &ScalarValue| match v {
+                ScalarValue::Float64(Some(f)) => f.is_nan(),
+                ScalarValue::Float32(Some(f)) => f.is_nan(),
+                _ => false,
+            };
+            Ok(Some(!nan(&a) && !nan(&b) && a == b))
+        }
     }
 }
 
@@ -820,6 +834,20 @@ pub(super) fn combinations_type(t: &[DataType]) -> Result<DataType> {
     }
 }
 
+/// The most elements all of `combinations`' groups may hold, as in Trino.
+const MAX_COMBINED_ELEMENTS: u128 = 100_000;
+
+/// n choose k, saturating (k is at most 5, so the product stays exact
+/// until it passes any bound that matters).
+fn group_count(n: usize, k: usize) -> u128 {
+    if k > n {
+        return 0;
+    }
+    (0..k).fold(1u128, |acc, i| {
+        acc.saturating_mul((n - i) as u128) / (i as u128 + 1)
+    })
+}
+
 /// `combinations(array, n)`: every group of n elements, by position (equal
 /// elements are not merged), in Trino's order: the last position changes
 /// slowest. n is at most 5, as in Trino.
@@ -847,6 +875,11 @@ pub(super) fn combinations(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
         let k = k as usize;
         let start = list.value_offsets()[row] as usize;
         let n = list.value_length(row) as usize;
+        // Trino's bound: the groups' elements together, at most 100,000
+        // (`combinations(sequence(1, 100), 5)` would be 376 million).
+        if group_count(n, k).saturating_mul(k as u128) > MAX_COMBINED_ELEMENTS {
+            return exec_err!("combinations exceed max size");
+        }
         let mut groups_here = 0;
         if k <= n {
             let mut at: Vec<usize> = (0..k).collect();
@@ -1015,4 +1048,66 @@ pub(super) fn contains_element(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef>
         Ok(if open { None } else { Some(false) })
     })?;
     Ok(Arc::new(datafusion::arrow::array::BooleanArray::from(out)))
+}
+
+/// `trino_determinate(x, function, role)`: `x` unchanged, or Trino's error
+/// when a nested value holds a NULL: `role` "elements" checks each row's
+/// array elements (a NULL element too), "value" the searched value (a NULL
+/// value itself is left to the function, which answers NULL).
+pub(super) fn determinate(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let function = texts(&a[1])?.first().cloned().flatten().unwrap_or_default();
+    let elements = texts(&a[2])?.first().cloned().flatten().as_deref() == Some("elements");
+    for row in 0..a[0].len() {
+        if a[0].is_null(row) {
+            continue;
+        }
+        let held = if elements {
+            match a[0].data_type() {
+                DataType::List(_) => a[0].as_list::<i32>().value(row),
+                _ => continue,
+            }
+        } else {
+            a[0].slice(row, 1)
+        };
+        if holds_null(&held) && function == "map" {
+            return exec_err!("map key cannot be indeterminate");
+        }
+        if holds_null(&held) {
+            return exec_err!(
+                "{function} does not support arrays with elements that are null or contain null"
+            );
+        }
+    }
+    Ok(a[0].clone())
+}
+
+/// Whether an array, or any value nested in it, is NULL (only the slice's
+/// own rows: a sliced list's child values beyond its offsets do not count).
+fn holds_null(a: &ArrayRef) -> bool {
+    if a.logical_null_count() > 0 {
+        return true;
+    }
+    match a.data_type() {
+        DataType::List(_) => {
+            let l = a.as_list::<i32>();
+            let o = l.value_offsets();
+            let (start, end) = (o[0] as usize, o[l.len()] as usize);
+            holds_null(&l.values().slice(start, end - start))
+        }
+        DataType::LargeList(_) => {
+            let l = a.as_list::<i64>();
+            let o = l.value_offsets();
+            let (start, end) = (o[0] as usize, o[l.len()] as usize);
+            holds_null(&l.values().slice(start, end - start))
+        }
+        DataType::Struct(_) => a.as_struct().columns().iter().any(holds_null),
+        DataType::Map(..) => {
+            let m = a.as_map();
+            let o = m.value_offsets();
+            let (start, end) = (o[0] as usize, o[m.len()] as usize);
+            holds_null(&m.keys().slice(start, end - start))
+                || holds_null(&m.values().slice(start, end - start))
+        }
+        _ => false,
+    }
 }

@@ -175,6 +175,9 @@ fn by_kernel(values: &ArrayRef, part: Part) -> Option<Result<ArrayRef>> {
     ) {
         return None;
     }
+    if values.data_type() == &DataType::Date32 && part.of_time() {
+        return Some(no_time_of_day(part));
+    }
     let kernel = match part {
         Part::Year => P::Year,
         Part::Quarter => P::Quarter,
@@ -443,8 +446,19 @@ pub(super) fn local_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             None => s.to_string(),
         }
     };
+    // Trino's text has a space between date and time; ISO's `T` is read
+    // by from_iso8601_timestamp, not by CAST.
+    static ISO: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^\s*[+-]?\d+-\d{1,2}-\d{1,2}T").expect("a valid pattern")
+    });
     let mut out = StringBuilder::new();
     for s in texts(&a[0])? {
+        if let Some(s) = s.as_deref().filter(|s| ISO.is_match(s)) {
+            return exec_err!(
+                "Value cannot be cast to timestamp: {s} (a space goes between date and time; \
+                 from_iso8601_timestamp reads the T)"
+            );
+        }
         out.append_option(s.map(|s| {
             let local = match ZONED.captures(&s) {
                 Some(c) => c[1].to_string(),
@@ -820,6 +834,9 @@ pub(super) fn date_part(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             if time && !part.of_time() {
                 return plan_err!("EXTRACT: a TIME has no {field}");
             }
+            if a[1].data_type() == &DataType::Date32 && part.of_time() {
+                return no_time_of_day(part);
+            }
             known = Some((field.clone(), part));
         }
         let part = known.as_ref().expect("set above").1;
@@ -832,21 +849,73 @@ pub(super) fn date_part(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
-/// A field of each interval as Trino has it: an interval is either years
-/// and months or days to seconds, normalised (`INTERVAL '65' SECOND` has
-/// second 5 and minute 1), its fields signed like the interval.
-fn interval_parts(a: &ArrayRef, part: Part) -> Result<Vec<Option<i64>>> {
-    use datafusion::arrow::datatypes::{IntervalMonthDayNanoType, IntervalUnit};
-    let values = cast(a, &DataType::Interval(IntervalUnit::MonthDayNano)).or_else(|_| {
-        // A duration: its nanoseconds.
+/// `trino_interval_text(i)`: an interval as Trino's CAST to VARCHAR writes
+/// it: years to months as `1-6`, days to seconds as `2 03:04:05.678`.
+/// A zero interval is refused, since Strata's intervals do not say which
+/// of the two kinds they are, nor is a part finer than milliseconds,
+/// which Trino's intervals do not hold.
+pub(super) fn interval_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    use datafusion::arrow::datatypes::IntervalMonthDayNanoType;
+    let values = month_day_nano(&a[0])?;
+    let mut out = StringBuilder::new();
+    for v in values.as_primitive::<IntervalMonthDayNanoType>().iter() {
+        let Some(v) = v else {
+            out.append_null();
+            continue;
+        };
+        let sign = |negative: bool| if negative { "-" } else { "" };
+        if v.months != 0 && v.days == 0 && v.nanoseconds == 0 {
+            let months = i64::from(v.months);
+            out.append_value(format!(
+                "{}{}-{}",
+                sign(months < 0),
+                months.abs() / 12,
+                months.abs() % 12
+            ));
+            continue;
+        }
+        let nanos = i128::from(v.days) * 86_400_000_000_000 + i128::from(v.nanoseconds);
+        if v.months != 0 || nanos == 0 || nanos % 1_000_000 != 0 {
+            return exec_err!(
+                "CAST of this interval to VARCHAR: Trino writes years to months or days to \
+                 milliseconds, and Strata cannot tell which a zero interval is"
+            );
+        }
+        let millis = (nanos / 1_000_000).abs();
+        out.append_value(format!(
+            "{}{} {:02}:{:02}:{:02}.{:03}",
+            sign(nanos < 0),
+            millis / 86_400_000,
+            millis / 3_600_000 % 24,
+            millis / 60_000 % 60,
+            millis / 1000 % 60,
+            millis % 1000
+        ));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// Intervals or durations as Arrow's month-day-nanosecond intervals (a
+/// duration is its nanoseconds), the one shape the interval readers take.
+fn month_day_nano(a: &ArrayRef) -> Result<ArrayRef> {
+    use datafusion::arrow::datatypes::IntervalUnit;
+    cast(a, &DataType::Interval(IntervalUnit::MonthDayNano)).or_else(|_| {
         let nanos = cast(a, &DataType::Duration(TimeUnit::Nanosecond))?;
         let nanos = integers(&cast(&nanos, &DataType::Int64)?)?;
         let out: datafusion::arrow::array::IntervalMonthDayNanoArray = nanos
             .into_iter()
             .map(|n| n.map(|n| datafusion::arrow::datatypes::IntervalMonthDayNano::new(0, 0, n)))
             .collect();
-        Ok::<ArrayRef, DataFusionError>(Arc::new(out))
-    })?;
+        Ok(Arc::new(out) as ArrayRef)
+    })
+}
+
+/// A field of each interval as Trino has it: an interval is either years
+/// and months or days to seconds, normalised (`INTERVAL '65' SECOND` has
+/// second 5 and minute 1), its fields signed like the interval.
+fn interval_parts(a: &ArrayRef, part: Part) -> Result<Vec<Option<i64>>> {
+    use datafusion::arrow::datatypes::IntervalMonthDayNanoType;
+    let values = month_day_nano(a)?;
     let values = values.as_primitive::<IntervalMonthDayNanoType>();
     values
         .iter()
@@ -872,6 +941,14 @@ fn interval_parts(a: &ArrayRef, part: Part) -> Result<Vec<Option<i64>>> {
         .collect()
 }
 
+/// Trino's refusal of a time-of-day field of a DATE (`hour(DATE ...)`,
+/// `EXTRACT(SECOND FROM DATE ...)`), where Arrow answers 0.
+fn no_time_of_day<T>(part: Part) -> Result<T> {
+    plan_err!("a DATE has no {part:?} field; cast it to TIMESTAMP first")
+}
+
+/// A field of Trino's EXTRACT. MILLISECOND is not one (Trino refuses it;
+/// the `millisecond()` function is).
 fn extract_field(field: &str) -> Result<Part> {
     Ok(match field.to_ascii_lowercase().as_str() {
         "year" => Part::Year,
@@ -885,7 +962,6 @@ fn extract_field(field: &str) -> Result<Part> {
         "hour" => Part::Hour,
         "minute" => Part::Minute,
         "second" => Part::Second,
-        "millisecond" => Part::Millisecond,
         "timezone_hour" => Part::TimezoneHour,
         "timezone_minute" => Part::TimezoneMinute,
         other => {

@@ -158,8 +158,8 @@ fn write_json(out: &mut String, v: &ScalarValue) -> Result<()> {
         S::Int16(Some(x)) => write!(out, "{x}").ok(),
         S::Int32(Some(x)) => write!(out, "{x}").ok(),
         S::Int64(Some(x)) => write!(out, "{x}").ok(),
-        S::Float32(Some(x)) => float(out, f64::from(*x), java_number(format!("{x:e}"))),
-        S::Float64(Some(x)) => float(out, *x, java_number(format!("{x:e}"))),
+        S::Float32(Some(x)) => float(out, f64::from(*x), java_number(java_digits_f32(*x))),
+        S::Float64(Some(x)) => float(out, *x, java_number(java_digits(*x))),
         S::Decimal128(..) => write!(out, "{v}").ok(),
         S::Utf8(Some(s)) | S::Utf8View(Some(s)) | S::LargeUtf8(Some(s)) => {
             out.push_str(&serde_json::Value::String(s.clone()).to_string());
@@ -188,8 +188,8 @@ fn write_json(out: &mut String, v: &ScalarValue) -> Result<()> {
             for i in 0..entries.len() {
                 let key = match ScalarValue::try_from_array(keys, i)? {
                     S::Utf8(Some(s)) | S::Utf8View(Some(s)) | S::LargeUtf8(Some(s)) => s,
-                    S::Float64(Some(x)) if x.is_finite() => java_number(format!("{x:e}")),
-                    S::Float32(Some(x)) if x.is_finite() => java_number(format!("{x:e}")),
+                    S::Float64(Some(x)) if x.is_finite() => java_number(java_digits(x)),
+                    S::Float32(Some(x)) if x.is_finite() => java_number(java_digits_f32(x)),
                     other => {
                         let mut t = String::new();
                         write_json(&mut t, &other)?;
@@ -239,6 +239,38 @@ fn write_json(out: &mut String, v: &ScalarValue) -> Result<()> {
         || exec_err!("CAST of {} to JSON is not supported", v.data_type()),
         Ok,
     )
+}
+
+/// A double's digits as Java's `Double.toString` (Java 19 on) picks them,
+/// in Rust's `{:e}` form: the shortest that read back to the same double,
+/// except that where one digit would do, the closest of two digits is
+/// taken (`1e-323` is the double nearest 9.88e-324: Java writes 9.9E-324).
+pub(super) fn java_digits(x: f64) -> String {
+    java_digits_of(x)
+}
+
+/// `java_digits` for a real, as `Float.toString` picks them.
+pub(super) fn java_digits_f32(x: f32) -> String {
+    java_digits_of(x)
+}
+
+fn java_digits_of<T>(x: T) -> String
+where
+    T: std::fmt::LowerExp + std::str::FromStr + PartialEq,
+{
+    let shortest = format!("{x:e}");
+    if one_digit(&shortest) {
+        let two = format!("{x:.1e}");
+        if two.parse::<T>().is_ok_and(|y| y == x) && !two.contains(".0e") {
+            return two;
+        }
+    }
+    shortest
+}
+
+fn one_digit(scientific: &str) -> bool {
+    let mantissa = scientific.split('e').next().unwrap_or_default();
+    mantissa.trim_start_matches('-').len() == 1
 }
 
 /// A number's shortest digits (Rust's `{:e}`: `1.5e10`) as Java's

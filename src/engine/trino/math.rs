@@ -596,6 +596,12 @@ pub(super) fn width_bucket(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             if row.null_count() > 0 {
                 return exec_err!("Bin values cannot be NULL");
             }
+            if row.is_empty() {
+                return exec_err!("Bins cannot be an empty array");
+            }
+            if x.is_nan() {
+                return exec_err!("Operand cannot be NaN");
+            }
             let row = row.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
             let (mut lower, mut upper) = (0, row.len());
             // Trino's binary search, with its checks on the way.
@@ -716,7 +722,8 @@ pub(super) fn normal_cdf(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let out = (0..vs.len())
         .map(|i| match (means[i], sds[i], vs[i]) {
             (Some(m), Some(sd), Some(v)) => {
-                if sd <= 0.0 {
+                // NaN is not above zero either.
+                if sd.is_nan() || sd <= 0.0 {
                     return exec_err!("normal_cdf: standardDeviation must be > 0");
                 }
                 Ok(Some(
@@ -726,5 +733,51 @@ pub(super) fn normal_cdf(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             _ => Ok(None),
         })
         .collect::<Result<Float64Array>>()?;
+    Ok(Arc::new(out))
+}
+
+/// `cosine_similarity(x, y)` of two arrays as Trino computes it: the dot
+/// product over the root of the product of the squared magnitudes (so a
+/// vector is exactly 1 from itself), NULL when an element is NULL, an error
+/// for lengths that differ or a zero magnitude.
+pub(super) fn cosine_similarity(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let list_type = DataType::new_list(DataType::Float64, true);
+    let (first, second) = (cast(&a[0], &list_type)?, cast(&a[1], &list_type)?);
+    let (first, second) = (first.as_list::<i32>(), second.as_list::<i32>());
+    let mut out = Vec::with_capacity(first.len());
+    for row in 0..first.len() {
+        if first.is_null(row) || second.is_null(row) {
+            out.push(None);
+            continue;
+        }
+        let (x, y) = (first.value(row), second.value(row));
+        if x.len() != y.len() {
+            return exec_err!("The arguments must have the same length");
+        }
+        if x.null_count() > 0 || y.null_count() > 0 {
+            out.push(None);
+            continue;
+        }
+        let x = x.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        let y = y.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        let (mut xx, mut yy, mut xy) = (0.0, 0.0, 0.0);
+        for (x, y) in x.values().iter().zip(y.values().iter()) {
+            xx += x * x;
+            yy += y * y;
+            xy += x * y;
+        }
+        if xx == 0.0 || yy == 0.0 {
+            return exec_err!("Vector magnitude cannot be zero");
+        }
+        out.push(Some(xy / (xx * yy).sqrt()));
+    }
+    Ok(Arc::new(Float64Array::from(out)))
+}
+
+/// `cosine_distance(x, y)`: 1 - `cosine_similarity(x, y)`.
+pub(super) fn cosine_distance(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    let similarity = cosine_similarity(a, ret)?;
+    let similarity = similarity.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+    let out: Float64Array = similarity.iter().map(|s| s.map(|s| 1.0 - s)).collect();
     Ok(Arc::new(out))
 }

@@ -406,7 +406,7 @@ pub fn register(ctx: &SessionContext) {
         |_| Ok(DataType::new_list(DataType::Utf8, true)),
         |_| Ok(DataType::Binary),
     );
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 110] = [
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 114] = [
         ("mod", Some(&[2]), mod_type, modulo),
         ("date", Some(&[1]), date, to_date),
         ("bitwise_and", Some(&[2]), first_integer_type, bitwise_and),
@@ -508,6 +508,8 @@ pub fn register(ctx: &SessionContext) {
             parse_datetime,
         ),
         ("nan", Some(&[0]), float64, nan),
+        ("cosine_similarity", Some(&[2]), float64, cosine_similarity),
+        ("cosine_distance", Some(&[2]), float64, cosine_distance),
         ("infinity", Some(&[0]), float64, infinity),
         ("is_nan", Some(&[1]), boolean, is_nan),
         ("is_finite", Some(&[1]), boolean, is_finite),
@@ -531,6 +533,13 @@ pub fn register(ctx: &SessionContext) {
         ("substr", Some(&[2, 3]), utf8, substr),
         ("substring", Some(&[2, 3]), utf8, substr),
         ("concat_ws", None, utf8, concat_ws),
+        ("overlay", Some(&[3, 4]), utf8, overlay),
+        (
+            "levenshtein_distance",
+            Some(&[2]),
+            int64,
+            levenshtein_distance,
+        ),
         ("split_part", Some(&[3]), utf8, split_part),
         ("replace", Some(&[2, 3]), utf8, replace),
         ("lpad", Some(&[3]), utf8, lpad),
@@ -668,7 +677,6 @@ pub fn register(ctx: &SessionContext) {
         }
     }
     for (theirs, ours) in [
-        ("levenshtein_distance", "levenshtein"),
         // Trino's array_remove removes every equal element.
         ("array_remove", "array_remove_all"),
     ] {

@@ -31,6 +31,7 @@
 //! - `round` of a REAL rounds in double precision (in single precision
 //!   `round(REAL '923', 16)` is 922.99994).
 
+use crate::engine::athena::fraction_digits;
 use datafusion::common::DFSchema;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
@@ -432,6 +433,38 @@ impl FunctionRewrite for TrinoSemantics {
                     vec![difference],
                 )))
             }
+            // Arrow writes a nested double or time as text its own way (1.5,
+            // 2020-01-01T01:02:03), Trino as its CAST does (1.5E0, with a
+            // space): refused rather than answered differently.
+            Expr::Cast(Cast { expr, field })
+                if field.data_type().is_nested()
+                    && leaves(field.data_type()).iter().any(|t| {
+                        matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+                    })
+                    && expr.get_type(schema).is_ok_and(|t| {
+                        t.is_nested()
+                            && leaves(&t).iter().any(|t| {
+                                matches!(
+                                    t,
+                                    DataType::Float16
+                                        | DataType::Float32
+                                        | DataType::Float64
+                                        | DataType::Timestamp(..)
+                                        | DataType::Time32(_)
+                                        | DataType::Time64(_)
+                                        | DataType::Interval(_)
+                                        | DataType::Duration(_)
+                                )
+                            })
+                    }) =>
+            {
+                let _ = (expr, field);
+                plan_err!(
+                    "CAST of an array, map or row of doubles, times or timestamps to one of \
+                     VARCHAR is not supported (Trino writes 1.5E0 and '2020-01-01 01:02:03'); \
+                     cast the values before building it"
+                )
+            }
             Expr::Cast(Cast { expr, field })
                 if field.metadata().contains_key(super::json_type::JSON) =>
             {
@@ -489,12 +522,15 @@ impl FunctionRewrite for TrinoSemantics {
                     Box::new(lit(ScalarValue::Null)),
                     field.data_type().clone(),
                 ));
-                Ok(Transformed::yes(row_function(
+                let value = row_function(
                     "trino_from_json",
                     |t| Ok(t[1].clone()),
                     super::json_type::from_json,
                     vec![*expr, target],
-                )))
+                );
+                // CAST(json AS VARCHAR(n)): a longer string fails, as any
+                // value but a VARCHAR does.
+                Ok(Transformed::yes(fitted_to_length(value, &field, false)))
             }
             Expr::Cast(Cast { expr, field })
                 if field.metadata().contains_key(super::types::PRECISION) =>
@@ -507,13 +543,7 @@ impl FunctionRewrite for TrinoSemantics {
                 // from nanoseconds (or text) to microseconds would cut first.
                 // A literal with at most 6 digits is exact in microseconds,
                 // which reach the years nanoseconds do not (1500, 9999).
-                let micro_literal = matches!(
-                    expr.as_ref(),
-                    Expr::Literal(ScalarValue::Utf8(Some(t)) | ScalarValue::Utf8View(Some(t)), _)
-                        if t.split_once('.').is_none_or(|(_, f)| {
-                            f.chars().take_while(char::is_ascii_digit).count() <= 6
-                        })
-                );
+                let micro_literal = literal_text(&expr).is_some_and(|t| fraction_digits(t) <= 6);
                 let finest = match (expr.get_type(schema)?, plain.data_type()) {
                     (_, DataType::Timestamp(TimeUnit::Microsecond, _)) if micro_literal => None,
                     (
@@ -533,14 +563,19 @@ impl FunctionRewrite for TrinoSemantics {
                     ) => Some(DataType::Time64(TimeUnit::Nanosecond)),
                     _ => None,
                 };
+                // Trino's finest is picoseconds: 13 fraction digits are no time.
+                if let Some(t) = text_literal(&expr)
+                    && fraction_digits(t) > 12
+                {
+                    return plan_err!(
+                        "Value cannot be cast to a time: '{t}' has more than 12 fraction digits"
+                    );
+                }
                 // Past 9 digits the text is read cut at nanoseconds, which
                 // rounds correctly to fewer digits but is not Trino's 9th digit.
-                if let Expr::Literal(ScalarValue::Utf8(Some(t)) | ScalarValue::Utf8View(Some(t)), _) =
-                    expr.as_ref()
+                if let Some(t) = text_literal(&expr)
                     && digits == 9
-                    && t.split_once('.').is_some_and(|(_, f)| {
-                        f.chars().take_while(char::is_ascii_digit).count() > 9
-                    })
+                    && fraction_digits(t) > 9
                 {
                     return plan_err!(
                         "'{t}': more than 9 fraction digits; Strata's times hold at most \
@@ -571,23 +606,36 @@ impl FunctionRewrite for TrinoSemantics {
                     DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
                 ) && (field.metadata().contains_key(super::types::LENGTH)
                     || is_float(&expr, schema)
+                    || matches!(
+                        expr.get_type(schema)?,
+                        DataType::Interval(_) | DataType::Duration(_)
+                    )
                     || time_precision(&expr, schema)?.is_some()) =>
             {
-                let length = field
-                    .metadata()
-                    .get(super::types::LENGTH)
-                    .and_then(|n| n.parse::<i64>().ok());
                 let plain = Arc::new(field.as_ref().clone().with_metadata(Default::default()));
+                // A VARCHAR is cut to the length; any other value (JSON and
+                // UUID are marked text) must fit, or the cast fails.
                 let from_text = matches!(
                     expr.get_type(schema)?,
                     DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null
-                );
+                ) && !is_json(&expr, schema)
+                    && !is_marked(&expr, schema, super::json_type::UUID);
                 let text = if let Some(digits) = time_precision(&expr, schema)? {
                     row_function(
                         "trino_time_text",
                         |_| Ok(DataType::Utf8),
                         time_text,
                         vec![*expr, lit(digits)],
+                    )
+                } else if matches!(
+                    expr.get_type(schema)?,
+                    DataType::Interval(_) | DataType::Duration(_)
+                ) {
+                    row_function(
+                        "trino_interval_text",
+                        |_| Ok(DataType::Utf8),
+                        super::datetime::interval_text,
+                        vec![*expr],
                     )
                 } else if is_float(&expr, schema) {
                     row_function(
@@ -599,15 +647,7 @@ impl FunctionRewrite for TrinoSemantics {
                 } else {
                     Expr::Cast(Cast::new(expr, DataType::Utf8))
                 };
-                let fitted = match length {
-                    Some(n) => row_function(
-                        "trino_varchar_length",
-                        |_| Ok(DataType::Utf8),
-                        varchar_length,
-                        vec![text, lit(n), lit(from_text)],
-                    ),
-                    None => text,
-                };
+                let fitted = fitted_to_length(text, &field, from_text);
                 Ok(Transformed::yes(Expr::Cast(Cast {
                     expr: Box::new(fitted),
                     field: plain,
@@ -658,6 +698,62 @@ impl FunctionRewrite for TrinoSemantics {
                 let _ = (left, right);
                 plan_err!("Cannot add hour, minutes or seconds to a date")
             }
+            // Nothing is in common with an empty array (DataFusion's answer
+            // to `array_intersect(ARRAY[], ARRAY[NULL])` was [NULL]).
+            Expr::ScalarFunction(f)
+                if f.name() == "array_intersect"
+                    && f.args.len() == 2
+                    && f.args.iter().any(|a| {
+                        matches!(a, Expr::ScalarFunction(g) if g.name() == "make_array" && g.args.is_empty())
+                    }) =>
+            {
+                let typed = f.args[0].get_type(schema)?;
+                let empty = f
+                    .args
+                    .into_iter()
+                    .find(|a| {
+                        matches!(a, Expr::ScalarFunction(g) if g.name() == "make_array" && g.args.is_empty())
+                    })
+                    .expect("matched above");
+                Ok(Transformed::yes(Expr::Cast(Cast::new(Box::new(empty), typed))))
+            }
+            // Trino cannot say whether [1, NULL] equals [1, 2], so it refuses
+            // to look for nested values that hold a NULL (and a MAP key that
+            // holds one is indeterminate), where DataFusion compares NULL as
+            // a value.
+            Expr::ScalarFunction(mut f)
+                if matches!(
+                    f.name(),
+                    "map" | "contains" | "array_position" | "array_remove" | "array_remove_all"
+                ) && f.args.len() >= 2
+                    && matches!(
+                        f.args[0].get_type(schema),
+                        Ok(DataType::List(item)) if item.data_type().is_nested()
+                    )
+                    && !matches!(
+                        &f.args[0],
+                        Expr::ScalarFunction(g) if g.name() == "trino_determinate"
+                    ) =>
+            {
+                // Trino's array_remove is DataFusion's array_remove_all.
+                let name = f.name().replace("array_remove_all", "array_remove");
+                // A map's values may hold NULLs; only its keys are checked.
+                let checked: &[(usize, &str)] = if name == "map" {
+                    &[(0, "elements")]
+                } else {
+                    &[(0, "elements"), (1, "value")]
+                };
+                for (k, role) in checked {
+                    let arg = std::mem::replace(&mut f.args[*k], lit(0));
+                    f.args[*k] = row_function(
+                        "trino_determinate",
+                        |t| Ok(t[0].clone()),
+                        super::arrays::determinate,
+                        vec![arg, lit(name.clone()), lit(*role)],
+                    );
+                }
+                Ok(Transformed::yes(Expr::ScalarFunction(f)))
+            }
             Expr::ScalarFunction(mut f)
                 if matches!(
                     f.name(),
@@ -684,6 +780,32 @@ impl FunctionRewrite for TrinoSemantics {
             {
                 let _ = f;
                 plan_err!("array_join of JSON values is not supported: cast them to VARCHAR first")
+            }
+            Expr::ScalarFunction(f)
+                if matches!(f.name(), "array_join" | "array_to_string")
+                    && f.args.first().is_some_and(|a| {
+                        matches!(
+                            a.get_type(schema),
+                            Ok(DataType::List(item))
+                                if item.data_type().is_nested()
+                        )
+                    }) =>
+            {
+                let _ = f;
+                plan_err!("array_join: the elements must be scalars, not arrays, maps or rows")
+            }
+            // `OVERLAY(s PLACING p FROM i FOR n)` is planned straight to
+            // DataFusion's function, past the registry; Trino's is ours.
+            Expr::ScalarFunction(f)
+                if f.name() == "overlay"
+                    && !(f.func.inner().as_ref() as &dyn std::any::Any).is::<super::Function>() =>
+            {
+                Ok(Transformed::yes(row_function(
+                    "overlay",
+                    |_| Ok(DataType::Utf8),
+                    super::strings::overlay,
+                    f.args,
+                )))
             }
             Expr::ScalarFunction(mut f)
                 if matches!(f.name(), "array_join" | "array_to_string")
@@ -803,6 +925,96 @@ impl FunctionRewrite for TrinoSemantics {
                     iso8601_text,
                     vec![t, lit(digits)],
                 )))
+            }
+            // typeof of a literal: Trino types `123` INTEGER and 'cat'
+            // VARCHAR(3), where Strata's literals are BIGINT and VARCHAR.
+            Expr::ScalarFunction(f) if f.name() == "typeof" && f.args.len() == 1 => {
+                let arg = &f.args[0];
+                let named = match arg {
+                    Expr::Literal(ScalarValue::Int64(Some(v)), _) => Some(
+                        if i32::try_from(*v).is_ok() {
+                            "integer"
+                        } else {
+                            "bigint"
+                        }
+                        .to_string(),
+                    ),
+                    Expr::Literal(
+                        ScalarValue::Utf8(Some(t)) | ScalarValue::Utf8View(Some(t)),
+                        _,
+                    ) => Some(format!("varchar({})", t.chars().count())),
+                    Expr::Cast(Cast { field, .. })
+                        if field.metadata().contains_key(super::types::LENGTH) =>
+                    {
+                        Some(format!(
+                            "varchar({})",
+                            field.metadata()[super::types::LENGTH]
+                        ))
+                    }
+                    // CAST(x AS VARCHAR(n)), already rewritten (below first).
+                    Expr::Cast(Cast { expr, .. }) => match expr.as_ref() {
+                        Expr::ScalarFunction(g) if g.name() == "trino_varchar_length" => {
+                            match g.args.get(1) {
+                                Some(Expr::Literal(ScalarValue::Int64(Some(n)), _)) => {
+                                    Some(format!("varchar({n})"))
+                                }
+                                _ => None,
+                            }
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if let Some(name) = named {
+                    return Ok(Transformed::yes(lit(name)));
+                }
+                use datafusion::common::tree_node::TreeNode;
+                let typed_by_literal = matches!(
+                    arg.get_type(schema)?,
+                    DataType::Int64 | DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+                ) && !matches!(arg, Expr::Cast(_) | Expr::Column(_))
+                    && arg.exists(|e| Ok(matches!(e, Expr::Literal(..))))?;
+                if typed_by_literal {
+                    return plan_err!(
+                        "typeof of an expression over literals: Trino types them INTEGER or \
+                         VARCHAR(n), Strata BIGINT or VARCHAR; CAST the expression to say its type"
+                    );
+                }
+                Ok(Transformed::no(Expr::ScalarFunction(f)))
+            }
+            // round of an integer to 10^19 or coarser: Trino's factor
+            // overflows a BIGINT, so it fails where DataFusion answers 0.
+            Expr::ScalarFunction(f)
+                if f.name() == "round"
+                    && f.args.len() == 2
+                    && f.args[0].get_type(schema).is_ok_and(|t| t.is_integer())
+                    && matches!(
+                        &f.args[1],
+                        Expr::Literal(ScalarValue::Int64(Some(d)), _) if *d <= -19
+                    ) =>
+            {
+                let _ = f;
+                plan_err!(
+                    "round: numeric value out of range (10 to the {}th overflows a BIGINT)",
+                    19
+                )
+            }
+            // round of a DECIMAL(p, s) is a DECIMAL(p + 1, s) in Trino: the
+            // scale stays (round(12.345, 1) is 12.300) and a result that
+            // needs a 39th digit fails.
+            Expr::ScalarFunction(f)
+                if f.name() == "round"
+                    && f.args.len() == 2
+                    && matches!(f.args[0].get_type(schema), Ok(DataType::Decimal128(..))) =>
+            {
+                let Ok(DataType::Decimal128(p, s)) = f.args[0].get_type(schema) else {
+                    unreachable!("matched above")
+                };
+                let fits = DataType::Decimal128((p + 1).min(38), s);
+                Ok(Transformed::yes(Expr::Cast(Cast::new(
+                    Box::new(Expr::ScalarFunction(f)),
+                    fits,
+                ))))
             }
             Expr::ScalarFunction(mut f)
                 if f.name() == "round"
@@ -1323,6 +1535,56 @@ pub(super) fn iso8601_text(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
 
 /// A call of one of this module's row-by-row functions, taking any
 /// arguments of its arity.
+/// `text` fitted to the VARCHAR(n) that `target` names (its `LENGTH`
+/// mark): a VARCHAR (`from_text`) is cut, any other value must fit. A
+/// target with no length leaves `text` as it is.
+fn fitted_to_length(
+    text: Expr,
+    target: &datafusion::arrow::datatypes::Field,
+    from_text: bool,
+) -> Expr {
+    let length = target
+        .metadata()
+        .get(super::types::LENGTH)
+        .and_then(|n| n.parse::<i64>().ok());
+    match length {
+        Some(n) => row_function(
+            "trino_varchar_length",
+            |_| Ok(DataType::Utf8),
+            varchar_length,
+            vec![text, lit(n), lit(from_text)],
+        ),
+        None => text,
+    }
+}
+
+/// The scalar types inside a nested type (itself, if it is not nested).
+fn leaves(t: &DataType) -> Vec<DataType> {
+    match t {
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            leaves(f.data_type())
+        }
+        DataType::Map(f, _) => leaves(f.data_type()),
+        DataType::Struct(fields) => fields.iter().flat_map(|f| leaves(f.data_type())).collect(),
+        other => vec![other.clone()],
+    }
+}
+
+/// A text literal, also as a CHAR literal (`CHAR '...'`, a cast to text).
+fn text_literal(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Cast(Cast { expr, field })
+            if matches!(
+                field.data_type(),
+                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+            ) =>
+        {
+            text_literal(expr)
+        }
+        other => literal_text(other),
+    }
+}
+
 fn row_function(
     name: &'static str,
     returns: super::ReturnType,
@@ -1364,7 +1626,7 @@ fn call(f: Arc<ScalarUDF>, args: Vec<Expr>) -> Expr {
 }
 
 /// A double as Trino's CAST to VARCHAR writes it: the shortest digits in
-/// scientific notation (`1.2E3`, `0.0E0`, `-7.5E-1`), `NaN`, `Infinity`.
+/// scientific notation (`1.2E3`, `0E0`, `-7.5E-1`), `NaN`, `Infinity`.
 pub(super) fn double_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let single = a[0].data_type() == &DataType::Float32;
     let values = cast(&a[0], &DataType::Float64)?;
@@ -1379,6 +1641,11 @@ pub(super) fn double_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             }
             if x.is_infinite() {
                 return if x > 0.0 { "Infinity" } else { "-Infinity" }.to_string();
+            }
+            // Trino writes zero without a fraction (its DecimalFormat pattern
+            // `0.0###E0` would write 0.0E0, but zero is special-cased).
+            if x == 0.0 {
+                return if x.is_sign_negative() { "-0E0" } else { "0E0" }.to_string();
             }
             // A real is written to at most 7 significant digits, as Trino
             // does; a double to its shortest round-trip digits.

@@ -69,6 +69,23 @@ pub(super) fn concat_ws(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     if a.len() < 2 {
         return plan_err!("concat_ws: there must be two or more arguments");
     }
+    let text = |t: &DataType| {
+        matches!(
+            t,
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null
+        )
+    };
+    let element_text = |t: &DataType| match t {
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            text(f.data_type())
+        }
+        other => text(other),
+    };
+    // Trino joins only strings (`concat_ws(',', 1, 15)` is an error), where
+    // casting each value to text would invent a format.
+    if let Some(t) = a.iter().map(|x| x.data_type()).find(|t| !element_text(t)) {
+        return plan_err!("concat_ws: takes strings or an array of strings, not {t}");
+    }
     let separators = texts(&a[0])?;
     let is_array = matches!(
         a[1].data_type(),
@@ -450,6 +467,78 @@ pub(super) fn strpos(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
                 .and_then(|k| starts.get(k))
         };
         out.append_value(pick.map_or(0, |&b| s[..b].chars().count() as i64 + 1));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `overlay(s PLACING p FROM start [FOR length])`: `s` with `length`
+/// characters from `start` (default `p`'s length) replaced by `p`, as
+/// Trino has it: a negative length replaces nothing, a start below 1 is an
+/// error.
+pub(super) fn overlay(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (strings, placing, starts) = (texts(&a[0])?, texts(&a[1])?, integers(&a[2])?);
+    let lengths = a.get(3).map(integers).transpose()?;
+    let mut out = StringBuilder::new();
+    for row in 0..strings.len() {
+        let length = match &lengths {
+            Some(l) => l[row],
+            None => placing[row].as_ref().map(|p| p.chars().count() as i64),
+        };
+        let (Some(s), Some(p), Some(start), Some(length)) =
+            (&strings[row], &placing[row], starts[row], length)
+        else {
+            out.append_null();
+            continue;
+        };
+        if start < 1 {
+            return exec_err!("overlay: the start position must be at least 1, not {start}");
+        }
+        let chars: Vec<char> = s.chars().collect();
+        let from = usize::try_from(start - 1)
+            .unwrap_or(usize::MAX)
+            .min(chars.len());
+        let to = from
+            .saturating_add(usize::try_from(length.max(0)).unwrap_or(usize::MAX))
+            .min(chars.len());
+        let mut v: String = chars[..from].iter().collect();
+        v.push_str(p);
+        v.extend(&chars[to..]);
+        out.append_value(v);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `levenshtein_distance(a, b)` over characters, refused as Trino refuses
+/// it when the two lengths multiply past a million.
+pub(super) fn levenshtein_distance(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (lefts, rights) = (texts(&a[0])?, texts(&a[1])?);
+    let mut out = datafusion::arrow::array::Int64Builder::new();
+    for (l, r) in lefts.iter().zip(&rights) {
+        let (Some(l), Some(r)) = (l, r) else {
+            out.append_null();
+            continue;
+        };
+        let (l, r): (Vec<char>, Vec<char>) = (l.chars().collect(), r.chars().collect());
+        if (l.len() as u64) * (r.len() as u64) > 1_000_000 {
+            return exec_err!(
+                "levenshtein_distance: the combined inputs ({} and {} characters) are too large",
+                l.len(),
+                r.len()
+            );
+        }
+        let mut row: Vec<usize> = (0..=r.len()).collect();
+        for (i, lc) in l.iter().enumerate() {
+            let mut diagonal = row[0];
+            row[0] = i + 1;
+            for (j, rc) in r.iter().enumerate() {
+                let above = row[j + 1];
+                row[j + 1] = (above + 1)
+                    .min(row[j] + 1)
+                    .min(diagonal + usize::from(lc != rc));
+                diagonal = above;
+            }
+        }
+        out.append_value(row[r.len()] as i64);
     }
     Ok(Arc::new(out.finish()))
 }

@@ -83,7 +83,10 @@ pub(super) fn time_zone_of(canonical: &str) -> Option<String> {
     }
     let (sign, rest) = canonical.split_at_checked(1)?;
     let (h, m) = rest.split_once(':')?;
-    (["+", "-"].contains(&sign) && h.len() == 2 && m.len() == 2).then(|| format!("{sign}{h}{m}"))
+    // Trino's offsets reach ±14:00 (`TIME '12:00:00+14:01'` is an error).
+    let minutes = h.parse::<u32>().ok()? * 60 + m.parse::<u32>().ok()?;
+    (["+", "-"].contains(&sign) && h.len() == 2 && m.len() == 2 && minutes <= 14 * 60)
+        .then(|| format!("{sign}{h}{m}"))
 }
 
 /// A TIME WITH TIME ZONE's offset as Trino writes it: `+08:35`.
