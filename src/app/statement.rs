@@ -86,8 +86,7 @@ async fn query(engine: &Engine, sql: &str) -> Result<Vec<RecordBatch>> {
     // Belt and braces for the refusal in `athena::classify`: DataFusion
     // would append an unrecorded file to a lake table's folder.
     let options = datafusion::execution::context::SQLOptions::new().with_allow_dml(false);
-    let df = ctx
-        .sql_with_options(&sql, options)
+    let df = crate::engine::plan(&ctx, &sql, options)
         .await
         .map_err(|e| Error::query("", e))?;
     df.collect().await.map_err(|e| Error::query("", e))
@@ -115,8 +114,7 @@ fn check_tables(
     sql: &str,
 ) -> Result<()> {
     let state = ctx.state();
-    let dialect = state.config().options().sql_parser.dialect;
-    let Ok(statement) = state.sql_to_statement(sql, &dialect) else {
+    let Ok(statement) = crate::engine::dialect::statement(&state, sql) else {
         return Ok(());
     };
     refuse_unsupported(&statement)?;
@@ -354,12 +352,14 @@ async fn unload_stream(
     write: &WriteSpec,
 ) -> Result<datafusion::execution::SendableRecordBatchStream> {
     let err = |e| Error::query("UNLOAD", e);
-    let df = engine
-        .session_for(query)
-        .await?
-        .sql(query)
-        .await
-        .map_err(err)?;
+    let ctx = engine.session_for(query).await?;
+    let df = crate::engine::plan(
+        &ctx,
+        query,
+        datafusion::execution::context::SQLOptions::new(),
+    )
+    .await
+    .map_err(err)?;
     write
         .cluster(df)
         .map_err(err)?

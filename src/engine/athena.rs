@@ -320,7 +320,158 @@ pub fn trino_spelling(sql: &str) -> String {
     let sql = values_in_parentheses(sql);
     let sql = array_types(&sql);
     let sql = long_fractions_cast(&sql);
+    let sql = interval_ranges(&sql);
     literal_precision(&sql).into_owned()
+}
+
+/// Trino's interval literals with a range of fields, `INTERVAL '2 03:04:05.678'
+/// DAY TO SECOND` or `INTERVAL '1-6' YEAR TO MONTH`, which DataFusion's
+/// planner refuses, spelled out in units it reads: `INTERVAL '2 days
+/// 11045678 milliseconds'`. Text Trino would refuse is left as written,
+/// for DataFusion to refuse too.
+fn interval_ranges(sql: &str) -> std::borrow::Cow<'_, str> {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    if !sql.to_ascii_uppercase().contains("INTERVAL") {
+        return sql.into();
+    }
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return sql.into();
+    };
+    let solid: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i], Token::Whitespace(_)))
+        .collect();
+    let word = |i: usize| match &tokens[i] {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+        _ => None,
+    };
+    // (first token, last token, the literal that replaces them)
+    let mut spelled: Vec<(usize, usize, String)> = vec![];
+    let mut at = 0;
+    while at < solid.len() {
+        let start = solid[at];
+        if word(start).as_deref() != Some("INTERVAL") {
+            at += 1;
+            continue;
+        }
+        let mut next = at + 1;
+        let negated = match solid.get(next).map(|&i| &tokens[i]) {
+            Some(Token::Minus) => {
+                next += 1;
+                true
+            }
+            Some(Token::Plus) => {
+                next += 1;
+                false
+            }
+            _ => false,
+        };
+        let window: Vec<usize> = solid.iter().skip(next).take(4).copied().collect();
+        let units = match window[..] {
+            [text, from, to, last] => match (&tokens[text], word(from), word(to), word(last)) {
+                (Token::SingleQuotedString(value), Some(from), Some(to), Some(to_field))
+                    if to == "TO" =>
+                {
+                    interval_units(value, &from, &to_field, negated).map(|u| (u, last))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        match units {
+            Some((units, last)) => {
+                spelled.push((start, last, format!("INTERVAL '{units}'")));
+                at = next + 4;
+            }
+            None => at += 1,
+        }
+    }
+    if spelled.is_empty() {
+        return sql.into();
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        if let Some((_, last, literal)) = spelled.iter().find(|(first, _, _)| *first == i) {
+            out.push_str(literal);
+            i = last + 1;
+            continue;
+        }
+        out.push_str(&tokens[i].to_string());
+        i += 1;
+    }
+    out.into()
+}
+
+/// The text of a Trino interval with fields `from` to `to` as DataFusion's
+/// units, or None where Trino refuses it. As Trino (Joda's period parser)
+/// reads it: a leading `-` negates, the text may stop after any field
+/// (`'2'` DAY TO SECOND is two days), a field may exceed its range (`'1
+/// 30'` DAY TO HOUR is 54 hours), and seconds keep three fraction digits.
+fn interval_units(text: &str, from: &str, to: &str, negated: bool) -> Option<String> {
+    const DAY_TIME: [&str; 4] = ["DAY", "HOUR", "MINUTE", "SECOND"];
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (!negated, rest),
+        None => (negated, text),
+    };
+    let sign = if negative { "-" } else { "" };
+    let number = |s: &str| -> Option<i128> {
+        (!s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    if from == "YEAR" && to == "MONTH" {
+        let (years, months) = match digits.split_once('-') {
+            Some((y, m)) => (number(y)?, number(m)?),
+            None => (number(digits)?, 0),
+        };
+        let months = i32::try_from(years * 12 + months).ok()?;
+        return Some(format!("{sign}{months} months"));
+    }
+    let first = DAY_TIME.iter().position(|f| *f == from)?;
+    let last = DAY_TIME.iter().position(|f| *f == to)?;
+    if last <= first {
+        return None;
+    }
+    // Days, hours, minutes and milliseconds; the separators after the
+    // first three.
+    let separators = [' ', ':', ':'];
+    let mut values = [0i128; 4];
+    let mut rest = Some(digits);
+    for (field, value) in values.iter_mut().enumerate().take(last + 1).skip(first) {
+        let Some(text) = rest else { break };
+        let (part, after) = match separators.get(field).filter(|_| field < last) {
+            Some(separator) => match text.split_once(*separator) {
+                Some((part, after)) => (part, Some(after)),
+                None => (text, None),
+            },
+            None => (text, None),
+        };
+        *value = if field == 3 {
+            let (whole, fraction) = part.split_once(['.', ',']).unwrap_or((part, ""));
+            if !fraction.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let fraction: String = fraction.chars().chain("000".chars()).take(3).collect();
+            number(whole)? * 1000 + number(&fraction)?
+        } else {
+            number(part)?
+        };
+        rest = after;
+    }
+    let [days, hours, minutes, millis] = values;
+    let millis = ((days * 24 + hours) * 60 + minutes) * 60_000 + millis;
+    let millis = i64::try_from(millis).ok()?;
+    // Whole days stay days, as in DataFusion's `INTERVAL '2' DAY`.
+    Some(if first == 0 {
+        format!(
+            "{sign}{} days {sign}{} milliseconds",
+            millis / 86_400_000,
+            millis % 86_400_000
+        )
+    } else {
+        format!("{sign}{millis} milliseconds")
+    })
 }
 
 /// Trino's `SET TIME ZONE 'zone'` (and `SET TIME ZONE LOCAL`, the
@@ -1076,6 +1227,41 @@ mod tests {
         // To 12 digits, or a TIME from a TIMESTAMP: left to be refused.
         let kept = "SELECT CAST(TIMESTAMP '2020-05-01 12:34:56.111111111111' AS TIME(3))";
         assert_eq!(trino_spelling(kept), kept);
+    }
+
+    #[test]
+    fn interval_ranges_are_spelled_out_as_trino_reads_them() {
+        let spelled = |sql: &str| trino_spelling(&format!("SELECT {sql}"))[7..].to_string();
+        assert_eq!(
+            spelled("INTERVAL '2 03:04:05.678' DAY TO SECOND"),
+            "INTERVAL '2 days 11045678 milliseconds'"
+        );
+        // Fields past their range carry; the text may stop after any field.
+        assert_eq!(
+            spelled("INTERVAL '42 30' DAY TO HOUR"),
+            "INTERVAL '43 days 21600000 milliseconds'"
+        );
+        assert_eq!(
+            spelled("INTERVAL '2' DAY TO SECOND"),
+            "INTERVAL '2 days 0 milliseconds'"
+        );
+        // Seconds keep three fraction digits; a sign negates the whole.
+        assert_eq!(
+            spelled("INTERVAL '-34:56.123456' MINUTE TO SECOND"),
+            "INTERVAL '-2096123 milliseconds'"
+        );
+        assert_eq!(
+            spelled("INTERVAL -'1-6' YEAR TO MONTH"),
+            "INTERVAL '-18 months'"
+        );
+        // What Trino refuses stays, for DataFusion to refuse.
+        for kept in [
+            "INTERVAL '1 2:30' DAY TO HOUR",
+            "INTERVAL '1' SECOND TO MINUTE",
+            "INTERVAL 'a' HOUR TO MINUTE",
+        ] {
+            assert_eq!(spelled(kept), kept);
+        }
     }
 
     #[test]

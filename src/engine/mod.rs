@@ -6,6 +6,7 @@
 pub(crate) mod athena;
 pub(crate) mod catalog;
 pub(crate) mod codec;
+pub(crate) mod dialect;
 pub(crate) mod functions;
 
 pub(crate) mod lenient;
@@ -372,6 +373,23 @@ impl Engine {
 
     /// Plans the SQL of `file`, naming the file (and position) on error.
     pub async fn sql_from_file(ctx: &SessionContext, file: &Path, sql: &str) -> Result<DataFrame> {
-        ctx.sql(sql).await.map_err(|e| Error::sql(file, e))
+        plan(ctx, sql, datafusion::execution::context::SQLOptions::new())
+            .await
+            .map_err(|e| Error::sql(file, e))
     }
+}
+
+/// Plans one statement in Trino's dialect ([`dialect::TrinoDialect`]:
+/// DataFusion's, with lambdas), as `SessionContext::sql_with_options` does
+/// in the configured one.
+pub(crate) async fn plan(
+    ctx: &SessionContext,
+    sql: &str,
+    options: datafusion::execution::context::SQLOptions,
+) -> datafusion::error::Result<DataFrame> {
+    let state = ctx.state();
+    let statement = dialect::statement(&state, sql)?;
+    let plan = state.statement_to_plan(statement).await?;
+    options.verify_plan(&plan)?;
+    ctx.execute_logical_plan(plan).await
 }

@@ -230,7 +230,31 @@ def text_of(e):
         return text_of(e[1]) % tuple(text_of(a) for a in e[3])
     if e[0] in ("num",):
         return e[1].rstrip("lL")
+    if e[0] == "call" and e[1].split(".")[-1] == "format" and e[2] and e[2][0][0] == "str":
+        # `format("INTEGER '%s' + INTEGER '1'", Integer.MAX_VALUE)`
+        def arg(a):
+            try:
+                return text_of(a)
+            except Unreadable:
+                return str(number_of(a))
+        return java_format(text_of(e[2][0]), [arg(a) for a in e[2][1:]])
     raise Unreadable("not a string")
+
+
+def java_format(pattern, args):
+    """Java's String.format with only `%s` and `%d` (and `%%`)."""
+    out, used = [], iter(args)
+    parts = re.split(r"(%[sd%])", pattern)
+    for part in parts:
+        if part in ("%s", "%d"):
+            out.append(next(used))
+        elif part == "%%":
+            out.append("%")
+        elif "%" in part:
+            raise Unreadable("format pattern")
+        else:
+            out.append(part)
+    return "".join(out)
 
 
 class Real(float):
@@ -295,6 +319,12 @@ def number_of(e):
         if v is None:
             raise Unreadable("division by zero")
         return v
+    if e[0] == "id" and e[1].split(".")[-1] in ("MAX_VALUE", "MIN_VALUE"):
+        owner, field = e[1].split(".")[-2:]
+        bits = {"Long": 64, "Integer": 32, "Short": 16, "Byte": 8}.get(owner)
+        if bits is None:
+            raise Unreadable("limit")
+        return 2 ** (bits - 1) - 1 if field == "MAX_VALUE" else -(2 ** (bits - 1))
     raise Unreadable("not a number")
 
 
@@ -601,13 +631,13 @@ def assertion(stmt, rel, line):
         return Case(rel, line, function_of(sql), sql, error=True)
     if head in ("assertTrinoExceptionThrownBy", "assertThatThrownBy"):
         p.take("(")
-        sql, function = subject(p)
-        return Case(rel, line, function, sql, error=True)
+        sql, binds, function = subject(p)
+        return Case(rel, line, function, bindings_sql(sql, binds), error=True)
     if head == "assertThat":
         p.take("(")
         if not (p.peek()[1] == "assertions" and p.peek(1)[1] == "."):
             return None
-        sql, function = subject(p)
+        sql, binds, function = subject(p)
         p.take(")")
         tname, cls, expected, have = None, "?", None, False
         while p.peek()[1] == ".":
@@ -623,21 +653,35 @@ def assertion(stmt, rel, line):
                 expected, have = ("id", "null"), True
             elif method == "matches":
                 # Trino's result given as SQL: compare with that SQL's value.
-                return Case(rel, line, function, f"({sql}) IS NOT DISTINCT FROM ({text_of(args[0])})", "boolean", "B", "true")
+                # The bindings' FROM goes after the whole comparison.
+                compared = f"({sql}) IS NOT DISTINCT FROM ({text_of(args[0])})"
+                return Case(rel, line, function, bindings_sql(compared, binds), "boolean", "B", "true")
             elif method in ("isTrue", "isFalse"):
                 expected, have, cls, tname = ("id", "true" if method == "isTrue" else "false"), True, "B", "boolean"
             else:
                 raise Unreadable(f"method {method}")
         if not have:
             raise Unreadable("no expectation")
-        if cls == "?" and expected[0] in ("num", "neg"):
-            cls = "R" if isinstance(number_of(expected), float) else "I"
-        return Case(rel, line, function, sql, tname, cls, render(expected, cls))
+        if cls == "?" and expected[0] in ("num", "neg", "bin"):
+            try:
+                cls = "R" if isinstance(number_of(expected), float) else "I"
+            except Unreadable:
+                pass
+        if tname is None and decimal_type_of(expected):
+            tname, cls = decimal_type_of(expected)
+        return Case(rel, line, function, bindings_sql(sql, binds), tname, cls, render(expected, cls))
+    return None
+
+
+def decimal_type_of(e):
+    """The type of `decimal("1.5", createDecimalType(2, 1))`, or None."""
+    if e[0] == "call" and e[1].split(".")[-1] == "decimal" and len(e[2]) == 2 and e[2][1][0] == "call":
+        return type_of(e[2][1])
     return None
 
 
 def subject(p):
-    """`assertions.function("f", "a", ...)` or `assertions.expression("e")`, with bindings."""
+    """`assertions.function("f", "a", ...)` or `assertions.expression("e")`, and its bindings."""
     p.take("assertions")
     p.take(".")
     kind = p.take()[1]
@@ -649,6 +693,8 @@ def subject(p):
     elif kind == "expression":
         sql = text_of(args[0])
         function = function_of(sql)
+    elif kind == "operator":
+        sql, function = operator_sql(args)
     else:
         raise Unreadable(f"assertions.{kind}")
     binds = []
@@ -660,7 +706,27 @@ def subject(p):
     if p.peek()[1] == "::":
         p.take()
         p.take()
-    return bindings_sql(sql, binds), function
+    return sql, binds, function
+
+
+# Trino's operators as SQL; the others (INDETERMINATE, HASH_CODE, ...) have
+# no SQL spelling, so their cases are left out.
+INFIX = {"ADD": "+", "SUBTRACT": "-", "MULTIPLY": "*", "DIVIDE": "/", "MODULO": "%",
+         "EQUAL": "=", "LESS_THAN": "<", "LESS_THAN_OR_EQUAL": "<=",
+         "IDENTICAL": "IS NOT DISTINCT FROM"}
+
+
+def operator_sql(args):
+    """`assertions.operator(ADD, "a", "b")`: the operator written between its operands."""
+    if args[0][0] != "id":
+        raise Unreadable("operator")
+    op = args[0][1].split(".")[-1]
+    operands = [f"({text_of(a)})" for a in args[1:]]
+    if op == "NEGATION" and len(operands) == 1:
+        return f"-{operands[0]}", "negation"
+    if op in INFIX and len(operands) == 2:
+        return f"{operands[0]} {INFIX[op]} {operands[1]}", op.lower()
+    raise Unreadable(f"operator {op}")
 
 
 def read_docs(path, rel):

@@ -895,6 +895,30 @@ pub(super) fn interval_text(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
+/// `trino_interval_normal(i)`: an interval with its days counted in its
+/// nanoseconds, so that intervals compare as Trino's do, by length
+/// (`INTERVAL '1' DAY` equals `INTERVAL '24' HOUR`), where Arrow compares
+/// months, then days, then nanoseconds.
+pub(super) fn interval_normal(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    use datafusion::arrow::datatypes::{IntervalMonthDayNano, IntervalMonthDayNanoType};
+    let values = month_day_nano(&a[0])?;
+    let out: datafusion::arrow::array::IntervalMonthDayNanoArray = values
+        .as_primitive::<IntervalMonthDayNanoType>()
+        .iter()
+        .map(|v| {
+            v.map(|v| {
+                i64::from(v.days)
+                    .checked_mul(86_400_000_000_000)
+                    .and_then(|d| d.checked_add(v.nanoseconds))
+                    .map(|n| IntervalMonthDayNano::new(v.months, 0, n))
+                    .ok_or_else(|| DataFusionError::Execution("interval out of range".to_string()))
+            })
+            .transpose()
+        })
+        .collect::<Result<_>>()?;
+    Ok(Arc::new(out))
+}
+
 /// Intervals or durations as Arrow's month-day-nanosecond intervals (a
 /// duration is its nanoseconds), the one shape the interval readers take.
 fn month_day_nano(a: &ArrayRef) -> Result<ArrayRef> {

@@ -9,6 +9,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::kernels::boolean::{is_null, or};
 use datafusion::arrow::compute::nullif;
 use datafusion::arrow::datatypes::Decimal128Type;
+use datafusion::common::plan_datafusion_err;
 use datafusion::logical_expr::ReturnFieldArgs;
 
 use super::*;
@@ -780,4 +781,238 @@ pub(super) fn cosine_distance(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef
     let similarity = similarity.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
     let out: Float64Array = similarity.iter().map(|s| s.map(|s| 1.0 - s)).collect();
     Ok(Arc::new(out))
+}
+
+/// The type of Trino's DECIMAL quotient, modelled on SQL Server's: the
+/// scale is at least 6 and room for the divisor's digits (`DECIMAL '1' /
+/// DECIMAL '3'` is decimal(7,6)); past 38 digits the scale gives way, down
+/// to 6. (Arrow's quotient has the dividend's scale plus 4.)
+pub(super) fn quotient_type(t: &[DataType]) -> Result<DataType> {
+    let (Some(DataType::Decimal128(p1, s1)), Some(DataType::Decimal128(p2, s2))) =
+        (t.first(), t.get(1))
+    else {
+        return plan_err!("decimal division of {t:?}");
+    };
+    let (p1, s1, p2, s2) = (
+        i32::from(*p1),
+        i32::from(*s1),
+        i32::from(*p2),
+        i32::from(*s2),
+    );
+    let raw_scale = (s1 + p2 + 1).max(6);
+    let raw_precision = p1 - s1 + s2 + raw_scale;
+    let integral = raw_precision - raw_scale;
+    let scale = raw_scale.min(if integral > 32 { 6 } else { 38 - integral });
+    // Both fit: the precision is at most 38, the scale at most 38 - integral.
+    Ok(DataType::Decimal128(
+        raw_precision.min(38) as u8,
+        scale as i8,
+    ))
+}
+
+/// `trino_decimal_divide(a, b)`: the DECIMAL quotient in [`quotient_type`],
+/// rounded half away from zero as Trino rounds it (Arrow's cuts), an error
+/// on a zero divisor or a quotient past the type's digits.
+pub(super) fn decimal_divide(a: &[ArrayRef], to: &DataType) -> Result<ArrayRef> {
+    use datafusion::arrow::datatypes::i256;
+    let (DataType::Decimal128(_, s1), DataType::Decimal128(_, s2), DataType::Decimal128(p, s)) =
+        (a[0].data_type(), a[1].data_type(), to)
+    else {
+        return exec_err!(
+            "decimal division of {} and {}",
+            a[0].data_type(),
+            a[1].data_type()
+        );
+    };
+    // The quotient's unscaled value is dividend * 10^(s - s1 + s2) / divisor.
+    let shift = i32::from(*s) - i32::from(*s1) + i32::from(*s2);
+    let limit = ten(i32::from(*p));
+    let (dividends, divisors) = (
+        a[0].as_primitive::<Decimal128Type>(),
+        a[1].as_primitive::<Decimal128Type>(),
+    );
+    let mut out = Vec::with_capacity(dividends.len());
+    for (x, y) in dividends.iter().zip(divisors.iter()) {
+        let (Some(x), Some(y)) = (x, y) else {
+            out.push(None);
+            continue;
+        };
+        if y == 0 {
+            return exec_err!("Division by zero");
+        }
+        // A product past 256 bits is a quotient past 38 digits.
+        let overflow = || {
+            DataFusionError::Execution(format!(
+                "Decimal overflow: the quotient has more than {p} digits"
+            ))
+        };
+        let (mut x, mut y) = (i256::from_i128(x), i256::from_i128(y));
+        if shift >= 0 {
+            x = x.checked_mul(ten(shift)).ok_or_else(overflow)?;
+        } else {
+            y = y.checked_mul(ten(shift)).ok_or_else(overflow)?;
+        }
+        let negative = x.is_negative() != y.is_negative();
+        let (x, y) = (x.wrapping_abs(), y.wrapping_abs());
+        let (mut q, r) = (x.wrapping_div(y), x.wrapping_rem(y));
+        if r.wrapping_add(r) >= y {
+            q = q.wrapping_add(i256::ONE);
+        }
+        if q >= limit {
+            return Err(overflow());
+        }
+        let q = q.to_i128().expect("below 10^38");
+        out.push(Some(if negative { -q } else { q }));
+    }
+    Ok(Arc::new(
+        Decimal128Array::from(out).with_precision_and_scale(*p, *s)?,
+    ))
+}
+
+/// Trino's type of a DECIMAL sum or difference (`add`) or product, when it
+/// differs from Arrow's: past 38 digits Trino keeps the integral digits and
+/// gives up scale (`DECIMAL '10' + DECIMAL '0.000...1'` has scale 36),
+/// where Arrow keeps the scale and overflows. None where the two agree in
+/// value (a product's precision is one less in Trino, the digits the same).
+pub(super) fn wide_decimal_type(add: bool, left: &DataType, right: &DataType) -> Option<DataType> {
+    let (DataType::Decimal128(p1, s1), DataType::Decimal128(p2, s2)) = (left, right) else {
+        return None;
+    };
+    let (p1, s1, p2, s2) = (
+        i32::from(*p1),
+        i32::from(*s1),
+        i32::from(*p2),
+        i32::from(*s2),
+    );
+    let (precision, scale) = if add {
+        let integral = (p1 - s1).max(p2 - s2);
+        let raw_scale = s1.max(s2);
+        let raw_precision = raw_scale + integral + 1;
+        if raw_precision <= 38 {
+            return None;
+        }
+        (38, raw_scale.min(38 - integral))
+    } else {
+        let raw_precision = p1 + p2;
+        let raw_scale = s1 + s2;
+        if raw_precision <= 38 {
+            return None;
+        }
+        let integral = raw_precision - raw_scale;
+        (
+            38,
+            raw_scale.min(if integral > 32 { 6 } else { 38 - integral }),
+        )
+    };
+    Some(DataType::Decimal128(precision, scale.max(0) as i8))
+}
+
+/// The type of `trino_decimal_add` / `trino_decimal_multiply`.
+pub(super) fn sum_type(t: &[DataType]) -> Result<DataType> {
+    wide_decimal_type(true, &t[0], &t[1])
+        .ok_or_else(|| plan_datafusion_err!("decimal sum of {t:?}"))
+}
+
+/// The type of `trino_decimal_multiply`.
+pub(super) fn product_type(t: &[DataType]) -> Result<DataType> {
+    wide_decimal_type(false, &t[0], &t[1])
+        .ok_or_else(|| plan_datafusion_err!("decimal product of {t:?}"))
+}
+
+/// `trino_decimal_add(a, b)`: a sum (a difference is the sum with `-b`) in
+/// [`wide_decimal_type`], rounded half away from zero to its scale, an
+/// error past 38 digits or where Trino's 128-bit sum overflows.
+pub(super) fn decimal_add(a: &[ArrayRef], to: &DataType) -> Result<ArrayRef> {
+    wide_decimal(a, to, |x, s1, y, s2| {
+        let scale = s1.max(s2);
+        let x = in_128_bits(x.checked_mul(ten(scale - s1))?)?;
+        let y = in_128_bits(y.checked_mul(ten(scale - s2))?)?;
+        Some((in_128_bits(x.checked_add(y)?)?, scale))
+    })
+}
+
+/// `v` if it fits the signed 128 bits in which Trino adds and multiplies
+/// DECIMALs before rounding: past them Trino fails with a decimal
+/// overflow even where the rounded result would fit.
+fn in_128_bits(
+    v: datafusion::arrow::datatypes::i256,
+) -> Option<datafusion::arrow::datatypes::i256> {
+    v.to_i128().map(|_| v)
+}
+
+/// `trino_decimal_multiply(a, b)`: a product in [`wide_decimal_type`],
+/// rounded half away from zero to its scale, an error past 38 digits or
+/// where Trino's 128-bit product overflows.
+pub(super) fn decimal_multiply(a: &[ArrayRef], to: &DataType) -> Result<ArrayRef> {
+    wide_decimal(a, to, |x, s1, y, s2| {
+        Some((in_128_bits(x.checked_mul(y)?)?, s1 + s2))
+    })
+}
+
+fn ten(n: i32) -> datafusion::arrow::datatypes::i256 {
+    datafusion::arrow::datatypes::i256::from_i128(10).wrapping_pow(n.unsigned_abs())
+}
+
+/// Two DECIMAL columns combined exactly in 256 bits by `combine` (which
+/// gives the exact value and its scale), then rounded to `to`'s scale.
+fn wide_decimal(
+    a: &[ArrayRef],
+    to: &DataType,
+    combine: impl Fn(
+        datafusion::arrow::datatypes::i256,
+        i32,
+        datafusion::arrow::datatypes::i256,
+        i32,
+    ) -> Option<(datafusion::arrow::datatypes::i256, i32)>,
+) -> Result<ArrayRef> {
+    use datafusion::arrow::datatypes::i256;
+    let (DataType::Decimal128(_, s1), DataType::Decimal128(_, s2), DataType::Decimal128(p, s)) =
+        (a[0].data_type(), a[1].data_type(), to)
+    else {
+        return exec_err!(
+            "decimal arithmetic of {} and {}",
+            a[0].data_type(),
+            a[1].data_type()
+        );
+    };
+    let overflow = || DataFusionError::Execution("Decimal overflow".to_string());
+    let limit = ten(i32::from(*p));
+    let (xs, ys) = (
+        a[0].as_primitive::<Decimal128Type>(),
+        a[1].as_primitive::<Decimal128Type>(),
+    );
+    let mut out = Vec::with_capacity(xs.len());
+    for (x, y) in xs.iter().zip(ys.iter()) {
+        let (Some(x), Some(y)) = (x, y) else {
+            out.push(None);
+            continue;
+        };
+        let (exact, scale) = combine(
+            i256::from_i128(x),
+            i32::from(*s1),
+            i256::from_i128(y),
+            i32::from(*s2),
+        )
+        .ok_or_else(overflow)?;
+        let drop = scale - i32::from(*s);
+        let negative = exact.is_negative();
+        let mut v = exact.wrapping_abs();
+        if drop > 0 {
+            let unit = ten(drop);
+            let (q, r) = (v.wrapping_div(unit), v.wrapping_rem(unit));
+            v = if r.wrapping_add(r) >= unit {
+                q.wrapping_add(i256::ONE)
+            } else {
+                q
+            };
+        }
+        if v >= limit {
+            return Err(overflow());
+        }
+        let v = v.to_i128().ok_or_else(overflow)?;
+        out.push(Some(if negative { -v } else { v }));
+    }
+    Ok(Arc::new(
+        Decimal128Array::from(out).with_precision_and_scale(*p, *s)?,
+    ))
 }

@@ -676,6 +676,12 @@ pub fn register(ctx: &SessionContext) {
             ctx.register_udaf(f.as_ref().clone().with_aliases([theirs]));
         }
     }
+    // Trino's names for DataFusion's functions of lambdas.
+    for (theirs, ours) in [("filter", "array_filter"), ("transform", "array_transform")] {
+        if let Some(f) = state.higher_order_functions().get(ours) {
+            ctx.register_higher_order_function(Arc::new(f.as_ref().clone().with_aliases([theirs])));
+        }
+    }
     for (theirs, ours) in [
         // Trino's array_remove removes every equal element.
         ("array_remove", "array_remove_all"),

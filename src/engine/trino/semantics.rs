@@ -75,6 +75,51 @@ fn compares(op: Operator) -> bool {
     )
 }
 
+/// The function that counts an interval's days in its nanoseconds.
+const INTERVAL_NORMAL: &str = "trino_interval_normal";
+
+/// Whether `e` is a month-day-nanosecond interval or a duration (the
+/// difference of two timestamps) not yet normalised for comparison (see
+/// `datetime::interval_normal`).
+fn is_interval(e: &Expr, schema: &DFSchema) -> bool {
+    let normalised = matches!(e, Expr::ScalarFunction(f) if f.name() == INTERVAL_NORMAL);
+    !normalised
+        && matches!(
+            e.get_type(schema),
+            Ok(
+                DataType::Interval(datafusion::arrow::datatypes::IntervalUnit::MonthDayNano)
+                    | DataType::Duration(_)
+            )
+        )
+}
+
+/// Whether `left` and `right` are Trino's DECIMAL arithmetic: a DECIMAL
+/// with a DECIMAL or an integer, either way round.
+fn decimal_operands(left: &Expr, right: &Expr, schema: &DFSchema) -> bool {
+    let (Ok(l), Ok(r)) = (left.get_type(schema), right.get_type(schema)) else {
+        return false;
+    };
+    let decimal = |t: &DataType| matches!(t, DataType::Decimal128(..));
+    (decimal(&l) || decimal(&r))
+        && (decimal(&l) || l.is_integer())
+        && (decimal(&r) || r.is_integer())
+}
+
+/// An integer as the DECIMAL Trino takes it for in arithmetic with one:
+/// as many digits as its type holds (an integer literal is an INTEGER, as
+/// in Trino, though DataFusion reads it as a BIGINT).
+fn as_decimal(e: Expr, schema: &DFSchema) -> Result<Expr> {
+    let digits = match (e.get_type(schema)?, &e) {
+        (DataType::Decimal128(..), _) => return Ok(e),
+        (_, Expr::Literal(ScalarValue::Int64(Some(v)), _)) if i32::try_from(*v).is_ok() => 10,
+        (DataType::Int8 | DataType::UInt8, _) => 3,
+        (DataType::Int16 | DataType::UInt16, _) => 5,
+        (DataType::Int32 | DataType::UInt32, _) => 10,
+        _ => 19,
+    };
+    e.cast_to(&DataType::Decimal128(digits, 0), schema)
+}
+
 fn isnan(e: &Expr) -> Expr {
     datafusion::functions::math::expr_fn::isnan(e.clone())
 }
@@ -117,6 +162,77 @@ impl FunctionRewrite for TrinoSemantics {
                     equal
                 } else {
                     Expr::Not(Box::new(equal))
+                }))
+            }
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if (compares(op)
+                    || matches!(op, Operator::IsDistinctFrom | Operator::IsNotDistinctFrom))
+                    && is_interval(&left, schema)
+                    && is_interval(&right, schema) =>
+            {
+                let normal = |e: Expr| {
+                    row_function(
+                        INTERVAL_NORMAL,
+                        |_| {
+                            Ok(DataType::Interval(
+                                datafusion::arrow::datatypes::IntervalUnit::MonthDayNano,
+                            ))
+                        },
+                        super::datetime::interval_normal,
+                        vec![e],
+                    )
+                };
+                Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr {
+                    left: Box::new(normal(*left)),
+                    op,
+                    right: Box::new(normal(*right)),
+                })))
+            }
+            Expr::BinaryExpr(BinaryExpr {
+                left,
+                op: Operator::Divide,
+                right,
+            }) if decimal_operands(&left, &right, schema) => {
+                let (left, right) = (as_decimal(*left, schema)?, as_decimal(*right, schema)?);
+                Ok(Transformed::yes(row_function(
+                    "trino_decimal_divide",
+                    super::math::quotient_type,
+                    super::math::decimal_divide,
+                    vec![left, right],
+                )))
+            }
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if matches!(op, Operator::Plus | Operator::Minus | Operator::Multiply)
+                    && decimal_operands(&left, &right, schema) =>
+            {
+                let add = op != Operator::Multiply;
+                let (wide_left, wide_right) =
+                    (as_decimal(*left.clone(), schema)?, as_decimal(*right.clone(), schema)?);
+                let (l, r) = (wide_left.get_type(schema)?, wide_right.get_type(schema)?);
+                if super::math::wide_decimal_type(add, &l, &r).is_none() {
+                    // Arrow's answer is Trino's (and its kernel the faster).
+                    return Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })));
+                }
+                let (left, right) = (wide_left, wide_right);
+                let right = if op == Operator::Minus {
+                    Expr::Negative(Box::new(right))
+                } else {
+                    right
+                };
+                Ok(Transformed::yes(if add {
+                    row_function(
+                        "trino_decimal_add",
+                        super::math::sum_type,
+                        super::math::decimal_add,
+                        vec![left, right],
+                    )
+                } else {
+                    row_function(
+                        "trino_decimal_multiply",
+                        super::math::product_type,
+                        super::math::decimal_multiply,
+                        vec![left, right],
+                    )
                 }))
             }
             Expr::Between(Between {

@@ -1,0 +1,201 @@
+//! Trino's SQL as DataFusion's parser reads it: DataFusion's generic dialect
+//! plus Trino's lambda expressions (`filter(a, x -> x > 0)`), which the
+//! generic dialect reads as a JSON arrow. DataFusion plans lambdas for its
+//! higher-order functions; only its parser needed telling.
+
+use std::any::TypeId;
+
+use datafusion::common::{not_impl_err, plan_datafusion_err};
+use datafusion::execution::SessionState;
+use datafusion::sql::parser::{DFParserBuilder, Statement};
+use datafusion::sql::sqlparser::ast;
+use datafusion::sql::sqlparser::dialect::{Dialect, GenericDialect};
+
+/// DataFusion's generic dialect with lambdas.
+#[derive(Debug, Default)]
+pub(crate) struct TrinoDialect;
+
+/// Each listed setting as the generic dialect has it.
+macro_rules! as_generic {
+    ($($setting:ident),* $(,)?) => {
+        $(fn $setting(&self) -> bool {
+            GenericDialect.$setting()
+        })*
+    };
+}
+
+impl Dialect for TrinoDialect {
+    // The parser's own checks for the generic dialect hold for this one.
+    fn dialect(&self) -> TypeId {
+        TypeId::of::<GenericDialect>()
+    }
+
+    fn is_identifier_start(&self, ch: char) -> bool {
+        GenericDialect.is_identifier_start(ch)
+    }
+
+    fn is_identifier_part(&self, ch: char) -> bool {
+        GenericDialect.is_identifier_part(ch)
+    }
+
+    fn is_delimited_identifier_start(&self, ch: char) -> bool {
+        GenericDialect.is_delimited_identifier_start(ch)
+    }
+
+    fn supports_lambda_functions(&self) -> bool {
+        true
+    }
+
+    // Every setting the generic dialect changes from the trait's default.
+    as_generic!(
+        supports_unicode_string_literal,
+        supports_partition_by_after_order_by,
+        supports_array_join_syntax,
+        supports_group_by_expr,
+        supports_group_by_with_modifier,
+        supports_left_associative_joins_without_parens,
+        supports_connect_by,
+        supports_match_recognize,
+        supports_pipe_operator,
+        supports_start_transaction_modifier,
+        supports_window_function_null_treatment_arg,
+        supports_dictionary_syntax,
+        supports_window_clause_named_window_reference,
+        supports_parenthesized_set_variables,
+        supports_select_wildcard_except,
+        support_map_literal_syntax,
+        allow_extract_custom,
+        allow_extract_single_quotes,
+        supports_extract_comma_syntax,
+        supports_create_view_comment_syntax,
+        supports_parens_around_table_factor,
+        supports_values_as_table_factor,
+        supports_create_index_with_clause,
+        supports_explain_with_utility_options,
+        supports_limit_comma,
+        supports_update_order_by,
+        supports_from_first_select,
+        supports_projection_trailing_commas,
+        supports_asc_desc_in_column_definition,
+        supports_try_convert,
+        supports_bitwise_shift_operators,
+        supports_comment_on,
+        supports_load_extension,
+        supports_named_fn_args_with_assignment_operator,
+        supports_struct_literal,
+        supports_empty_projections,
+        supports_nested_comments,
+        supports_multiline_comment_hints,
+        supports_user_host_grantee,
+        supports_string_escape_constant,
+        supports_array_typedef_with_brackets,
+        supports_match_against,
+        supports_set_names,
+        supports_comma_separated_set_assignments,
+        supports_filter_during_aggregation,
+        supports_select_wildcard_exclude,
+        supports_data_type_signed_suffix,
+        supports_interval_options,
+        supports_quote_delimited_string,
+        supports_select_wildcard_replace,
+        supports_select_wildcard_ilike,
+        supports_select_wildcard_rename,
+        supports_optimize_table,
+        supports_install,
+        supports_detach,
+        supports_prewhere,
+        supports_with_fill,
+        supports_limit_by,
+        supports_interpolate,
+        supports_settings,
+        supports_select_format,
+        supports_comment_optimizer_hint,
+        supports_constraint_keyword_without_name,
+        supports_key_column_option,
+        supports_comma_separated_trim,
+        supports_cte_without_as,
+        supports_select_item_multi_column_alias,
+        supports_xml_expressions,
+    );
+}
+
+/// Parses one statement of `sql` in Trino's dialect, with the session's
+/// recursion limit, as DataFusion's own `sql_to_statement` does with the
+/// configured dialect.
+pub(crate) fn statement(state: &SessionState, sql: &str) -> datafusion::error::Result<Statement> {
+    let recursion_limit = state.config().options().sql_parser.recursion_limit.get();
+    let mut statements = DFParserBuilder::new(sql)
+        .with_dialect(&TrinoDialect)
+        .with_recursion_limit(recursion_limit)
+        .build()?
+        .parse_statements()?;
+    if statements.len() > 1 {
+        return not_impl_err!("The context currently only supports a single SQL statement");
+    }
+    let mut statement = statements.pop_front().ok_or_else(|| {
+        plan_datafusion_err!("No SQL statements were provided in the query string")
+    })?;
+    match &mut statement {
+        Statement::Statement(s) => matches_as_any_match(s),
+        Statement::Explain(e) => {
+            if let Statement::Statement(s) = e.statement.as_mut() {
+                matches_as_any_match(s);
+            }
+        }
+        _ => {}
+    }
+    Ok(statement)
+}
+
+/// Trino's `all_match(a, x -> p)` and `none_match(a, x -> p)` in terms of
+/// DataFusion's `any_match`: `NOT any_match(a, x -> NOT (p))` and `NOT
+/// any_match(a, x -> p)`, which answer alike, NULLs included (a NULL
+/// predicate and no deciding element is NULL; an empty array is true).
+fn matches_as_any_match(statement: &mut ast::Statement) {
+    let _ = ast::visit_expressions_mut(statement, |e| {
+        let mut rewritten = false;
+        if let ast::Expr::Function(f) = e {
+            let name = f.name.to_string().to_ascii_lowercase();
+            let lambda = match &mut f.args {
+                ast::FunctionArguments::List(list)
+                    if matches!(name.as_str(), "all_match" | "none_match") =>
+                {
+                    match &mut list.args[..] {
+                        [
+                            _,
+                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(
+                                ast::Expr::Lambda(l),
+                            )),
+                        ] => Some(l),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            if let Some(l) = lambda {
+                if name == "all_match" {
+                    let body = std::mem::replace(l.body.as_mut(), null());
+                    *l.body = not(body);
+                }
+                f.name = ast::ObjectName::from(vec![ast::Ident::new("any_match")]);
+                rewritten = true;
+            }
+        }
+        if rewritten {
+            let call = std::mem::replace(e, null());
+            *e = not(call);
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+}
+
+fn null() -> ast::Expr {
+    ast::Expr::value(ast::Value::Null)
+}
+
+fn not(e: ast::Expr) -> ast::Expr {
+    ast::Expr::UnaryOp {
+        op: ast::UnaryOperator::Not,
+        expr: Box::new(ast::Expr::Nested(Box::new(e))),
+    }
+}
