@@ -815,58 +815,30 @@ pub(super) fn quotient_type(t: &[DataType]) -> Result<DataType> {
 /// on a zero divisor or a quotient past the type's digits.
 pub(super) fn decimal_divide(a: &[ArrayRef], to: &DataType) -> Result<ArrayRef> {
     use datafusion::arrow::datatypes::i256;
-    let (DataType::Decimal128(_, s1), DataType::Decimal128(_, s2), DataType::Decimal128(p, s)) =
-        (a[0].data_type(), a[1].data_type(), to)
-    else {
-        return exec_err!(
-            "decimal division of {} and {}",
-            a[0].data_type(),
-            a[1].data_type()
-        );
+    let DataType::Decimal128(_, s) = to else {
+        return exec_err!("decimal division to {to}");
     };
-    // The quotient's unscaled value is dividend * 10^(s - s1 + s2) / divisor.
-    let shift = i32::from(*s) - i32::from(*s1) + i32::from(*s2);
-    let limit = ten(i32::from(*p));
-    let (dividends, divisors) = (
-        a[0].as_primitive::<Decimal128Type>(),
-        a[1].as_primitive::<Decimal128Type>(),
-    );
-    let mut out = Vec::with_capacity(dividends.len());
-    for (x, y) in dividends.iter().zip(divisors.iter()) {
-        let (Some(x), Some(y)) = (x, y) else {
-            out.push(None);
-            continue;
-        };
-        if y == 0 {
+    let s = i32::from(*s);
+    wide_decimal(a, to, |x, s1, y, s2| {
+        if y == i256::ZERO {
             return exec_err!("Division by zero");
         }
-        // A product past 256 bits is a quotient past 38 digits.
-        let overflow = || {
-            DataFusionError::Execution(format!(
-                "Decimal overflow: the quotient has more than {p} digits"
-            ))
-        };
-        let (mut x, mut y) = (i256::from_i128(x), i256::from_i128(y));
-        if shift >= 0 {
-            x = x.checked_mul(ten(shift)).ok_or_else(overflow)?;
+        // The quotient's unscaled value is x * 10^(s - s1 + s2) / y; a
+        // product past 256 bits is a quotient past 38 digits.
+        let shift = s - s1 + s2;
+        let (x, y) = if shift >= 0 {
+            (x.checked_mul(ten(shift)).ok_or_else(decimal_overflow)?, y)
         } else {
-            y = y.checked_mul(ten(shift)).ok_or_else(overflow)?;
-        }
+            (x, y.checked_mul(ten(shift)).ok_or_else(decimal_overflow)?)
+        };
         let negative = x.is_negative() != y.is_negative();
         let (x, y) = (x.wrapping_abs(), y.wrapping_abs());
         let (mut q, r) = (x.wrapping_div(y), x.wrapping_rem(y));
         if r.wrapping_add(r) >= y {
             q = q.wrapping_add(i256::ONE);
         }
-        if q >= limit {
-            return Err(overflow());
-        }
-        let q = q.to_i128().expect("below 10^38");
-        out.push(Some(if negative { -q } else { q }));
-    }
-    Ok(Arc::new(
-        Decimal128Array::from(out).with_precision_and_scale(*p, *s)?,
-    ))
+        Ok((if negative { q.wrapping_neg() } else { q }, s))
+    })
 }
 
 /// Trino's type of a DECIMAL sum or difference (`add`) or product, when it
@@ -925,9 +897,9 @@ pub(super) fn product_type(t: &[DataType]) -> Result<DataType> {
 pub(super) fn decimal_add(a: &[ArrayRef], to: &DataType) -> Result<ArrayRef> {
     wide_decimal(a, to, |x, s1, y, s2| {
         let scale = s1.max(s2);
-        let x = in_128_bits(x.checked_mul(ten(scale - s1))?)?;
-        let y = in_128_bits(y.checked_mul(ten(scale - s2))?)?;
-        Some((in_128_bits(x.checked_add(y)?)?, scale))
+        let x = in_128_bits(x.checked_mul(ten(scale - s1)))?;
+        let y = in_128_bits(y.checked_mul(ten(scale - s2)))?;
+        Ok((in_128_bits(x.checked_add(y))?, scale))
     })
 }
 
@@ -935,9 +907,14 @@ pub(super) fn decimal_add(a: &[ArrayRef], to: &DataType) -> Result<ArrayRef> {
 /// DECIMALs before rounding: past them Trino fails with a decimal
 /// overflow even where the rounded result would fit.
 fn in_128_bits(
-    v: datafusion::arrow::datatypes::i256,
-) -> Option<datafusion::arrow::datatypes::i256> {
-    v.to_i128().map(|_| v)
+    v: Option<datafusion::arrow::datatypes::i256>,
+) -> Result<datafusion::arrow::datatypes::i256> {
+    v.filter(|v| v.to_i128().is_some())
+        .ok_or_else(decimal_overflow)
+}
+
+fn decimal_overflow() -> DataFusionError {
+    DataFusionError::Execution("Decimal overflow".to_string())
 }
 
 /// `trino_decimal_multiply(a, b)`: a product in [`wide_decimal_type`],
@@ -945,7 +922,7 @@ fn in_128_bits(
 /// where Trino's 128-bit product overflows.
 pub(super) fn decimal_multiply(a: &[ArrayRef], to: &DataType) -> Result<ArrayRef> {
     wide_decimal(a, to, |x, s1, y, s2| {
-        Some((in_128_bits(x.checked_mul(y)?)?, s1 + s2))
+        Ok((in_128_bits(x.checked_mul(y))?, s1 + s2))
     })
 }
 
@@ -953,8 +930,9 @@ fn ten(n: i32) -> datafusion::arrow::datatypes::i256 {
     datafusion::arrow::datatypes::i256::from_i128(10).wrapping_pow(n.unsigned_abs())
 }
 
-/// Two DECIMAL columns combined exactly in 256 bits by `combine` (which
-/// gives the exact value and its scale), then rounded to `to`'s scale.
+/// Two DECIMAL columns combined in 256 bits by `combine` (which gives the
+/// value and its scale), then rounded half away from zero to `to`'s scale;
+/// an error past `to`'s digits.
 fn wide_decimal(
     a: &[ArrayRef],
     to: &DataType,
@@ -963,7 +941,7 @@ fn wide_decimal(
         i32,
         datafusion::arrow::datatypes::i256,
         i32,
-    ) -> Option<(datafusion::arrow::datatypes::i256, i32)>,
+    ) -> Result<(datafusion::arrow::datatypes::i256, i32)>,
 ) -> Result<ArrayRef> {
     use datafusion::arrow::datatypes::i256;
     let (DataType::Decimal128(_, s1), DataType::Decimal128(_, s2), DataType::Decimal128(p, s)) =
@@ -975,7 +953,6 @@ fn wide_decimal(
             a[1].data_type()
         );
     };
-    let overflow = || DataFusionError::Execution("Decimal overflow".to_string());
     let limit = ten(i32::from(*p));
     let (xs, ys) = (
         a[0].as_primitive::<Decimal128Type>(),
@@ -992,8 +969,7 @@ fn wide_decimal(
             i32::from(*s1),
             i256::from_i128(y),
             i32::from(*s2),
-        )
-        .ok_or_else(overflow)?;
+        )?;
         let drop = scale - i32::from(*s);
         let negative = exact.is_negative();
         let mut v = exact.wrapping_abs();
@@ -1007,9 +983,9 @@ fn wide_decimal(
             };
         }
         if v >= limit {
-            return Err(overflow());
+            return Err(decimal_overflow());
         }
-        let v = v.to_i128().ok_or_else(overflow)?;
+        let v = v.to_i128().ok_or_else(decimal_overflow)?;
         out.push(Some(if negative { -v } else { v }));
     }
     Ok(Arc::new(
