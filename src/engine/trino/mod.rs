@@ -29,6 +29,7 @@ mod datetime;
 pub mod joda;
 mod json;
 mod json_type;
+mod lambdas;
 mod math;
 mod regexp;
 mod semantics;
@@ -676,11 +677,19 @@ pub fn register(ctx: &SessionContext) {
             ctx.register_udaf(f.as_ref().clone().with_aliases([theirs]));
         }
     }
-    // Trino's names for DataFusion's functions of lambdas.
+    // Trino's names for DataFusion's functions of lambdas, and Trino's
+    // functions of a map and a lambda.
     for (theirs, ours) in [("filter", "array_filter"), ("transform", "array_transform")] {
         if let Some(f) = state.higher_order_functions().get(ours) {
             ctx.register_higher_order_function(Arc::new(f.as_ref().clone().with_aliases([theirs])));
         }
+    }
+    for kind in [
+        lambdas::MapLambda::Keys,
+        lambdas::MapLambda::Values,
+        lambdas::MapLambda::Filter,
+    ] {
+        ctx.register_higher_order_function(lambdas::MapFunction::udf(kind));
     }
     for (theirs, ours) in [
         // Trino's array_remove removes every equal element.

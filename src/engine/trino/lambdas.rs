@@ -1,0 +1,231 @@
+//! Trino's functions of a map and a lambda over its entries, which
+//! DataFusion 55 does not have (its functions of lambdas take arrays):
+//! `transform_keys(m, (k, v) -> ...)`, `transform_values(m, (k, v) -> ...)`
+//! and `map_filter(m, (k, v) -> ...)`. The lambda runs once over all the
+//! entries of a batch, as DataFusion's `array_transform` runs over elements.
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray, StructArray, UInt32Array};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::compute::{filter, take_arrays};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::{exec_err, plan_err};
+use datafusion::error::Result;
+use datafusion::logical_expr::{
+    ColumnarValue, HigherOrderFunctionArgs, HigherOrderReturnFieldArgs, HigherOrderSignature,
+    HigherOrderUDF, HigherOrderUDFImpl, LambdaParametersProgress, ValueOrLambda, Volatility,
+};
+use std::sync::Arc;
+
+/// What the lambda of a map function makes of each entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum MapLambda {
+    /// `transform_keys`: a new key (never NULL, never twice in a map).
+    Keys,
+    /// `transform_values`: a new value.
+    Values,
+    /// `map_filter`: whether the entry stays (NULL drops it).
+    Filter,
+}
+
+/// A map function of a lambda, registered under Trino's name.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct MapFunction {
+    kind: MapLambda,
+    signature: HigherOrderSignature,
+}
+
+impl MapFunction {
+    /// The function, ready to register.
+    pub(super) fn udf(kind: MapLambda) -> Arc<HigherOrderUDF> {
+        Arc::new(HigherOrderUDF::new_from_impl(Self {
+            kind,
+            signature: HigherOrderSignature::exact(
+                vec![ValueOrLambda::Value(()), ValueOrLambda::Lambda(())],
+                Volatility::Immutable,
+            ),
+        }))
+    }
+}
+
+/// The key and value fields of a map type.
+fn entry_fields(name: &str, t: &DataType) -> Result<(FieldRef, FieldRef)> {
+    match t {
+        DataType::Map(entries, _) => match entries.data_type() {
+            DataType::Struct(kv) if kv.len() == 2 => Ok((kv[0].clone(), kv[1].clone())),
+            other => plan_err!("{name}: map entries of type {other}"),
+        },
+        other => plan_err!("{name} takes a map and a lambda, not {other}"),
+    }
+}
+
+/// A map type with new key or value fields.
+fn map_type(t: &DataType, key: FieldRef, value: FieldRef) -> DataType {
+    let (entries_name, sorted) = match t {
+        DataType::Map(entries, sorted) => (entries.name().clone(), *sorted),
+        _ => ("entries".to_string(), false),
+    };
+    DataType::Map(
+        Arc::new(Field::new(
+            entries_name,
+            DataType::Struct(vec![key, value].into()),
+            false,
+        )),
+        sorted,
+    )
+}
+
+impl HigherOrderUDFImpl for MapFunction {
+    fn name(&self) -> &str {
+        match self.kind {
+            MapLambda::Keys => "transform_keys",
+            MapLambda::Values => "transform_values",
+            MapLambda::Filter => "map_filter",
+        }
+    }
+
+    fn signature(&self) -> &HigherOrderSignature {
+        &self.signature
+    }
+
+    fn coerce_value_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        Ok(arg_types.to_vec())
+    }
+
+    fn lambda_parameters(
+        &self,
+        _step: usize,
+        fields: &[ValueOrLambda<FieldRef, Option<FieldRef>>],
+    ) -> Result<LambdaParametersProgress> {
+        let [ValueOrLambda::Value(map), ValueOrLambda::Lambda(_)] = fields else {
+            return plan_err!("{} takes a map and a lambda", self.name());
+        };
+        let (key, value) = entry_fields(self.name(), map.data_type())?;
+        Ok(LambdaParametersProgress::Complete(vec![vec![key, value]]))
+    }
+
+    fn return_field_from_args(&self, args: HigherOrderReturnFieldArgs) -> Result<FieldRef> {
+        let [ValueOrLambda::Value(map), ValueOrLambda::Lambda(lambda)] = args.arg_fields else {
+            return plan_err!("{} takes a map and a lambda", self.name());
+        };
+        let (key, value) = entry_fields(self.name(), map.data_type())?;
+        let t = match self.kind {
+            MapLambda::Filter => map.data_type().clone(),
+            MapLambda::Values => map_type(
+                map.data_type(),
+                key,
+                Arc::new(Field::new(value.name(), lambda.data_type().clone(), true)),
+            ),
+            MapLambda::Keys => map_type(
+                map.data_type(),
+                Arc::new(Field::new(key.name(), lambda.data_type().clone(), false)),
+                value,
+            ),
+        };
+        Ok(Arc::new(Field::new("", t, map.is_nullable())))
+    }
+
+    fn invoke_with_args(&self, args: HigherOrderFunctionArgs) -> Result<ColumnarValue> {
+        let [ValueOrLambda::Value(map), ValueOrLambda::Lambda(lambda)] = &args.args[..] else {
+            return exec_err!("{} takes a map and a lambda", self.name());
+        };
+        let array = map.to_array(args.number_rows)?;
+        let Some(map) = array.as_map_opt() else {
+            return exec_err!("{} of {}", self.name(), array.data_type());
+        };
+        // The entries the rows use (a sliced map starts past its first offset).
+        let offsets = map.offsets();
+        let first = offsets[0] as usize;
+        let count = offsets[offsets.len() - 1] as usize - first;
+        let keys = map.keys().slice(first, count);
+        let values = map.values().slice(first, count);
+        let (key_param, value_param) = (|| Ok(keys.clone()), || Ok(values.clone()));
+        let made = lambda
+            .evaluate(&[&key_param, &value_param], |captured| {
+                // A column the lambda captures, repeated for each entry of its row.
+                let rows: UInt32Array = offsets
+                    .windows(2)
+                    .enumerate()
+                    .flat_map(|(row, w)| std::iter::repeat_n(row as u32, (w[1] - w[0]) as usize))
+                    .collect();
+                Ok(take_arrays(captured, &rows, None)?)
+            })?
+            .into_array(count)?;
+        let rebased = OffsetBuffer::new(offsets.iter().map(|o| o - offsets[0]).collect());
+        let DataType::Map(entries, sorted) = args.return_field.data_type() else {
+            return exec_err!("{} returns {}", self.name(), args.return_field.data_type());
+        };
+        let DataType::Struct(kv) = entries.data_type() else {
+            return exec_err!("{} returns {}", self.name(), entries.data_type());
+        };
+        let (keys, values, offsets) = match self.kind {
+            MapLambda::Values => (keys, made, rebased),
+            MapLambda::Keys => {
+                distinct_keys(&made, &rebased, map)?;
+                (made, values, rebased)
+            }
+            MapLambda::Filter => {
+                let keep = made.as_boolean_opt().ok_or_else(|| {
+                    datafusion::error::DataFusionError::Plan(format!(
+                        "map_filter's lambda must be a BOOLEAN, not {}",
+                        made.data_type()
+                    ))
+                })?;
+                // NULL drops the entry, as FALSE does.
+                let keep = if keep.null_count() > 0 {
+                    datafusion::arrow::compute::prep_null_mask_filter(keep)
+                } else {
+                    keep.clone()
+                };
+                let mut kept = 0usize;
+                let mut lengths = Vec::with_capacity(rebased.len());
+                lengths.push(0i32);
+                for w in rebased.windows(2) {
+                    kept += (w[0] as usize..w[1] as usize)
+                        .filter(|&i| keep.value(i))
+                        .count();
+                    lengths.push(kept as i32);
+                }
+                (
+                    filter(&keys, &keep)?,
+                    filter(&values, &keep)?,
+                    OffsetBuffer::new(lengths.into()),
+                )
+            }
+        };
+        let entries_array = StructArray::try_new(kv.clone(), vec![keys, values], None)?;
+        let out = MapArray::try_new(
+            entries.clone(),
+            offsets,
+            entries_array,
+            map.nulls().cloned(),
+            *sorted,
+        )?;
+        Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
+    }
+}
+
+/// Trino's refusals for `transform_keys`: a NULL key, or a key twice in one
+/// map, fails the query. Keys are compared in Arrow's row format, which is
+/// equal exactly for equal values.
+fn distinct_keys(keys: &ArrayRef, offsets: &OffsetBuffer<i32>, map: &MapArray) -> Result<()> {
+    use datafusion::arrow::row::{RowConverter, SortField};
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    if keys.null_count() > 0 {
+        return exec_err!("map key cannot be null");
+    }
+    let rows = RowConverter::new(vec![SortField::new(keys.data_type().clone())])?
+        .convert_columns(std::slice::from_ref(keys))?;
+    for (row, w) in offsets.windows(2).enumerate() {
+        if map.is_null(row) {
+            continue;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for i in w[0] as usize..w[1] as usize {
+            if !seen.insert(rows.row(i)) {
+                let text = ArrayFormatter::try_new(keys.as_ref(), &FormatOptions::default())?;
+                return exec_err!("Duplicate map keys ({}) are not allowed", text.value(i));
+            }
+        }
+    }
+    Ok(())
+}
