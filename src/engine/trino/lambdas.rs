@@ -229,3 +229,172 @@ fn distinct_keys(keys: &ArrayRef, offsets: &OffsetBuffer<i32>, map: &MapArray) -
     }
     Ok(())
 }
+
+/// Trino's `zip_with(a, b, (x, y) -> ...)`: the lambda over the elements of
+/// two arrays side by side, the shorter padded with NULLs; NULL when
+/// either array is.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct ZipWith {
+    signature: HigherOrderSignature,
+}
+
+impl ZipWith {
+    /// The function, ready to register.
+    pub(super) fn udf() -> Arc<HigherOrderUDF> {
+        Arc::new(HigherOrderUDF::new_from_impl(Self {
+            signature: HigherOrderSignature::exact(
+                vec![
+                    ValueOrLambda::Value(()),
+                    ValueOrLambda::Value(()),
+                    ValueOrLambda::Lambda(()),
+                ],
+                Volatility::Immutable,
+            ),
+        }))
+    }
+}
+
+/// The element field of a list type, as a lambda parameter (padding makes
+/// every element nullable).
+fn element_field(t: &DataType) -> Result<FieldRef> {
+    match t {
+        DataType::List(f) | DataType::LargeList(f) => {
+            Ok(Arc::new(f.as_ref().clone().with_nullable(true)))
+        }
+        DataType::Null => Ok(Arc::new(Field::new("item", DataType::Null, true))),
+        other => plan_err!("zip_with takes two arrays and a lambda, not {other}"),
+    }
+}
+
+impl HigherOrderUDFImpl for ZipWith {
+    fn name(&self) -> &str {
+        "zip_with"
+    }
+
+    fn signature(&self) -> &HigherOrderSignature {
+        &self.signature
+    }
+
+    fn coerce_value_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        // LargeList and the like as List, which the evaluation reads.
+        arg_types
+            .iter()
+            .map(|t| match t {
+                DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+                    Ok(DataType::List(f.clone()))
+                }
+                other => Ok(other.clone()),
+            })
+            .collect()
+    }
+
+    fn lambda_parameters(
+        &self,
+        _step: usize,
+        fields: &[ValueOrLambda<FieldRef, Option<FieldRef>>],
+    ) -> Result<LambdaParametersProgress> {
+        let [
+            ValueOrLambda::Value(a),
+            ValueOrLambda::Value(b),
+            ValueOrLambda::Lambda(_),
+        ] = fields
+        else {
+            return plan_err!("zip_with takes two arrays and a lambda");
+        };
+        Ok(LambdaParametersProgress::Complete(vec![vec![
+            element_field(a.data_type())?,
+            element_field(b.data_type())?,
+        ]]))
+    }
+
+    fn return_field_from_args(&self, args: HigherOrderReturnFieldArgs) -> Result<FieldRef> {
+        let [
+            ValueOrLambda::Value(a),
+            ValueOrLambda::Value(b),
+            ValueOrLambda::Lambda(lambda),
+        ] = args.arg_fields
+        else {
+            return plan_err!("zip_with takes two arrays and a lambda");
+        };
+        let element = Field::new("item", lambda.data_type().clone(), true);
+        Ok(Arc::new(Field::new(
+            "",
+            DataType::List(Arc::new(element)),
+            a.is_nullable() || b.is_nullable(),
+        )))
+    }
+
+    fn invoke_with_args(&self, args: HigherOrderFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::array::ListArray;
+        use datafusion::arrow::buffer::NullBuffer;
+        use datafusion::arrow::compute::take;
+        let [
+            ValueOrLambda::Value(a),
+            ValueOrLambda::Value(b),
+            ValueOrLambda::Lambda(lambda),
+        ] = &args.args[..]
+        else {
+            return exec_err!("zip_with takes two arrays and a lambda");
+        };
+        let (a, b) = (a.to_array(args.number_rows)?, b.to_array(args.number_rows)?);
+        let nulls = NullBuffer::union(a.logical_nulls().as_ref(), b.logical_nulls().as_ref());
+        // Per output element: the row, and the index into each side's
+        // values (NULL past that side's end, or in a NULL row).
+        let (mut rows, mut left, mut right) = (vec![], vec![], vec![]);
+        let mut offsets = vec![0i32];
+        let bounds = |x: &ArrayRef, row: usize| -> (usize, usize) {
+            match x.as_list_opt::<i32>() {
+                Some(l) if l.is_valid(row) => {
+                    let o = l.value_offsets();
+                    (o[row] as usize, o[row + 1] as usize)
+                }
+                _ => (0, 0),
+            }
+        };
+        for row in 0..args.number_rows {
+            let null = nulls.as_ref().is_some_and(|n| n.is_null(row));
+            let ((a0, a1), (b0, b1)) = if null {
+                ((0, 0), (0, 0))
+            } else {
+                (bounds(&a, row), bounds(&b, row))
+            };
+            let length = (a1 - a0).max(b1 - b0);
+            for i in 0..length {
+                rows.push(row as u32);
+                left.push((a0 + i < a1).then_some((a0 + i) as u32));
+                right.push((b0 + i < b1).then_some((b0 + i) as u32));
+            }
+            offsets.push(offsets[offsets.len() - 1] + length as i32);
+        }
+        let side = |x: &ArrayRef, at: Vec<Option<u32>>| -> Result<ArrayRef> {
+            let indices = UInt32Array::from(at);
+            match x.as_list_opt::<i32>() {
+                Some(l) => Ok(take(l.values().as_ref(), &indices, None)?),
+                // A NULL array literal: every element NULL.
+                None => Ok(datafusion::arrow::array::new_null_array(
+                    &DataType::Null,
+                    indices.len(),
+                )),
+            }
+        };
+        let (xs, ys) = (side(&a, left)?, side(&b, right)?);
+        let count = rows.len();
+        let (x_param, y_param) = (|| Ok(xs.clone()), || Ok(ys.clone()));
+        let rows = UInt32Array::from(rows);
+        let made = lambda
+            .evaluate(&[&x_param, &y_param], |captured| {
+                Ok(take_arrays(captured, &rows, None)?)
+            })?
+            .into_array(count)?;
+        let DataType::List(element) = args.return_field.data_type() else {
+            return exec_err!("zip_with returns {}", args.return_field.data_type());
+        };
+        let out = ListArray::try_new(
+            element.clone(),
+            OffsetBuffer::new(offsets.into()),
+            made,
+            nulls,
+        )?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
