@@ -398,3 +398,70 @@ impl HigherOrderUDFImpl for ZipWith {
         Ok(ColumnarValue::Array(Arc::new(out)))
     }
 }
+
+/// Trino's `apply(x, v -> ...)`: the lambda of one value (hidden in Trino,
+/// where its own tests of lambdas use it).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct Apply {
+    signature: HigherOrderSignature,
+}
+
+impl Apply {
+    /// The function, ready to register.
+    pub(super) fn udf() -> Arc<HigherOrderUDF> {
+        Arc::new(HigherOrderUDF::new_from_impl(Self {
+            signature: HigherOrderSignature::exact(
+                vec![ValueOrLambda::Value(()), ValueOrLambda::Lambda(())],
+                Volatility::Immutable,
+            ),
+        }))
+    }
+}
+
+impl HigherOrderUDFImpl for Apply {
+    fn name(&self) -> &str {
+        "apply"
+    }
+
+    fn signature(&self) -> &HigherOrderSignature {
+        &self.signature
+    }
+
+    fn coerce_value_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        Ok(arg_types.to_vec())
+    }
+
+    // Its lambda sees NULL values (`apply(NULL, x -> x IS NULL)` is true).
+    fn clear_null_values(&self) -> bool {
+        false
+    }
+
+    fn lambda_parameters(
+        &self,
+        _step: usize,
+        fields: &[ValueOrLambda<FieldRef, Option<FieldRef>>],
+    ) -> Result<LambdaParametersProgress> {
+        let [ValueOrLambda::Value(value), ValueOrLambda::Lambda(_)] = fields else {
+            return plan_err!("apply takes a value and a lambda");
+        };
+        let field = Arc::new(value.as_ref().clone().with_nullable(true));
+        Ok(LambdaParametersProgress::Complete(vec![vec![field]]))
+    }
+
+    fn return_field_from_args(&self, args: HigherOrderReturnFieldArgs) -> Result<FieldRef> {
+        let [ValueOrLambda::Value(_), ValueOrLambda::Lambda(lambda)] = args.arg_fields else {
+            return plan_err!("apply takes a value and a lambda");
+        };
+        Ok(Arc::new(lambda.as_ref().clone().with_nullable(true)))
+    }
+
+    fn invoke_with_args(&self, args: HigherOrderFunctionArgs) -> Result<ColumnarValue> {
+        let [ValueOrLambda::Value(value), ValueOrLambda::Lambda(lambda)] = &args.args[..] else {
+            return exec_err!("apply takes a value and a lambda");
+        };
+        let values = value.to_array(args.number_rows)?;
+        let param = || Ok(values.clone());
+        // One value a row: captured columns are already in step.
+        lambda.evaluate(&[&param], |captured| Ok(captured.to_vec()))
+    }
+}

@@ -692,6 +692,7 @@ pub fn register(ctx: &SessionContext) {
         ctx.register_higher_order_function(lambdas::MapFunction::udf(kind));
     }
     ctx.register_higher_order_function(lambdas::ZipWith::udf());
+    ctx.register_higher_order_function(lambdas::Apply::udf());
     for (theirs, ours) in [
         // Trino's array_remove removes every equal element.
         ("array_remove", "array_remove_all"),
