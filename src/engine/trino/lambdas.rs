@@ -465,3 +465,173 @@ impl HigherOrderUDFImpl for Apply {
         lambda.evaluate(&[&param], |captured| Ok(captured.to_vec()))
     }
 }
+
+/// Trino's `reduce(a, start, (s, x) -> ..., s -> ...)`: a state folded over
+/// each array's elements, in order, then finished by the last lambda. The
+/// fold runs element position by element position, each step one
+/// evaluation of the lambda over the rows that have that many elements.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct Reduce {
+    signature: HigherOrderSignature,
+}
+
+impl Reduce {
+    /// The function, ready to register.
+    pub(super) fn udf() -> Arc<HigherOrderUDF> {
+        Arc::new(HigherOrderUDF::new_from_impl(Self {
+            signature: HigherOrderSignature::exact(
+                vec![
+                    ValueOrLambda::Value(()),
+                    ValueOrLambda::Value(()),
+                    ValueOrLambda::Lambda(()),
+                    ValueOrLambda::Lambda(()),
+                ],
+                Volatility::Immutable,
+            ),
+        }))
+    }
+}
+
+impl HigherOrderUDFImpl for Reduce {
+    fn name(&self) -> &str {
+        "reduce"
+    }
+
+    fn signature(&self) -> &HigherOrderSignature {
+        &self.signature
+    }
+
+    fn coerce_value_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        Ok(arg_types.to_vec())
+    }
+
+    fn lambda_parameters(
+        &self,
+        _step: usize,
+        fields: &[ValueOrLambda<FieldRef, Option<FieldRef>>],
+    ) -> Result<LambdaParametersProgress> {
+        let [
+            ValueOrLambda::Value(array),
+            ValueOrLambda::Value(start),
+            ValueOrLambda::Lambda(_),
+            ValueOrLambda::Lambda(_),
+        ] = fields
+        else {
+            return plan_err!("reduce takes an array, a start, and two lambdas");
+        };
+        // The state keeps the start's type (a step of another type is
+        // refused when the return type is worked out).
+        let state = Arc::new(start.as_ref().clone().with_nullable(true));
+        let element = match array.data_type() {
+            DataType::List(f) | DataType::LargeList(f) => {
+                Arc::new(f.as_ref().clone().with_nullable(true))
+            }
+            DataType::Null => Arc::new(Field::new("item", DataType::Null, true)),
+            other => return plan_err!("reduce takes an array, not {other}"),
+        };
+        Ok(LambdaParametersProgress::Complete(vec![
+            vec![state.clone(), element],
+            vec![state],
+        ]))
+    }
+
+    fn return_field_from_args(&self, args: HigherOrderReturnFieldArgs) -> Result<FieldRef> {
+        let [
+            _,
+            ValueOrLambda::Value(start),
+            ValueOrLambda::Lambda(step),
+            ValueOrLambda::Lambda(finish),
+        ] = args.arg_fields
+        else {
+            return plan_err!("reduce takes an array, a start, and two lambdas");
+        };
+        // The state has one type throughout, as in Trino, which refuses a
+        // step of another type rather than cast it.
+        if step.data_type() != start.data_type() {
+            return plan_err!(
+                "reduce: the step returns {}, the state is {}: cast the start or the step to one type",
+                step.data_type(),
+                start.data_type()
+            );
+        }
+        Ok(Arc::new(finish.as_ref().clone().with_nullable(true)))
+    }
+
+    fn invoke_with_args(&self, args: HigherOrderFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::compute::{interleave, take};
+        let [
+            ValueOrLambda::Value(array),
+            ValueOrLambda::Value(start),
+            ValueOrLambda::Lambda(step),
+            ValueOrLambda::Lambda(finish),
+        ] = &args.args[..]
+        else {
+            return exec_err!("reduce takes an array, a start, and two lambdas");
+        };
+        let rows = args.number_rows;
+        let array = array.to_array(rows)?;
+        let mut state = start.to_array(rows)?;
+        // Each row's elements (none for a NULL array, whose answer is NULL).
+        let list = array.as_list_opt::<i32>();
+        let bounds: Vec<(usize, usize)> = (0..rows)
+            .map(|r| match list {
+                Some(l) if l.is_valid(r) => {
+                    let o = l.value_offsets();
+                    (o[r] as usize, o[r + 1] as usize)
+                }
+                _ => (0, 0),
+            })
+            .collect();
+        let longest = bounds.iter().map(|(a, b)| b - a).max().unwrap_or(0);
+        for position in 0..longest {
+            let live: Vec<u32> = (0..rows)
+                .filter(|&r| bounds[r].1 - bounds[r].0 > position)
+                .map(|r| r as u32)
+                .collect();
+            let live = UInt32Array::from(live);
+            let at: UInt32Array = live
+                .values()
+                .iter()
+                .map(|&r| (bounds[r as usize].0 + position) as u32)
+                .collect();
+            let values = list.expect("rows with elements are a list").values();
+            let (states, elements) = (take(&state, &live, None)?, take(values, &at, None)?);
+            let (s_param, x_param) = (|| Ok(states.clone()), || Ok(elements.clone()));
+            let next = step
+                .evaluate(&[&s_param, &x_param], |captured| {
+                    Ok(take_arrays(captured, &live, None)?)
+                })?
+                .into_array(live.len())?;
+            // The new states where a row stepped, the old ones elsewhere.
+            let mut stepped = live.values().iter().peekable();
+            let mut k = 0usize;
+            let picks: Vec<(usize, usize)> = (0..rows)
+                .map(|r| {
+                    if stepped.peek().is_some_and(|&&s| s as usize == r) {
+                        stepped.next();
+                        k += 1;
+                        (1, k - 1)
+                    } else {
+                        (0, r)
+                    }
+                })
+                .collect();
+            state = interleave(&[state.as_ref(), next.as_ref()], &picks)?;
+        }
+        let state_param = || Ok(state.clone());
+        let done = finish
+            .evaluate(&[&state_param], |captured| Ok(captured.to_vec()))?
+            .into_array(rows)?;
+        // A NULL array reduces to NULL.
+        match array.logical_nulls() {
+            Some(nulls) if nulls.null_count() > 0 => {
+                let keep = datafusion::arrow::array::BooleanArray::new(nulls.into_inner(), None);
+                Ok(ColumnarValue::Array(datafusion::arrow::compute::nullif(
+                    &done,
+                    &datafusion::arrow::compute::not(&keep)?,
+                )?))
+            }
+            _ => Ok(ColumnarValue::Array(done)),
+        }
+    }
+}

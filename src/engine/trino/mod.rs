@@ -693,6 +693,7 @@ pub fn register(ctx: &SessionContext) {
     }
     ctx.register_higher_order_function(lambdas::ZipWith::udf());
     ctx.register_higher_order_function(lambdas::Apply::udf());
+    ctx.register_higher_order_function(lambdas::Reduce::udf());
     for (theirs, ours) in [
         // Trino's array_remove removes every equal element.
         ("array_remove", "array_remove_all"),
