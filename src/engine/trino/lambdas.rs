@@ -29,21 +29,84 @@ pub(super) enum MapLambda {
 
 /// A map function of a lambda, registered under Trino's name.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub(super) struct MapFunction {
-    kind: MapLambda,
+pub(super) struct MapFunction(pub(super) MapLambda);
+
+/// What a function of lambdas tells DataFusion, less the boilerplate of
+/// [`HigherOrderUDFImpl`] ([`Registered`] adds it): the same methods.
+pub(super) trait LambdaFunction:
+    std::fmt::Debug + PartialEq + Eq + std::hash::Hash + Send + Sync + 'static
+{
+    /// Which arguments are values and which lambdas.
+    const ARGUMENTS: &'static [ValueOrLambda<(), ()>];
+    /// Trino's name.
+    fn name(&self) -> &'static str;
+    /// Argument types as DataFusion should cast them (by default, as they are).
+    fn coerce_value_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        Ok(arg_types.to_vec())
+    }
+    /// Whether DataFusion clears the NULL rows of list arguments first.
+    fn clear_null_values(&self) -> bool {
+        true
+    }
+    /// The fields of each lambda's parameters.
+    fn lambda_parameters(
+        &self,
+        step: usize,
+        fields: &[ValueOrLambda<FieldRef, Option<FieldRef>>],
+    ) -> Result<LambdaParametersProgress>;
+    /// The result's field.
+    fn return_field_from_args(&self, args: HigherOrderReturnFieldArgs) -> Result<FieldRef>;
+    /// The result over a batch.
+    fn invoke_with_args(&self, args: HigherOrderFunctionArgs) -> Result<ColumnarValue>;
+}
+
+/// A [`LambdaFunction`] as DataFusion registers it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Registered<F> {
+    function: F,
     signature: HigherOrderSignature,
 }
 
-impl MapFunction {
-    /// The function, ready to register.
-    pub(super) fn udf(kind: MapLambda) -> Arc<HigherOrderUDF> {
-        Arc::new(HigherOrderUDF::new_from_impl(Self {
-            kind,
-            signature: HigherOrderSignature::exact(
-                vec![ValueOrLambda::Value(()), ValueOrLambda::Lambda(())],
-                Volatility::Immutable,
-            ),
-        }))
+/// `function`, ready to register.
+pub(super) fn udf<F: LambdaFunction>(function: F) -> Arc<HigherOrderUDF> {
+    let signature = HigherOrderSignature::exact(F::ARGUMENTS.to_vec(), Volatility::Immutable);
+    Arc::new(HigherOrderUDF::new_from_impl(Registered {
+        function,
+        signature,
+    }))
+}
+
+impl<F: LambdaFunction> HigherOrderUDFImpl for Registered<F> {
+    fn name(&self) -> &str {
+        self.function.name()
+    }
+
+    fn signature(&self) -> &HigherOrderSignature {
+        &self.signature
+    }
+
+    fn coerce_value_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        self.function.coerce_value_types(arg_types)
+    }
+
+    fn clear_null_values(&self) -> bool {
+        self.function.clear_null_values()
+    }
+
+    fn lambda_parameters(
+        &self,
+        step: usize,
+        fields: &[ValueOrLambda<FieldRef, Option<FieldRef>>],
+    ) -> Result<LambdaParametersProgress> {
+        self.function.lambda_parameters(step, fields)
+    }
+
+    fn return_field_from_args(&self, args: HigherOrderReturnFieldArgs) -> Result<FieldRef> {
+        self.function.return_field_from_args(args)
+    }
+
+    fn invoke_with_args(&self, args: HigherOrderFunctionArgs) -> Result<ColumnarValue> {
+        self.function.invoke_with_args(args)
     }
 }
 
@@ -74,21 +137,16 @@ fn map_type(t: &DataType, key: FieldRef, value: FieldRef) -> DataType {
     )
 }
 
-impl HigherOrderUDFImpl for MapFunction {
-    fn name(&self) -> &str {
-        match self.kind {
+impl LambdaFunction for MapFunction {
+    const ARGUMENTS: &'static [ValueOrLambda<(), ()>] =
+        &[ValueOrLambda::Value(()), ValueOrLambda::Lambda(())];
+
+    fn name(&self) -> &'static str {
+        match self.0 {
             MapLambda::Keys => "transform_keys",
             MapLambda::Values => "transform_values",
             MapLambda::Filter => "map_filter",
         }
-    }
-
-    fn signature(&self) -> &HigherOrderSignature {
-        &self.signature
-    }
-
-    fn coerce_value_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        Ok(arg_types.to_vec())
     }
 
     fn lambda_parameters(
@@ -108,7 +166,7 @@ impl HigherOrderUDFImpl for MapFunction {
             return plan_err!("{} takes a map and a lambda", self.name());
         };
         let (key, value) = entry_fields(self.name(), map.data_type())?;
-        let t = match self.kind {
+        let t = match self.0 {
             MapLambda::Filter => map.data_type().clone(),
             MapLambda::Values => map_type(
                 map.data_type(),
@@ -157,7 +215,7 @@ impl HigherOrderUDFImpl for MapFunction {
         let DataType::Struct(kv) = entries.data_type() else {
             return exec_err!("{} returns {}", self.name(), entries.data_type());
         };
-        let (keys, values, offsets) = match self.kind {
+        let (keys, values, offsets) = match self.0 {
             MapLambda::Values => (keys, made, rebased),
             MapLambda::Keys => {
                 distinct_keys(&made, &rebased, map)?;
@@ -234,45 +292,29 @@ fn distinct_keys(keys: &ArrayRef, offsets: &OffsetBuffer<i32>, map: &MapArray) -
 /// two arrays side by side, the shorter padded with NULLs; NULL when
 /// either array is.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub(super) struct ZipWith {
-    signature: HigherOrderSignature,
-}
+pub(super) struct ZipWith;
 
-impl ZipWith {
-    /// The function, ready to register.
-    pub(super) fn udf() -> Arc<HigherOrderUDF> {
-        Arc::new(HigherOrderUDF::new_from_impl(Self {
-            signature: HigherOrderSignature::exact(
-                vec![
-                    ValueOrLambda::Value(()),
-                    ValueOrLambda::Value(()),
-                    ValueOrLambda::Lambda(()),
-                ],
-                Volatility::Immutable,
-            ),
-        }))
-    }
-}
-
-/// The element field of a list type, as a lambda parameter (padding makes
-/// every element nullable).
-fn element_field(t: &DataType) -> Result<FieldRef> {
+/// The element field of `name`'s array argument, as a lambda's parameter:
+/// nullable, since a padded or NULL element reaches it as NULL.
+fn element_field(name: &str, t: &DataType) -> Result<FieldRef> {
     match t {
         DataType::List(f) | DataType::LargeList(f) => {
             Ok(Arc::new(f.as_ref().clone().with_nullable(true)))
         }
         DataType::Null => Ok(Arc::new(Field::new("item", DataType::Null, true))),
-        other => plan_err!("zip_with takes two arrays and a lambda, not {other}"),
+        other => plan_err!("{name} takes arrays, not {other}"),
     }
 }
 
-impl HigherOrderUDFImpl for ZipWith {
-    fn name(&self) -> &str {
-        "zip_with"
-    }
+impl LambdaFunction for ZipWith {
+    const ARGUMENTS: &'static [ValueOrLambda<(), ()>] = &[
+        ValueOrLambda::Value(()),
+        ValueOrLambda::Value(()),
+        ValueOrLambda::Lambda(()),
+    ];
 
-    fn signature(&self) -> &HigherOrderSignature {
-        &self.signature
+    fn name(&self) -> &'static str {
+        "zip_with"
     }
 
     fn coerce_value_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
@@ -302,8 +344,8 @@ impl HigherOrderUDFImpl for ZipWith {
             return plan_err!("zip_with takes two arrays and a lambda");
         };
         Ok(LambdaParametersProgress::Complete(vec![vec![
-            element_field(a.data_type())?,
-            element_field(b.data_type())?,
+            element_field("zip_with", a.data_type())?,
+            element_field("zip_with", b.data_type())?,
         ]]))
     }
 
@@ -402,33 +444,14 @@ impl HigherOrderUDFImpl for ZipWith {
 /// Trino's `apply(x, v -> ...)`: the lambda of one value (hidden in Trino,
 /// where its own tests of lambdas use it).
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub(super) struct Apply {
-    signature: HigherOrderSignature,
-}
+pub(super) struct Apply;
 
-impl Apply {
-    /// The function, ready to register.
-    pub(super) fn udf() -> Arc<HigherOrderUDF> {
-        Arc::new(HigherOrderUDF::new_from_impl(Self {
-            signature: HigherOrderSignature::exact(
-                vec![ValueOrLambda::Value(()), ValueOrLambda::Lambda(())],
-                Volatility::Immutable,
-            ),
-        }))
-    }
-}
+impl LambdaFunction for Apply {
+    const ARGUMENTS: &'static [ValueOrLambda<(), ()>] =
+        &[ValueOrLambda::Value(()), ValueOrLambda::Lambda(())];
 
-impl HigherOrderUDFImpl for Apply {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "apply"
-    }
-
-    fn signature(&self) -> &HigherOrderSignature {
-        &self.signature
-    }
-
-    fn coerce_value_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        Ok(arg_types.to_vec())
     }
 
     // Its lambda sees NULL values (`apply(NULL, x -> x IS NULL)` is true).
@@ -471,38 +494,18 @@ impl HigherOrderUDFImpl for Apply {
 /// fold runs element position by element position, each step one
 /// evaluation of the lambda over the rows that have that many elements.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub(super) struct Reduce {
-    signature: HigherOrderSignature,
-}
+pub(super) struct Reduce;
 
-impl Reduce {
-    /// The function, ready to register.
-    pub(super) fn udf() -> Arc<HigherOrderUDF> {
-        Arc::new(HigherOrderUDF::new_from_impl(Self {
-            signature: HigherOrderSignature::exact(
-                vec![
-                    ValueOrLambda::Value(()),
-                    ValueOrLambda::Value(()),
-                    ValueOrLambda::Lambda(()),
-                    ValueOrLambda::Lambda(()),
-                ],
-                Volatility::Immutable,
-            ),
-        }))
-    }
-}
+impl LambdaFunction for Reduce {
+    const ARGUMENTS: &'static [ValueOrLambda<(), ()>] = &[
+        ValueOrLambda::Value(()),
+        ValueOrLambda::Value(()),
+        ValueOrLambda::Lambda(()),
+        ValueOrLambda::Lambda(()),
+    ];
 
-impl HigherOrderUDFImpl for Reduce {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "reduce"
-    }
-
-    fn signature(&self) -> &HigherOrderSignature {
-        &self.signature
-    }
-
-    fn coerce_value_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        Ok(arg_types.to_vec())
     }
 
     fn lambda_parameters(
@@ -522,13 +525,7 @@ impl HigherOrderUDFImpl for Reduce {
         // The state keeps the start's type (a step of another type is
         // refused when the return type is worked out).
         let state = Arc::new(start.as_ref().clone().with_nullable(true));
-        let element = match array.data_type() {
-            DataType::List(f) | DataType::LargeList(f) => {
-                Arc::new(f.as_ref().clone().with_nullable(true))
-            }
-            DataType::Null => Arc::new(Field::new("item", DataType::Null, true)),
-            other => return plan_err!("reduce takes an array, not {other}"),
-        };
+        let element = element_field("reduce", array.data_type())?;
         Ok(LambdaParametersProgress::Complete(vec![
             vec![state.clone(), element],
             vec![state],

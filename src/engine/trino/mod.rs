@@ -689,11 +689,11 @@ pub fn register(ctx: &SessionContext) {
         lambdas::MapLambda::Values,
         lambdas::MapLambda::Filter,
     ] {
-        ctx.register_higher_order_function(lambdas::MapFunction::udf(kind));
+        ctx.register_higher_order_function(lambdas::udf(lambdas::MapFunction(kind)));
     }
-    ctx.register_higher_order_function(lambdas::ZipWith::udf());
-    ctx.register_higher_order_function(lambdas::Apply::udf());
-    ctx.register_higher_order_function(lambdas::Reduce::udf());
+    ctx.register_higher_order_function(lambdas::udf(lambdas::ZipWith));
+    ctx.register_higher_order_function(lambdas::udf(lambdas::Apply));
+    ctx.register_higher_order_function(lambdas::udf(lambdas::Reduce));
     for (theirs, ours) in [
         // Trino's array_remove removes every equal element.
         ("array_remove", "array_remove_all"),
