@@ -800,14 +800,33 @@ pub(super) fn quotient_type(t: &[DataType]) -> Result<DataType> {
         i32::from(*s2),
     );
     let raw_scale = (s1 + p2 + 1).max(6);
-    let raw_precision = p1 - s1 + s2 + raw_scale;
+    let (precision, scale) = fitted(p1 - s1 + s2 + raw_scale, raw_scale);
+    Ok(DataType::Decimal128(precision, scale))
+}
+
+/// A DECIMAL type of `raw_precision` and `raw_scale` fitted into 38 digits
+/// as Trino (after SQL Server) fits a quotient or product: the integral
+/// digits stay, the scale gives way, though not below 6 when more than 32
+/// integral digits would leave less.
+fn fitted(raw_precision: i32, raw_scale: i32) -> (u8, i8) {
     let integral = raw_precision - raw_scale;
     let scale = raw_scale.min(if integral > 32 { 6 } else { 38 - integral });
     // Both fit: the precision is at most 38, the scale at most 38 - integral.
-    Ok(DataType::Decimal128(
-        raw_precision.min(38) as u8,
-        scale as i8,
-    ))
+    (raw_precision.min(38) as u8, scale.max(0) as i8)
+}
+
+/// `|x| / |y|` rounded half up, the rounding of every DECIMAL result here.
+fn divided_half_up(
+    x: datafusion::arrow::datatypes::i256,
+    y: datafusion::arrow::datatypes::i256,
+) -> datafusion::arrow::datatypes::i256 {
+    let (x, y) = (x.wrapping_abs(), y.wrapping_abs());
+    let (q, r) = (x.wrapping_div(y), x.wrapping_rem(y));
+    if r.wrapping_add(r) >= y {
+        q.wrapping_add(datafusion::arrow::datatypes::i256::ONE)
+    } else {
+        q
+    }
 }
 
 /// `trino_decimal_divide(a, b)`: the DECIMAL quotient in [`quotient_type`],
@@ -831,12 +850,8 @@ pub(super) fn decimal_divide(a: &[ArrayRef], to: &DataType) -> Result<ArrayRef> 
         } else {
             (x, y.checked_mul(ten(shift)).ok_or_else(decimal_overflow)?)
         };
+        let q = divided_half_up(x, y);
         let negative = x.is_negative() != y.is_negative();
-        let (x, y) = (x.wrapping_abs(), y.wrapping_abs());
-        let (mut q, r) = (x.wrapping_div(y), x.wrapping_rem(y));
-        if r.wrapping_add(r) >= y {
-            q = q.wrapping_add(i256::ONE);
-        }
         Ok((if negative { q.wrapping_neg() } else { q }, s))
     })
 }
@@ -859,27 +874,21 @@ pub(super) fn wide_decimal_type(add: bool, left: &DataType, right: &DataType) ->
     let (precision, scale) = if add {
         let integral = (p1 - s1).max(p2 - s2);
         let raw_scale = s1.max(s2);
-        let raw_precision = raw_scale + integral + 1;
-        if raw_precision <= 38 {
+        if raw_scale + integral < 38 {
             return None;
         }
-        (38, raw_scale.min(38 - integral))
+        // A sum keeps its integral digits, with no floor on the scale.
+        (38, (raw_scale.min(38 - integral)).max(0) as i8)
     } else {
-        let raw_precision = p1 + p2;
-        let raw_scale = s1 + s2;
-        if raw_precision <= 38 {
+        if p1 + p2 <= 38 {
             return None;
         }
-        let integral = raw_precision - raw_scale;
-        (
-            38,
-            raw_scale.min(if integral > 32 { 6 } else { 38 - integral }),
-        )
+        fitted(p1 + p2, s1 + s2)
     };
-    Some(DataType::Decimal128(precision, scale.max(0) as i8))
+    Some(DataType::Decimal128(precision, scale))
 }
 
-/// The type of `trino_decimal_add` / `trino_decimal_multiply`.
+/// The type of `trino_decimal_add`.
 pub(super) fn sum_type(t: &[DataType]) -> Result<DataType> {
     wide_decimal_type(true, &t[0], &t[1])
         .ok_or_else(|| plan_datafusion_err!("decimal sum of {t:?}"))
@@ -972,16 +981,11 @@ fn wide_decimal(
         )?;
         let drop = scale - i32::from(*s);
         let negative = exact.is_negative();
-        let mut v = exact.wrapping_abs();
-        if drop > 0 {
-            let unit = ten(drop);
-            let (q, r) = (v.wrapping_div(unit), v.wrapping_rem(unit));
-            v = if r.wrapping_add(r) >= unit {
-                q.wrapping_add(i256::ONE)
-            } else {
-                q
-            };
-        }
+        let v = if drop > 0 {
+            divided_half_up(exact, ten(drop))
+        } else {
+            exact.wrapping_abs()
+        };
         if v >= limit {
             return Err(decimal_overflow());
         }
