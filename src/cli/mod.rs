@@ -128,6 +128,11 @@ pub enum Command {
     /// Delete the table versions the retention no longer keeps, and files
     /// no kept version lists.
     Vacuum(VacuumArgs),
+    /// Is the lake equal to its source? Compares bronze with every source
+    /// row and silver (with its quarantine) with the distinct ones, day by
+    /// day, then row by row where they differ; records the result in
+    /// meta.verify. Exits 1 when something differs.
+    Verify,
     /// Run a Ballista scheduler with Strata's functions and lake, for
     /// `--engine ballista://host:port` (until stopped).
     Scheduler(SchedulerArgs),

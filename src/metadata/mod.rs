@@ -7,6 +7,7 @@
 //! _strata/meta/steps/<run>.jsonl      its models, one line each
 //! _strata/meta/objects/<run>.jsonl    the objects it wrote, one line each
 //! _strata/meta/open/<run>.pid         while it runs: its process id
+//! _strata/meta/verify/<id>.json       one `strata verify`: what it compared, what differed
 //! ```
 //!
 //! One file per run, so writers never touch each other's records and a
@@ -19,6 +20,7 @@ pub(crate) mod alerts;
 pub mod digest;
 pub(crate) mod metrics;
 pub(crate) mod tables;
+pub mod verifications;
 
 use std::sync::{Arc, Mutex};
 
@@ -247,6 +249,12 @@ const OPEN: &str = "open";
 
 fn key(kind: &str, run_id: &str, ext: &str) -> Path {
     Path::from(format!("{}/{kind}/{run_id}.{ext}", dir()))
+}
+
+/// Records a verification, as one file of its own.
+pub async fn record_verification(lake: &Lake, v: &verifications::Verification) -> Result<()> {
+    let path = Path::from(format!("{}/verify/{}.json", dir(), v.verify_id));
+    put(lake.store(), &path, lines(std::slice::from_ref(v))).await
 }
 
 async fn put(store: &Arc<dyn ObjectStore>, path: &Path, bytes: Vec<u8>) -> Result<()> {
@@ -506,6 +514,8 @@ pub struct History {
     pub objects: Vec<ObjectRecord>,
     /// Rows of landed files set aside.
     pub quarantine: Vec<crate::ingest::QuarantinedRow>,
+    /// Every `strata verify`, oldest first.
+    pub verifications: Vec<verifications::Verification>,
 }
 
 async fn read_all(store: &Arc<dyn ObjectStore>, kind: &str) -> Result<Vec<(Path, Vec<u8>)>> {
@@ -560,6 +570,9 @@ impl History {
         }
         for (path, bytes) in read_all(store, "quarantine").await? {
             h.quarantine.extend(parse_lines(&path, &bytes)?);
+        }
+        for (path, bytes) in read_all(store, "verify").await? {
+            h.verifications.extend(parse_lines(&path, &bytes)?);
         }
         Ok(h)
     }

@@ -160,10 +160,108 @@ pub fn schema_provider(
             &h.quarantine,
         )?,
     )?;
+    let (verify, verify_rows) = verification_tables(&h.verifications)?;
+    provider.register_table("verify".into(), verify)?;
+    provider.register_table("verify_rows".into(), verify_rows)?;
     let (tables, totals) = manifest_tables(manifests)?;
     provider.register_table("tables".into(), tables)?;
     provider.register_table("column_totals".into(), totals)?;
     Ok(Arc::new(provider))
+}
+
+/// A comparison of `strata verify`, with its verification's fields.
+#[derive(Serialize)]
+struct VerifyRow<'a> {
+    verify_id: &'a str,
+    verified_at: &'a str,
+    source: &'a str,
+    lake_tables: &'a str,
+    status: &'a str,
+    source_rows: u64,
+    lake_rows: u64,
+    days: u64,
+    days_different: u64,
+    rows_different: u64,
+    first_days_different: String,
+    duration_s: f64,
+}
+
+/// A row one side of a comparison holds more copies of.
+#[derive(Serialize)]
+struct VerifyRowDifference<'a> {
+    verify_id: &'a str,
+    lake_tables: &'a str,
+    #[serde(flatten)]
+    row: &'a super::verifications::RowDifference,
+}
+
+/// `meta.verify` and `meta.verify_rows`.
+fn verification_tables(
+    verifications: &[super::verifications::Verification],
+) -> Result<(Arc<MemTable>, Arc<MemTable>)> {
+    let text = |n: &str| Field::new(n, DataType::Utf8, false);
+    let count = |n: &str| Field::new(n, DataType::UInt64, false);
+    let mut checks = vec![];
+    let mut rows = vec![];
+    for v in verifications {
+        for c in &v.checks {
+            checks.push(VerifyRow {
+                verify_id: &v.verify_id,
+                verified_at: &v.verified_at,
+                source: &v.source,
+                lake_tables: &c.lake_tables,
+                status: &c.status,
+                source_rows: c.source_rows,
+                lake_rows: c.lake_rows,
+                days: c.days,
+                days_different: c.days_different.len() as u64,
+                rows_different: c.rows_different,
+                first_days_different: c
+                    .days_different
+                    .iter()
+                    .take(10)
+                    .map(|d| if d.is_empty() { "(undated)" } else { d.as_str() })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                duration_s: v.duration_s,
+            });
+            rows.extend(c.rows.iter().map(|row| VerifyRowDifference {
+                verify_id: &v.verify_id,
+                lake_tables: &c.lake_tables,
+                row,
+            }));
+        }
+    }
+    let verify = table(
+        vec![
+            text("verify_id"),
+            Field::new("verified_at", ts(), false),
+            text("source"),
+            text("lake_tables"),
+            text("status"),
+            count("source_rows"),
+            count("lake_rows"),
+            count("days"),
+            count("days_different"),
+            count("rows_different"),
+            text("first_days_different"),
+            Field::new("duration_s", DataType::Float64, false),
+        ],
+        &checks,
+    )?;
+    let differences = table(
+        vec![
+            text("verify_id"),
+            text("lake_tables"),
+            text("day"),
+            text("sale_id"),
+            text("only_in"),
+            count("copies"),
+            text("row"),
+        ],
+        &rows,
+    )?;
+    Ok((verify, differences))
 }
 
 /// One row per current lake table, from the manifests alone.
@@ -276,11 +374,13 @@ pub async fn refresh(engine: &Engine) -> Result<History> {
 }
 
 /// The tables of the `meta` schema.
-pub const TABLES: [&str; 6] = [
+pub const TABLES: [&str; 8] = [
     "objects",
     "runs",
     "steps",
     "quarantine",
+    "verify",
+    "verify_rows",
     "tables",
     "column_totals",
 ];

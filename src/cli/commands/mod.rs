@@ -13,6 +13,7 @@ mod seed;
 mod sql;
 mod status;
 mod test;
+mod verify;
 mod versions;
 mod watch;
 
@@ -45,6 +46,7 @@ pub async fn dispatch(cli: &Cli) -> Result<Outcome> {
     match &cli.command {
         Command::Run(args) => run::run(&config, args, quiet).await,
         Command::Test => test::test(config).await,
+        Command::Verify => verify::verify(config).await,
         Command::Sql(args) => sql::sql(config, args).await,
         Command::Report(args) => report::report(config, args).await,
         Command::Bench(args) => bench::bench(&config, args).await,
