@@ -18,5 +18,6 @@ mod repl;
 mod s3;
 mod slt;
 mod sql;
+mod verify;
 mod versions;
 mod watch;
