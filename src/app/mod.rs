@@ -9,6 +9,7 @@ pub mod build;
 pub mod recorded;
 pub mod report;
 pub mod statement;
+pub mod sync;
 pub mod verify;
 pub mod versions;
 pub mod watch;

@@ -129,6 +129,7 @@ pub async fn rollback(
             run_id: run_id.to_string(),
             written_at: crate::sys::now(),
             restored_from: Some(to),
+            source_position: None,
             ..old
         };
         let m = versions::commit(lake, restored).await?;

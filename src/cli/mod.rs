@@ -133,6 +133,10 @@ pub enum Command {
     /// day, then row by row where they differ; records the result in
     /// meta.verify. Exits 1 when something differs.
     Verify,
+    /// Keep the lake in step with a PostgreSQL source through logical
+    /// replication: the first sync builds the lake from a new slot's
+    /// snapshot, later ones apply what was committed since, then exit.
+    Sync(SyncArgs),
     /// Run a Ballista scheduler with Strata's functions and lake, for
     /// `--engine ballista://host:port` (until stopped).
     Scheduler(SchedulerArgs),
@@ -353,6 +357,21 @@ pub struct RunArgs {
     /// Skip the monthly report at the end.
     #[arg(long)]
     pub no_report: bool,
+}
+
+/// `strata sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Keep applying changes as they commit, until Ctrl-C (which stops
+    /// between batches).
+    #[arg(long, conflicts_with = "drop_slot")]
+    pub follow: bool,
+    /// Seconds between batches with --follow.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub interval: f64,
+    /// Stop capturing: remove the lake's replication slot and publication.
+    #[arg(long)]
+    pub drop_slot: bool,
 }
 
 /// `strata sql`.

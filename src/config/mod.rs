@@ -388,6 +388,10 @@ pub struct PgEnv {
     pub database: Option<String>,
     /// `PGSSLMODE`.
     pub sslmode: Option<String>,
+    /// A snapshot another session exported, which every read of the source
+    /// imports: how `strata sync` builds its first lake from exactly the
+    /// state its replication slot starts after. Never from the environment.
+    pub snapshot: Option<String>,
 }
 
 impl PgEnv {
@@ -401,6 +405,7 @@ impl PgEnv {
             password: get("PGPASSWORD"),
             database: get("PGDATABASE"),
             sslmode: get("PGSSLMODE"),
+            snapshot: None,
         }
     }
 }

@@ -34,7 +34,7 @@ use crate::lake::manifest::TableManifest;
 use crate::lake::{Lake, Layer};
 
 /// The catalog all schemas live in.
-const CATALOG: &str = "datafusion";
+pub(crate) const CATALOG: &str = "datafusion";
 
 /// A session over the source and the lake.
 pub struct Engine {

@@ -335,6 +335,7 @@ mod tests {
             file_tag: "r".into(),
             inputs: BTreeMap::new(),
             restored_from: None,
+            source_position: None,
             totals: Default::default(),
         }
     }

@@ -111,6 +111,10 @@ pub struct TableManifest {
     /// The version this one restored, when `strata rollback` made it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restored_from: Option<u64>,
+    /// The source's WAL position this version holds every change up to,
+    /// when `strata sync` wrote it (PostgreSQL's `X/Y`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_position: Option<String>,
     /// The exact sum of each decimal column over the rows this version's
     /// run wrote, as decimal text (`meta.column_totals`): checks of money
     /// read it instead of scanning. Empty for versions not written by a
@@ -227,6 +231,7 @@ mod tests {
             file_tag: "r".into(),
             inputs: BTreeMap::from([("raw.x".to_string(), 2)]),
             restored_from: None,
+            source_position: None,
             totals: Default::default(),
         };
         let back = TableManifest::from_json(&m.to_json(), &Path::from("k")).unwrap();

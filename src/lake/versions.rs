@@ -355,6 +355,7 @@ mod tests {
             file_tag: run.into(),
             inputs: BTreeMap::new(),
             restored_from: None,
+            source_position: None,
             totals: Default::default(),
         }
     }

@@ -220,7 +220,13 @@ fn verification_tables(
                     .days_different
                     .iter()
                     .take(10)
-                    .map(|d| if d.is_empty() { "(undated)" } else { d.as_str() })
+                    .map(|d| {
+                        if d.is_empty() {
+                            "(undated)"
+                        } else {
+                            d.as_str()
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
                 duration_s: v.duration_s,

@@ -63,4 +63,3 @@ pub struct RowDifference {
     /// The row, as compared.
     pub row: String,
 }
-

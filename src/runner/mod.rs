@@ -415,6 +415,7 @@ pub async fn build(
         file_tag: run_id.to_string(),
         inputs,
         restored_from: None,
+        source_position: None,
         totals,
     };
     versions::commit(lake, manifest).await

@@ -32,8 +32,11 @@ async fn differences(project: &Project) -> Vec<(String, i64, String, u64)> {
     let mut out = vec![];
     for b in &batches {
         let text = |i: usize| {
-            datafusion::arrow::compute::cast(b.column(i), &datafusion::arrow::datatypes::DataType::Utf8)
-                .unwrap()
+            datafusion::arrow::compute::cast(
+                b.column(i),
+                &datafusion::arrow::datatypes::DataType::Utf8,
+            )
+            .unwrap()
         };
         let (tables, ids, sides, copies) = (text(0), text(1), text(2), text(3));
         for r in 0..b.num_rows() {
@@ -79,17 +82,13 @@ fn tamper_one_bronze_row(project: &Project) -> i64 {
         .value(0);
     let i = batch.schema().index_of("total_value").unwrap();
     let total = batch.column(i).as_primitive::<Decimal128Type>();
-    let tampered = Decimal128Array::from(vec![total.value(0) + 1])
-        .with_data_type(total.data_type().clone());
+    let tampered =
+        Decimal128Array::from(vec![total.value(0) + 1]).with_data_type(total.data_type().clone());
     let mut columns = batch.columns().to_vec();
     columns[i] = Arc::new(tampered);
     let batch = RecordBatch::try_new(batch.schema(), columns).unwrap();
-    let mut writer = ArrowWriter::try_new(
-        std::fs::File::create(&path).unwrap(),
-        batch.schema(),
-        None,
-    )
-    .unwrap();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
 
@@ -116,7 +115,10 @@ async fn a_fresh_lake_equals_its_csv_source_and_a_tampered_row_is_named() {
     let project = Project::new();
     project.strata_ok(&["run", "--no-report"]);
     let out = project.strata_ok(&["verify"]);
-    assert!(out.contains("bronze.sales: equal (513 rows, 412 days)"), "{out}");
+    assert!(
+        out.contains("bronze.sales: equal (513 rows, 412 days)"),
+        "{out}"
+    );
     assert!(
         out.contains("silver.sales + silver.sales_quarantine: equal (500 rows, 412 days)"),
         "{out}"
@@ -128,7 +130,9 @@ async fn a_fresh_lake_equals_its_csv_source_and_a_tampered_row_is_named() {
     let out = output(&run);
     assert_eq!(run.status.code(), Some(1), "{out}");
     assert!(
-        out.contains("bronze.sales: DIFFERENT: source 513 rows, lake 513 rows; 1 of 412 days differ"),
+        out.contains(
+            "bronze.sales: DIFFERENT: source 513 rows, lake 513 rows; 1 of 412 days differ"
+        ),
         "{out}"
     );
     // The same row, twice: as the source has it and as the lake now does.

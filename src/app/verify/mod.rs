@@ -25,8 +25,8 @@ use super::Workspace;
 use crate::config::SourceSpec;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::source::postgres::connect::{PgConnector, PgSession};
 pub use crate::metadata::verifications::{Check, RowDifference, Verification};
+use crate::source::postgres::connect::{PgConnector, PgSession};
 use recipe::{Dialect, Form};
 
 /// Days of a comparison looked at row by row; the others are only counted.
@@ -62,10 +62,10 @@ pub async fn verify(ws: &Workspace) -> Result<Verification> {
         lake.fingerprint(Form::Cleaned),
     )?;
     let mut checks = vec![];
-    for (form, (ours, theirs)) in forms.into_iter().zip([
-        (&source_prints.0, &bronze),
-        (&source_prints.1, &silver),
-    ]) {
+    for (form, (ours, theirs)) in forms
+        .into_iter()
+        .zip([(&source_prints.0, &bronze), (&source_prints.1, &silver)])
+    {
         checks.push(compare(&source, &lake, form, ours, theirs).await?);
     }
     source.finish().await?;
@@ -184,7 +184,10 @@ impl Side<'_> {
     async fn query(&self, sql: &str) -> Result<Vec<Vec<String>>> {
         match self {
             Side::Postgres(session) => {
-                let rows = session.query(sql, &[]).await.map_err(|e| session.error(e))?;
+                let rows = session
+                    .query(sql, &[])
+                    .await
+                    .map_err(|e| session.error(e))?;
                 Ok(rows
                     .iter()
                     .map(|r| {

@@ -154,7 +154,10 @@ impl Dialect {
     pub(crate) fn source_rows(self, table: &str, form: Form, days: &[String]) -> String {
         let text = self.row_text(form);
         let (select, group) = match form {
-            Form::Extracted => ("CAST(count(*) AS VARCHAR)", "GROUP BY verify_day, sale_id, row_"),
+            Form::Extracted => (
+                "CAST(count(*) AS VARCHAR)",
+                "GROUP BY verify_day, sale_id, row_",
+            ),
             Form::Cleaned => ("'1'", ""),
         };
         let distinct = if form == Form::Cleaned {
@@ -178,7 +181,10 @@ impl Dialect {
 fn lake_relation(form: Form) -> String {
     let d = Dialect::DataFusion;
     match form {
-        Form::Extracted => format!("(SELECT {} AS verify_day, * FROM bronze.sales)", d.day("sale_date")),
+        Form::Extracted => format!(
+            "(SELECT {} AS verify_day, * FROM bronze.sales)",
+            d.day("sale_date")
+        ),
         Form::Cleaned => {
             let columns: Vec<&str> = COLUMNS
                 .iter()
@@ -239,20 +245,32 @@ mod tests {
         let text = Dialect::Postgres.row_text(Form::Cleaned);
         assert!(text.contains("lower(trim(region))"), "{text}");
         assert!(!text.contains("sale_date"), "{text}");
-        assert!(text.starts_with("'(' || coalesce('''' || replace(verify_day,"), "{text}");
+        assert!(
+            text.starts_with("'(' || coalesce('''' || replace(verify_day,"),
+            "{text}"
+        );
     }
 
     #[test]
     fn the_dialects_differ_only_where_the_engines_do() {
         let pg = Dialect::Postgres.source_fingerprint("public.sales");
         let df = Dialect::DataFusion.source_fingerprint("legacy.sales");
-        assert!(pg.contains("::bit(60)::bigint") && pg.contains(" ~ '"), "{pg}");
-        assert!(df.contains("from_base(") && df.contains("regexp_like("), "{df}");
+        assert!(
+            pg.contains("::bit(60)::bigint") && pg.contains(" ~ '"),
+            "{pg}"
+        );
+        assert!(
+            df.contains("from_base(") && df.contains("regexp_like("),
+            "{df}"
+        );
         assert!(df.contains("DECIMAL(38, 0)"), "{df}");
     }
 
     #[test]
     fn days_are_quoted_as_literals() {
-        assert_eq!(in_list(&["2021-01-02".into(), "o'k".into()]), "'2021-01-02', 'o''k'");
+        assert_eq!(
+            in_list(&["2021-01-02".into(), "o'k".into()]),
+            "'2021-01-02', 'o''k'"
+        );
     }
 }

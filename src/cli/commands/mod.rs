@@ -12,6 +12,7 @@ mod run;
 mod seed;
 mod sql;
 mod status;
+mod sync;
 mod test;
 mod verify;
 mod versions;
@@ -47,6 +48,7 @@ pub async fn dispatch(cli: &Cli) -> Result<Outcome> {
         Command::Run(args) => run::run(&config, args, quiet).await,
         Command::Test => test::test(config).await,
         Command::Verify => verify::verify(config).await,
+        Command::Sync(args) => sync::sync(&config, args, quiet).await,
         Command::Sql(args) => sql::sql(config, args).await,
         Command::Report(args) => report::report(config, args).await,
         Command::Bench(args) => bench::bench(&config, args).await,

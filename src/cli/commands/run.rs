@@ -5,7 +5,7 @@ use std::sync::Arc;
 use indicatif::{HumanBytes, HumanCount};
 
 use super::{Outcome, out, tests_text};
-use crate::app::build::{BuildOptions, build, plan};
+use crate::app::build::{BuildOptions, Built, build, plan};
 use crate::cli::RunArgs;
 use crate::cli::print::{OutputFormat, new_table, render};
 use crate::cli::progress::Progress;
@@ -25,6 +25,17 @@ pub async fn run(config: &Config, args: &RunArgs, quiet: bool) -> Result<Outcome
         return dry_run(config, &options).await;
     }
     let built = build(config, &options, Arc::new(Progress::new(quiet))).await?;
+    out(built_text(&built)?)?;
+    Ok(if built.succeeded() {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+/// A build's steps, failures, stale tables, tests and report, as `run`
+/// prints them.
+pub(super) fn built_text(built: &Built) -> Result<String> {
     let mut t = new_table();
     t.set_header(["model", "status", "rows", "files", "bytes", "seconds"]);
     for s in &built.run.steps {
@@ -67,12 +78,7 @@ pub async fn run(config: &Config, args: &RunArgs, quiet: bool) -> Result<Outcome
             render(report, OutputFormat::Table)?
         ));
     }
-    out(text)?;
-    Ok(if built.succeeded() {
-        Outcome::Success
-    } else {
-        Outcome::Failed
-    })
+    Ok(text)
 }
 
 async fn dry_run(config: &Config, options: &BuildOptions) -> Result<Outcome> {

@@ -54,14 +54,16 @@ impl PgSession {
 /// How to reach the legacy server.
 #[derive(Clone)]
 pub struct PgConnector {
-    config: Config,
-    tls: Tls,
+    pub(super) config: Config,
+    pub(super) tls: Tls,
     /// The URL with its password hidden, for messages.
     display: String,
+    /// An exported snapshot every scan imports (see [`PgEnv::snapshot`]).
+    snapshot: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Tls {
+pub(super) enum Tls {
     Disable,
     /// Encrypt if the server offers it (`prefer`) or insist (`require`), without checking the certificate, as libpq does.
     Unverified,
@@ -144,6 +146,7 @@ impl PgConnector {
             config,
             tls,
             display,
+            snapshot: env.snapshot.clone(),
         })
     }
 
@@ -152,6 +155,11 @@ impl PgConnector {
         let mut c = self.clone();
         c.config.dbname(db);
         c
+    }
+
+    /// The exported snapshot every scan reads in, when one is set.
+    pub fn snapshot(&self) -> Option<&str> {
+        self.snapshot.as_deref()
     }
 
     /// The database this connects to.
@@ -223,7 +231,7 @@ impl PgConnector {
         })
     }
 
-    fn rustls_config(&self) -> rustls::ClientConfig {
+    pub(super) fn rustls_config(&self) -> rustls::ClientConfig {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()

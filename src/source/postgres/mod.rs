@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub(crate) mod decode;
+pub mod replication;
 pub mod seed;
 pub(crate) mod table;
 

@@ -441,6 +441,7 @@ impl ExecutionPlan for PgScanExec {
         tracing::debug!(relation = %self.spec.relation, partition, %sql, "extracting");
         let connector = self.connector.clone();
         let shared = (self.spec.ranges.len() > 1).then(|| self.snapshot.clone());
+        let imported = self.connector.snapshot().map(str::to_string);
         let columns = self.spec.columns.clone();
         let has_ctid = self.spec.has_ctid;
         let schema = self.spec.schema.clone();
@@ -450,8 +451,13 @@ impl ExecutionPlan for PgScanExec {
         builder.spawn(async move {
             let client = connector.connect_read_only().await.map_err(external)?;
             let begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
-            match &shared {
-                Some(cell) => {
+            match (&imported, &shared) {
+                (Some(id), _) => {
+                    client
+                        .batch_execute(&format!("{begin}; SET TRANSACTION SNAPSHOT '{id}'"))
+                        .await
+                }
+                (None, Some(cell)) => {
                     let snapshot = cell
                         .get_or_try_init(|| export_snapshot(&connector))
                         .await
@@ -463,7 +469,7 @@ impl ExecutionPlan for PgScanExec {
                         ))
                         .await
                 }
-                None => client.batch_execute(begin).await,
+                (None, None) => client.batch_execute(begin).await,
             }
             .map_err(|e| external(client.error(e)))?;
 

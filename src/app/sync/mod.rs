@@ -1,0 +1,400 @@
+//! `strata sync`: the lake kept in step with a live PostgreSQL source
+//! through logical replication.
+//!
+//! The first sync creates a publication of `public.sales` and a logical
+//! replication slot, and builds the whole lake from the snapshot the slot
+//! exports: exactly the source's state the slot's stream starts after, so
+//! no change is missed or applied twice between the two. Each later sync
+//! reads the changes committed since, up to the server's position when it
+//! started, appends them to `bronze.sales_changes` (`_op`, `_sign`, `_lsn`,
+//! `_commit_ts`), applies them to the touched day partitions of
+//! `bronze.sales`, rebuilds what reads bronze, and only then confirms the
+//! slot. A sync killed anywhere leaves the slot unconfirmed; the next one
+//! finds the position bronze holds (its manifest's `source_position`) and
+//! skips what it already applied.
+//!
+//! Silver and gold are rebuilt whole from bronze for now (the models'
+//! `--changed` build); only bronze is updated in place.
+
+pub(crate) mod apply;
+pub(crate) mod capture;
+
+use std::sync::Arc;
+
+use object_store::path::Path;
+use object_store::{ObjectStoreExt, PutPayload};
+use serde::{Deserialize, Serialize};
+
+use super::build::{BuildOptions, Built, build};
+use crate::config::{Config, SourceSpec};
+use crate::error::{Error, Result};
+use crate::lake::Lake;
+use crate::lake::versions;
+use crate::runner::Observer;
+use crate::source::postgres::connect::PgConnector;
+use crate::source::postgres::replication::{Lsn, ReplicationConnection};
+
+/// Where the sync's own state lives, under the lake root.
+const STATE_KEY: &str = "_strata/sync/state.json";
+
+/// What the lake knows of its slot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncState {
+    /// The replication slot.
+    pub slot: String,
+    /// The publication it streams.
+    pub publication: String,
+    /// The source, its password hidden.
+    pub source: String,
+    /// Where the slot's stream started: the snapshot's position.
+    pub consistent_point: String,
+    /// The run that built the lake from that snapshot.
+    pub snapshot_run: String,
+    /// When the slot was created.
+    pub created_at: String,
+}
+
+/// What one sync did.
+#[derive(Debug)]
+pub enum Synced {
+    /// The first sync: a slot created and the lake built from its snapshot.
+    Snapshot {
+        /// The slot.
+        slot: String,
+        /// Where its stream starts.
+        at: Lsn,
+        /// The build from the snapshot.
+        built: Box<Built>,
+    },
+    /// Changes applied.
+    Applied {
+        /// Transactions applied.
+        transactions: u64,
+        /// Rows inserted, updated and deleted.
+        inserted: u64,
+        /// Rows updated.
+        updated: u64,
+        /// Rows deleted.
+        deleted: u64,
+        /// The position the lake held before.
+        from: Lsn,
+        /// The position it holds now.
+        to: Lsn,
+        /// The rebuild of what reads bronze.
+        built: Option<Box<Built>>,
+    },
+    /// Nothing committed at the source since the last sync.
+    UpToDate {
+        /// The position the lake holds.
+        at: Lsn,
+    },
+}
+
+/// The slot and publication names of a lake: one per lake, so two lakes
+/// can follow the same source.
+fn names(lake: &Lake) -> (String, String) {
+    let digest = crate::lake::manifest::sha256_hex(lake.url().as_bytes());
+    let slot = format!("strata_{}", &digest[..16]);
+    (slot.clone(), slot)
+}
+
+fn postgres(config: &Config) -> Result<PgConnector> {
+    match &config.source {
+        SourceSpec::Postgres(url) => PgConnector::new(url, &config.pg_env),
+        SourceSpec::Csv(path) => Err(Error::Config(format!(
+            "strata sync follows a PostgreSQL source through logical replication; the source is \
+             the CSV {} (set --source postgres://... or DATABASE_URL)",
+            path.display()
+        ))),
+    }
+}
+
+async fn load_state(lake: &Lake) -> Result<Option<SyncState>> {
+    match lake.store().get(&Path::from(STATE_KEY)).await {
+        Ok(r) => {
+            let bytes = r.bytes().await?;
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| Error::Lake {
+                    key: STATE_KEY.into(),
+                    message: format!("unreadable sync state: {e}"),
+                })
+        }
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn save_state(lake: &Lake, state: &SyncState) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
+    lake.store()
+        .put(&Path::from(STATE_KEY), PutPayload::from(bytes))
+        .await?;
+    Ok(())
+}
+
+/// The sync's state, if the lake has a slot.
+pub async fn state(config: &Config) -> Result<Option<SyncState>> {
+    let lake = Lake::open(&config.lake, &config.s3)?;
+    load_state(&lake).await
+}
+
+/// One sync: the first builds from a new slot's snapshot, later ones apply
+/// what was committed since.
+pub async fn sync(config: &Config, observer: Arc<dyn Observer>) -> Result<Synced> {
+    let connector = postgres(config)?;
+    let lake = Arc::new(Lake::open(&config.lake, &config.s3)?);
+    match load_state(&lake).await? {
+        None => first(config, &connector, &lake, observer).await,
+        Some(state) => next(config, &connector, &lake, &state, observer).await,
+    }
+}
+
+/// Checks the source can stream what a sync needs, and creates the
+/// publication when it is missing.
+async fn prepare_source(connector: &PgConnector, publication: &str) -> Result<()> {
+    let client = connector.connect().await?;
+    let identity: Option<String> = client
+        .query_opt(
+            "SELECT c.relreplident::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relname = 'sales'",
+            &[],
+        )
+        .await
+        .map_err(|e| client.error(e))?
+        .map(|r| r.get(0));
+    match identity.as_deref() {
+        None => {
+            return Err(Error::source(format!(
+                "{}: there is no table public.sales to follow",
+                connector.describe()
+            )));
+        }
+        Some("f") => {}
+        Some(_) => {
+            return Err(Error::Config(format!(
+                "{}: public.sales must have REPLICA IDENTITY FULL, so that its updates and \
+                 deletes carry the old row (it has no key, and duplicates are legal): run \
+                 ALTER TABLE public.sales REPLICA IDENTITY FULL",
+                connector.describe()
+            )));
+        }
+    }
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_publication WHERE pubname = $1", &[&publication])
+        .await
+        .map_err(|e| client.error(e))?
+        .is_some();
+    if !exists {
+        client
+            .batch_execute(&format!(
+                "CREATE PUBLICATION \"{publication}\" FOR TABLE public.sales"
+            ))
+            .await
+            .map_err(|e| client.error(e))?;
+    }
+    Ok(())
+}
+
+async fn first(
+    config: &Config,
+    connector: &PgConnector,
+    lake: &Arc<Lake>,
+    observer: Arc<dyn Observer>,
+) -> Result<Synced> {
+    let (slot, publication) = names(lake);
+    prepare_source(connector, &publication).await?;
+    let mut repl = ReplicationConnection::connect(connector).await?;
+    let created = repl.create_slot(&slot).await.map_err(|e| match e {
+        Error::Source { message, .. } if message.contains("already exists") => Error::Config(format!(
+            "{message}: the lake has no record of it (a first sync that did not finish, or \
+             another copy of this lake); remove it with `strata sync --drop-slot`, then sync again"
+        )),
+        e => e,
+    })?;
+    // The connection stays idle while the build reads: that keeps the
+    // exported snapshot importable.
+    let mut snapshot_config = config.clone();
+    snapshot_config.pg_env.snapshot = Some(created.snapshot.clone());
+    let built = build(
+        &snapshot_config,
+        &BuildOptions {
+            select: vec![],
+            tests: true,
+            report: false,
+            changed: false,
+        },
+        observer,
+    )
+    .await;
+    let built = match built {
+        Ok(b) if b.run.ok() => b,
+        other => {
+            // No lake holds this snapshot: the slot would only keep WAL.
+            let _ = repl
+                .query(&format!("DROP_REPLICATION_SLOT \"{slot}\""))
+                .await;
+            return match other {
+                Ok(_) => Err(Error::Config(
+                    "the first sync's build failed (see above); the slot was removed, and the next \
+                     sync starts over"
+                        .into(),
+                )),
+                Err(e) => Err(e),
+            };
+        }
+    };
+    let state = SyncState {
+        slot: slot.clone(),
+        publication,
+        source: connector.describe().to_string(),
+        consistent_point: created.consistent_point.to_string(),
+        snapshot_run: built.record.run_id.clone(),
+        created_at: crate::sys::now(),
+    };
+    save_state(lake, &state).await?;
+    Ok(Synced::Snapshot {
+        slot,
+        at: created.consistent_point,
+        built: Box::new(built),
+    })
+}
+
+/// The position `bronze.sales` holds every change up to.
+async fn applied(lake: &Lake, state: &SyncState) -> Result<Lsn> {
+    let bronze = versions::current(lake, &apply::bronze_table())
+        .await?
+        .ok_or_else(|| {
+            Error::Config("bronze.sales is gone from the lake; start over with `strata sync --drop-slot` then `strata sync`".into())
+        })?;
+    if let Some(p) = &bronze.source_position {
+        return p.parse();
+    }
+    if bronze.run_id == state.snapshot_run {
+        return state.consistent_point.parse();
+    }
+    Err(Error::Config(format!(
+        "bronze.sales was rebuilt by run {} outside `strata sync`, from the source as it was \
+         then: the lake no longer matches the slot's position. Start over with \
+         `strata sync --drop-slot` then `strata sync`",
+        bronze.run_id
+    )))
+}
+
+async fn next(
+    config: &Config,
+    connector: &PgConnector,
+    lake: &Arc<Lake>,
+    state: &SyncState,
+    observer: Arc<dyn Observer>,
+) -> Result<Synced> {
+    let from = applied(lake, state).await?;
+    let mut repl = ReplicationConnection::connect(connector).await?;
+    let target = repl.identify_system().await?;
+    let mut stream = repl.start(&state.slot, from, &state.publication).await.map_err(|e| {
+        match e {
+            Error::Source { message, .. } if message.contains("does not exist") => Error::Config(format!(
+                "{message}: the slot this lake follows is gone (dropped, or the server lost it); \
+                 start over from a new snapshot with `strata sync --drop-slot` then `strata sync`"
+            )),
+            e => e,
+        }
+    })?;
+    if target <= from {
+        stream.confirm(from).await?;
+        stream.stop().await?;
+        return Ok(Synced::UpToDate { at: from });
+    }
+    let captured = capture::capture(&mut stream, from, target).await?;
+    if captured.batch.num_rows() == 0 {
+        // Other tables' commits, or none: the slot moves on all the same.
+        stream.confirm(captured.through).await?;
+        stream.stop().await?;
+        return Ok(Synced::UpToDate { at: from });
+    }
+    let model = crate::models::discover(&config.queries_dir)?
+        .into_iter()
+        .find(|m| m.table == apply::bronze_table())
+        .ok_or_else(|| Error::Config("no model builds bronze.sales (queries/bronze/sales.sql)".into()))?;
+    let command = format!("sync {from}..{}", captured.through);
+    let ((), _) = super::recorded::recorded(config, lake, &command, async |run_id| {
+        let ws = super::Workspace::open_on(config.clone(), lake.clone()).await?;
+        let _lock = lake.lock().await?;
+        let changes = apply::append_changes(lake, run_id, &captured, from).await?;
+        let bronze = apply::apply_to_bronze(
+            &ws.engine,
+            &model,
+            lake,
+            run_id,
+            &captured.batch,
+            changes.version,
+            captured.through,
+        )
+        .await?;
+        Ok((
+            (),
+            super::recorded::Record {
+                run: None,
+                manifests: vec![changes, bronze],
+                error: None,
+            },
+        ))
+    })
+    .await?;
+    // Bronze holds the batch: the slot may let it go.
+    stream.confirm(captured.through).await?;
+    stream.stop().await?;
+    let built = build(
+        config,
+        &BuildOptions {
+            select: vec![],
+            tests: true,
+            report: false,
+            changed: true,
+        },
+        observer,
+    )
+    .await?;
+    Ok(Synced::Applied {
+        transactions: captured.transactions,
+        inserted: captured.inserted,
+        updated: captured.updated,
+        deleted: captured.deleted,
+        from,
+        to: captured.through,
+        built: Some(Box::new(built)),
+    })
+}
+
+/// Removes the lake's slot and publication, and forgets them: the next sync
+/// starts over from a new snapshot.
+pub async fn drop_slot(config: &Config) -> Result<Option<String>> {
+    let connector = postgres(config)?;
+    let lake = Lake::open(&config.lake, &config.s3)?;
+    let (slot, publication) = match load_state(&lake).await? {
+        Some(s) => (s.slot, s.publication),
+        None => names(&lake),
+    };
+    let mut repl = ReplicationConnection::connect(&connector).await?;
+    let existed = repl
+        .query(&format!(
+            "SELECT 1 FROM pg_replication_slots WHERE slot_name = '{slot}'"
+        ))
+        .await
+        .map(|rows| !rows.is_empty())
+        .unwrap_or(true);
+    if existed {
+        repl.query(&format!("DROP_REPLICATION_SLOT \"{slot}\" WAIT"))
+            .await?;
+    }
+    let client = connector.connect().await?;
+    client
+        .batch_execute(&format!("DROP PUBLICATION IF EXISTS \"{publication}\""))
+        .await
+        .map_err(|e| client.error(e))?;
+    match lake.store().delete(&Path::from(STATE_KEY)).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(existed.then_some(slot))
+}

@@ -1,0 +1,71 @@
+//! `strata sync`.
+
+use std::sync::Arc;
+
+use super::run::built_text;
+use super::{Outcome, out};
+use crate::app::sync::{Synced, drop_slot, sync as sync_once};
+use crate::cli::SyncArgs;
+use crate::cli::progress::Progress;
+use crate::config::Config;
+use crate::error::Result;
+
+/// Syncs once, or until Ctrl-C with `--follow`, or drops the slot.
+pub async fn sync(config: &Config, args: &SyncArgs, quiet: bool) -> Result<Outcome> {
+    if args.drop_slot {
+        out(match drop_slot(config).await? {
+            Some(slot) => format!("Dropped replication slot {slot} and its publication; the next sync starts from a new snapshot.\n"),
+            None => "No replication slot to drop; the publication is removed if there was one.\n".into(),
+        })?;
+        return Ok(Outcome::Success);
+    }
+    let mut outcome = Outcome::Success;
+    loop {
+        let synced = sync_once(config, Arc::new(Progress::new(quiet))).await?;
+        let (text, ok) = describe(&synced)?;
+        out(text)?;
+        if !ok {
+            outcome = Outcome::Failed;
+        }
+        if !args.follow {
+            return Ok(outcome);
+        }
+        let pause = std::time::Duration::from_secs_f64(args.interval.max(0.0));
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(outcome),
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+fn describe(synced: &Synced) -> Result<(String, bool)> {
+    Ok(match synced {
+        Synced::Snapshot { slot, at, built } => (
+            format!(
+                "Created replication slot {slot} at {at}; the lake was built from its snapshot.\n{}",
+                built_text(built)?
+            ),
+            built.succeeded(),
+        ),
+        Synced::Applied {
+            transactions,
+            inserted,
+            updated,
+            deleted,
+            from,
+            to,
+            built,
+        } => {
+            let mut text = format!(
+                "Applied {transactions} transactions ({inserted} inserts, {updated} updates, {deleted} deletes) from {from} to {to}.\n"
+            );
+            let mut ok = true;
+            if let Some(b) = built {
+                text.push_str(&built_text(b)?);
+                ok = b.succeeded();
+            }
+            (text, ok)
+        }
+        Synced::UpToDate { at } => (format!("Up to date at {at}.\n"), true),
+    })
+}
