@@ -18,6 +18,7 @@ mod repl;
 mod s3;
 mod slt;
 mod sql;
+mod sync;
 mod verify;
 mod versions;
 mod watch;

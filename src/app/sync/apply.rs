@@ -15,14 +15,14 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Int32Type, Schema};
-use datafusion::catalog::{MemoryCatalogProvider, MemoryCatalogProviderList, MemorySchemaProvider};
 use datafusion::catalog::{CatalogProvider, CatalogProviderList, SchemaProvider};
+use datafusion::catalog::{MemoryCatalogProvider, MemoryCatalogProviderList, MemorySchemaProvider};
 use datafusion::datasource::MemTable;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::SessionContext;
-use object_store::{ObjectStoreExt, PutPayload};
 use object_store::path::Path;
+use object_store::{ObjectStoreExt, PutPayload};
 
 use super::capture::Captured;
 use crate::engine::Engine;
@@ -152,12 +152,13 @@ fn session_with_raw(engine: &Engine, rows: &RecordBatch) -> Result<SessionContex
     }
     let raw = MemorySchemaProvider::new();
     let contract = crate::source::sales_schema();
-    let projected = rows.project(
-        &(0..contract.fields().len()).collect::<Vec<_>>(),
-    )?;
+    let projected = rows.project(&(0..contract.fields().len()).collect::<Vec<_>>())?;
     raw.register_table(
         "sales".into(),
-        Arc::new(MemTable::try_new(projected.schema(), vec![vec![projected]])?),
+        Arc::new(MemTable::try_new(
+            projected.schema(),
+            vec![vec![projected]],
+        )?),
     )?;
     catalog.register_schema("raw", Arc::new(raw))?;
     let catalogs = MemoryCatalogProviderList::new();
@@ -170,7 +171,11 @@ fn session_with_raw(engine: &Engine, rows: &RecordBatch) -> Result<SessionContex
 
 /// The changed rows of one sign in bronze's form (partition columns
 /// included), through the bronze model itself.
-async fn in_bronze_form(engine: &Engine, model: &Model, rows: &RecordBatch) -> Result<Vec<RecordBatch>> {
+async fn in_bronze_form(
+    engine: &Engine,
+    model: &Model,
+    rows: &RecordBatch,
+) -> Result<Vec<RecordBatch>> {
     let ctx = session_with_raw(engine, rows)?;
     let df = Engine::sql_from_file(&ctx, &model.path, &model.sql).await?;
     df.collect().await.map_err(|e| Error::sql(&model.path, e))
@@ -182,7 +187,9 @@ fn with_sign(batch: &RecordBatch, sign: i32) -> Result<RecordBatch> {
     let signs = batch.column(i).as_primitive::<Int32Type>();
     let mask: datafusion::arrow::array::BooleanArray =
         signs.iter().map(|s| Some(s == Some(sign))).collect();
-    Ok(datafusion::arrow::compute::filter_record_batch(batch, &mask)?)
+    Ok(datafusion::arrow::compute::filter_record_batch(
+        batch, &mask,
+    )?)
 }
 
 /// The hive folder of a partition (`year=2021/month=1/day=5`).
@@ -199,7 +206,10 @@ fn folder(columns: &[String], values: &[Option<i32>]) -> String {
 }
 
 /// The partitions rows fall in.
-fn partitions_of(batches: &[RecordBatch], columns: &[String]) -> Result<BTreeSet<Vec<Option<i32>>>> {
+fn partitions_of(
+    batches: &[RecordBatch],
+    columns: &[String],
+) -> Result<BTreeSet<Vec<Option<i32>>>> {
     let mut out = BTreeSet::new();
     for b in batches {
         let arrays = columns
@@ -251,7 +261,11 @@ pub async fn apply_to_bronze(
 
     // The rows of the touched partitions, net of the changes.
     let schema = old.schema()?;
-    let columns: Vec<String> = schema.fields().iter().map(|f| format!("\"{}\"", f.name())).collect();
+    let columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| format!("\"{}\"", f.name()))
+        .collect();
     let list = columns.join(", ");
     let ctx = SessionContext::new_with_state(engine.ctx().state());
     let register = |name: &str, batches: Vec<RecordBatch>| -> Result<()> {
@@ -399,7 +413,10 @@ mod tests {
     #[test]
     fn a_null_partition_is_the_hive_default_folder() {
         let cols = vec!["year".to_string(), "month".to_string(), "day".to_string()];
-        assert_eq!(folder(&cols, &[Some(2021), Some(1), Some(5)]), "year=2021/month=1/day=5");
+        assert_eq!(
+            folder(&cols, &[Some(2021), Some(1), Some(5)]),
+            "year=2021/month=1/day=5"
+        );
         assert_eq!(
             folder(&cols, &[None, None, None]),
             format!("year={NULL_PARTITION}/month={NULL_PARTITION}/day={NULL_PARTITION}")

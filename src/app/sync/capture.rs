@@ -158,7 +158,9 @@ pub async fn capture(
                     counts.2 += 1;
                 }
             }
-            Message::Truncate { relations: truncated } => {
+            Message::Truncate {
+                relations: truncated,
+            } => {
                 if truncated.iter().any(|r| is_sales(&relations, *r)) {
                     return Err(Error::source(
                         "public.sales was truncated: a sync applies row changes only; start \
@@ -229,10 +231,7 @@ fn check_relation(r: &Relation) -> Result<Vec<usize>> {
             )));
         }
     }
-    if let Some(extra) = names
-        .iter()
-        .find(|n| contract.field_with_name(n).is_err())
-    {
+    if let Some(extra) = names.iter().find(|n| contract.field_with_name(n).is_err()) {
         return Err(Error::source(format!(
             "public.sales: column {extra} was added at the source; the sync stopped before \
              applying anything (add it to the contract and the models, then start over with \
@@ -297,8 +296,12 @@ fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
         })?;
         columns.push(typed);
     }
-    columns.push(Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.op))));
-    columns.push(Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.sign))));
+    columns.push(Arc::new(StringArray::from_iter_values(
+        rows.iter().map(|r| r.op),
+    )));
+    columns.push(Arc::new(Int32Array::from_iter_values(
+        rows.iter().map(|r| r.sign),
+    )));
     columns.push(Arc::new(Int64Array::from_iter_values(
         rows.iter().map(|r| r.lsn.0 as i64),
     )));

@@ -87,6 +87,8 @@ pub enum Synced {
     UpToDate {
         /// The position the lake holds.
         at: Lsn,
+        /// The rebuild of what a killed sync left stale, if it left any.
+        built: Option<Box<Built>>,
     },
 }
 
@@ -181,7 +183,10 @@ async fn prepare_source(connector: &PgConnector, publication: &str) -> Result<()
         }
     }
     let exists = client
-        .query_opt("SELECT 1 FROM pg_publication WHERE pubname = $1", &[&publication])
+        .query_opt(
+            "SELECT 1 FROM pg_publication WHERE pubname = $1",
+            &[&publication],
+        )
         .await
         .map_err(|e| client.error(e))?
         .is_some();
@@ -206,10 +211,12 @@ async fn first(
     prepare_source(connector, &publication).await?;
     let mut repl = ReplicationConnection::connect(connector).await?;
     let created = repl.create_slot(&slot).await.map_err(|e| match e {
-        Error::Source { message, .. } if message.contains("already exists") => Error::Config(format!(
-            "{message}: the lake has no record of it (a first sync that did not finish, or \
+        Error::Source { message, .. } if message.contains("already exists") => {
+            Error::Config(format!(
+                "{message}: the lake has no record of it (a first sync that did not finish, or \
              another copy of this lake); remove it with `strata sync --drop-slot`, then sync again"
-        )),
+            ))
+        }
         e => e,
     })?;
     // The connection stays idle while the build reads: that keeps the
@@ -289,33 +296,27 @@ async fn next(
     observer: Arc<dyn Observer>,
 ) -> Result<Synced> {
     let from = applied(lake, state).await?;
-    let mut repl = ReplicationConnection::connect(connector).await?;
-    let target = repl.identify_system().await?;
-    let mut stream = repl.start(&state.slot, from, &state.publication).await.map_err(|e| {
-        match e {
-            Error::Source { message, .. } if message.contains("does not exist") => Error::Config(format!(
-                "{message}: the slot this lake follows is gone (dropped, or the server lost it); \
-                 start over from a new snapshot with `strata sync --drop-slot` then `strata sync`"
-            )),
-            e => e,
-        }
-    })?;
+    let (target, mut stream) = start(connector, state, from).await?;
     if target <= from {
         stream.confirm(from).await?;
         stream.stop().await?;
-        return Ok(Synced::UpToDate { at: from });
+        let built = rebuild_stale(config, observer).await?;
+        return Ok(Synced::UpToDate { at: from, built });
     }
     let captured = capture::capture(&mut stream, from, target).await?;
     if captured.batch.num_rows() == 0 {
         // Other tables' commits, or none: the slot moves on all the same.
         stream.confirm(captured.through).await?;
         stream.stop().await?;
-        return Ok(Synced::UpToDate { at: from });
+        let built = rebuild_stale(config, observer).await?;
+        return Ok(Synced::UpToDate { at: from, built });
     }
     let model = crate::models::discover(&config.queries_dir)?
         .into_iter()
         .find(|m| m.table == apply::bronze_table())
-        .ok_or_else(|| Error::Config("no model builds bronze.sales (queries/bronze/sales.sql)".into()))?;
+        .ok_or_else(|| {
+            Error::Config("no model builds bronze.sales (queries/bronze/sales.sql)".into())
+        })?;
     let command = format!("sync {from}..{}", captured.through);
     let ((), _) = super::recorded::recorded(config, lake, &command, async |run_id| {
         let ws = super::Workspace::open_on(config.clone(), lake.clone()).await?;
@@ -344,6 +345,29 @@ async fn next(
     // Bronze holds the batch: the slot may let it go.
     stream.confirm(captured.through).await?;
     stream.stop().await?;
+    let built = rebuild_stale(config, observer).await?;
+    Ok(Synced::Applied {
+        transactions: captured.transactions,
+        inserted: captured.inserted,
+        updated: captured.updated,
+        deleted: captured.deleted,
+        from,
+        to: captured.through,
+        built,
+    })
+}
+
+/// Rebuilds what reads a table newer than the version it was built from
+/// (the models' `--changed` build), if anything does: after a batch, silver
+/// and gold; after a sync killed between its bronze commit and the rebuild,
+/// what that sync left stale.
+async fn rebuild_stale(config: &Config, observer: Arc<dyn Observer>) -> Result<Option<Box<Built>>> {
+    let ws = super::Workspace::open(config.clone()).await?;
+    let dag = ws.dag()?;
+    if super::versions::changed_selection(&ws.engine, &dag, false)?.is_empty() {
+        return Ok(None);
+    }
+    drop(ws);
     let built = build(
         config,
         &BuildOptions {
@@ -355,15 +379,40 @@ async fn next(
         observer,
     )
     .await?;
-    Ok(Synced::Applied {
-        transactions: captured.transactions,
-        inserted: captured.inserted,
-        updated: captured.updated,
-        deleted: captured.deleted,
-        from,
-        to: captured.through,
-        built: Some(Box::new(built)),
-    })
+    Ok(Some(Box::new(built)))
+}
+
+/// Connects and starts the slot's stream after `from`; returns the
+/// server's position at the start too. A sync killed a moment ago may still
+/// hold the slot until its server process notices: that is waited out.
+async fn start(
+    connector: &PgConnector,
+    state: &SyncState,
+    from: Lsn,
+) -> Result<(Lsn, crate::source::postgres::replication::ReplicationStream)> {
+    let mut attempt = 0;
+    loop {
+        let mut repl = ReplicationConnection::connect(connector).await?;
+        let target = repl.identify_system().await?;
+        match repl.start(&state.slot, from, &state.publication).await {
+            Ok(stream) => return Ok((target, stream)),
+            Err(Error::Source { message, .. })
+                if message.contains("is active for PID") && attempt < 20 =>
+            {
+                tracing::info!(%message, "the slot is still held; waiting");
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Err(Error::Source { message, .. }) if message.contains("does not exist") => {
+                return Err(Error::Config(format!(
+                    "{message}: the slot this lake follows is gone (dropped, or the server lost \
+                     it); start over from a new snapshot with `strata sync --drop-slot` then \
+                     `strata sync`"
+                )));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Removes the lake's slot and publication, and forgets them: the next sync

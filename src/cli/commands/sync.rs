@@ -14,8 +14,12 @@ use crate::error::Result;
 pub async fn sync(config: &Config, args: &SyncArgs, quiet: bool) -> Result<Outcome> {
     if args.drop_slot {
         out(match drop_slot(config).await? {
-            Some(slot) => format!("Dropped replication slot {slot} and its publication; the next sync starts from a new snapshot.\n"),
-            None => "No replication slot to drop; the publication is removed if there was one.\n".into(),
+            Some(slot) => format!(
+                "Dropped replication slot {slot} and its publication; the next sync starts from a new snapshot.\n"
+            ),
+            None => {
+                "No replication slot to drop; the publication is removed if there was one.\n".into()
+            }
         })?;
         return Ok(Outcome::Success);
     }
@@ -66,6 +70,15 @@ fn describe(synced: &Synced) -> Result<(String, bool)> {
             }
             (text, ok)
         }
-        Synced::UpToDate { at } => (format!("Up to date at {at}.\n"), true),
+        Synced::UpToDate { at, built } => {
+            let mut text = format!("Up to date at {at}.\n");
+            let mut ok = true;
+            if let Some(b) = built {
+                text.push_str("Rebuilt what an interrupted sync left stale:\n");
+                text.push_str(&built_text(b)?);
+                ok = b.succeeded();
+            }
+            (text, ok)
+        }
     })
 }

@@ -1,0 +1,279 @@
+//! `strata sync`: after any sequence of inserts, updates and deletes at a
+//! PostgreSQL source, a synced lake equals, table by table, a lake built
+//! from scratch over the same source state; a sync killed with SIGKILL and
+//! run again gives the same lake; and what cannot be followed stops the
+//! sync with a message naming the fix.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::common::{Project, pg};
+
+fn output(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A seeded source whose deletes and updates carry the old row.
+async fn source(database: &str, sales: u64) -> String {
+    let url = pg::fresh_database(database).await;
+    pg::seed(&Project::without_models(), &url, sales, 11);
+    pg::client(database)
+        .await
+        .batch_execute("ALTER TABLE sales REPLICA IDENTITY FULL")
+        .await
+        .unwrap();
+    url
+}
+
+fn project_on(url: &str) -> Project {
+    let p = Project::new();
+    p.write("strata.toml", &format!("source = \"{url}\"\n"));
+    p
+}
+
+/// One random transaction of the kinds the legacy system and its users
+/// make, as SQL.
+fn random_transaction(rng: &mut StdRng) -> String {
+    let mut sql = vec!["BEGIN".to_string()];
+    // Rows are picked by position in a fixed order, so a seed replays.
+    let pick = |rng: &mut StdRng| {
+        format!(
+            "(SELECT sale_id FROM sales ORDER BY sale_id, ctid OFFSET {} LIMIT 1)",
+            rng.random_range(0..150)
+        )
+    };
+    for _ in 0..rng.random_range(1..=4) {
+        sql.push(match rng.random_range(0..8) {
+            // A sale moved to another day.
+            0 => format!(
+                "UPDATE sales SET sale_date = to_char(DATE '2022-01-01' + {}, 'DD/MM/YYYY') WHERE sale_id = {}",
+                rng.random_range(0..400),
+                pick(rng)
+            ),
+            // Every sale of a day deleted.
+            1 => format!(
+                "DELETE FROM sales WHERE sale_date IN (SELECT sale_date FROM sales WHERE sale_id = {})",
+                pick(rng)
+            ),
+            // A good date made bad.
+            2 => format!(
+                "UPDATE sales SET sale_date = '{}' WHERE sale_id = {}",
+                ["31/02/2023", "N/A", "", "00/00/0000"][rng.random_range(0..4)],
+                pick(rng)
+            ),
+            // A bad one fixed.
+            3 => "UPDATE sales SET sale_date = '2023-03-01' WHERE sale_id = (SELECT min(sale_id) FROM sales \
+                  WHERE sale_date IN ('', 'N/A', '00/00/0000', '31/02/2023'))"
+                .to_string(),
+            // An exact duplicate.
+            4 => format!(
+                "INSERT INTO sales SELECT * FROM sales WHERE sale_id = {} LIMIT 1",
+                pick(rng)
+            ),
+            // A customer renamed, on every sale of theirs.
+            5 => format!(
+                "UPDATE sales SET customer_name = customer_name || ' Jr' WHERE customer_id = \
+                 (SELECT customer_id FROM sales WHERE sale_id = {} LIMIT 1)",
+                pick(rng)
+            ),
+            // A new sale.
+            6 => format!(
+                "INSERT INTO sales SELECT (SELECT max(sale_id) + 1 FROM sales), sale_date, customer_id, \
+                 customer_name, product_id, product_name, category, seller_id, seller_name, region, \
+                 quantity, unit_price, total_value, updated_at + interval '1 day' \
+                 FROM sales WHERE sale_id = {} LIMIT 1",
+                pick(rng)
+            ),
+            // One copy of a sale deleted (of a duplicate, the other stays).
+            _ => format!(
+                "DELETE FROM sales WHERE ctid = (SELECT ctid FROM sales WHERE sale_id = {} LIMIT 1)",
+                pick(rng)
+            ),
+        });
+    }
+    sql.push("COMMIT".into());
+    sql.join(";\n")
+}
+
+/// The tables a sync keeps, as a full build would write them.
+async fn contents(project: &Project) -> Vec<(String, Vec<String>, String)> {
+    project
+        .table_contents()
+        .await
+        .into_iter()
+        // raw is the first extract, and the change log only the synced
+        // lake has.
+        .filter(|(t, _, _)| t != "raw/sales" && t != "bronze/sales_changes")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_changes_leave_the_lake_equal_to_a_full_rebuild() {
+    let url = source("sync_property", 300).await;
+    let synced = project_on(&url);
+    let out = synced.strata_ok(&["sync"]);
+    assert!(out.contains("Created replication slot"), "{out}");
+
+    let seed: u64 = std::env::var("STRATA_SYNC_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261206);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let client = pg::client("sync_property").await;
+    let batches = 6;
+    for batch in 0..batches {
+        for _ in 0..rng.random_range(1..=3) {
+            let tx = random_transaction(&mut rng);
+            client
+                .batch_execute(&tx)
+                .await
+                .unwrap_or_else(|e| panic!("seed {seed}, batch {batch}: {e}\n{tx}"));
+        }
+        let out = synced.strata_ok(&["sync"]);
+        assert!(
+            out.contains("Applied") || out.contains("Up to date"),
+            "seed {seed}, batch {batch}: {out}"
+        );
+
+        let rebuilt = project_on(&url);
+        rebuilt.strata_ok(&["run", "--no-report", "--no-tests"]);
+        assert_eq!(
+            contents(&synced).await,
+            contents(&rebuilt).await,
+            "seed {seed}, batch {batch}: the synced lake differs from a full rebuild\n{out}"
+        );
+        let verified = synced.strata(&["verify"]);
+        assert!(
+            verified.status.success(),
+            "seed {seed}, batch {batch}: {}",
+            output(&verified)
+        );
+    }
+    // The change log holds every change, each with its commit's position.
+    let engine = synced.engine().await;
+    let ops = crate::common::scalar(
+        &engine,
+        "SELECT count(DISTINCT _op) FROM bronze.sales_changes WHERE _lsn > 0",
+    )
+    .await;
+    assert_eq!(ops, "3", "inserts, updates and deletes were all captured");
+    synced.strata_ok(&["sync", "--drop-slot"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_killed_at_any_point_resumes_to_the_same_lake() {
+    let url = source("sync_kill", 300).await;
+    let synced = project_on(&url);
+    synced.strata_ok(&["sync"]);
+    let client = pg::client("sync_kill").await;
+    let mut rng = StdRng::seed_from_u64(7);
+    // Kills spread over a sync's length (a debug build's sync of this size
+    // takes a few seconds): while it reads the slot, writes bronze, rebuilds.
+    for delay_ms in [150u64, 400, 700, 1000, 1400, 1900, 2600] {
+        for _ in 0..2 {
+            client
+                .batch_execute(&random_transaction(&mut rng))
+                .await
+                .unwrap();
+        }
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args(["sync", "-q"])
+            .current_dir(synced.path())
+            .env_remove("DATABASE_URL")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // SIGKILL: no cleanup of any kind runs.
+        let _ = child.kill();
+        let _ = child.wait();
+        synced.strata_ok(&["sync"]);
+
+        let rebuilt = project_on(&url);
+        rebuilt.strata_ok(&["run", "--no-report", "--no-tests"]);
+        assert_eq!(
+            contents(&synced).await,
+            contents(&rebuilt).await,
+            "killed after {delay_ms} ms"
+        );
+    }
+    // The kills did land inside syncs: their runs are recorded as
+    // interrupted (a batch's commit, or the rebuild after it).
+    let engine = synced.engine().await;
+    let interrupted: u64 = crate::common::scalar(
+        &engine,
+        "SELECT count(*) FROM meta.runs WHERE status = 'interrupted'",
+    )
+    .await
+    .parse()
+    .unwrap();
+    assert!(
+        interrupted >= 2,
+        "only {interrupted} kills landed inside a run"
+    );
+    synced.strata_ok(&["sync", "--drop-slot"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_sync_cannot_follow_stops_it_with_the_fix() {
+    let url = pg::fresh_database("sync_refusals").await;
+    let project = project_on(&url);
+    pg::seed(&project, &url, 50, 3);
+
+    // Without the old row, deletes could not be applied.
+    let out = project.strata(&["sync"]);
+    assert_eq!(out.status.code(), Some(2), "{}", output(&out));
+    assert!(
+        output(&out).contains("ALTER TABLE public.sales REPLICA IDENTITY FULL"),
+        "{}",
+        output(&out)
+    );
+
+    let client = pg::client("sync_refusals").await;
+    client
+        .batch_execute("ALTER TABLE sales REPLICA IDENTITY FULL")
+        .await
+        .unwrap();
+    project.strata_ok(&["sync"]);
+
+    // A column added at the source stops the sync, naming it; nothing of
+    // the batch is applied, and the lake still equals its source's rows.
+    client
+        .batch_execute(
+            "ALTER TABLE sales ADD COLUMN discount NUMERIC(12,2);
+             UPDATE sales SET discount = 1 WHERE sale_id = (SELECT min(sale_id) FROM sales)",
+        )
+        .await
+        .unwrap();
+    let before = project.current_manifests();
+    let out = project.strata(&["sync"]);
+    assert_ne!(out.status.code(), Some(0), "{}", output(&out));
+    assert!(
+        output(&out).contains("public.sales: column discount was added at the source"),
+        "{}",
+        output(&out)
+    );
+    assert_eq!(project.current_manifests(), before, "nothing was applied");
+
+    // A lake rebuilt by `strata run` no longer matches the slot's position.
+    client
+        .batch_execute("ALTER TABLE sales DROP COLUMN discount")
+        .await
+        .unwrap();
+    project.strata_ok(&["sync", "--drop-slot"]);
+    project.strata_ok(&["sync"]);
+    project.strata_ok(&["run", "--no-report"]);
+    let out = project.strata(&["sync"]);
+    assert!(
+        output(&out).contains("outside `strata sync`")
+            && output(&out).contains("strata sync --drop-slot"),
+        "{}",
+        output(&out)
+    );
+    project.strata_ok(&["sync", "--drop-slot"]);
+}
