@@ -86,7 +86,16 @@ fn table_provider(
             }
             // The folder holds the files of every kept version; this
             // version's carry its tag, so the listing reads exactly them.
+            // A version that kept files of earlier runs (a bronze that
+            // `strata sync` updated in place) cannot be listed so: refused
+            // when read, rather than read in part.
             let extension = m.parquet_suffix();
+            if m.files.iter().any(|f| !f.key.ends_with(&extension)) {
+                return Ok(Arc::new(Unlistable {
+                    schema,
+                    table: m.table.to_string(),
+                }));
+            }
             let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
                 .with_file_extension(extension)
                 .with_table_partition_cols(
@@ -363,5 +372,39 @@ mod tests {
         assert!(!mentions_pseudo_columns("SELECT '\"$path\"' AS literal"));
         assert!(!mentions_pseudo_columns("SELECT 1 -- \"$path\""));
         assert!(!mentions_pseudo_columns("SELECT path FROM t"));
+    }
+}
+
+/// A table a distributed session cannot read: its version lists files of
+/// several runs, and Ballista's executors read a folder by the version's
+/// file tag. Its scans fail, naming it.
+#[derive(Debug)]
+struct Unlistable {
+    schema: datafusion::arrow::datatypes::SchemaRef,
+    table: String,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for Unlistable {
+    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> datafusion::datasource::TableType {
+        datafusion::datasource::TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        _projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        Err(DataFusionError::Plan(format!(
+            "{}: this version keeps files of several runs (`strata sync` updates it in place), \
+             which a Ballista session cannot list; query it with --engine local",
+            self.table
+        )))
     }
 }
