@@ -139,3 +139,41 @@ pub fn render(
     );
     Ok(out)
 }
+
+/// WAL a slot may hold before `status` warns: a lake that stopped syncing
+/// keeps the source's disk filling.
+const SLOT_LAG_WARNING_BYTES: i64 = 1 << 30;
+
+/// The sync section of the report: the slot, its lag in bytes and time,
+/// and a warning when it is gone or holds much WAL.
+pub fn sync_lag(lag: &crate::app::sync::SlotLag) -> String {
+    let mut out = String::new();
+    if !lag.exists {
+        let _ = writeln!(
+            out,
+            "warning: the lake follows its source through slot {}, which is gone: \
+             `strata sync --drop-slot` then `strata sync` start over from a new snapshot",
+            lag.slot
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "Sync: slot {} ({}), {} behind the source's WAL, last applied {} ({:.0}s ago)",
+        lag.slot,
+        if lag.active { "streaming" } else { "idle" },
+        HumanBytes(lag.bytes.max(0) as u64),
+        lag.applied_at,
+        lag.seconds
+    );
+    if lag.bytes > SLOT_LAG_WARNING_BYTES {
+        let _ = writeln!(
+            out,
+            "warning: slot {} keeps {} of WAL on the source: run `strata sync`, or \
+             `strata sync --drop-slot` if the lake no longer follows it",
+            lag.slot,
+            HumanBytes(lag.bytes as u64)
+        );
+    }
+    out
+}

@@ -32,9 +32,12 @@ pub struct Check {
     /// What of the lake was compared: `bronze.sales`, or
     /// `silver.sales + silver.sales_quarantine`.
     pub lake_tables: String,
+    /// What it was compared with: `source` for bronze; `bronze.sales` (its
+    /// distinct rows, cleaned) for silver.
+    pub against: String,
     /// `equal` or `different`.
     pub status: String,
-    /// Source rows compared (distinct ones, for silver).
+    /// Rows of what it was compared with (bronze's distinct rows, for silver).
     pub source_rows: u64,
     /// Lake rows compared.
     pub lake_rows: u64,
@@ -56,7 +59,8 @@ pub struct RowDifference {
     pub day: String,
     /// Its sale id.
     pub sale_id: String,
-    /// `source` or `lake`: the side with more copies.
+    /// The side with more copies: `source` or `lake` for bronze, `bronze`
+    /// or `silver` for silver.
     pub only_in: String,
     /// How many more.
     pub copies: u64,

@@ -1,5 +1,6 @@
 //! `strata verify`: the lake is compared with its source, bronze with
-//! every source row and silver (with its quarantine) with the distinct ones;
+//! every source row and silver (with its quarantine) with bronze's distinct
+//! rows;
 //! what differs is named down to the rows, recorded in `meta.verify` and
 //! `meta.verify_rows`, and makes the command exit 1.
 
@@ -116,11 +117,14 @@ async fn a_fresh_lake_equals_its_csv_source_and_a_tampered_row_is_named() {
     project.strata_ok(&["run", "--no-report"]);
     let out = project.strata_ok(&["verify"]);
     assert!(
-        out.contains("bronze.sales: equal (513 rows, 412 days)"),
+        out.contains("bronze.sales against the source: equal (513 rows, 412 days)"),
         "{out}"
     );
     assert!(
-        out.contains("silver.sales + silver.sales_quarantine: equal (500 rows, 412 days)"),
+        out.contains(
+            "silver.sales + silver.sales_quarantine against bronze.sales's distinct rows: \
+             equal (500 rows, 412 days)"
+        ),
         "{out}"
     );
     assert!(out.contains("The lake equals its source."), "{out}");
@@ -131,30 +135,34 @@ async fn a_fresh_lake_equals_its_csv_source_and_a_tampered_row_is_named() {
     assert_eq!(run.status.code(), Some(1), "{out}");
     assert!(
         out.contains(
-            "bronze.sales: DIFFERENT: source 513 rows, lake 513 rows; 1 of 412 days differ"
+            "bronze.sales against the source: DIFFERENT: source 513 rows, lake 513 rows; \
+             1 of 412 days differ"
         ),
         "{out}"
     );
-    // The same row, twice: as the source has it and as the lake now does.
+    // The same row, twice in each comparison: bronze holds the tampered
+    // row where the source has the true one, and silver, built before the
+    // tampering, still holds the true one where bronze does not.
     assert_eq!(
         out.matches(&format!(" sale {sale}: only in the ")).count(),
-        2,
+        4,
         "{out}"
     );
-    // Silver was built before the tampering, from the true row.
-    assert!(
-        out.contains("silver.sales + silver.sales_quarantine: equal"),
-        "{out}"
-    );
-    let bronze = |side: &str| ("bronze.sales".to_string(), sale, side.to_string(), 1);
+    let row = |table: &str, side: &str| (table.to_string(), sale, side.to_string(), 1);
+    let silver = "silver.sales + silver.sales_quarantine";
     assert_eq!(
         differences(&project).await,
-        vec![bronze("lake"), bronze("source")]
+        vec![
+            row("bronze.sales", "lake"),
+            row("bronze.sales", "source"),
+            row(silver, "bronze"),
+            row(silver, "silver"),
+        ]
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn changes_at_a_postgres_source_are_named_in_the_layers_they_reach() {
+async fn changes_at_a_postgres_source_are_named_down_to_the_rows() {
     let url = pg::fresh_database("verify_db").await;
     let project = Project::new();
     pg::seed(&project, &url, 2_000, 7);
@@ -207,11 +215,13 @@ async fn changes_at_a_postgres_source_are_named_in_the_layers_they_reach() {
         row("bronze.sales", doubled, "source"),
         row("bronze.sales", recased, "lake"),
         row("bronze.sales", recased, "source"),
-        // Silver keeps one copy of a duplicate and normalises the region:
-        // only the rename and the deletion reach it.
-        row("silver.sales + silver.sales_quarantine", renamed, "lake"),
-        row("silver.sales + silver.sales_quarantine", renamed, "source"),
-        row("silver.sales + silver.sales_quarantine", deleted, "lake"),
+        // Silver still equals the lake's bronze: the difference is bronze's.
     ];
+    assert!(
+        out.contains(
+            "silver.sales + silver.sales_quarantine against bronze.sales's distinct rows: equal"
+        ),
+        "{out}"
+    );
     assert_eq!(differences(&project).await, expected, "{out}");
 }

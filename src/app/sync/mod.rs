@@ -415,6 +415,57 @@ async fn start(
     }
 }
 
+/// How far the lake's slot is behind its source.
+#[derive(Debug, Clone)]
+pub struct SlotLag {
+    /// The slot.
+    pub slot: String,
+    /// Whether it exists on the server still.
+    pub exists: bool,
+    /// Whether a sync is streaming from it now.
+    pub active: bool,
+    /// WAL the server keeps for it: its position to the server's.
+    pub bytes: i64,
+    /// When bronze last took a batch (or was built from the snapshot).
+    pub applied_at: String,
+    /// Seconds since then.
+    pub seconds: f64,
+}
+
+/// The lag of the lake's slot, when the lake follows a source.
+pub async fn lag(config: &Config) -> Result<Option<SlotLag>> {
+    let lake = Lake::open(&config.lake, &config.s3)?;
+    let Some(state) = load_state(&lake).await? else {
+        return Ok(None);
+    };
+    let connector = postgres(config)?;
+    let client = connector.connect_read_only().await?;
+    let row = client
+        .query_opt(
+            "SELECT active, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint
+             FROM pg_replication_slots WHERE slot_name = $1",
+            &[&state.slot],
+        )
+        .await
+        .map_err(|e| client.error(e))?;
+    let applied_at = versions::current(&lake, &apply::bronze_table())
+        .await?
+        .map_or(state.created_at.clone(), |m| m.written_at);
+    let seconds = chrono::DateTime::parse_from_rfc3339(&applied_at)
+        .map(|t| {
+            (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0
+        })
+        .unwrap_or(f64::NAN);
+    Ok(Some(SlotLag {
+        slot: state.slot,
+        exists: row.is_some(),
+        active: row.as_ref().is_some_and(|r| r.get(0)),
+        bytes: row.as_ref().map_or(0, |r| r.get(1)),
+        applied_at,
+        seconds,
+    }))
+}
+
 /// Removes the lake's slot and publication, and forgets them: the next sync
 /// starts over from a new snapshot.
 pub async fn drop_slot(config: &Config) -> Result<Option<String>> {

@@ -3,13 +3,15 @@
 //! Two comparisons, each day by day and then, for the days that differ,
 //! row by row:
 //! - bronze against every source row as extracted (duplicates included);
-//! - silver with its quarantine against the distinct source rows, in the
-//!   form silver keeps them (see [`recipe::Form::Cleaned`]).
+//! - silver with its quarantine against bronze's distinct rows, in the form
+//!   silver keeps them (see [`recipe::Form::Cleaned`]). With the first, this
+//!   compares silver with the source, and the source is scanned once.
 //!
 //! Each side computes its own fingerprints ([`recipe`]): a PostgreSQL source
 //! in one `REPEATABLE READ` snapshot on the server, so only a row per day
-//! crosses the network; a CSV source and the lake in Strata's session. The
-//! lake side reads the table versions current when the session opened. The
+//! crosses the network; a CSV source and the lake in Strata's session, and
+//! bronze's two fingerprints in one scan. The lake side reads the table
+//! versions current when the session opened. The
 //! result is recorded under `_strata/meta/verify/` and queryable as
 //! `meta.verify` and `meta.verify_rows`.
 
@@ -55,19 +57,26 @@ pub async fn verify(ws: &Workspace) -> Result<Verification> {
     }
     let source = Source::open(ws).await?;
     let lake = Side::Lake(engine);
-    let forms = [Form::Extracted, Form::Cleaned];
-    let (source_prints, bronze, silver) = tokio::try_join!(
-        source.fingerprints(),
-        lake.fingerprint(Form::Extracted),
-        lake.fingerprint(Form::Cleaned),
-    )?;
-    let mut checks = vec![];
-    for (form, (ours, theirs)) in forms
-        .into_iter()
-        .zip([(&source_prints.0, &bronze), (&source_prints.1, &silver)])
-    {
-        checks.push(compare(&source, &lake, form, ours, theirs).await?);
-    }
+    let (from_source, (bronze, bronze_distinct), silver) =
+        tokio::try_join!(source.fingerprint(), lake.bronze(), lake.silver())?;
+    let checks = vec![
+        compare(
+            Compared::BronzeWithSource,
+            &source.side(),
+            &lake,
+            &from_source,
+            &bronze,
+        )
+        .await?,
+        compare(
+            Compared::SilverWithBronze,
+            &lake,
+            &lake,
+            &bronze_distinct,
+            &silver,
+        )
+        .await?,
+    ];
     source.finish().await?;
     let verification = Verification {
         verify_id: crate::runner::new_run_id(),
@@ -117,16 +126,16 @@ impl<'a> Source<'a> {
         }
     }
 
-    /// Both fingerprints of the source, from one scan.
-    async fn fingerprints(&self) -> Result<(Fingerprint, Fingerprint)> {
-        let side = self.side();
-        let rows = side.query(&side.source_sql()).await?;
-        let (mut extracted, mut cleaned) = (Fingerprint::new(), Fingerprint::new());
-        for r in rows {
-            extracted.insert(r[0].clone(), (number(&r[1])?, number(&r[2])?));
-            cleaned.insert(r[0].clone(), (number(&r[3])?, number(&r[4])?));
-        }
-        Ok((extracted, cleaned))
+    /// The source's fingerprint, its rows as extracted.
+    async fn fingerprint(&self) -> Result<Fingerprint> {
+        let sql = match self {
+            Source::Postgres(..) => Dialect::Postgres.fingerprint("public.sales"),
+            Source::Csv(..) => Dialect::DataFusion.fingerprint("legacy.sales"),
+        };
+        let rows = self.side().query(&sql).await?;
+        rows.into_iter()
+            .map(|r| Ok((r[0].clone(), (number(&r[1])?, number(&r[2])?))))
+            .collect()
     }
 
     async fn finish(&self) -> Result<()> {
@@ -148,25 +157,41 @@ enum Side<'a> {
 }
 
 impl Side<'_> {
-    fn source_sql(&self) -> String {
-        match self {
-            Side::Postgres(_) => Dialect::Postgres.source_fingerprint("public.sales"),
-            _ => Dialect::DataFusion.source_fingerprint("legacy.sales"),
+    /// Bronze's fingerprints: as extracted, and its distinct rows cleaned.
+    async fn bronze(&self) -> Result<(Fingerprint, Fingerprint)> {
+        let rows = self.query(&recipe::bronze_fingerprint()).await?;
+        let (mut extracted, mut cleaned) = (Fingerprint::new(), Fingerprint::new());
+        for r in rows {
+            extracted.insert(r[0].clone(), (number(&r[1])?, number(&r[2])?));
+            cleaned.insert(r[0].clone(), (number(&r[3])?, number(&r[4])?));
         }
+        Ok((extracted, cleaned))
     }
 
-    async fn fingerprint(&self, form: Form) -> Result<Fingerprint> {
-        let rows = self.query(&recipe::lake_fingerprint(form)).await?;
+    /// Silver's fingerprint, with its quarantine.
+    async fn silver(&self) -> Result<Fingerprint> {
+        let rows = self.query(&recipe::silver_fingerprint()).await?;
         rows.into_iter()
             .map(|r| Ok((r[0].clone(), (number(&r[1])?, number(&r[2])?))))
             .collect()
     }
 
-    async fn rows(&self, form: Form, days: &[String]) -> Result<Rows> {
-        let sql = match self {
-            Side::Postgres(_) => Dialect::Postgres.source_rows("public.sales", form, days),
-            Side::Csv(_) => Dialect::DataFusion.source_rows("legacy.sales", form, days),
-            Side::Lake(_) => recipe::lake_rows(form, days),
+    /// The rows of `days` this side holds in the comparison `what`.
+    async fn rows(&self, what: Compared, expected: bool, days: &[String]) -> Result<Rows> {
+        let sql = match (what, expected, self) {
+            (Compared::BronzeWithSource, true, Side::Postgres(_)) => {
+                Dialect::Postgres.rows("public.sales", Form::Extracted, days)
+            }
+            (Compared::BronzeWithSource, true, _) => {
+                Dialect::DataFusion.rows("legacy.sales", Form::Extracted, days)
+            }
+            (Compared::BronzeWithSource, false, _) => {
+                Dialect::DataFusion.rows("bronze.sales", Form::Extracted, days)
+            }
+            (Compared::SilverWithBronze, true, _) => {
+                Dialect::DataFusion.rows("bronze.sales", Form::Cleaned, days)
+            }
+            (Compared::SilverWithBronze, false, _) => recipe::silver_rows(days),
         };
         let mut out = Rows::new();
         for r in self.query(&sql).await? {
@@ -182,6 +207,22 @@ impl Side<'_> {
 
     /// Runs `sql`, every column read as text (NULL as the empty string).
     async fn query(&self, sql: &str) -> Result<Vec<Vec<String>>> {
+        let started = Instant::now();
+        let rows = self.query_timed(sql).await;
+        tracing::debug!(
+            side = match self {
+                Side::Postgres(_) => "source (postgres)",
+                Side::Csv(_) => "source (csv)",
+                Side::Lake(_) => "lake",
+            },
+            seconds = started.elapsed().as_secs_f64(),
+            %sql,
+            "verify query"
+        );
+        rows
+    }
+
+    async fn query_timed(&self, sql: &str) -> Result<Vec<Vec<String>>> {
         match self {
             Side::Postgres(session) => {
                 let rows = session
@@ -249,47 +290,60 @@ fn number<T: std::str::FromStr>(text: &str) -> Result<T> {
         .map_err(|_| Error::Internal(format!("a fingerprint is not a number: {text:?}")))
 }
 
-/// Compares one form's fingerprints, then the rows of the days that differ.
+/// What a comparison holds against what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compared {
+    /// Bronze, against the source's rows as extracted.
+    BronzeWithSource,
+    /// Silver and its quarantine, against bronze's distinct rows cleaned.
+    SilverWithBronze,
+}
+
+/// Compares two fingerprints (`expected` from what the tables should
+/// hold), then the rows of the days that differ.
 async fn compare(
-    source: &Source<'_>,
+    what: Compared,
+    expected_side: &Side<'_>,
     lake: &Side<'_>,
-    form: Form,
-    ours: &Fingerprint,
-    theirs: &Fingerprint,
+    expected: &Fingerprint,
+    found: &Fingerprint,
 ) -> Result<Check> {
-    let days: BTreeSet<&String> = ours.keys().chain(theirs.keys()).collect();
+    let days: BTreeSet<&String> = expected.keys().chain(found.keys()).collect();
     let different: Vec<String> = days
         .iter()
-        .filter(|d| ours.get(**d) != theirs.get(**d))
+        .filter(|d| expected.get(**d) != found.get(**d))
         .map(|d| (*d).clone())
         .collect();
     let mut rows = vec![];
     let mut rows_different = 0;
     if !different.is_empty() {
         let looked_at = &different[..different.len().min(DAYS_BISECTED)];
-        let source = source.side();
-        let (in_source, in_lake) =
-            tokio::try_join!(source.rows(form, looked_at), lake.rows(form, looked_at))?;
-        for diff in row_differences(&in_source, &in_lake) {
+        let (in_expected, in_lake) = tokio::try_join!(
+            expected_side.rows(what, true, looked_at),
+            lake.rows(what, false, looked_at)
+        )?;
+        for diff in row_differences(&in_expected, &in_lake, what) {
             rows_different += 1;
             if rows.len() < ROWS_NAMED {
                 rows.push(diff);
             }
         }
     }
+    let (lake_tables, against) = match what {
+        Compared::BronzeWithSource => ("bronze.sales", "source"),
+        Compared::SilverWithBronze => ("silver.sales + silver.sales_quarantine", "bronze.sales"),
+    };
     Ok(Check {
-        lake_tables: match form {
-            Form::Extracted => "bronze.sales".into(),
-            Form::Cleaned => "silver.sales + silver.sales_quarantine".into(),
-        },
+        lake_tables: lake_tables.into(),
+        against: against.into(),
         status: if different.is_empty() {
             "equal"
         } else {
             "different"
         }
         .into(),
-        source_rows: ours.values().map(|v| v.0).sum(),
-        lake_rows: theirs.values().map(|v| v.0).sum(),
+        source_rows: expected.values().map(|v| v.0).sum(),
+        lake_rows: found.values().map(|v| v.0).sum(),
         days: days.len() as u64,
         days_different: different,
         rows,
@@ -298,7 +352,11 @@ async fn compare(
 }
 
 /// The rows one side holds more copies of, in day and sale order.
-fn row_differences(source: &Rows, lake: &Rows) -> Vec<RowDifference> {
+fn row_differences(source: &Rows, lake: &Rows, what: Compared) -> Vec<RowDifference> {
+    let (expected_name, found_name) = match what {
+        Compared::BronzeWithSource => ("source", "lake"),
+        Compared::SilverWithBronze => ("bronze", "silver"),
+    };
     let keys: BTreeSet<&(String, String)> = source.keys().chain(lake.keys()).collect();
     let mut out: Vec<RowDifference> = keys
         .into_iter()
@@ -308,8 +366,8 @@ fn row_differences(source: &Rows, lake: &Rows) -> Vec<RowDifference> {
             let (sc, lc) = (s.map_or(0, |v| v.1), l.map_or(0, |v| v.1));
             let (only_in, copies, sale_id) = match sc.cmp(&lc) {
                 std::cmp::Ordering::Equal => return None,
-                std::cmp::Ordering::Greater => ("source", sc - lc, &s?.0),
-                std::cmp::Ordering::Less => ("lake", lc - sc, &l?.0),
+                std::cmp::Ordering::Greater => (expected_name, sc - lc, &s?.0),
+                std::cmp::Ordering::Less => (found_name, lc - sc, &l?.0),
             };
             Some(RowDifference {
                 day: key.0.clone(),
@@ -353,7 +411,7 @@ mod tests {
             ("2021-01-02", "8", "(8, 'B')", 1),
             ("2021-01-02", "9", "(9, 'c')", 1),
         ]);
-        let diffs = row_differences(&source, &lake);
+        let diffs = row_differences(&source, &lake, Compared::BronzeWithSource);
         let summary: Vec<(&str, &str, u64)> = diffs
             .iter()
             .map(|d| (d.sale_id.as_str(), d.only_in.as_str(), d.copies))

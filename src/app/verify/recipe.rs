@@ -1,17 +1,20 @@
 //! The fingerprint of a set of sales rows, as SQL that PostgreSQL and
 //! DataFusion both evaluate to the same values.
 //!
-//! A row is written as one canonical text (a SQL tuple: numbers as their
-//! decimal text, strings quoted with `'` doubled, NULL as `NULL`, the
-//! timestamp to the microsecond), and hashed to 60 bits from its MD5. A
-//! set's fingerprint per day is its row count and the exact sum of its
-//! rows' hashes: order does not matter, so the two sides can compute it
-//! each in its own engine, in parallel, and agree.
+//! A row is written as one text (its columns' text joined by U+001F, a NULL
+//! as U+001E, the timestamp to the microsecond) and hashed with
+//! PostgreSQL's `hashtextextended` (Strata has the same function, bit for
+//! bit). A set's fingerprint per day is its row count and the exact sum of
+//! its rows' hashes: order does not matter, so each side computes it in its
+//! own engine, in parallel, and only a row per day crosses the network.
+//! Where a day differs, the rows are compared by a readable text instead (a
+//! SQL tuple: strings quoted with `'` doubled, NULL as `NULL`), which is
+//! what the differences show.
 //!
-//! The day is read from the legacy text (`DD/MM/YYYY`, `YYYY-MM-DD`,
-//! `YYYY-MM-DD HH:MI:SS`) by its digits alone, without checking it is a
-//! calendar day: PostgreSQL has no Strata date parser, and a bucket only
-//! needs to be the same on both sides. Undated spellings share the day `''`.
+//! The day is read from the legacy text by position (`DD/MM/YYYY` has `/`
+//! third, `YYYY-MM-DD...` has `-` fifth), without checking it is a calendar
+//! day: a bucket only needs to be the same on both sides, and PostgreSQL
+//! has no Strata date parser. Other spellings share the day `''`.
 
 /// The engine a piece of SQL is written for: the two differ only in a few
 /// spellings, each in one method here.
@@ -56,26 +59,21 @@ pub(crate) enum Form {
     /// What silver keeps of a row: the day instead of its spelling, the
     /// region as `lower(trim(region))` (silver's normalisation maps each
     /// known region to a spelling with the same lower case), every other
-    /// column unchanged. Compared over distinct source rows.
+    /// column unchanged.
     Cleaned,
 }
 
+/// The day a legacy `sale_date` text names, as `YYYY-MM-DD`, or `''`: the
+/// same SQL in both engines.
+pub(crate) fn day(sale_date: &str) -> String {
+    format!(
+        "CASE WHEN substr({sale_date}, 3, 1) = '/' THEN substr({sale_date}, 7, 4) || '-' || \
+         substr({sale_date}, 4, 2) || '-' || substr({sale_date}, 1, 2) \
+         WHEN substr({sale_date}, 5, 1) = '-' THEN substr({sale_date}, 1, 10) ELSE '' END"
+    )
+}
+
 impl Dialect {
-    fn matches(self, expr: &str, pattern: &str) -> String {
-        match self {
-            Dialect::Postgres => format!("({expr} ~ '{pattern}')"),
-            Dialect::DataFusion => format!("regexp_like({expr}, '{pattern}')"),
-        }
-    }
-
-    /// The 60 high bits of the MD5 of `text`, as a BIGINT.
-    fn hash(self, text: &str) -> String {
-        match self {
-            Dialect::Postgres => format!("('x' || substr(md5({text}), 1, 15))::bit(60)::bigint"),
-            Dialect::DataFusion => format!("from_base(substr(md5({text}), 1, 15), 16)"),
-        }
-    }
-
     /// The exact sum of a BIGINT expression, as text.
     fn exact_sum(self, expr: &str) -> String {
         match self {
@@ -93,137 +91,151 @@ impl Dialect {
         }
     }
 
-    /// The day a legacy `sale_date` text names, as `YYYY-MM-DD`, or `''`.
-    pub(crate) fn day(self, sale_date: &str) -> String {
-        let day_month_year = self.matches(sale_date, "^[0-9]{2}/[0-9]{2}/[0-9]{4}$");
-        let iso = self.matches(
-            sale_date,
-            "^[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}:[0-9]{2})?$",
-        );
-        format!(
-            "CASE WHEN {day_month_year} THEN substr({sale_date}, 7, 4) || '-' || \
-             substr({sale_date}, 4, 2) || '-' || substr({sale_date}, 1, 2) \
-             WHEN {iso} THEN substr({sale_date}, 1, 10) ELSE '' END"
-        )
-    }
-
-    /// The canonical text of a row of `form`, over a relation that has the
-    /// contract's columns and (for [`Form::Cleaned`]) a `verify_day` column.
-    pub(crate) fn row_text(self, form: Form) -> String {
-        let quoted = |e: &str| format!("'''' || replace({e}, '''', '''''') || ''''");
+    /// Each column of `form` as text, `None` where it is left out. Over a
+    /// relation with the contract's columns and, for [`Form::Cleaned`], a
+    /// `verify_day` column.
+    fn parts(self, form: Form, text: impl Fn(&str) -> String, null: &str) -> Vec<String> {
         let mut parts = vec![];
         if form == Form::Cleaned {
-            parts.push(quoted("verify_day"));
+            parts.push(text("verify_day"));
         }
         for (name, kind) in COLUMNS {
-            let text = match (form, name, kind) {
+            let t = match (form, name, kind) {
                 (Form::Cleaned, "sale_date", _) => continue,
-                (Form::Cleaned, "region", _) => quoted("lower(trim(region))"),
-                (_, _, Kind::Text) => quoted(name),
+                (Form::Cleaned, "region", _) => text("lower(trim(region))"),
+                (_, _, Kind::Text) => text(name),
                 (_, _, Kind::Number) => format!("CAST({name} AS VARCHAR)"),
-                (_, _, Kind::Timestamp) => format!("'''' || {} || ''''", self.timestamp_text(name)),
+                (_, _, Kind::Timestamp) => text(&self.timestamp_text(name)),
             };
-            parts.push(format!("coalesce({text}, 'NULL')"));
+            parts.push(format!("coalesce({t}, {null})"));
         }
-        format!("'(' || {} || ')'", parts.join(" || ', ' || "))
+        parts
     }
 
-    /// Per day of `table` (a relation with the contract's columns): rows and
-    /// hash of every row as extracted, and rows and hash of its distinct
-    /// rows in their cleaned form. One scan: rows are grouped by their two
-    /// hashes first, so a duplicate counts once in the distinct figures.
-    /// Columns: day, rows, hash, distinct rows, distinct hash (all text).
-    pub(crate) fn source_fingerprint(self, table: &str) -> String {
+    /// The text a row of `form` is hashed by: cheap to build on both sides.
+    fn hashed_text(self, form: Form) -> String {
+        self.parts(form, |e| e.to_string(), "chr(30)")
+            .join(" || chr(31) || ")
+    }
+
+    /// A row's hash as a BIGINT.
+    fn hash(self, form: Form) -> String {
+        format!("hashtextextended({}, 0)", self.hashed_text(form))
+    }
+
+    /// The text a row of `form` is shown by, where a day differs.
+    pub(crate) fn row_text(self, form: Form) -> String {
+        let quoted = |e: &str| format!("'''' || replace({e}, '''', '''''') || ''''");
         format!(
-            "SELECT verify_day, CAST(sum(copies) AS VARCHAR), {}, CAST(count(*) AS VARCHAR), {} \
-             FROM (SELECT verify_day, extracted, cleaned, count(*) AS copies \
-                   FROM (SELECT verify_day, {} AS extracted, {} AS cleaned \
-                         FROM (SELECT {} AS verify_day, * FROM {table}) dated) hashed \
-                   GROUP BY verify_day, extracted, cleaned) rows_ \
+            "'(' || {} || ')'",
+            self.parts(form, quoted, "'NULL'").join(" || ', ' || ")
+        )
+    }
+
+    /// Per day of `table` (a relation with the contract's columns): its
+    /// rows and the sum of their hashes, as extracted. Columns: day, rows,
+    /// hash (all text).
+    pub(crate) fn fingerprint(self, table: &str) -> String {
+        format!(
+            "SELECT verify_day, CAST(count(*) AS VARCHAR), {} \
+             FROM (SELECT verify_day, {} AS h \
+                   FROM (SELECT {} AS verify_day, * FROM {table}) dated) hashed \
              GROUP BY verify_day",
-            self.exact_sum("extracted * copies"),
-            self.exact_sum("cleaned"),
-            self.hash(&self.row_text(Form::Extracted)),
-            self.hash(&self.row_text(Form::Cleaned)),
-            self.day("sale_date"),
+            self.exact_sum("h"),
+            self.hash(Form::Extracted),
+            day("sale_date"),
         )
     }
 
-    /// The rows of `table` on `days`, in `form`, each with its copies.
+    /// The rows of `table` on `days`, in `form`, each with its copies; a
+    /// cleaned form counts each distinct row as extracted once, as silver
+    /// keeps them (two spellings of one cleaned row are two rows of silver).
     /// Columns: day, sale_id, row text, copies (all text).
-    pub(crate) fn source_rows(self, table: &str, form: Form, days: &[String]) -> String {
+    pub(crate) fn rows(self, table: &str, form: Form, days: &[String]) -> String {
         let text = self.row_text(form);
-        let (select, group) = match form {
-            Form::Extracted => (
-                "CAST(count(*) AS VARCHAR)",
-                "GROUP BY verify_day, sale_id, row_",
+        let dated = format!(
+            "(SELECT {} AS verify_day, * FROM {table}) dated WHERE verify_day IN ({})",
+            day("sale_date"),
+            in_list(days)
+        );
+        match form {
+            Form::Extracted => format!(
+                "SELECT verify_day, CAST(sale_id AS VARCHAR), row_, CAST(count(*) AS VARCHAR) \
+                 FROM (SELECT verify_day, sale_id, {text} AS row_ FROM {dated}) r \
+                 GROUP BY verify_day, sale_id, row_"
             ),
-            Form::Cleaned => ("'1'", ""),
-        };
-        let distinct = if form == Form::Cleaned {
-            "DISTINCT "
-        } else {
-            ""
-        };
-        format!(
-            "SELECT {distinct}verify_day, CAST(sale_id AS VARCHAR), row_, {select} \
-             FROM (SELECT verify_day, sale_id, {text} AS row_ \
-                   FROM (SELECT {} AS verify_day, * FROM {table}) dated \
-                   WHERE verify_day IN ({})) r {group}",
-            self.day("sale_date"),
-            in_list(days),
-        )
-    }
-}
-
-/// The lake's relation of `form`: bronze as it is, or silver and its
-/// quarantine together, each row with its `day`.
-fn lake_relation(form: Form) -> String {
-    let d = Dialect::DataFusion;
-    match form {
-        Form::Extracted => format!(
-            "(SELECT {} AS verify_day, * FROM bronze.sales)",
-            d.day("sale_date")
-        ),
-        Form::Cleaned => {
-            let columns: Vec<&str> = COLUMNS
-                .iter()
-                .map(|(n, _)| *n)
-                .filter(|n| *n != "sale_date")
-                .collect();
-            let columns = columns.join(", ");
-            format!(
-                "(SELECT CAST(sale_date AS VARCHAR) AS verify_day, {columns} FROM silver.sales \
-                 UNION ALL \
-                 SELECT {} AS verify_day, {columns} FROM silver.sales_quarantine)",
-                d.day("sale_date")
-            )
+            Form::Cleaned => format!(
+                "SELECT verify_day, CAST(sale_id AS VARCHAR), row_, '1' \
+                 FROM (SELECT DISTINCT verify_day, sale_id, row_, extracted \
+                       FROM (SELECT verify_day, sale_id, {text} AS row_, {} AS extracted \
+                             FROM {dated}) r) d",
+                self.hash(Form::Extracted)
+            ),
         }
     }
 }
 
-/// Per day of the lake's rows in `form`: rows and hash (all text).
-pub(crate) fn lake_fingerprint(form: Form) -> String {
+/// Per day of bronze, from one scan: its rows and hash as extracted, and
+/// the rows and hash of its distinct rows in their cleaned form (rows are
+/// grouped by both hashes first, so a duplicate counts once). Columns:
+/// day, rows, hash, distinct rows, distinct hash (all text).
+pub(crate) fn bronze_fingerprint() -> String {
+    let d = Dialect::DataFusion;
+    format!(
+        "SELECT verify_day, CAST(sum(copies) AS VARCHAR), CAST(sum(extracted_sum) AS VARCHAR), \
+                CAST(count(*) AS VARCHAR), {} \
+         FROM (SELECT verify_day, extracted, cleaned, count(*) AS copies, \
+                      sum(CAST(extracted AS DECIMAL(38, 0))) AS extracted_sum \
+               FROM (SELECT verify_day, {} AS extracted, {} AS cleaned \
+                     FROM (SELECT {} AS verify_day, * FROM bronze.sales) dated) hashed \
+               GROUP BY verify_day, extracted, cleaned) rows_ \
+         GROUP BY verify_day",
+        d.exact_sum("cleaned"),
+        d.hash(Form::Extracted),
+        d.hash(Form::Cleaned),
+        day("sale_date"),
+    )
+}
+
+/// Silver and its quarantine together, each row with its `verify_day`.
+fn silver_relation() -> String {
+    let columns: Vec<&str> = COLUMNS
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| *n != "sale_date")
+        .collect();
+    let columns = columns.join(", ");
+    format!(
+        "(SELECT CAST(sale_date AS VARCHAR) AS verify_day, {columns} FROM silver.sales \
+         UNION ALL \
+         SELECT {} AS verify_day, {columns} FROM silver.sales_quarantine)",
+        day("sale_date")
+    )
+}
+
+/// Per day of silver with its quarantine: rows and hash of their cleaned
+/// form. Columns: day, rows, hash (all text).
+pub(crate) fn silver_fingerprint() -> String {
     let d = Dialect::DataFusion;
     format!(
         "SELECT verify_day, CAST(count(*) AS VARCHAR), {} \
          FROM (SELECT verify_day, {} AS h FROM {} dated) hashed GROUP BY verify_day",
         d.exact_sum("h"),
-        d.hash(&d.row_text(form)),
-        lake_relation(form),
+        d.hash(Form::Cleaned),
+        silver_relation(),
     )
 }
 
-/// The lake's rows of `form` on `days`, each with its copies: the same
-/// columns as [`Dialect::source_rows`].
-pub(crate) fn lake_rows(form: Form, days: &[String]) -> String {
+/// Silver's rows on `days`, each with its copies: the same columns as
+/// [`Dialect::rows`].
+pub(crate) fn silver_rows(days: &[String]) -> String {
     let d = Dialect::DataFusion;
     format!(
         "SELECT verify_day, CAST(sale_id AS VARCHAR), row_, CAST(count(*) AS VARCHAR) \
          FROM (SELECT verify_day, sale_id, {} AS row_ FROM {} dated WHERE verify_day IN ({})) r \
          GROUP BY verify_day, sale_id, row_",
-        d.row_text(form),
-        lake_relation(form),
+        d.row_text(Form::Cleaned),
+        silver_relation(),
         in_list(days),
     )
 }
@@ -253,17 +265,26 @@ mod tests {
 
     #[test]
     fn the_dialects_differ_only_where_the_engines_do() {
-        let pg = Dialect::Postgres.source_fingerprint("public.sales");
-        let df = Dialect::DataFusion.source_fingerprint("legacy.sales");
+        let pg = Dialect::Postgres.fingerprint("public.sales");
+        let df = Dialect::DataFusion.fingerprint("legacy.sales");
         assert!(
-            pg.contains("::bit(60)::bigint") && pg.contains(" ~ '"),
+            pg.contains("to_char(updated_at") && !pg.contains("DECIMAL"),
             "{pg}"
         );
         assert!(
-            df.contains("from_base(") && df.contains("regexp_like("),
+            df.contains("CAST(updated_at AS VARCHAR)") && df.contains("DECIMAL(38, 0)"),
             "{df}"
         );
-        assert!(df.contains("DECIMAL(38, 0)"), "{df}");
+        let strip = |s: &str| s.replace("public.sales", "T").replace("legacy.sales", "T");
+        assert_eq!(
+            strip(&pg).replace("to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS.US')", "TS"),
+            strip(&df)
+                .replace("CAST(updated_at AS VARCHAR)", "TS")
+                .replace(
+                    "CAST(sum(CAST(h AS DECIMAL(38, 0))) AS VARCHAR)",
+                    "CAST(sum(h) AS VARCHAR)"
+                )
+        );
     }
 
     #[test]

@@ -24,6 +24,14 @@ pub async fn verify(config: Config) -> Result<Outcome> {
     })
 }
 
+fn against(what: &str) -> String {
+    if what == "source" {
+        "the source".into()
+    } else {
+        format!("{what}'s distinct rows")
+    }
+}
+
 fn day(d: &str) -> &str {
     if d.is_empty() { "(undated)" } else { d }
 }
@@ -37,16 +45,19 @@ fn text(v: &Verification) -> String {
     for c in &v.checks {
         if c.status == "equal" {
             s.push_str(&format!(
-                "  {}: equal ({} rows, {} days)\n",
+                "  {} against {}: equal ({} rows, {} days)\n",
                 c.lake_tables,
+                against(&c.against),
                 HumanCount(c.lake_rows),
                 HumanCount(c.days)
             ));
             continue;
         }
         s.push_str(&format!(
-            "  {}: DIFFERENT: source {} rows, lake {} rows; {} of {} days differ{}\n",
+            "  {} against {}: DIFFERENT: {} {} rows, lake {} rows; {} of {} days differ{}\n",
             c.lake_tables,
+            against(&c.against),
+            c.against,
             HumanCount(c.source_rows),
             HumanCount(c.lake_rows),
             HumanCount(c.days_different.len() as u64),
