@@ -65,7 +65,7 @@ impl Cluster {
             ],
         )?;
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100 -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20",
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100 -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20 -c wal_sender_timeout=2s",
             dir.display()
         );
         run_as_server_user(

@@ -117,15 +117,7 @@ pub async fn rollback(
         // Every file of the old version is still there: the version is kept,
         // and vacuum never deletes a file a kept version lists.
         let restored = TableManifest {
-            files: old
-                .files
-                .iter()
-                .map(|f| {
-                    let mut f = f.clone();
-                    f.run_id = Some(old.run_of(&f).to_string());
-                    f
-                })
-                .collect(),
+            files: old.files.iter().map(|f| old.carried(f)).collect(),
             run_id: run_id.to_string(),
             written_at: crate::sys::now(),
             restored_from: Some(to),

@@ -480,9 +480,7 @@ pub async fn land(lake: &Lake, files: &[Landed], run_id: &str) -> Result<Pass> {
             .expect("files load only into existing tables");
         let mut files = Vec::new();
         for f in &old.files {
-            let mut carried = f.clone();
-            carried.run_id = Some(old.run_of(f).to_string());
-            files.push(carried);
+            files.push(old.carried(f));
         }
         for (f, bytes) in added {
             // Named by the file's checksum: a retry writes the same key

@@ -182,6 +182,22 @@ impl TableManifest {
             .collect()
     }
 
+    /// One of its files, as a later version lists it: with the run that
+    /// wrote it named, since the later version's tag is another run's.
+    pub fn carried(&self, f: &DataFile) -> DataFile {
+        let mut carried = f.clone();
+        carried.run_id = Some(self.run_of(f).to_string());
+        carried
+    }
+
+    /// Lists `files` (sorted by key), with their total rows and bytes.
+    pub fn set_files(&mut self, mut files: Vec<DataFile>) {
+        files.sort_by(|a, b| a.key.cmp(&b.key));
+        self.rows = files.iter().map(|f| f.rows).sum();
+        self.bytes = files.iter().map(|f| f.bytes).sum();
+        self.files = files;
+    }
+
     /// Serialises for storage.
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = serde_json::to_vec_pretty(self).expect("manifest serialises");

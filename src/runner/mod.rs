@@ -541,14 +541,7 @@ async fn carry_landed(
             ),
         });
     }
-    Ok(landed
-        .into_iter()
-        .map(|f| {
-            let mut carried = f.clone();
-            carried.run_id = Some(live.run_of(f).to_string());
-            carried
-        })
-        .collect())
+    Ok(landed.into_iter().map(|f| live.carried(f)).collect())
 }
 
 /// A failure as one message that names the model file.

@@ -277,3 +277,58 @@ async fn what_a_sync_cannot_follow_stops_it_with_the_fix() {
     );
     project.strata_ok(&["sync", "--drop-slot"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_applies_changes_as_they_commit_and_stops_on_ctrl_c() {
+    let url = source("sync_follow", 100).await;
+    let project = project_on(&url);
+    project.strata_ok(&["sync"]);
+    let follower = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["sync", "--follow", "--interval", "0.2", "-q"])
+        .current_dir(project.path())
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = pg::client("sync_follow").await;
+    client
+        .batch_execute(
+            "INSERT INTO sales SELECT 999999, '24/12/2024', customer_id, customer_name, product_id,
+                    product_name, category, seller_id, seller_name, region, quantity, unit_price,
+                    total_value, updated_at
+             FROM sales LIMIT 1",
+        )
+        .await
+        .unwrap();
+    // Gold shows the sale once a batch has been applied and rebuilt.
+    let started = std::time::Instant::now();
+    let seen = loop {
+        let engine = project.engine().await;
+        let n = crate::common::scalar(
+            &engine,
+            "SELECT count(*) FROM gold.fact_sales WHERE sale_id = 999999",
+        )
+        .await;
+        if n == "1" {
+            break true;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    // Ctrl-C: the follower stops between batches, successfully.
+    let pid = follower.id() as i32;
+    // SAFETY: a plain signal to a child this test started.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let out = follower.wait_with_output().unwrap();
+    assert!(seen, "gold never showed the new sale");
+    assert!(out.status.success(), "{}", output(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Applied 1 transactions (1 inserts"),
+        "{}",
+        output(&out)
+    );
+    project.strata_ok(&["sync", "--drop-slot"]);
+}

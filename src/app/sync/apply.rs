@@ -76,9 +76,7 @@ pub async fn append_changes(
     if let Some(old) = &old {
         for f in &old.files {
             if covered(&f.key).is_some_and(|(_, to)| to <= applied.0) {
-                let mut carried = f.clone();
-                carried.run_id = Some(old.run_of(f).to_string());
-                files.push(carried);
+                files.push(old.carried(f));
             }
         }
     }
@@ -109,21 +107,20 @@ pub async fn append_changes(
         )
         .await?;
     files.push(data);
-    files.sort_by(|a, b| a.key.cmp(&b.key));
     let mut schema_fields = captured.batch.schema().fields().to_vec();
     schema_fields.push(Arc::new(datafusion::arrow::datatypes::Field::new(
         SYNC_PARTITION,
         datafusion::arrow::datatypes::DataType::Utf8,
         false,
     )));
-    let manifest = TableManifest {
+    let mut manifest = TableManifest {
         table,
         format: Format::Parquet,
         partition_by: vec![SYNC_PARTITION.into()],
         columns: TableManifest::columns_of(&Schema::new(schema_fields)),
-        rows: files.iter().map(|f| f.rows).sum(),
-        bytes: files.iter().map(|f| f.bytes).sum(),
-        files,
+        rows: 0,
+        bytes: 0,
+        files: vec![],
         run_id: run_id.to_string(),
         written_at: crate::sys::now(),
         model: SYNC_MODEL.into(),
@@ -134,6 +131,7 @@ pub async fn append_changes(
         source_position: Some(captured.through.to_string()),
         totals: BTreeMap::new(),
     };
+    manifest.set_files(files);
     versions::commit(lake, manifest).await
 }
 
@@ -192,17 +190,37 @@ fn with_sign(batch: &RecordBatch, sign: i32) -> Result<RecordBatch> {
     )?)
 }
 
-/// The hive folder of a partition (`year=2021/month=1/day=5`).
-fn folder(columns: &[String], values: &[Option<i32>]) -> String {
+/// A partition's columns with their values, each spelled by `term`.
+fn spell(
+    columns: &[String],
+    values: &[Option<i32>],
+    term: impl Fn(&str, Option<i32>) -> String,
+    separator: &str,
+) -> String {
     columns
         .iter()
         .zip(values)
-        .map(|(c, v)| match v {
-            Some(v) => format!("{c}={v}"),
-            None => format!("{c}={NULL_PARTITION}"),
-        })
+        .map(|(c, v)| term(c, *v))
         .collect::<Vec<_>>()
-        .join("/")
+        .join(separator)
+}
+
+/// The hive folder of a partition (`year=2021/month=1/day=5`).
+fn folder(columns: &[String], values: &[Option<i32>]) -> String {
+    let term = |c: &str, v: Option<i32>| match v {
+        Some(v) => format!("{c}={v}"),
+        None => format!("{c}={NULL_PARTITION}"),
+    };
+    spell(columns, values, term, "/")
+}
+
+/// A filter that holds on a partition's rows.
+fn in_partition(columns: &[String], values: &[Option<i32>]) -> String {
+    let term = |c: &str, v: Option<i32>| match v {
+        Some(v) => format!("\"{c}\" = {v}"),
+        None => format!("\"{c}\" IS NULL"),
+    };
+    format!("({})", spell(columns, values, term, " AND "))
 }
 
 /// The partitions rows fall in.
@@ -277,18 +295,7 @@ pub async fn apply_to_bronze(
     register("strata_sync_removed", cast_all(&removed, &schema)?)?;
     let predicate = touched
         .iter()
-        .map(|p| {
-            partition_by
-                .iter()
-                .zip(p)
-                .map(|(c, v)| match v {
-                    Some(v) => format!("\"{c}\" = {v}"),
-                    None => format!("\"{c}\" IS NULL"),
-                })
-                .collect::<Vec<_>>()
-                .join(" AND ")
-        })
-        .map(|t| format!("({t})"))
+        .map(|p| in_partition(&partition_by, p))
         .collect::<Vec<_>>()
         .join(" OR ");
     let predicate = if predicate.is_empty() {
@@ -349,20 +356,12 @@ pub async fn apply_to_bronze(
             let dir = f.key.rsplit_once('/').map_or("", |(d, _)| d);
             !rewritten.contains(dir)
         })
-        .map(|f| {
-            let mut carried = f.clone();
-            carried.run_id = Some(old.run_of(f).to_string());
-            carried
-        })
+        .map(|f| old.carried(f))
         .collect();
     files.extend(written.files);
-    files.sort_by(|a, b| a.key.cmp(&b.key));
     let mut inputs = old.inputs.clone();
     inputs.insert(changes_table().to_string(), changes_version);
-    let manifest = TableManifest {
-        rows: files.iter().map(|f| f.rows).sum(),
-        bytes: files.iter().map(|f| f.bytes).sum(),
-        files,
+    let mut manifest = TableManifest {
         run_id: run_id.to_string(),
         written_at: crate::sys::now(),
         model: SYNC_MODEL.into(),
@@ -375,6 +374,7 @@ pub async fn apply_to_bronze(
         totals: BTreeMap::new(),
         ..old
     };
+    manifest.set_files(files);
     versions::commit(lake, manifest).await
 }
 

@@ -311,6 +311,11 @@ async fn next(
         let built = rebuild_stale(config, observer).await?;
         return Ok(Synced::UpToDate { at: from, built });
     }
+    // The stream ends before the lake is written: a server would close a
+    // stream left silent for longer than its wal_sender_timeout (60 s by
+    // default), and applying a large batch can take longer. The slot is
+    // confirmed afterwards, on a plain connection.
+    stream.stop().await?;
     let model = crate::models::discover(&config.queries_dir)?
         .into_iter()
         .find(|m| m.table == apply::bronze_table())
@@ -342,9 +347,10 @@ async fn next(
         ))
     })
     .await?;
-    // Bronze holds the batch: the slot may let it go.
-    stream.confirm(captured.through).await?;
-    stream.stop().await?;
+    // Bronze holds the batch: the slot may let it go. A failure here loses
+    // nothing: bronze records its position, and the next sync skips what
+    // it holds.
+    advance_slot(connector, &state.slot, captured.through).await?;
     let built = rebuild_stale(config, observer).await?;
     Ok(Synced::Applied {
         transactions: captured.transactions,
@@ -355,6 +361,19 @@ async fn next(
         to: captured.through,
         built,
     })
+}
+
+/// Confirms the slot up to `to`, as a stream's status update would.
+async fn advance_slot(connector: &PgConnector, slot: &str, to: Lsn) -> Result<()> {
+    let client = connector.connect().await?;
+    client
+        .execute(
+            "SELECT pg_replication_slot_advance($1, $2::text::pg_lsn)",
+            &[&slot, &to.to_string()],
+        )
+        .await
+        .map_err(|e| client.error(e))?;
+    Ok(())
 }
 
 /// Rebuilds what reads a table newer than the version it was built from
@@ -393,7 +412,7 @@ async fn start(
     let mut attempt = 0;
     loop {
         let mut repl = ReplicationConnection::connect(connector).await?;
-        let target = repl.identify_system().await?;
+        let target = repl.current_position().await?;
         match repl.start(&state.slot, from, &state.publication).await {
             Ok(stream) => return Ok((target, stream)),
             Err(Error::Source { message, .. })

@@ -23,20 +23,35 @@ pub async fn sync(config: &Config, args: &SyncArgs, quiet: bool) -> Result<Outco
         })?;
         return Ok(Outcome::Success);
     }
+    // With --follow, Ctrl-C is listened for from the start: one during a
+    // batch lets it finish, and the loop stops before the next. A single
+    // sync stops at Ctrl-C as any command does.
+    let mut interrupt = if args.follow {
+        Some(
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .map_err(|e| crate::error::Error::io("SIGINT handler", e))?,
+        )
+    } else {
+        None
+    };
     let mut outcome = Outcome::Success;
     loop {
         let synced = sync_once(config, Arc::new(Progress::new(quiet))).await?;
         let (text, ok) = describe(&synced)?;
-        out(text)?;
+        // Following, a quiet source is not reported every interval.
+        let quiet_batch = matches!(synced, Synced::UpToDate { built: None, .. });
+        if !(args.follow && quiet_batch) {
+            out(text)?;
+        }
         if !ok {
             outcome = Outcome::Failed;
         }
-        if !args.follow {
+        let Some(interrupt) = interrupt.as_mut() else {
             return Ok(outcome);
-        }
+        };
         let pause = std::time::Duration::from_secs_f64(args.interval.max(0.0));
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(outcome),
+            _ = interrupt.recv() => return Ok(outcome),
             _ = tokio::time::sleep(pause) => {}
         }
     }

@@ -354,7 +354,22 @@ impl ReplicationConnection {
         }
     }
 
-    /// The server's current WAL position.
+    /// Where the server's WAL ends now, committed or not yet flushed: a
+    /// source with `synchronous_commit = off` acknowledges commits before
+    /// flushing them, and a sync that waits up to here sees every commit
+    /// acknowledged before it started. A standby has no insert position;
+    /// there it is the flushed end.
+    pub async fn current_position(&mut self) -> Result<Lsn> {
+        match self.query("SELECT pg_current_wal_insert_lsn()::text").await {
+            Ok(rows) => match rows.first().and_then(|r| r.first().cloned().flatten()) {
+                Some(lsn) => lsn.parse(),
+                None => self.identify_system().await,
+            },
+            Err(_) => self.identify_system().await,
+        }
+    }
+
+    /// The server's flushed WAL position.
     pub async fn identify_system(&mut self) -> Result<Lsn> {
         let rows = self.query("IDENTIFY_SYSTEM").await?;
         let pos = rows
