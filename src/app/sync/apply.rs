@@ -303,10 +303,28 @@ pub async fn apply_to_bronze(
     } else {
         predicate
     };
+    // The touched partitions' rows and the added ones, split by whether
+    // they equal a removed row: the copy arithmetic is needed only for
+    // those (few), the rest pass through a hash join untouched. Columns
+    // match NULL to NULL, as rows do.
+    let on = columns
+        .iter()
+        .map(|c| format!("b.{c} IS NOT DISTINCT FROM r.{c}"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let base = format!(
+        "(SELECT {list} FROM bronze.sales WHERE {predicate} \
+          UNION ALL SELECT {list} FROM strata_sync_added)"
+    );
+    let removed = format!("(SELECT DISTINCT {list} FROM strata_sync_removed)");
+    let b_list = columns
+        .iter()
+        .map(|c| format!("b.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let net = format!(
         "SELECT {list}, sum(n) AS strata_copies FROM (
-            SELECT {list}, 1 AS n FROM bronze.sales WHERE {predicate}
-            UNION ALL SELECT {list}, 1 AS n FROM strata_sync_added
+            SELECT {b_list}, 1 AS n FROM {base} b LEFT SEMI JOIN {removed} r ON {on}
             UNION ALL SELECT {list}, -1 AS n FROM strata_sync_removed
          ) rows_ GROUP BY {list}"
     );
@@ -330,9 +348,12 @@ pub async fn apply_to_bronze(
     }
     let kept = ctx
         .sql(&format!(
-            "SELECT {list} FROM (SELECT *, unnest(range(strata_copies)) AS strata_copy \
-             FROM ({net}) n WHERE strata_copies > 0) expanded \
-             ORDER BY {}",
+            "SELECT {list} FROM ( \
+               SELECT {b_list} FROM {base} b LEFT ANTI JOIN {removed} r ON {on} \
+               UNION ALL \
+               SELECT {list} FROM (SELECT *, unnest(range(strata_copies)) AS strata_copy \
+                                   FROM ({net}) n WHERE strata_copies > 0) expanded \
+             ) kept ORDER BY {}",
             partition_by
                 .iter()
                 .map(|c| format!("\"{c}\" NULLS LAST"))
