@@ -309,7 +309,7 @@ pub async fn apply_to_bronze(
     // match NULL to NULL, as rows do.
     let on = columns
         .iter()
-        .map(|c| format!("b.{c} IS NOT DISTINCT FROM r.{c}"))
+        .map(|c| format!("(b.{c} IS NOT DISTINCT FROM r.{c})"))
         .collect::<Vec<_>>()
         .join(" AND ");
     let base = format!(
