@@ -430,7 +430,7 @@ pub async fn build(
 ///   query's `ORDER BY`) is one sorted stream (the sort itself uses every
 ///   core), written in that order;
 /// - any other table is one stream spread over the writers.
-async fn streams(df: DataFrame, spec: &WriteSpec) -> datafusion::error::Result<Streams> {
+pub(crate) async fn streams(df: DataFrame, spec: &WriteSpec) -> datafusion::error::Result<Streams> {
     use datafusion::arrow::compute::SortOptions;
     use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr, expressions::col};
     use datafusion::physical_plan::repartition::RepartitionExec;

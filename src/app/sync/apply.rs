@@ -28,7 +28,7 @@ use super::capture::Captured;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lake::manifest::{DataFile, Format, TableManifest, sha256_hex};
-use crate::lake::writer::write_stream;
+use crate::lake::writer::write_parallel;
 use crate::lake::{Lake, Layer, NULL_PARTITION, TableId, versions};
 use crate::models::Model;
 use crate::source::postgres::replication::Lsn;
@@ -353,21 +353,26 @@ pub async fn apply_to_bronze(
                UNION ALL \
                SELECT {list} FROM (SELECT *, unnest(range(strata_copies)) AS strata_copy \
                                    FROM ({net}) n WHERE strata_copies > 0) expanded \
-             ) kept ORDER BY {}",
-            partition_by
-                .iter()
-                .map(|c| format!("\"{c}\" NULLS LAST"))
-                .collect::<Vec<_>>()
-                .join(", ")
+             ) kept"
         ))
         .await?;
+    // Written as a model's result is: hash-partitioned by day over every
+    // core, each part sorted by its partitions, one writer per part.
     let spec = crate::lake::writer::WriteSpec {
         format: Format::Parquet,
         partition_by: partition_by.clone(),
         order_by: vec![],
     };
-    let stream = kept.execute_stream().await?;
-    let written = write_stream(lake.store(), &table.key(), &spec, Some(run_id), stream).await?;
+    let streams = crate::runner::streams(kept, &spec).await?;
+    let written = write_parallel(
+        lake.store(),
+        &table.key(),
+        &spec,
+        Some(run_id),
+        streams,
+        Arc::new(|_| {}),
+    )
+    .await?;
 
     let rewritten: BTreeSet<String> = touched.iter().map(|p| folder(&partition_by, p)).collect();
     let mut files: Vec<DataFile> = old
