@@ -1,6 +1,9 @@
 -- Sales per day, partitioned by day for cheap date-range queries.
+-- A day's row comes from that day's facts alone: a sync recomputes only
+-- the days it changed.
 -- partition_by: year, month, day
 -- order_by: sale_date
+-- incremental: replace partitions
 SELECT
     sale_date,
     CAST(sum(total_value) AS DECIMAL(18, 2)) AS total_sales,

@@ -4,6 +4,12 @@
 -- Duplicates share a sale date, so grouping by bronze's day partition as
 -- well changes no group; it lets each day's groups be emitted as the scan
 -- moves past that day, instead of holding every row until the end.
+--
+-- Partitioned by day as bronze is, and a day of silver comes from that day
+-- of bronze alone: a sync that changed a few days of bronze replaces just
+-- those days here.
+-- partition_by: year, month, day
+-- incremental: replace partitions
 WITH distinct_sales AS (
     SELECT DISTINCT
         year, month, day,
@@ -34,5 +40,8 @@ SELECT
     quantity,
     unit_price,
     total_value,
-    updated_at
+    updated_at,
+    year,
+    month,
+    day
 FROM distinct_sales

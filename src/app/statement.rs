@@ -220,6 +220,7 @@ async fn create_table_as(
         write: write.clone(),
         origin: PathBuf::from(&statement),
         defined_by: statement.clone(),
+        incremental: None,
     };
     let reads = crate::models::query_reads(&target.origin, query)?;
     let rows_in: Option<u64> = reads

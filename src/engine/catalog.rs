@@ -34,7 +34,7 @@ use datafusion::physical_plan::ExecutionPlan;
 /// that itself (it would fail to parse the NULL folder as an integer); the
 /// optimizer inlines the view, so filters on partition columns still prune
 /// folders.
-fn table_provider(
+pub(crate) fn table_provider(
     lake: &Arc<Lake>,
     m: &TableManifest,
     guard: bool,
@@ -77,12 +77,13 @@ fn table_provider(
             // knows listing tables only.
             if guard && let Some(table) = PartitionedTable::try_new(m, schema.clone(), url.clone())
             {
-                return Ok(Arc::new(Pinned {
+                let pinned: Arc<dyn TableProvider> = Arc::new(Pinned {
                     inner: Arc::new(table),
                     lake: lake.clone(),
                     table: m.table.clone(),
                     version: m.version,
-                }));
+                });
+                return in_table_order(pinned, m, &schema);
             }
             // The folder holds the files of every kept version; this
             // version's carry its tag, so the listing reads exactly them.
@@ -143,6 +144,36 @@ fn table_provider(
             Ok(Arc::new(ViewTable::new(plan, None)))
         }
     }
+}
+
+/// `provider` with its columns in the order of `schema` (a table
+/// partitioned by a column that is not its last, such as
+/// `gold.fact_sales` by `date_key`, is scanned with its partition columns
+/// last). A view, which the optimizer inlines, so filters still prune.
+fn in_table_order(
+    provider: Arc<dyn TableProvider>,
+    m: &TableManifest,
+    schema: &Schema,
+) -> Result<Arc<dyn TableProvider>> {
+    let same = provider
+        .schema()
+        .fields()
+        .iter()
+        .zip(schema.fields())
+        .all(|(a, b)| a.name() == b.name());
+    if same {
+        return Ok(provider);
+    }
+    let scan_name = TableReference::bare(format!("{}__{}__files", m.table.layer, m.table.name));
+    let columns: Vec<Expr> = schema
+        .fields()
+        .iter()
+        .map(|f| Expr::Column(Column::new(Some(scan_name.clone()), f.name())))
+        .collect();
+    let plan = LogicalPlanBuilder::scan(scan_name, provider_as_source(provider), None)?
+        .project(columns)?
+        .build()?;
+    Ok(Arc::new(ViewTable::new(plan, None)))
 }
 
 /// Athena's pseudo-columns: the URL of the file a row was read from, and

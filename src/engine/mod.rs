@@ -10,6 +10,7 @@ pub(crate) mod dialect;
 pub(crate) mod functions;
 
 pub(crate) mod lenient;
+pub(crate) mod overlay;
 pub(crate) mod partitioned;
 pub mod time_travel;
 pub mod trino;
@@ -19,10 +20,7 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use datafusion::catalog::{
-    CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
-    MemorySchemaProvider, SchemaProvider,
-};
+use datafusion::catalog::{CatalogProvider, MemorySchemaProvider, SchemaProvider};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
@@ -333,42 +331,20 @@ impl Engine {
         if !catalog::mentions_pseudo_columns(sql) {
             return Ok(self.ctx.clone());
         }
-        let catalog = MemoryCatalogProvider::new();
-        let ours = self.catalog();
         let manifests = self.manifests.lock().expect("manifest lock").clone();
-        for name in ours.schema_names() {
-            let Some(schema) = ours.schema(&name) else {
-                continue;
-            };
-            let tables: Vec<_> = manifests
-                .values()
-                .filter(|m| m.table.layer.as_str() == name)
-                .collect();
-            if tables.is_empty() {
-                catalog.register_schema(&name, schema)?;
-                continue;
-            }
-            let overlay = MemorySchemaProvider::new();
-            for t in schema.table_names() {
-                let qualified = format!("{name}.{t}");
-                let provider = match manifests.get(&qualified) {
-                    Some(m) => catalog::with_file_columns(&self.lake, m)?,
-                    // A view made in the session: kept as it is.
-                    None => match schema.table(&t).await? {
-                        Some(p) => p,
-                        None => continue,
-                    },
-                };
-                overlay.register_table(t, provider)?;
-            }
-            catalog.register_schema(&name, Arc::new(overlay))?;
-        }
-        let catalogs = MemoryCatalogProviderList::new();
-        catalogs.register_catalog(CATALOG.to_string(), Arc::new(catalog));
-        let state = SessionStateBuilder::new_from_existing(self.ctx.state())
-            .with_catalog_list(Arc::new(catalogs))
-            .build();
-        Ok(SessionContext::new_with_state(state))
+        let tables = manifests
+            .values()
+            .map(|m| {
+                let name = (m.table.layer.as_str().to_string(), m.table.name.clone());
+                Ok((name, catalog::with_file_columns(&self.lake, m)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        overlay::overlay(&self.ctx, tables)
+    }
+
+    /// Whether plans run on Ballista executors.
+    pub(crate) fn distributed(&self) -> bool {
+        self.distributed
     }
 
     /// Plans the SQL of `file`, naming the file (and position) on error.

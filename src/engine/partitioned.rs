@@ -67,8 +67,9 @@ pub(crate) struct PartitionedTable {
 
 impl PartitionedTable {
     /// The table of `m`, whose files live under `url`; `None` when this
-    /// reader cannot take it (partition columns not last in the schema, or a
-    /// folder value that needs decoding), and the listing reads it instead.
+    /// reader cannot take it (a folder value that needs decoding), and the
+    /// listing reads it instead. Its schema has the partition columns last,
+    /// wherever the manifest puts them; the catalog puts them back.
     pub(crate) fn try_new(
         m: &TableManifest,
         schema: SchemaRef,
@@ -80,18 +81,22 @@ impl PartitionedTable {
             return None;
         }
         // The default partition reads as NULL whatever the manifest says.
-        let partition_fields: Vec<FieldRef> = schema.fields()[n - k..]
+        let partition_fields: Vec<FieldRef> = m
+            .partition_by
             .iter()
-            .map(|f| Arc::new(f.as_ref().clone().with_nullable(true)))
-            .collect();
-        if partition_fields
-            .iter()
-            .zip(&m.partition_by)
-            .any(|(f, p)| f.name() != p)
-        {
-            return None;
-        }
-        let file_schema = Arc::new(Schema::new(schema.fields()[..n - k].to_vec()));
+            .map(|p| {
+                let f = schema.field_with_name(p).ok()?;
+                Some(Arc::new(f.clone().with_nullable(true)))
+            })
+            .collect::<Option<_>>()?;
+        let file_schema = Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .filter(|f| !m.partition_by.contains(f.name()))
+                .cloned()
+                .collect::<Vec<_>>(),
+        ));
         let schema = Arc::new(Schema::new(
             file_schema
                 .fields()

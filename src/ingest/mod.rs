@@ -503,6 +503,7 @@ pub async fn land(lake: &Lake, files: &[Landed], run_id: &str) -> Result<Pass> {
             inputs: BTreeMap::new(),
             restored_from: None,
             totals: Default::default(),
+            definition: String::new(),
             ..old
         };
         let manifest = versions::commit(lake, manifest).await?;

@@ -121,6 +121,11 @@ pub struct TableManifest {
     /// model (restored, or holding landed files).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub totals: BTreeMap<String, String>,
+    /// SHA-256 of the SQL that defined it, when a model or statement built
+    /// it: an incremental build updates a table in place only while its
+    /// definition is the one the rest of the table was built by.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub definition: String,
 }
 
 impl TableManifest {
@@ -249,6 +254,7 @@ mod tests {
             restored_from: None,
             source_position: None,
             totals: Default::default(),
+            definition: String::new(),
         };
         let back = TableManifest::from_json(&m.to_json(), &Path::from("k")).unwrap();
         assert_eq!(back.schema().unwrap().as_ref(), &schema);

@@ -357,6 +357,7 @@ mod tests {
             restored_from: None,
             source_position: None,
             totals: Default::default(),
+            definition: String::new(),
         }
     }
 

@@ -709,8 +709,30 @@ impl FileWriter {
 }
 
 /// The partition folder of a file key (`year=2024/month=1/part-00000.parquet`).
-fn folder_of(key: &str) -> &str {
+pub(crate) fn folder_of(key: &str) -> &str {
     key.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// The folders rows of `batches` are written to, partitioned by `columns`,
+/// named as the writer names them.
+pub(crate) fn partition_folders(
+    batches: &[RecordBatch],
+    columns: &[String],
+) -> Result<std::collections::BTreeSet<String>> {
+    let mut out = std::collections::BTreeSet::new();
+    let Some(first) = batches.first() else {
+        return Ok(out);
+    };
+    let schema = first.schema();
+    let indices = columns
+        .iter()
+        .map(|c| schema.index_of(c))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut partitioner = Partitioner::new(&schema, &indices)?;
+    for b in batches {
+        out.extend(partitioner.split(b)?.into_iter().map(|(dir, _)| dir));
+    }
+    Ok(out)
 }
 
 async fn enforce_budget(open: &mut HashMap<String, OpenFile>, budget: usize) -> Result<()> {

@@ -215,6 +215,7 @@ mod tests {
             sql: String::new(),
             write: WriteSpec::default(),
             reads: reads.iter().map(|s| s.to_string()).collect(),
+            incremental: None,
         }
     }
 

@@ -9,11 +9,20 @@
 //! | `format` | `parquet`, `csv` | `parquet` |
 //! | `partition_by` | comma-separated column names | none |
 //! | `order_by` | comma-separated column names | none |
+//! | `incremental` | `replace partitions` | none: always rebuilt whole |
 //!
 //! Without `order_by`, a model's rows are computed and written on every
 //! core, and a re-run gives the same content (rows, and the folder each
 //! is in) but not always the same files. With it, each file holds its rows
 //! in that order, so a re-run over the same input writes the same bytes.
+//!
+//! `incremental: replace partitions` declares that the rows of each of the
+//! table's partitions come from the same partitions of the one partitioned
+//! table it reads (a day of silver from that day of bronze). When only
+//! some partitions of that input changed since the table was built (a
+//! `strata sync` batch), the build runs the model's plain `SELECT` over
+//! just those partitions and replaces the partitions its result falls in
+//! (see [`crate::runner::incremental`]); otherwise it rebuilds whole.
 //!
 //! A model's dependencies are the tables its statement reads, found by
 //! parsing it; nobody numbers files by hand.
@@ -50,6 +59,17 @@ pub struct Model {
     pub write: WriteSpec,
     /// Tables it reads, as `schema.table`, sorted and unique.
     pub reads: Vec<String>,
+    /// How a build may update the table in place of rebuilding it.
+    pub incremental: Option<Incremental>,
+}
+
+/// How a model's table may be kept up to date without rebuilding it whole
+/// (`-- incremental:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incremental {
+    /// Only the partitions whose input partitions changed are recomputed
+    /// and replaced.
+    ReplacePartitions,
 }
 
 /// A SQL file that is a single query (a data test or report).
@@ -141,7 +161,7 @@ impl Model {
             .unwrap_or_default();
         let table = TableId::new(layer.clone(), &stem).map_err(|e| model_err(e.to_string()))?;
         let sql = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let write = parse_directives(&sql).map_err(model_err)?;
+        let Directives { write, incremental } = parse_directives(&sql).map_err(model_err)?;
         let reads = query_reads(path, &sql)?;
         if reads.contains(&table.to_string()) {
             return Err(model_err(format!("the model reads its own table {table}")));
@@ -152,6 +172,7 @@ impl Model {
             sql,
             write,
             reads,
+            incremental,
         })
     }
 }
@@ -175,11 +196,19 @@ fn column_list(value: &str) -> Vec<String> {
 }
 
 /// The directives a model's leading comments may hold.
-const DIRECTIVES: [&str; 3] = ["format", "partition_by", "order_by"];
+const DIRECTIVES: [&str; 4] = ["format", "partition_by", "order_by", "incremental"];
+
+/// What a model's directives say.
+#[derive(Debug, Default)]
+struct Directives {
+    write: WriteSpec,
+    incremental: Option<Incremental>,
+}
 
 /// Reads the directives from the leading comment block.
-fn parse_directives(sql: &str) -> std::result::Result<WriteSpec, String> {
+fn parse_directives(sql: &str) -> std::result::Result<Directives, String> {
     let mut spec = WriteSpec::default();
+    let mut incremental = None;
     for line in sql.lines() {
         let line = line.trim();
         if line.is_empty() {
@@ -220,13 +249,30 @@ fn parse_directives(sql: &str) -> std::result::Result<WriteSpec, String> {
                     return Err("order_by names no column".into());
                 }
             }
+            "incremental" => {
+                let words: Vec<&str> = value.split_whitespace().collect();
+                incremental = match words.as_slice() {
+                    ["replace", "partitions"] => Some(Incremental::ReplacePartitions),
+                    _ => {
+                        return Err(format!(
+                            "unknown incremental strategy `{value}` (replace partitions)"
+                        ));
+                    }
+                }
+            }
             _ => unreachable!("only known directives get here"),
         }
     }
     if spec.format == Format::Csv && !spec.partition_by.is_empty() {
         return Err("CSV tables cannot be partitioned".into());
     }
-    Ok(spec)
+    if incremental == Some(Incremental::ReplacePartitions) && spec.partition_by.is_empty() {
+        return Err("`incremental: replace partitions` needs `partition_by`".into());
+    }
+    Ok(Directives {
+        write: spec,
+        incremental,
+    })
 }
 
 /// Parses `sql` as exactly one query and returns the tables it reads.
@@ -288,11 +334,15 @@ mod tests {
         let spec = parse_directives(
             "-- Bronze keeps every row.\n-- partition_by: year, month, day\n\nSELECT 1\n-- format: csv\n",
         )
-        .unwrap();
+        .unwrap()
+        .write;
         assert_eq!(spec.partition_by, ["year", "month", "day"]);
         assert_eq!(spec.format, Format::Parquet);
         assert_eq!(
-            parse_directives("-- format: csv\nSELECT 1").unwrap().format,
+            parse_directives("-- format: csv\nSELECT 1")
+                .unwrap()
+                .write
+                .format,
             Format::Csv
         );
         assert!(
@@ -304,10 +354,27 @@ mod tests {
         // Prose that happens to hold a colon is not a directive.
         assert!(parse_directives("-- nothing: a row is kept\nSELECT 1").is_ok());
         assert!(parse_directives("-- format: orc\nSELECT 1").is_err());
-        let ordered = parse_directives("-- order_by: sale_date, sale_id\nSELECT 1").unwrap();
+        let ordered = parse_directives("-- order_by: sale_date, sale_id\nSELECT 1")
+            .unwrap()
+            .write;
         assert_eq!(ordered.order_by, ["sale_date", "sale_id"]);
         assert!(parse_directives("-- order_by: ,\nSELECT 1").is_err());
         assert!(parse_directives("-- order_bye: a\nSELECT 1").is_err());
+    }
+
+    #[test]
+    fn an_incremental_model_says_how_and_is_partitioned() {
+        let d =
+            parse_directives("-- partition_by: day\n-- incremental: replace  partitions\nSELECT 1")
+                .unwrap();
+        assert_eq!(d.incremental, Some(Incremental::ReplacePartitions));
+        assert_eq!(parse_directives("SELECT 1").unwrap().incremental, None);
+        let e = parse_directives("-- incremental: replace partitions\nSELECT 1").unwrap_err();
+        assert!(e.contains("needs `partition_by`"), "{e}");
+        let e =
+            parse_directives("-- partition_by: day\n-- incremental: merge\nSELECT 1").unwrap_err();
+        assert!(e.contains("unknown incremental strategy `merge`"), "{e}");
+        assert!(parse_directives("-- incremetal: replace partitions\nSELECT 1").is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! each table written aside and swapped in whole.
 
 pub mod data_tests;
+pub(crate) mod incremental;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -16,8 +17,8 @@ use crate::error::{Error, Result};
 use crate::lake::manifest::{LANDED_DIR, TableManifest};
 use crate::lake::writer::{Streams, WriteSpec, write_parallel};
 use crate::lake::{Lake, TableId, versions};
-use crate::models::Model;
 use crate::models::dag::Dag;
+use crate::models::{Incremental, Model};
 use crate::sys::now;
 
 /// What a run tells whoever watches it, as it happens. Every method has an
@@ -179,6 +180,12 @@ pub async fn run(
             .iter()
             .filter_map(|t| engine.manifest(t).map(|m| (t.clone(), m.version)))
             .collect();
+        let current: BTreeMap<String, TableManifest> = model
+            .reads
+            .iter()
+            .filter_map(|t| engine.manifest(t).map(|m| (t.clone(), m)))
+            .collect();
+        let distributed = engine.distributed();
         let unshippable = engine.unshippable(&model.reads);
         let ctx = ctx.clone();
         let lake = engine.lake().clone();
@@ -202,7 +209,12 @@ pub async fn run(
                     let target = Target::of(&model, &project_dir);
                     let table = model.table.clone();
                     let on_rows = Arc::new(move |rows| observer.rows(&table, rows));
-                    build(&ctx, &lake, &target, &run_id, inputs, on_rows).await
+                    let how = Build {
+                        inputs,
+                        now: current,
+                        distributed,
+                    };
+                    build_model(&ctx, &lake, &target, &run_id, how, on_rows).await
                 }
             };
             (i, result, t.elapsed().as_secs_f64(), started_at)
@@ -336,6 +348,8 @@ pub struct Target {
     /// What the manifest records as the table's definition: the model file
     /// relative to the project, or the statement.
     pub defined_by: String,
+    /// Whether it may be updated in place (a model's `-- incremental:`).
+    pub incremental: Option<Incremental>,
 }
 
 impl Target {
@@ -347,8 +361,50 @@ impl Target {
             write: model.write.clone(),
             origin: model.path.clone(),
             defined_by: relative(&model.path, project_dir),
+            incremental: model.incremental,
         }
     }
+}
+
+/// What a model's build is given about its inputs.
+struct Build {
+    /// The version of each lake table it reads.
+    inputs: BTreeMap<String, u64>,
+    /// Their manifests.
+    now: BTreeMap<String, TableManifest>,
+    /// Whether plans run on Ballista (which reads tables whole).
+    distributed: bool,
+}
+
+/// Builds a model's table: only the slice its changed input reached, when
+/// the model is incremental and that is possible, else whole.
+async fn build_model(
+    ctx: &SessionContext,
+    lake: &Arc<Lake>,
+    target: &Target,
+    run_id: &str,
+    how: Build,
+    on_rows: Arc<dyn Fn(u64) + Send + Sync>,
+) -> Result<TableManifest> {
+    if target.incremental.is_some() {
+        let plan = if how.distributed {
+            incremental::Plan::Whole("a Ballista session reads its inputs whole".into())
+        } else {
+            incremental::plan(lake, target, &how.now).await?
+        };
+        match plan {
+            incremental::Plan::Slice(slice) => {
+                return incremental::build_slice(
+                    ctx, lake, target, &slice, run_id, how.inputs, on_rows,
+                )
+                .await;
+            }
+            incremental::Plan::Whole(why) => {
+                tracing::info!(table = %target.table, why, "rebuilt whole");
+            }
+        }
+    }
+    build(ctx, lake, target, run_id, how.inputs, on_rows).await
 }
 
 /// Builds one table: query, write its files under the run's tag, commit
@@ -417,6 +473,7 @@ pub async fn build(
         restored_from: None,
         source_position: None,
         totals,
+        definition: incremental::definition(&target.sql),
     };
     versions::commit(lake, manifest).await
 }

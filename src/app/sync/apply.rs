@@ -15,10 +15,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Int32Type, Schema};
-use datafusion::catalog::{CatalogProvider, CatalogProviderList, SchemaProvider};
-use datafusion::catalog::{MemoryCatalogProvider, MemoryCatalogProviderList, MemorySchemaProvider};
 use datafusion::datasource::MemTable;
-use datafusion::execution::SessionStateBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::SessionContext;
 use object_store::path::Path;
@@ -26,6 +23,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 
 use super::capture::Captured;
 use crate::engine::Engine;
+use crate::engine::overlay::overlay;
 use crate::error::{Error, Result};
 use crate::lake::manifest::{DataFile, Format, TableManifest, sha256_hex};
 use crate::lake::writer::write_parallel;
@@ -130,6 +128,7 @@ pub async fn append_changes(
         restored_from: None,
         source_position: Some(captured.through.to_string()),
         totals: BTreeMap::new(),
+        definition: String::new(),
     };
     manifest.set_files(files);
     versions::commit(lake, manifest).await
@@ -138,33 +137,13 @@ pub async fn append_changes(
 /// A session over the lake in which `raw.sales` is `rows`: the bronze model
 /// run over it gives each changed row its bronze form and partition.
 fn session_with_raw(engine: &Engine, rows: &RecordBatch) -> Result<SessionContext> {
-    let catalog = MemoryCatalogProvider::new();
-    let ours = engine
-        .ctx()
-        .catalog(crate::engine::CATALOG)
-        .ok_or_else(|| Error::Internal("the session has no catalog".into()))?;
-    for name in ours.schema_names() {
-        if let Some(s) = ours.schema(&name) {
-            catalog.register_schema(&name, s)?;
-        }
-    }
-    let raw = MemorySchemaProvider::new();
     let contract = crate::source::sales_schema();
     let projected = rows.project(&(0..contract.fields().len()).collect::<Vec<_>>())?;
-    raw.register_table(
-        "sales".into(),
-        Arc::new(MemTable::try_new(
-            projected.schema(),
-            vec![vec![projected]],
-        )?),
-    )?;
-    catalog.register_schema("raw", Arc::new(raw))?;
-    let catalogs = MemoryCatalogProviderList::new();
-    catalogs.register_catalog(crate::engine::CATALOG.to_string(), Arc::new(catalog));
-    let state = SessionStateBuilder::new_from_existing(engine.ctx().state())
-        .with_catalog_list(Arc::new(catalogs))
-        .build();
-    Ok(SessionContext::new_with_state(state))
+    let raw = MemTable::try_new(projected.schema(), vec![vec![projected]])?;
+    overlay(
+        engine.ctx(),
+        vec![(("raw".into(), "sales".into()), Arc::new(raw))],
+    )
 }
 
 /// The changed rows of one sign in bronze's form (partition columns

@@ -1,0 +1,368 @@
+//! Updating a table in place of rebuilding it whole, for models declared
+//! `-- incremental: replace partitions`.
+//!
+//! Such a model promises that each partition of its table is computed from
+//! the same partitions of the one partitioned table it reads. So when only
+//! some partitions of that input changed since the table was built (a
+//! `strata sync` batch touched a few days of bronze), the build:
+//!
+//! 1. finds those partitions by comparing the input's file lists at the
+//!    version the table was built from and now (a partition whose files
+//!    differ changed), so a killed sync's work, or several batches, are
+//!    all found the same way;
+//! 2. runs the model's own `SELECT` with the input narrowed to those
+//!    partitions as they were, keeping only which of the table's
+//!    partitions its rows fell in (the ones to clear: a day whose every
+//!    sale moved away has nothing to write, but must go);
+//! 3. runs it again over those partitions as they are now, and writes the
+//!    result;
+//! 4. commits a version listing the table's other files as they were and
+//!    the new ones in place of the cleared partitions: one atomic commit,
+//!    as a whole rebuild is.
+//!
+//! Anything else rebuilds whole, and says why in the log: the table was
+//! never built, its SQL or layout changed, no input or several changed, the
+//! changed input is not partitioned, the version it was built from is gone,
+//! or most partitions changed (then a whole rebuild costs less).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use datafusion::prelude::SessionContext;
+
+use super::{Target, remove_tagged, streams};
+use crate::engine::Engine;
+use crate::engine::catalog::table_provider;
+use crate::engine::overlay::overlay;
+use crate::error::{Error, Result};
+use crate::lake::manifest::{DataFile, TableManifest, sha256_hex};
+use crate::lake::writer::{folder_of, partition_folders, write_parallel};
+use crate::lake::{Lake, versions};
+use crate::models::Incremental;
+use crate::sys::now;
+
+/// A whole rebuild is chosen once more than this share of the input's
+/// partitions changed: rewriting most of a table piecewise reads the old
+/// slice too, and costs more than writing it afresh.
+const MOST_PARTITIONS: f64 = 0.5;
+
+/// The part of a table an incremental build replaces.
+#[derive(Debug)]
+pub(crate) struct Slice {
+    /// The input that changed (`layer.table`).
+    input: String,
+    /// Its partitions that changed, as folders (`year=2024/month=1/day=5`).
+    folders: BTreeSet<String>,
+    /// How many partitions it has (before and after, together).
+    of: usize,
+    /// The input at the version the table was built from, narrowed to the
+    /// changed partitions.
+    before: TableManifest,
+    /// The input now, narrowed likewise.
+    after: TableManifest,
+    /// The table's current version.
+    previous: TableManifest,
+}
+
+/// How a build of a model goes.
+#[derive(Debug)]
+pub(crate) enum Plan {
+    /// Rebuilt whole, for the reason given.
+    Whole(String),
+    /// Only a slice replaced.
+    Slice(Box<Slice>),
+}
+
+/// The SHA-256 a manifest records of the SQL that defined its table.
+pub(crate) fn definition(sql: &str) -> String {
+    sha256_hex(sql.as_bytes())
+}
+
+/// Decides how `target` is built, given the current version of each lake
+/// table it reads (`now`).
+pub(crate) async fn plan(
+    lake: &Lake,
+    target: &Target,
+    now: &BTreeMap<String, TableManifest>,
+) -> Result<Plan> {
+    let whole = |why: String| Ok(Plan::Whole(why));
+    if target.incremental != Some(Incremental::ReplacePartitions) {
+        return whole("it is not incremental".into());
+    }
+    let Some(previous) = versions::current(lake, &target.table).await? else {
+        return whole("it was never built".into());
+    };
+    if previous.definition != definition(&target.sql) {
+        return whole(format!(
+            "its SQL is not the one version {} was built by",
+            previous.version
+        ));
+    }
+    if previous.partition_by != target.write.partition_by || previous.format != target.write.format
+    {
+        return whole("its layout changed".into());
+    }
+    let mut changed = vec![];
+    for (t, m) in now {
+        match previous.inputs.get(t) {
+            Some(&v) if v == m.version => {}
+            Some(&v) => changed.push((t, v, m)),
+            None => {
+                return whole(format!(
+                    "version {} was not built from {t}",
+                    previous.version
+                ));
+            }
+        }
+    }
+    if let Some(gone) = previous.inputs.keys().find(|t| !now.contains_key(*t)) {
+        return whole(format!("{gone} is gone"));
+    }
+    let (input, built_from, after) = match changed.as_slice() {
+        [] => return whole("none of its inputs changed".into()),
+        [one] => *one,
+        _ => return whole("several of its inputs changed".into()),
+    };
+    if after.partition_by.is_empty() {
+        return whole(format!("{input} is not partitioned"));
+    }
+    let before = match versions::at(lake, &after.table, built_from).await {
+        Ok(m) => m,
+        Err(e) => {
+            return whole(format!(
+                "version {built_from} of {input}, which it was built from, cannot be read ({e})"
+            ));
+        }
+    };
+    if before.partition_by != after.partition_by || before.columns != after.columns {
+        return whole(format!("{input}'s layout changed"));
+    }
+    let (folders, of) = changed_partitions(&before, after);
+    if folders.len() as f64 > MOST_PARTITIONS * of as f64 {
+        return whole(format!(
+            "{} of {of} partitions of {input} changed",
+            folders.len()
+        ));
+    }
+    Ok(Plan::Slice(Box::new(Slice {
+        input: input.clone(),
+        before: narrowed(&before, &folders),
+        after: narrowed(after, &folders),
+        folders,
+        of,
+        previous,
+    })))
+}
+
+/// The partitions (folders) whose files differ between two versions of a
+/// table, and how many partitions the two have together.
+fn changed_partitions(before: &TableManifest, after: &TableManifest) -> (BTreeSet<String>, usize) {
+    fn by_folder(m: &TableManifest) -> BTreeMap<&str, Vec<(&str, &str)>> {
+        let mut out: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+        for f in &m.files {
+            out.entry(folder_of(&f.key))
+                .or_default()
+                .push((f.key.as_str(), f.sha256.as_str()));
+        }
+        out
+    }
+    let (b, a) = (by_folder(before), by_folder(after));
+    let all: BTreeSet<&str> = b.keys().chain(a.keys()).copied().collect();
+    let changed = all
+        .iter()
+        .filter(|d| b.get(*d) != a.get(*d))
+        .map(|d| d.to_string())
+        .collect();
+    (changed, all.len())
+}
+
+/// `m` with only the files of `folders`.
+fn narrowed(m: &TableManifest, folders: &BTreeSet<String>) -> TableManifest {
+    let mut m = m.clone();
+    let files = m
+        .files
+        .iter()
+        .filter(|f| folders.contains(folder_of(&f.key)))
+        .cloned()
+        .collect();
+    m.set_files(files);
+    m
+}
+
+/// `ctx` with `input` read as the table version `m`.
+fn reading(
+    ctx: &SessionContext,
+    lake: &Arc<Lake>,
+    input: &str,
+    m: &TableManifest,
+) -> Result<SessionContext> {
+    let (schema, table) = input
+        .split_once('.')
+        .ok_or_else(|| Error::Internal(format!("`{input}` is not layer.table")))?;
+    let provider = table_provider(lake, m, true)?;
+    overlay(ctx, vec![((schema.into(), table.into()), provider)])
+}
+
+/// Replaces the slice of `target`'s table that `slice` names, and commits
+/// the new version. `inputs` are the versions of the tables it read.
+pub(crate) async fn build_slice(
+    ctx: &SessionContext,
+    lake: &Arc<Lake>,
+    target: &Target,
+    slice: &Slice,
+    run_id: &str,
+    inputs: BTreeMap<String, u64>,
+    on_rows: Arc<dyn Fn(u64) + Send + Sync>,
+) -> Result<TableManifest> {
+    let partition_by = &target.write.partition_by;
+    tracing::info!(
+        table = %target.table, input = %slice.input, changed = slice.folders.len(),
+        partitions = slice.of, "replacing the partitions a change reached"
+    );
+    // Which partitions the changed input's old rows made: cleared, whether
+    // or not the new rows refill them.
+    let before = reading(ctx, lake, &slice.input, &slice.before)?;
+    let columns: Vec<&str> = partition_by.iter().map(String::as_str).collect();
+    let made = Engine::sql_from_file(&before, &target.origin, &target.sql)
+        .await?
+        .select_columns(&columns)
+        .and_then(|df| df.distinct())
+        .map_err(|e| Error::sql(&target.origin, e))?
+        .collect()
+        .await
+        .map_err(|e| Error::sql(&target.origin, e))?;
+    let mut cleared = partition_folders(&made, partition_by)?;
+
+    let after = reading(ctx, lake, &slice.input, &slice.after)?;
+    let df = Engine::sql_from_file(&after, &target.origin, &target.sql).await?;
+    let streams = streams(df, &target.write)
+        .await
+        .map_err(|e| Error::sql(&target.origin, e))?;
+    let written = match write_parallel(
+        lake.store(),
+        &target.table.key(),
+        &target.write,
+        Some(run_id),
+        streams,
+        on_rows,
+    )
+    .await
+    {
+        Ok(w) => w,
+        Err(e) => {
+            if let Err(cleanup) = remove_tagged(lake, &target.table, run_id).await {
+                tracing::warn!(table = %target.table, error = %cleanup, "files of a failed write left behind");
+            }
+            return Err(e);
+        }
+    };
+    let previous = &slice.previous;
+    let columns = TableManifest::columns_of(&written.schema);
+    if !written.files.is_empty() && columns != previous.columns {
+        remove_tagged(lake, &target.table, run_id).await?;
+        return Err(Error::Lake {
+            key: target.table.to_string(),
+            message: "the model's result no longer has the table's columns; \
+                      rebuild it whole (`strata run --select` it)"
+                .into(),
+        });
+    }
+    cleared.extend(written.files.iter().map(|f| folder_of(&f.key).to_string()));
+    let mut files: Vec<DataFile> = previous
+        .files
+        .iter()
+        .filter(|f| !cleared.contains(folder_of(&f.key)))
+        .map(|f| previous.carried(f))
+        .collect();
+    files.extend(written.files);
+    let mut manifest = TableManifest {
+        table: target.table.clone(),
+        format: target.write.format,
+        partition_by: partition_by.clone(),
+        columns: previous.columns.clone(),
+        rows: 0,
+        bytes: 0,
+        files: vec![],
+        run_id: run_id.to_string(),
+        written_at: now(),
+        model: target.defined_by.clone(),
+        version: 0,
+        file_tag: run_id.to_string(),
+        inputs,
+        restored_from: None,
+        source_position: None,
+        // What the run summed covers the new partitions only.
+        totals: BTreeMap::new(),
+        definition: definition(&target.sql),
+    };
+    manifest.set_files(files);
+    versions::commit(lake, manifest).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lake::manifest::Format;
+    use crate::lake::{Layer, TableId};
+
+    fn version(files: &[(&str, &str)]) -> TableManifest {
+        TableManifest {
+            table: TableId::new(Layer::new("bronze").unwrap(), "sales").unwrap(),
+            format: Format::Parquet,
+            partition_by: vec!["day".into()],
+            columns: vec![],
+            files: files
+                .iter()
+                .map(|(k, sha)| DataFile {
+                    key: k.to_string(),
+                    rows: 1,
+                    bytes: 1,
+                    sha256: sha.to_string(),
+                    run_id: None,
+                })
+                .collect(),
+            rows: 0,
+            bytes: 0,
+            run_id: "r".into(),
+            written_at: String::new(),
+            model: String::new(),
+            version: 0,
+            file_tag: "r".into(),
+            inputs: BTreeMap::new(),
+            restored_from: None,
+            source_position: None,
+            totals: BTreeMap::new(),
+            definition: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_partition_changed_when_its_files_differ() {
+        let before = version(&[
+            ("day=1/part-0.r.parquet", "a"),
+            ("day=2/part-0.r.parquet", "b"),
+            ("day=3/part-0.r.parquet", "c"),
+            ("day=4/part-0.r.parquet", "d"),
+        ]);
+        let after = version(&[
+            ("day=1/part-0.r.parquet", "a"),
+            // rewritten
+            ("day=2/part-0.s.parquet", "b2"),
+            // day 3 emptied, day 5 new, day 4 gained a file
+            ("day=4/part-0.r.parquet", "d"),
+            ("day=4/part-1.s.parquet", "e"),
+            ("day=5/part-0.s.parquet", "f"),
+        ]);
+        let (changed, of) = changed_partitions(&before, &after);
+        assert_eq!(
+            changed.into_iter().collect::<Vec<_>>(),
+            ["day=2", "day=3", "day=4", "day=5"]
+        );
+        assert_eq!(of, 5);
+        let (none, _) = changed_partitions(&before, &before);
+        assert!(none.is_empty());
+        let narrow = narrowed(&after, &["day=4".to_string()].into_iter().collect());
+        assert_eq!(narrow.files.len(), 2);
+        assert_eq!(narrow.rows, 2);
+    }
+}
