@@ -492,7 +492,7 @@ pub(crate) async fn streams(df: DataFrame, spec: &WriteSpec) -> datafusion::erro
     use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr, expressions::col};
     use datafusion::physical_plan::repartition::RepartitionExec;
     use datafusion::physical_plan::sorts::sort::SortExec;
-    use datafusion::physical_plan::{ExecutionPlan, Partitioning};
+    use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
 
     let threads = df.task_ctx().session_config().target_partitions().max(1);
     if spec.partition_by.is_empty() {
@@ -520,10 +520,24 @@ pub(crate) async fn streams(df: DataFrame, spec: &WriteSpec) -> datafusion::erro
         .iter()
         .map(|c| col(c, &schema))
         .collect::<datafusion::error::Result<Vec<_>>>()?;
-    let plan: Arc<dyn ExecutionPlan> = Arc::new(RepartitionExec::try_new(
-        plan,
-        Partitioning::Hash(keys, threads),
-    )?);
+    // A result already split by (some of) its partition columns, such as
+    // silver's, grouped in the streams bronze's days were read in, keeps
+    // its streams: each holds whole partitions already.
+    let split = match plan.output_partitioning() {
+        Partitioning::Hash(exprs, n) if *n > 1 => exprs.iter().all(|e| {
+            e.downcast_ref::<datafusion::physical_expr::expressions::Column>()
+                .is_some_and(|c| spec.partition_by.iter().any(|p| p == c.name()))
+        }),
+        _ => false,
+    };
+    let plan: Arc<dyn ExecutionPlan> = if split {
+        plan
+    } else {
+        Arc::new(RepartitionExec::try_new(
+            plan,
+            Partitioning::Hash(keys, threads),
+        )?)
+    };
     let sort = spec
         .sort_columns()
         .into_iter()
@@ -538,8 +552,15 @@ pub(crate) async fn streams(df: DataFrame, spec: &WriteSpec) -> datafusion::erro
         })
         .collect::<datafusion::error::Result<Vec<_>>>()?;
     let ordering = LexOrdering::new(sort).expect("a partitioned table has sort columns");
-    let plan = Arc::new(SortExec::new(ordering, plan).with_preserve_partitioning(true));
-    let streams = (0..threads)
+    let plan: Arc<dyn ExecutionPlan> = if plan
+        .equivalence_properties()
+        .ordering_satisfy(ordering.clone())?
+    {
+        plan
+    } else {
+        Arc::new(SortExec::new(ordering, plan).with_preserve_partitioning(true))
+    };
+    let streams = (0..plan.output_partitioning().partition_count())
         .map(|i| plan.execute(i, task_ctx.clone()))
         .collect::<datafusion::error::Result<Vec<_>>>()?;
     Ok(Streams::Disjoint(streams))
