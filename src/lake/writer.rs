@@ -320,6 +320,11 @@ pub enum Streams {
     /// result hash-partitioned by the partition columns), each clustered by
     /// partition: every folder is written by exactly one writer.
     Disjoint(Vec<SendableRecordBatchStream>),
+    /// Streams each clustered by partition, read from an input's ordered
+    /// partitions, where two may meet in a folder (where one input stream's
+    /// run of days ends and the next begins): each writer's files in a
+    /// folder are numbered apart from the others' (`part-<n * writers + slot>`).
+    Clustered(Vec<SendableRecordBatchStream>),
     /// One stream of an unpartitioned table, whose batches are spread over
     /// up to `writers` files written at once (one writer for a partitioned
     /// table). A small result stays one file:
@@ -350,7 +355,7 @@ pub async fn write_parallel(
     on_rows: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<Written> {
     let schema = match &streams {
-        Streams::Disjoint(s) => match s.first() {
+        Streams::Disjoint(s) | Streams::Clustered(s) => match s.first() {
             Some(s) => s.schema(),
             None => {
                 return Err(Error::Internal(format!(
@@ -368,11 +373,13 @@ pub async fn write_parallel(
     };
     let mut tasks: tokio::task::JoinSet<Result<(Vec<DataFile>, Vec<i128>)>> =
         tokio::task::JoinSet::new();
+    let shared = matches!(streams, Streams::Clustered(_));
     match streams {
-        Streams::Disjoint(streams) => {
+        Streams::Disjoint(streams) | Streams::Clustered(streams) => {
             let n = streams.len();
             for (slot, mut stream) in streams.into_iter().enumerate() {
                 let mut writer = FileWriter::new(store, &layout, slot, n, MEMORY_BUDGET / n)?;
+                writer.shared_folders = shared;
                 let report = report.clone();
                 tasks.spawn(async move {
                     while let Some(batch) = stream.next().await {
@@ -572,6 +579,9 @@ struct FileWriter {
     /// table: its n-th file is `part-<n * stride + slot>`.
     slot: usize,
     stride: usize,
+    /// Whether other writers may write the same folders: then this one's
+    /// files in a folder are numbered as an unpartitioned table's are.
+    shared_folders: bool,
     file_seq: usize,
     next_part: HashMap<String, usize>,
     budget: usize,
@@ -601,6 +611,7 @@ impl FileWriter {
             partitioner,
             slot,
             stride: stride.max(1),
+            shared_folders: false,
             file_seq: 0,
             next_part: HashMap::new(),
             budget,
@@ -679,7 +690,12 @@ impl FileWriter {
                 Some(k) => k,
                 None => {
                     let seq = self.next_part.entry(dir.clone()).or_insert(0);
-                    let k = format!("{dir}/part-{seq:05}.{}", self.layout.ext);
+                    let n = if self.shared_folders {
+                        *seq * self.stride + self.slot
+                    } else {
+                        *seq
+                    };
+                    let k = format!("{dir}/part-{n:05}.{}", self.layout.ext);
                     *seq += 1;
                     k
                 }

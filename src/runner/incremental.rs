@@ -235,7 +235,7 @@ pub(crate) async fn build_slice(
 
     let after = reading(ctx, lake, &slice.input, &slice.after)?;
     let df = Engine::sql_from_file(&after, &target.origin, &target.sql).await?;
-    let streams = streams(df, &target.write)
+    let streams = streams(df, &target.write, true)
         .await
         .map_err(|e| Error::sql(&target.origin, e))?;
     let written = match write_parallel(

@@ -419,7 +419,7 @@ pub async fn build(
     on_rows: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<TableManifest> {
     let df = Engine::sql_from_file(ctx, &target.origin, &target.sql).await?;
-    let streams = streams(df, &target.write)
+    let streams = streams(df, &target.write, target.incremental.is_some())
         .await
         .map_err(|e| Error::sql(&target.origin, e))?;
     // Straight into the table's folder: no reader lists files with this
@@ -487,7 +487,18 @@ pub async fn build(
 ///   query's `ORDER BY`) is one sorted stream (the sort itself uses every
 ///   core), written in that order;
 /// - any other table is one stream spread over the writers.
-pub(crate) async fn streams(df: DataFrame, spec: &WriteSpec) -> datafusion::error::Result<Streams> {
+///
+/// `partition_local`: the model promises each of its partitions comes from
+/// the same partitions of its input (`-- incremental: replace partitions`).
+/// Then a result that streams its input's partitions in order, row by row
+/// (a projection of silver's days, as `gold.fact_sales` is), is clustered
+/// by its own partitions already, and is written as it comes, without the
+/// repartition and the sort that would hold the whole table.
+pub(crate) async fn streams(
+    df: DataFrame,
+    spec: &WriteSpec,
+    partition_local: bool,
+) -> datafusion::error::Result<Streams> {
     use datafusion::arrow::compute::SortOptions;
     use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr, expressions::col};
     use datafusion::physical_plan::repartition::RepartitionExec;
@@ -530,6 +541,12 @@ pub(crate) async fn streams(df: DataFrame, spec: &WriteSpec) -> datafusion::erro
         }),
         _ => false,
     };
+    if !split && partition_local && spec.order_by.is_empty() && streams_input_in_order(&plan) {
+        let streams = (0..plan.output_partitioning().partition_count())
+            .map(|i| plan.execute(i, task_ctx.clone()))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        return Ok(Streams::Clustered(streams));
+    }
     let plan: Arc<dyn ExecutionPlan> = if split {
         plan
     } else {
@@ -564,6 +581,35 @@ pub(crate) async fn streams(df: DataFrame, spec: &WriteSpec) -> datafusion::erro
         .map(|i| plan.execute(i, task_ctx.clone()))
         .collect::<datafusion::error::Result<Vec<_>>>()?;
     Ok(Streams::Disjoint(streams))
+}
+
+/// Whether `plan`'s streams are those of a file scan, each passed on row
+/// by row in its order (filters, projections): no node reorders rows or
+/// moves them between streams. A partitioned table's scan reads each
+/// stream's partitions in order (the ordering itself may not show: a
+/// projection pushed into the scan drops the partition columns).
+fn streams_input_in_order(plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> bool {
+    use datafusion::physical_plan::ExecutionPlanProperties;
+    let mut node = plan.clone();
+    loop {
+        let children = node.children();
+        match children.as_slice() {
+            [] => {
+                return node.name() == "DataSourceExec"
+                    && node.output_partitioning().partition_count() > 1;
+            }
+            [child] => {
+                let same_streams = node.output_partitioning().partition_count()
+                    == child.output_partitioning().partition_count();
+                if !same_streams || node.maintains_input_order() != [true] {
+                    return false;
+                }
+                let next = (*child).clone();
+                node = next;
+            }
+            _ => return false,
+        }
+    }
 }
 
 /// Deletes the files of `table` tagged with `run_id` (a failed write's).

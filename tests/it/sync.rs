@@ -169,6 +169,36 @@ async fn random_changes_leave_the_lake_equal_to_a_full_rebuild() {
             "{table} was rebuilt whole by the last sync, not updated in place"
         );
     }
+    // A model whose SQL changed is rebuilt whole: the days it kept were
+    // made by the old SQL.
+    let silver_sql = synced.path().join("queries/silver/sales.sql");
+    let edited = format!(
+        "-- Edited: each day is rebuilt.\n{}",
+        std::fs::read_to_string(&silver_sql).unwrap()
+    );
+    synced.write("queries/silver/sales.sql", &edited);
+    client
+        .batch_execute(&random_transaction(&mut rng))
+        .await
+        .unwrap();
+    synced.strata_ok(&["sync"]);
+    let silver = synced
+        .current_manifests()
+        .into_iter()
+        .find(|(t, _)| t == "silver/sales")
+        .unwrap()
+        .1;
+    assert!(
+        silver["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f.get("run_id").is_none()),
+        "silver.sales's SQL changed, yet a sync kept files the old SQL wrote"
+    );
+    let rebuilt = project_on(&url);
+    rebuilt.strata_ok(&["run", "--no-report", "--no-tests"]);
+    assert_eq!(contents(&synced).await, contents(&rebuilt).await);
     // The change log holds every change, each with its commit's position.
     let engine = synced.engine().await;
     let ops = crate::common::scalar(
