@@ -1,6 +1,7 @@
 -- Sales per day, partitioned by day for cheap date-range queries.
--- A day's row comes from that day's facts alone: a sync recomputes only
--- the days it changed.
+-- Read from silver (whose rows the facts are) so that a sync recomputes
+-- only the days of the months it changed: a month of silver holds every
+-- sale of its days.
 -- partition_by: year, month, day
 -- order_by: sale_date
 -- incremental: replace partitions
@@ -12,6 +13,6 @@ SELECT
     CAST(date_part('year', sale_date) AS INT) AS year,
     CAST(date_part('month', sale_date) AS INT) AS month,
     CAST(date_part('day', sale_date) AS INT) AS day
-FROM gold.fact_sales
+FROM silver.sales
 GROUP BY sale_date
 ORDER BY sale_date

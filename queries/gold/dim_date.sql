@@ -1,10 +1,7 @@
 -- One row per calendar day from the first to the last sale date.
 -- day_of_week is ISO: 1 = Monday .. 7 = Sunday.
--- The bounds are read from silver's day partitions (its year, month and day
--- folders), which Parquet's metadata answers without reading a value.
 WITH bounds AS (
-    SELECT min(make_date(year, month, day)) AS first_day,
-           max(make_date(year, month, day)) AS last_day
+    SELECT min(sale_date) AS first_day, max(sale_date) AS last_day
     FROM silver.sales
 ),
 days AS (

@@ -1,8 +1,3 @@
--- One row per clean sale. Partitioned by its day's key (the folders are
--- `date_key=20240105`; the column stays where the contract puts it), so a
--- sync replaces only the days whose silver rows changed.
--- partition_by: date_key
--- incremental: replace partitions
 SELECT
     sale_id,
     CAST(date_part('year', sale_date) * 10000

@@ -5,10 +5,11 @@
 -- well changes no group; it lets each day's groups be emitted as the scan
 -- moves past that day, instead of holding every row until the end.
 --
--- Partitioned by day as bronze is, and a day of silver comes from that day
--- of bronze alone: a sync that changed a few days of bronze replaces just
--- those days here.
--- partition_by: year, month, day
+-- Partitioned by month (bronze's days would make files of a few hundred
+-- rows at 1M sales), and a month of silver comes from that month's days of
+-- bronze alone: a sync that changed a few days of bronze replaces just
+-- their months here.
+-- partition_by: year, month
 -- incremental: replace partitions
 WITH distinct_sales AS (
     SELECT DISTINCT
@@ -42,6 +43,5 @@ SELECT
     total_value,
     updated_at,
     year,
-    month,
-    day
+    month
 FROM distinct_sales

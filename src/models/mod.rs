@@ -16,9 +16,11 @@
 //! is in) but not always the same files. With it, each file holds its rows
 //! in that order, so a re-run over the same input writes the same bytes.
 //!
-//! `incremental: replace partitions` declares that the rows of each of the
-//! table's partitions come from the same partitions of the one partitioned
-//! table it reads (a day of silver from that day of bronze). When only
+//! `incremental: replace partitions` declares that the model treats the one
+//! partitioned table it reads partition by partition: rows of different
+//! input partitions never meet in one result row (a month of silver from
+//! those days of bronze, a day of `daily_sales` from its month of silver).
+//! When only
 //! some partitions of that input changed since the table was built (a
 //! `strata sync` batch), the build runs the model's plain `SELECT` over
 //! just those partitions and replaces the partitions its result falls in

@@ -1,8 +1,13 @@
 //! Updating a table in place of rebuilding it whole, for models declared
 //! `-- incremental: replace partitions`.
 //!
-//! Such a model promises that each partition of its table is computed from
-//! the same partitions of the one partitioned table it reads. So when only
+//! Such a model promises that it treats the one partitioned table it reads
+//! partition by partition: rows of different input partitions never meet
+//! in one row of its result (a day of silver comes from that day of bronze,
+//! a day of `daily_sales` from that day's month of silver). A table
+//! partitioned by the leading columns of its input's partitions (silver's
+//! year and month of bronze's year, month and day) is made from whole
+//! groups of them, so a changed day brings in its whole month. So when only
 //! some partitions of that input changed since the table was built (a
 //! `strata sync` batch touched a few days of bronze), the build:
 //!
@@ -137,7 +142,14 @@ pub(crate) async fn plan(
     if before.partition_by != after.partition_by || before.columns != after.columns {
         return whole(format!("{input}'s layout changed"));
     }
-    let (folders, of) = changed_partitions(&before, after);
+    let (mut folders, of) = changed_partitions(&before, after);
+    // A table partitioned by the leading columns of its input's partitions
+    // (silver's months of bronze's days) makes each of its partitions from
+    // all the input partitions that share them: those are read whole.
+    let k = target.write.partition_by.len();
+    if k < after.partition_by.len() && after.partition_by[..k] == target.write.partition_by[..] {
+        folders = widened(&folders, k, &before, after);
+    }
     if folders.len() as f64 > MOST_PARTITIONS * of as f64 {
         return whole(format!(
             "{} of {of} partitions of {input} changed",
@@ -174,6 +186,26 @@ fn changed_partitions(before: &TableManifest, after: &TableManifest) -> (BTreeSe
         .map(|d| d.to_string())
         .collect();
     (changed, all.len())
+}
+
+/// Every folder of `before` and `after` whose first `k` levels are those
+/// of one of `folders`.
+fn widened(
+    folders: &BTreeSet<String>,
+    k: usize,
+    before: &TableManifest,
+    after: &TableManifest,
+) -> BTreeSet<String> {
+    let prefix = |folder: &str| folder.split('/').take(k).collect::<Vec<_>>().join("/");
+    let changed: BTreeSet<String> = folders.iter().map(|f| prefix(f)).collect();
+    before
+        .files
+        .iter()
+        .chain(&after.files)
+        .map(|f| folder_of(&f.key))
+        .filter(|d| changed.contains(&prefix(d)))
+        .map(str::to_string)
+        .collect()
 }
 
 /// `m` with only the files of `folders`.
@@ -361,6 +393,26 @@ mod tests {
         assert_eq!(of, 5);
         let (none, _) = changed_partitions(&before, &before);
         assert!(none.is_empty());
+        let mut monthly = after.clone();
+        for (f, key) in monthly.files.iter_mut().zip([
+            "m=1/day=1/a.parquet",
+            "m=1/day=2/a.parquet",
+            "m=2/day=3/a.parquet",
+            "m=2/day=4/a.parquet",
+            "m=3/day=5/a.parquet",
+        ]) {
+            f.key = key.into();
+        }
+        let wide = widened(
+            &["m=2/day=4".to_string()].into_iter().collect(),
+            1,
+            &monthly,
+            &monthly,
+        );
+        assert_eq!(
+            wide.into_iter().collect::<Vec<_>>(),
+            ["m=2/day=3", "m=2/day=4"]
+        );
         let narrow = narrowed(&after, &["day=4".to_string()].into_iter().collect());
         assert_eq!(narrow.files.len(), 2);
         assert_eq!(narrow.rows, 2);

@@ -541,6 +541,31 @@ pub(crate) async fn streams(
         }),
         _ => false,
     };
+    // Streams each in the order of the partition columns (silver's, by
+    // month, from bronze's day streams) hold each partition in one run:
+    // written as they come, two writers meeting in a folder at most where
+    // one stream's months and the other's interleave.
+    let by_partition = LexOrdering::new(keys.iter().map(|k| {
+        PhysicalSortExpr::new(
+            k.clone(),
+            SortOptions {
+                descending: false,
+                nulls_first: false,
+            },
+        )
+    }))
+    .expect("a partitioned table has partition columns");
+    let clustered = plan.output_partitioning().partition_count() > 1
+        && spec.order_by.is_empty()
+        && plan
+            .equivalence_properties()
+            .ordering_satisfy(by_partition)?;
+    if !split && clustered {
+        let streams = (0..plan.output_partitioning().partition_count())
+            .map(|i| plan.execute(i, task_ctx.clone()))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        return Ok(Streams::Clustered(streams));
+    }
     if !split && partition_local && spec.order_by.is_empty() && streams_input_in_order(&plan) {
         let streams = (0..plan.output_partitioning().partition_count())
             .map(|i| plan.execute(i, task_ctx.clone()))
