@@ -208,14 +208,7 @@ pub fn mentions_pseudo_columns(sql: &str) -> bool {
 pub fn with_file_columns(lake: &Lake, m: &TableManifest) -> Result<Arc<dyn TableProvider>> {
     let schema = m.schema()?;
     let table_dir = m.table.key();
-    let file_schema = Arc::new(Schema::new(
-        schema
-            .fields()
-            .iter()
-            .filter(|f| !m.partition_by.contains(f.name()))
-            .cloned()
-            .collect::<Vec<_>>(),
-    ));
+    let file_schema = m.file_schema()?;
     let mut plans = Vec::with_capacity(m.files.len());
     for (i, file) in m.files.iter().enumerate() {
         let key = format!("{table_dir}/{}", file.key);

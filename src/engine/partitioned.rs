@@ -89,14 +89,7 @@ impl PartitionedTable {
                 Some(Arc::new(f.clone().with_nullable(true)))
             })
             .collect::<Option<_>>()?;
-        let file_schema = Arc::new(Schema::new(
-            schema
-                .fields()
-                .iter()
-                .filter(|f| !m.partition_by.contains(f.name()))
-                .cloned()
-                .collect::<Vec<_>>(),
-        ));
+        let file_schema = m.file_schema().ok()?;
         let schema = Arc::new(Schema::new(
             file_schema
                 .fields()

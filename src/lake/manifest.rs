@@ -174,6 +174,20 @@ impl TableManifest {
         Ok(Arc::new(Schema::new(fields)))
     }
 
+    /// The columns stored inside its files: all but the partition columns,
+    /// in order.
+    pub fn file_schema(&self) -> Result<SchemaRef> {
+        let schema = self.schema()?;
+        Ok(Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .filter(|f| !self.partition_by.contains(f.name()))
+                .cloned()
+                .collect::<Vec<_>>(),
+        )))
+    }
+
     /// Describes a schema's columns.
     pub fn columns_of(schema: &Schema) -> Vec<Column> {
         schema

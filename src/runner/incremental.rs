@@ -35,16 +35,15 @@ use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
 
-use super::{Target, remove_tagged, streams};
+use super::{Target, remove_tagged, write_result};
 use crate::engine::Engine;
 use crate::engine::catalog::table_provider;
 use crate::engine::overlay::overlay;
 use crate::error::{Error, Result};
 use crate::lake::manifest::{DataFile, TableManifest, sha256_hex};
-use crate::lake::writer::{folder_of, partition_folders, write_parallel};
+use crate::lake::writer::{folder_of, partition_folders};
 use crate::lake::{Lake, versions};
 use crate::models::Incremental;
-use crate::sys::now;
 
 /// A whole rebuild is chosen once more than this share of the input's
 /// partitions changed: rewriting most of a table piecewise reads the old
@@ -266,28 +265,7 @@ pub(crate) async fn build_slice(
     let mut cleared = partition_folders(&made, partition_by)?;
 
     let after = reading(ctx, lake, &slice.input, &slice.after)?;
-    let df = Engine::sql_from_file(&after, &target.origin, &target.sql).await?;
-    let streams = streams(df, &target.write, true)
-        .await
-        .map_err(|e| Error::sql(&target.origin, e))?;
-    let written = match write_parallel(
-        lake.store(),
-        &target.table.key(),
-        &target.write,
-        Some(run_id),
-        streams,
-        on_rows,
-    )
-    .await
-    {
-        Ok(w) => w,
-        Err(e) => {
-            if let Err(cleanup) = remove_tagged(lake, &target.table, run_id).await {
-                tracing::warn!(table = %target.table, error = %cleanup, "files of a failed write left behind");
-            }
-            return Err(e);
-        }
-    };
+    let written = write_result(&after, lake, target, run_id, on_rows).await?;
     let previous = &slice.previous;
     let columns = TableManifest::columns_of(&written.schema);
     if !written.files.is_empty() && columns != previous.columns {
@@ -307,27 +285,14 @@ pub(crate) async fn build_slice(
         .map(|f| previous.carried(f))
         .collect();
     files.extend(written.files);
-    let mut manifest = TableManifest {
-        table: target.table.clone(),
-        format: target.write.format,
-        partition_by: partition_by.clone(),
-        columns: previous.columns.clone(),
-        rows: 0,
-        bytes: 0,
-        files: vec![],
-        run_id: run_id.to_string(),
-        written_at: now(),
-        model: target.defined_by.clone(),
-        version: 0,
-        file_tag: run_id.to_string(),
+    // What the run summed covers the new partitions only: no totals.
+    let manifest = target.manifest(
+        run_id,
+        previous.columns.clone(),
+        files,
         inputs,
-        restored_from: None,
-        source_position: None,
-        // What the run summed covers the new partitions only.
-        totals: BTreeMap::new(),
-        definition: definition(&target.sql),
-    };
-    manifest.set_files(files);
+        BTreeMap::new(),
+    );
     versions::commit(lake, manifest).await
 }
 

@@ -353,6 +353,39 @@ pub struct Target {
 }
 
 impl Target {
+    /// The table version a build of it commits: `files` (sorted by key),
+    /// built by `run_id` from `inputs`.
+    pub(crate) fn manifest(
+        &self,
+        run_id: &str,
+        columns: Vec<crate::lake::manifest::Column>,
+        files: Vec<crate::lake::manifest::DataFile>,
+        inputs: BTreeMap<String, u64>,
+        totals: BTreeMap<String, String>,
+    ) -> TableManifest {
+        let mut m = TableManifest {
+            table: self.table.clone(),
+            format: self.write.format,
+            partition_by: self.write.partition_by.clone(),
+            columns,
+            rows: 0,
+            bytes: 0,
+            files: vec![],
+            run_id: run_id.to_string(),
+            written_at: now(),
+            model: self.defined_by.clone(),
+            version: 0,
+            file_tag: run_id.to_string(),
+            inputs,
+            restored_from: None,
+            source_position: None,
+            totals,
+            definition: incremental::definition(&self.sql),
+        };
+        m.set_files(files);
+        m
+    }
+
     /// A model's build.
     pub fn of(model: &Model, project_dir: &Path) -> Self {
         Target {
@@ -418,32 +451,7 @@ pub async fn build(
     inputs: BTreeMap<String, u64>,
     on_rows: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<TableManifest> {
-    let df = Engine::sql_from_file(ctx, &target.origin, &target.sql).await?;
-    let streams = streams(df, &target.write, target.incremental.is_some())
-        .await
-        .map_err(|e| Error::sql(&target.origin, e))?;
-    // Straight into the table's folder: no reader lists files with this
-    // run's tag until the version that holds them is committed.
-    let written = match write_parallel(
-        lake.store(),
-        &target.table.key(),
-        &target.write,
-        Some(run_id),
-        streams,
-        on_rows,
-    )
-    .await
-    {
-        Ok(w) => w,
-        Err(e) => {
-            // What was written is no version's; a run killed here leaves
-            // it to `vacuum`, which deletes files no kept version lists.
-            if let Err(cleanup) = remove_tagged(lake, &target.table, run_id).await {
-                tracing::warn!(table = %target.table, error = %cleanup, "files of a failed write left behind");
-            }
-            return Err(e);
-        }
-    };
+    let written = write_result(ctx, lake, target, run_id, on_rows).await?;
     let columns = TableManifest::columns_of(&written.schema);
     let mut files = written.files;
     let landed = carry_landed(lake, &target.table, &columns).await?;
@@ -455,27 +463,45 @@ pub async fn build(
         BTreeMap::new()
     };
     files.extend(landed);
-    files.sort_by(|a, b| a.key.cmp(&b.key));
-    let manifest = TableManifest {
-        table: target.table.clone(),
-        format: target.write.format,
-        partition_by: target.write.partition_by.clone(),
-        columns,
-        rows: files.iter().map(|f| f.rows).sum(),
-        bytes: files.iter().map(|f| f.bytes).sum(),
-        files,
-        run_id: run_id.to_string(),
-        written_at: now(),
-        model: target.defined_by.clone(),
-        version: 0,
-        file_tag: run_id.to_string(),
-        inputs,
-        restored_from: None,
-        source_position: None,
-        totals,
-        definition: incremental::definition(&target.sql),
-    };
+    let manifest = target.manifest(run_id, columns, files, inputs, totals);
     versions::commit(lake, manifest).await
+}
+
+/// Runs `target`'s query in `ctx` and writes its result into the table's
+/// folder under the run's tag. On failure, what was written is removed.
+async fn write_result(
+    ctx: &SessionContext,
+    lake: &Arc<Lake>,
+    target: &Target,
+    run_id: &str,
+    on_rows: Arc<dyn Fn(u64) + Send + Sync>,
+) -> Result<crate::lake::writer::Written> {
+    let df = Engine::sql_from_file(ctx, &target.origin, &target.sql).await?;
+    let streams = streams(df, &target.write, target.incremental.is_some())
+        .await
+        .map_err(|e| Error::sql(&target.origin, e))?;
+    // Straight into the table's folder: no reader lists files with this
+    // run's tag until the version that holds them is committed.
+    match write_parallel(
+        lake.store(),
+        &target.table.key(),
+        &target.write,
+        Some(run_id),
+        streams,
+        on_rows,
+    )
+    .await
+    {
+        Ok(w) => Ok(w),
+        Err(e) => {
+            // What was written is no version's; a run killed here leaves
+            // it to `vacuum`, which deletes files no kept version lists.
+            if let Err(cleanup) = remove_tagged(lake, &target.table, run_id).await {
+                tracing::warn!(table = %target.table, error = %cleanup, "files of a failed write left behind");
+            }
+            Err(e)
+        }
+    }
 }
 
 /// How a model's result is read for writing, on as many cores as the
