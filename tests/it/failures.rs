@@ -191,12 +191,14 @@ fn select_builds_a_model_and_what_depends_on_it() {
     let project = Project::new();
     project.strata_ok(&["run", "--no-report"]);
     let before = project.data_files();
-    let out = project.strata_ok(&["run", "--select", "gold.fact_sales+", "--no-report"]);
+    let out = project.strata_ok(&["run", "--select", "silver.sales+", "--no-report"]);
     assert!(
-        out.contains("gold.fact_sales") && out.contains("gold.daily_sales"),
+        out.contains("silver.sales ")
+            && out.contains("gold.fact_sales")
+            && out.contains("gold.daily_sales"),
         "{out}"
     );
-    assert!(!out.contains("silver.sales "), "{out}");
+    assert!(!out.contains("bronze.sales"), "{out}");
     assert!(!out.contains("raw.sales"), "{out}");
     assert_eq!(project.data_files(), before);
 }
@@ -210,7 +212,6 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
         "bronze.sales",
         "silver.sales",
         "gold.fact_sales",
-        "gold.daily_sales",
     ]
     .iter()
     .map(|t| {
@@ -220,6 +221,10 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
     .collect();
     assert!(
         order.windows(2).all(|w| w[0] < w[1]),
+        "dependency order:\n{out}"
+    );
+    assert!(
+        out.find("gold.daily_sales ->") > out.find("silver.sales ->"),
         "dependency order:\n{out}"
     );
     assert!(out.contains("partitioned by year, month, day"), "{out}");
