@@ -179,7 +179,7 @@ fn time_travel_rollback_and_vacuum_honour_the_versions() {
     assert!(history.contains("2 version(s) kept"), "{history}");
     assert!(history.contains("1 (current)"), "{history}");
     assert!(
-        history.contains("gold.fact_sales@1"),
+        history.contains("silver.sales@1"),
         "built from: {history}"
     );
     let now = chrono::Utc::now()
