@@ -178,10 +178,7 @@ fn time_travel_rollback_and_vacuum_honour_the_versions() {
     let history = p.strata_ok(&["history", "gold.daily_sales"]);
     assert!(history.contains("2 version(s) kept"), "{history}");
     assert!(history.contains("1 (current)"), "{history}");
-    assert!(
-        history.contains("silver.sales@1"),
-        "built from: {history}"
-    );
+    assert!(history.contains("silver.sales@1"), "built from: {history}");
     let now = chrono::Utc::now()
         .format("%Y-%m-%d %H:%M:%S%.6f")
         .to_string();
