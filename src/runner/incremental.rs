@@ -82,18 +82,20 @@ pub(crate) fn definition(sql: &str) -> String {
     sha256_hex(sql.as_bytes())
 }
 
-/// Decides how `target` is built, given the current version of each lake
+/// Decides how `target` is built, given its table's current version
+/// (`previous`, as the engine has it registered) and that of each lake
 /// table it reads (`now`).
 pub(crate) async fn plan(
     lake: &Lake,
     target: &Target,
+    previous: Option<TableManifest>,
     now: &BTreeMap<String, TableManifest>,
 ) -> Result<Plan> {
     let whole = |why: String| Ok(Plan::Whole(why));
     if target.incremental != Some(Incremental::ReplacePartitions) {
         return whole("it is not incremental".into());
     }
-    let Some(previous) = versions::current(lake, &target.table).await? else {
+    let Some(previous) = previous else {
         return whole("it was never built".into());
     };
     if previous.definition != definition(&target.sql) {

@@ -175,16 +175,12 @@ pub async fn run(
             .map(|t| engine.manifest(t).map(|m| m.rows))
             .sum();
         rows_in.insert(model.table.clone(), rows);
-        let inputs: BTreeMap<String, u64> = model
-            .reads
-            .iter()
-            .filter_map(|t| engine.manifest(t).map(|m| (t.clone(), m.version)))
-            .collect();
         let current: BTreeMap<String, TableManifest> = model
             .reads
             .iter()
             .filter_map(|t| engine.manifest(t).map(|m| (t.clone(), m)))
             .collect();
+        let previous = engine.manifest(&model.table.to_string());
         let distributed = engine.distributed();
         let unshippable = engine.unshippable(&model.reads);
         let ctx = ctx.clone();
@@ -210,8 +206,8 @@ pub async fn run(
                     let table = model.table.clone();
                     let on_rows = Arc::new(move |rows| observer.rows(&table, rows));
                     let how = Build {
-                        inputs,
                         now: current,
+                        previous,
                         distributed,
                     };
                     build_model(&ctx, &lake, &target, &run_id, how, on_rows).await
@@ -401,10 +397,10 @@ impl Target {
 
 /// What a model's build is given about its inputs.
 struct Build {
-    /// The version of each lake table it reads.
-    inputs: BTreeMap<String, u64>,
-    /// Their manifests.
+    /// The current version of each lake table it reads.
     now: BTreeMap<String, TableManifest>,
+    /// Its own table's current version, if it has one.
+    previous: Option<TableManifest>,
     /// Whether plans run on Ballista (which reads tables whole).
     distributed: bool,
 }
@@ -419,16 +415,21 @@ async fn build_model(
     how: Build,
     on_rows: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<TableManifest> {
+    let inputs: BTreeMap<String, u64> = how
+        .now
+        .iter()
+        .map(|(t, m)| (t.clone(), m.version))
+        .collect();
     if target.incremental.is_some() {
         let plan = if how.distributed {
             incremental::Plan::Whole("a Ballista session reads its inputs whole".into())
         } else {
-            incremental::plan(lake, target, &how.now).await?
+            incremental::plan(lake, target, how.previous, &how.now).await?
         };
         match plan {
             incremental::Plan::Slice(slice) => {
                 return incremental::build_slice(
-                    ctx, lake, target, &slice, run_id, how.inputs, on_rows,
+                    ctx, lake, target, &slice, run_id, inputs, on_rows,
                 )
                 .await;
             }
@@ -437,7 +438,7 @@ async fn build_model(
             }
         }
     }
-    build(ctx, lake, target, run_id, how.inputs, on_rows).await
+    build(ctx, lake, target, run_id, inputs, on_rows).await
 }
 
 /// Builds one table: query, write its files under the run's tag, commit
@@ -477,7 +478,7 @@ async fn write_result(
     on_rows: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<crate::lake::writer::Written> {
     let df = Engine::sql_from_file(ctx, &target.origin, &target.sql).await?;
-    let streams = streams(df, &target.write, target.incremental.is_some())
+    let streams = streams(df, &target.write)
         .await
         .map_err(|e| Error::sql(&target.origin, e))?;
     // Straight into the table's folder: no reader lists files with this
@@ -513,18 +514,7 @@ async fn write_result(
 ///   query's `ORDER BY`) is one sorted stream (the sort itself uses every
 ///   core), written in that order;
 /// - any other table is one stream spread over the writers.
-///
-/// `partition_local`: the model promises each of its partitions comes from
-/// the same partitions of its input (`-- incremental: replace partitions`).
-/// Then a result that streams its input's partitions in order, row by row
-/// (a projection of silver's days, as `gold.fact_sales` is), is clustered
-/// by its own partitions already, and is written as it comes, without the
-/// repartition and the sort that would hold the whole table.
-pub(crate) async fn streams(
-    df: DataFrame,
-    spec: &WriteSpec,
-    partition_local: bool,
-) -> datafusion::error::Result<Streams> {
+pub(crate) async fn streams(df: DataFrame, spec: &WriteSpec) -> datafusion::error::Result<Streams> {
     use datafusion::arrow::compute::SortOptions;
     use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr, expressions::col};
     use datafusion::physical_plan::repartition::RepartitionExec;
@@ -592,12 +582,6 @@ pub(crate) async fn streams(
             .collect::<datafusion::error::Result<Vec<_>>>()?;
         return Ok(Streams::Clustered(streams));
     }
-    if !split && partition_local && spec.order_by.is_empty() && streams_input_in_order(&plan) {
-        let streams = (0..plan.output_partitioning().partition_count())
-            .map(|i| plan.execute(i, task_ctx.clone()))
-            .collect::<datafusion::error::Result<Vec<_>>>()?;
-        return Ok(Streams::Clustered(streams));
-    }
     let plan: Arc<dyn ExecutionPlan> = if split {
         plan
     } else {
@@ -632,35 +616,6 @@ pub(crate) async fn streams(
         .map(|i| plan.execute(i, task_ctx.clone()))
         .collect::<datafusion::error::Result<Vec<_>>>()?;
     Ok(Streams::Disjoint(streams))
-}
-
-/// Whether `plan`'s streams are those of a file scan, each passed on row
-/// by row in its order (filters, projections): no node reorders rows or
-/// moves them between streams. A partitioned table's scan reads each
-/// stream's partitions in order (the ordering itself may not show: a
-/// projection pushed into the scan drops the partition columns).
-fn streams_input_in_order(plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> bool {
-    use datafusion::physical_plan::ExecutionPlanProperties;
-    let mut node = plan.clone();
-    loop {
-        let children = node.children();
-        match children.as_slice() {
-            [] => {
-                return node.name() == "DataSourceExec"
-                    && node.output_partitioning().partition_count() > 1;
-            }
-            [child] => {
-                let same_streams = node.output_partitioning().partition_count()
-                    == child.output_partitioning().partition_count();
-                if !same_streams || node.maintains_input_order() != [true] {
-                    return false;
-                }
-                let next = (*child).clone();
-                node = next;
-            }
-            _ => return false,
-        }
-    }
 }
 
 /// Deletes the files of `table` tagged with `run_id` (a failed write's).

@@ -342,7 +342,7 @@ pub async fn apply_to_bronze(
         partition_by: partition_by.clone(),
         order_by: vec![],
     };
-    let streams = crate::runner::streams(kept, &spec, false).await?;
+    let streams = crate::runner::streams(kept, &spec).await?;
     let written = write_parallel(
         lake.store(),
         &table.key(),
