@@ -71,6 +71,11 @@ pub enum Error {
     #[error("{0}")]
     Statement(String),
 
+    /// A statement was stopped before it finished: its time ran out, or
+    /// its client asked.
+    #[error("{0}")]
+    Cancelled(String),
+
     /// The query cluster (Ballista) could not be started or reached.
     #[error("Ballista: {0}")]
     Cluster(String),
@@ -159,6 +164,7 @@ impl Error {
             | Error::Dag(_)
             | Error::Query { .. }
             | Error::Statement(_)
+            | Error::Cancelled(_)
             | Error::Cluster(_)
             | Error::DataFusion(_) => Kind::Query,
             Error::Source { .. } => Kind::Source,

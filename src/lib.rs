@@ -22,7 +22,8 @@
 //! 11. [`runner`], [`ingest`]: building models; landing files.
 //! 12. [`metadata`]: the lake's records of itself (`meta.*`), metrics, alerts.
 //! 13. [`app`]: what a command does: recorded runs, statements, reports, bench.
-//! 14. [`cli`]: arguments in, one call into `app`, output printed.
+//! 14. [`serve`]: the lake over the network (PostgreSQL's wire protocol).
+//! 15. [`cli`]: arguments in, one call into `app` or `serve`, output printed.
 
 pub mod app;
 pub mod cli;
@@ -37,6 +38,7 @@ pub mod metadata;
 pub mod models;
 pub(crate) mod pgcsv;
 pub mod runner;
+pub mod serve;
 pub mod source;
 pub mod sys;
 pub mod testing;
@@ -58,6 +60,7 @@ const LAYERS: &[&[&str]] = &[
     &["runner", "ingest"],
     &["metadata"],
     &["app"],
+    &["serve"],
     &["cli"],
 ];
 

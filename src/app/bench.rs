@@ -282,7 +282,7 @@ async fn strata_round(spec: &BenchSpec, csv: &Path, generate_seconds: f64) -> Re
     let (engine, config) = (&ws.engine, &ws.config);
     let dag = ws.dag()?;
     let all = dag.select(&[])?;
-    let checks = super::build::checks(config, false)?;
+    let checks = super::build::checks(config, false, true, true)?;
     let last_model = Arc::new(LastFinish(std::sync::Mutex::new(started)));
     let mut run = runner::run(
         engine,
@@ -309,15 +309,23 @@ async fn strata_round(spec: &BenchSpec, csv: &Path, generate_seconds: f64) -> Re
             bad.name, bad.error
         )));
     }
-    let t = Instant::now();
-    super::report::run(
-        engine,
-        &config.queries_dir,
-        "monthly",
-        &super::report::ReportParams::default(),
-    )
-    .await?;
-    let report_seconds = t.elapsed().as_secs_f64();
+    let report_seconds = match run.report.take() {
+        Some(runner::data_tests::Reported {
+            rows: Ok(_),
+            seconds,
+        }) => seconds,
+        Some(runner::data_tests::Reported { rows: Err(e), .. }) => {
+            return Err(Error::Internal(format!(
+                "bench: the monthly report failed: {}",
+                crate::error::user_message(&e)
+            )));
+        }
+        None => {
+            return Err(Error::Internal(
+                "bench: the monthly report did not run".into(),
+            ));
+        }
+    };
     let total = started.elapsed().as_secs_f64();
 
     let mut phases = vec![Phase {
@@ -341,11 +349,11 @@ async fn strata_round(spec: &BenchSpec, csv: &Path, generate_seconds: f64) -> Re
         seconds: models_seconds,
     });
     phases.push(Phase {
-        name: "data tests after the last model".into(),
+        name: "data tests and report after the last model".into(),
         seconds: run_seconds - models_seconds,
     });
     phases.push(Phase {
-        name: "monthly report".into(),
+        name: "monthly report (beside the data tests)".into(),
         seconds: report_seconds,
     });
     phases.push(Phase {

@@ -9,7 +9,7 @@ use datafusion::arrow::array::RecordBatch;
 use super::Workspace;
 use super::recorded::{Record, recorded};
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result, user_message};
 use crate::lake::Lake;
 use crate::metadata::RunRecord;
 use crate::models::dag::Dag;
@@ -54,16 +54,40 @@ impl Built {
     }
 }
 
-/// The project's data tests, to run beside a build's models; `selective`
-/// runs only those reading a table the build built.
-pub(crate) fn checks(config: &Config, selective: bool) -> Result<data_tests::Checks> {
-    let tests = crate::models::discover_queries(&config.queries_dir.join("tests"))?;
+/// Whether a build checks only the tests reading a table it built.
+fn selective(options: &BuildOptions) -> bool {
+    options.changed || !options.select.is_empty()
+}
+
+/// What runs beside a build's models: the project's data tests (with
+/// `tests`; `selective` runs only those reading a table the build built)
+/// and, with `report`, the monthly report when the project has one.
+pub(crate) fn checks(
+    config: &Config,
+    selective: bool,
+    tests: bool,
+    report: bool,
+) -> Result<data_tests::Checks> {
+    let tests = if tests {
+        crate::models::discover_queries(&config.queries_dir.join("tests"))?
+    } else {
+        vec![]
+    };
     // Each test reads `meta.tables` as the run has left the lake so far.
-    Ok(data_tests::Checks::new(
-        tests,
-        selective,
-        crate::metadata::tables::register,
-    ))
+    let checks = data_tests::Checks::new(tests, selective, crate::metadata::tables::register);
+    let monthly = config
+        .queries_dir
+        .join(super::report::DIR)
+        .join("monthly.sql");
+    if !report || !monthly.is_file() {
+        return Ok(checks);
+    }
+    let report = crate::models::QueryFile::load(&monthly)?;
+    Ok(checks.with_report(report, |ctx, report| {
+        Box::pin(async move {
+            super::report::execute(ctx, &report, &super::report::ReportParams::default()).await
+        })
+    }))
 }
 
 /// The models a build would run, in order, without building anything.
@@ -109,13 +133,11 @@ pub async fn build(
         let selected = selection(options, &ws, &dag)?;
         // The data tests run beside the models, each once what it reads
         // from this run is committed; a selective build checks only what
-        // reads a table it built.
-        let checks = if options.tests {
-            let selective = options.changed || !options.select.is_empty();
-            Some(checks(config, selective)?)
-        } else {
-            None
-        };
+        // reads a table it built. The report starts as soon as what it
+        // reads is committed too, and is shown only if the tests pass.
+        let checks = (options.tests || options.report)
+            .then(|| checks(config, selective(options), options.tests, options.report))
+            .transpose()?;
         let mut run = runner::run(
             &ws.engine,
             &dag,
@@ -126,7 +148,8 @@ pub async fn build(
             checks.as_ref(),
         )
         .await?;
-        let outcomes = run.tests.take();
+        let outcomes = run.tests.take().filter(|_| options.tests);
+        let reported = run.report.take();
         let mut record = Record::of_run(run.clone());
         let stale: Vec<_> = super::versions::stale(&ws.engine, &dag)
             .into_iter()
@@ -140,29 +163,17 @@ pub async fn build(
             .collect();
         // The tests that ran beside a failed model are reported too.
         let mut built = (run, outcomes, None, stale);
-        if !built.0.ok() || built.1.is_none() {
+        if !built.0.ok() || (options.tests && built.1.is_none()) {
             return Ok((built, record));
         }
         if !failed.is_empty() {
             record.error = Some(format!("data tests failed: {}", failed.join(", ")));
             return Ok((built, record));
         }
-        if options.report
-            && config
-                .queries_dir
-                .join(super::report::DIR)
-                .join("monthly.sql")
-                .is_file()
-            && ws.engine.has_table("gold", "daily_sales")
-        {
-            let rows = super::report::run(
-                &ws.engine,
-                &config.queries_dir,
-                "monthly",
-                &super::report::ReportParams::default(),
-            )
-            .await?;
-            built.2 = Some(rows);
+        if let Some(reported) = reported {
+            built.2 = Some(reported.rows.map_err(|e| {
+                Arc::try_unwrap(e).unwrap_or_else(|e| Error::Internal(user_message(&e)))
+            })?);
         }
         Ok((built, record))
     })

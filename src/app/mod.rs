@@ -6,6 +6,8 @@
 
 pub mod bench;
 pub mod build;
+pub mod dashboard;
+pub mod forecast;
 pub mod recorded;
 pub mod report;
 pub mod statement;

@@ -99,10 +99,9 @@ async fn expire(config: &Config, lake: &Lake, tables: &[crate::lake::TableId]) -
     Ok(())
 }
 
-/// After a run: the metrics file and the alert rules. A rule that fires
-/// is told on stderr at once, as a warning is: the operator at the terminal
-/// should see it even when the command itself fails.
-async fn after_run(config: &Config, lake: &Lake) -> Result<()> {
+/// The lake's figures in Prometheus' text format, as `metrics.prom` holds
+/// them after a run; with the digest and dead letters they come from.
+async fn figures(lake: &Lake) -> Result<(String, crate::metadata::digest::Digest, u64)> {
     // The compacted history, not every record: this costs the same however
     // long the lake's history is.
     let digest = crate::metadata::digest::load(lake).await?;
@@ -110,6 +109,20 @@ async fn after_run(config: &Config, lake: &Lake) -> Result<()> {
     let running = crate::metadata::running(lake).await?;
     let quarantined = crate::ingest::quarantined_rows(lake).await?;
     let prom = crate::metadata::metrics::prometheus(&digest, running, quarantined, dead);
+    Ok((prom, digest, dead))
+}
+
+/// The lake's figures now, in Prometheus' text format (what `strata serve`
+/// answers on `/metrics`).
+pub async fn metrics(lake: &Lake) -> Result<String> {
+    Ok(figures(lake).await?.0)
+}
+
+/// After a run: the metrics file and the alert rules. A rule that fires
+/// is told on stderr at once, as a warning is: the operator at the terminal
+/// should see it even when the command itself fails.
+async fn after_run(config: &Config, lake: &Lake) -> Result<()> {
+    let (prom, digest, dead) = figures(lake).await?;
     lake.store()
         .put(
             &object_store::path::Path::from(crate::metadata::METRICS_FILE),

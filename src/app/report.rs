@@ -78,6 +78,14 @@ pub async fn run(
     name: &str,
     params: &ReportParams,
 ) -> Result<Vec<RecordBatch>> {
+    let report = load(queries_dir, name)?;
+    let ctx = engine.session_for(&report.sql)?;
+    execute(ctx, &report, params).await
+}
+
+/// The report `name` (`queries/reports/<name>.sql`), or an error naming the
+/// reports there are.
+pub(crate) fn load(queries_dir: &std::path::Path, name: &str) -> Result<QueryFile> {
     let dir = queries_dir.join(DIR);
     let path = dir.join(format!("{name}.sql"));
     if !path.is_file() {
@@ -96,8 +104,15 @@ pub async fn run(
             }
         )));
     }
-    let report = QueryFile::load(&path)?;
-    let ctx = engine.session_for(&report.sql).await?;
+    QueryFile::load(&path)
+}
+
+/// Runs `report` in `ctx` with `params` bound, and collects its rows.
+pub(crate) async fn execute(
+    ctx: datafusion::prelude::SessionContext,
+    report: &QueryFile,
+    params: &ReportParams,
+) -> Result<Vec<RecordBatch>> {
     let mut df = Engine::sql_from_file(&ctx, &report.path, &report.sql).await?;
     if report.sql.contains("$from") || report.sql.contains("$to") {
         df = df

@@ -17,6 +17,7 @@ use super::Workspace;
 use super::recorded::{Record, recorded};
 use crate::engine::Engine;
 use crate::engine::athena::{self, Statement};
+use crate::engine::interrupt::Interrupt;
 use crate::engine::time_travel::{self, At};
 use crate::error::{Error, Result};
 use crate::lake::writer::{WriteSpec, write_stream};
@@ -80,16 +81,183 @@ pub async fn execute(ws: &Workspace, sql: &str) -> Result<Vec<RecordBatch>> {
 
 /// Plans and runs a query (after the Athena statements were answered).
 async fn query(engine: &Engine, sql: &str) -> Result<Vec<RecordBatch>> {
-    let sql = crate::engine::athena::trino_spelling(sql);
-    let ctx = engine.session_for(&sql).await?;
-    check_tables(&ctx, engine, &sql)?;
     // Belt and braces for the refusal in `athena::classify`: DataFusion
     // would append an unrecorded file to a lake table's folder.
     let options = datafusion::execution::context::SQLOptions::new().with_allow_dml(false);
-    let df = crate::engine::plan(&ctx, &sql, options)
-        .await
-        .map_err(|e| Error::query("", e))?;
+    let df = plan_query(engine, sql, options).await?;
     df.collect().await.map_err(|e| Error::query("", e))
+}
+
+/// Plans a query in Trino's spelling, naming a missing table as written.
+async fn plan_query(
+    engine: &Engine,
+    sql: &str,
+    options: datafusion::execution::context::SQLOptions,
+) -> Result<datafusion::prelude::DataFrame> {
+    let sql = crate::engine::athena::trino_spelling(sql);
+    let ctx = engine.session_for(&sql)?;
+    check_tables(&ctx, engine, &sql)?;
+    crate::engine::plan(&ctx, &sql, options)
+        .await
+        .map_err(|e| Error::query("", e))
+}
+
+/// A statement planned once for a client that runs it, perhaps many times
+/// with different parameters (`strata serve`'s prepared statements). Only
+/// reading statements are prepared.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The statement's text.
+    pub sql: String,
+    /// The types DataFusion inferred for `$1`, `$2`, ..., in order (`None`
+    /// where the statement does not say).
+    pub params: Vec<Option<DataType>>,
+    /// The columns of its result.
+    pub schema: datafusion::arrow::datatypes::SchemaRef,
+    /// A query DataFusion plans, rather than an Athena catalog statement
+    /// (or a time-travel query) that [`execute`] answers.
+    planned: bool,
+}
+
+/// What a read-only session may run: queries, never DDL or DML.
+fn read_only() -> datafusion::execution::context::SQLOptions {
+    datafusion::execution::context::SQLOptions::new()
+        .with_allow_dml(false)
+        .with_allow_ddl(false)
+}
+
+/// A statement planned for a read-only session: what a client is told of
+/// it, and its work, ready to run once as planned.
+pub struct Planned {
+    /// Its parameters and columns.
+    pub prepared: Prepared,
+    /// What running it does.
+    pub work: Work,
+}
+
+/// A statement's work, owning all it needs, so that it can run on
+/// another runtime than the one that planned it.
+pub enum Work {
+    /// A DataFusion plan, not yet run.
+    Plan(datafusion::prelude::DataFrame),
+    /// An Athena catalog statement's rows, answered while planning.
+    Rows(Vec<RecordBatch>, datafusion::arrow::datatypes::SchemaRef),
+}
+
+impl Work {
+    /// Runs it, streaming its rows; `interrupt` stops every operator of
+    /// its plan at the next batch.
+    pub async fn run(
+        self,
+        interrupt: &Interrupt,
+    ) -> Result<datafusion::physical_plan::SendableRecordBatchStream> {
+        match self {
+            Work::Plan(df) => {
+                let task = Arc::new(df.task_ctx());
+                let plan = df
+                    .create_physical_plan()
+                    .await
+                    .map_err(|e| Error::query("", e))?;
+                let plan = interrupt.guard(plan).map_err(|e| Error::query("", e))?;
+                datafusion::physical_plan::execute_stream(plan, task)
+                    .map_err(|e| Error::query("", e))
+            }
+            Work::Rows(batches, schema) => memory_stream(batches, &schema),
+        }
+    }
+}
+
+fn memory_stream(
+    batches: Vec<RecordBatch>,
+    schema: &datafusion::arrow::datatypes::SchemaRef,
+) -> Result<datafusion::physical_plan::SendableRecordBatchStream> {
+    let stream =
+        datafusion::physical_plan::memory::MemoryStream::try_new(batches, schema.clone(), None)?;
+    Ok(Box::pin(stream))
+}
+
+/// Plans `sql` for a read-only session: refuses what would write to the
+/// lake (`CREATE TABLE AS`, `UNLOAD`, `MSCK REPAIR`, DDL, DML), and learns
+/// its parameters and result columns. An Athena catalog statement is
+/// answered here to learn its columns; its rows are kept for [`Planned::stream`].
+pub async fn plan(ws: &Workspace, sql: &str) -> Result<Planned> {
+    let statement = athena::classify(sql);
+    if let Statement::CreateTableAs { .. } | Statement::Unload { .. } | Statement::Repair(_) =
+        &statement
+    {
+        return Err(Error::Statement(
+            "the lake is read-only here: CREATE TABLE AS, UNLOAD and MSCK REPAIR run in \
+             `strata sql`"
+                .into(),
+        ));
+    }
+    if let Statement::Sql(text) = &statement
+        && time_travel::rewrite(text)?.is_none()
+    {
+        ws.engine.refresh().await?;
+        let df = plan_query(&ws.engine, text, read_only()).await?;
+        let types = df
+            .logical_plan()
+            .get_parameter_types()
+            .map_err(|e| Error::query("", e))?;
+        // `$1` .. `$n`; a gap (a statement naming `$2` but not `$1`) is a
+        // parameter of unknown type.
+        let n = types
+            .keys()
+            .filter_map(|k| k.strip_prefix('$')?.parse::<usize>().ok())
+            .max()
+            .unwrap_or(0);
+        let params = (1..=n)
+            .map(|i| types.get(&format!("${i}")).cloned().flatten())
+            .collect();
+        let prepared = Prepared {
+            sql: sql.to_string(),
+            params,
+            schema: Arc::new(df.schema().as_arrow().clone()),
+            planned: true,
+        };
+        return Ok(Planned {
+            prepared,
+            work: Work::Plan(df),
+        });
+    }
+    // `execute` brings the tables up to date itself.
+    let batches = execute(ws, sql).await?;
+    let prepared = Prepared {
+        sql: sql.to_string(),
+        params: vec![],
+        schema: batches
+            .first()
+            .map(|b| b.schema())
+            .unwrap_or_else(|| Arc::new(Schema::empty())),
+        planned: false,
+    };
+    let schema = prepared.schema.clone();
+    Ok(Planned {
+        prepared,
+        work: Work::Rows(batches, schema),
+    })
+}
+
+/// Binds `params` to a prepared statement's `$1`, `$2`, ..., planned over
+/// the tables as they are now: its work, ready to run.
+pub async fn bind(
+    ws: &Workspace,
+    prepared: &Prepared,
+    params: Vec<datafusion::scalar::ScalarValue>,
+) -> Result<Work> {
+    if !prepared.planned {
+        let batches = execute(ws, &prepared.sql).await?;
+        return Ok(Work::Rows(batches, prepared.schema.clone()));
+    }
+    ws.engine.refresh().await?;
+    let mut df = plan_query(&ws.engine, &prepared.sql, read_only()).await?;
+    if !params.is_empty() {
+        df = df
+            .with_param_values(params)
+            .map_err(|e| Error::query("", e))?;
+    }
+    Ok(Work::Plan(df))
 }
 
 fn message(text: String) -> Result<Vec<RecordBatch>> {
@@ -270,6 +438,7 @@ async fn create_table_as(
             manifests,
             rows_in: [(id.clone(), rows_in)].into(),
             tests: None,
+            report: None,
         };
         let record = Record::of_run(run);
         // The build's error is the statement's: recorded as the step's,
@@ -353,7 +522,7 @@ async fn unload_stream(
     write: &WriteSpec,
 ) -> Result<datafusion::execution::SendableRecordBatchStream> {
     let err = |e| Error::query("UNLOAD", e);
-    let ctx = engine.session_for(query).await?;
+    let ctx = engine.session_for(query)?;
     let df = crate::engine::plan(
         &ctx,
         query,

@@ -1,7 +1,6 @@
 //! The command line: argument parsing and the commands.
 
 pub mod commands;
-mod dashboard;
 pub mod print;
 mod progress;
 pub(crate) mod repl;
@@ -98,6 +97,9 @@ pub enum Command {
     Test,
     /// Print a report from queries/reports/NAME.sql (e.g. `monthly`).
     Report(ReportArgs),
+    /// Forecast monthly sales (total, by region, by category) from gold
+    /// with a seasonal model and its backtest; writes gold.sales_forecast.
+    Forecast(ForecastArgs),
     /// Generate a legacy sales CSV of the contract's shape, deterministically.
     Fixtures(FixturesArgs),
     /// Benchmark the whole build on generated data, against a baseline
@@ -137,12 +139,36 @@ pub enum Command {
     /// replication: the first sync builds the lake from a new slot's
     /// snapshot, later ones apply what was committed since, then exit.
     Sync(SyncArgs),
+    /// Serve the lake over PostgreSQL's wire protocol, for psql, BI tools
+    /// and drivers (read-only, until stopped).
+    Serve(ServeArgs),
     /// Run a Ballista scheduler with Strata's functions and lake, for
     /// `--engine ballista://host:port` (until stopped).
     Scheduler(SchedulerArgs),
     /// Run a Ballista executor with Strata's functions and lake, joining a
     /// `strata scheduler` (until stopped).
     Executor(ExecutorArgs),
+}
+
+/// `strata serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on [env: STRATA_LISTEN] [default: 127.0.0.1:5433].
+    /// Any address but loopback needs a password (STRATA_PASSWORD).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+    /// Where the live dashboard, /metrics and /health are served, or `off`
+    /// [env: STRATA_HTTP] [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub http: Option<String>,
+}
+
+/// `strata forecast`.
+#[derive(Debug, Args)]
+pub struct ForecastArgs {
+    /// Months ahead.
+    #[arg(long, default_value_t = 6)]
+    pub months: usize,
 }
 
 /// `strata scheduler`.

@@ -3,6 +3,7 @@
 //! environment after this.
 
 pub mod alert;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 
@@ -225,6 +226,8 @@ pub struct Config {
     pub retention: Retention,
     /// Cores and memory queries may use.
     pub resources: Resources,
+    /// What `strata serve` listens on and whom it lets in (`[serve]`).
+    pub serve: serve::ServeConfig,
 }
 
 /// What a query may use of the machine.
@@ -455,6 +458,9 @@ pub struct Environment {
     pub s3: S3Env,
     /// `HOME`.
     pub home: Option<PathBuf>,
+    /// `STRATA_LISTEN`, `STRATA_HTTP`, `STRATA_USER`, `STRATA_PASSWORD`,
+    /// `STRATA_TLS_*`, `STRATA_QUERY_TIMEOUT`.
+    pub serve: serve::ServeEnv,
 }
 
 impl Environment {
@@ -473,6 +479,15 @@ impl Environment {
             pg: PgEnv::from_process(),
             s3: S3Env::from_process(),
             home: std::env::var_os("HOME").map(PathBuf::from),
+            serve: serve::ServeEnv {
+                listen: get("STRATA_LISTEN"),
+                http: get("STRATA_HTTP"),
+                user: get("STRATA_USER"),
+                password: get("STRATA_PASSWORD"),
+                tls_cert: get("STRATA_TLS_CERT"),
+                tls_key: get("STRATA_TLS_KEY"),
+                query_timeout: get("STRATA_QUERY_TIMEOUT"),
+            },
         }
     }
 }
@@ -490,6 +505,7 @@ struct FileConfig {
     #[serde(default)]
     alert: Vec<alert::RuleText>,
     retention: Option<RetentionText>,
+    serve: Option<serve::ServeText>,
 }
 
 /// The file a project's settings live in.
@@ -545,6 +561,8 @@ impl Config {
                 .unwrap_or("local"),
         )?;
         let retention = file.retention.unwrap_or_default().parse()?;
+        let serve =
+            serve::ServeConfig::resolve(&env.serve, file.serve.unwrap_or_default(), &project_dir)?;
         // Each setting from the first place that gives it; an error names
         // that place.
         let from_file = |v: &toml::Value| match v {
@@ -590,6 +608,7 @@ impl Config {
             engine,
             retention,
             resources,
+            serve,
             database_url: env.database_url.clone(),
             pg_env: env.pg.clone(),
             s3: env.s3.clone(),
@@ -621,6 +640,7 @@ impl Config {
             pg_env: PgEnv::default(),
             retention: Retention::default(),
             resources: Resources::default(),
+            serve: serve::ServeConfig::default(),
         }
     }
 }

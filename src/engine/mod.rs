@@ -8,10 +8,12 @@ pub(crate) mod catalog;
 pub(crate) mod codec;
 pub(crate) mod dialect;
 pub(crate) mod functions;
+pub mod interrupt;
 
 pub(crate) mod lenient;
 pub(crate) mod overlay;
 pub(crate) mod partitioned;
+pub mod split;
 pub mod time_travel;
 pub mod trino;
 
@@ -327,7 +329,7 @@ impl Engine {
     /// The session to plan `sql` in: this one, unless the statement names
     /// Athena's `"$path"` or `"$file_size"`; then one whose lake tables
     /// carry those columns (see [`catalog::with_file_columns`]).
-    pub async fn session_for(&self, sql: &str) -> Result<SessionContext> {
+    pub fn session_for(&self, sql: &str) -> Result<SessionContext> {
         if !catalog::mentions_pseudo_columns(sql) {
             return Ok(self.ctx.clone());
         }

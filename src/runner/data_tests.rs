@@ -2,12 +2,15 @@
 //! that must return no rows. Rows it returns are the offending records.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Instant;
 
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
-use tokio::task::JoinSet;
+use futures::future::BoxFuture;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result, user_message};
@@ -181,12 +184,32 @@ async fn offending_rows(ctx: &SessionContext, test: &QueryFile) -> Result<(u64, 
 /// What brings the session up to date before a test starts.
 type Prepare = Box<dyn Fn(&Engine) -> Result<()> + Send + Sync>;
 
+/// What runs a report's query in a session.
+type ReportQuery = Box<
+    dyn Fn(SessionContext, QueryFile) -> BoxFuture<'static, Result<Vec<RecordBatch>>> + Send + Sync,
+>;
+
 /// The data tests of a run, each started as soon as the tables it reads
-/// that the run builds are committed, beside the models still building.
+/// that the run builds are committed, beside the models still building;
+/// and the report the run ends with, started the same way.
 pub struct Checks {
     tests: Vec<QueryFile>,
     selective: bool,
     prepare: Prepare,
+    report: Option<(QueryFile, ReportQuery)>,
+}
+
+/// The report a run computed beside its data tests. The caller shows it
+/// only when every model built and every test passed: it is computed
+/// early so that the tests left after the last model are not followed by
+/// it, not because its rows are trusted before the tests have spoken.
+#[derive(Debug, Clone)]
+pub struct Reported {
+    /// Its rows, or why it could not run (shared so that a run can be
+    /// cloned; the one holder takes it back with `Arc::try_unwrap`).
+    pub rows: std::result::Result<Vec<RecordBatch>, Arc<Error>>,
+    /// Wall time, seconds.
+    pub seconds: f64,
 }
 
 impl Checks {
@@ -202,8 +225,34 @@ impl Checks {
             tests,
             selective,
             prepare: Box::new(prepare),
+            report: None,
         }
     }
+
+    /// Also runs `report` once the tables it reads from the run are
+    /// committed (at once when the run builds none of them), through
+    /// `query`; not at all when one of them failed or the lake lacks one.
+    pub fn with_report(
+        mut self,
+        report: QueryFile,
+        query: impl Fn(SessionContext, QueryFile) -> BoxFuture<'static, Result<Vec<RecordBatch>>>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.report = Some((report, Box::new(query)));
+        self
+    }
+}
+
+/// Where a run's report stands.
+enum ReportState {
+    /// Its tables from the run are not all committed yet.
+    Waiting,
+    /// Started.
+    Running(JoinHandle<Reported>),
+    /// Not run (no report asked for, or what it reads is missing or failed).
+    NotRun,
 }
 
 /// Where a run's checks stand: which have started, and their outcomes.
@@ -219,6 +268,7 @@ pub(crate) struct Progress<'a> {
     outcomes: Vec<Option<TestOutcome>>,
     started: Vec<bool>,
     tasks: JoinSet<(usize, TestOutcome)>,
+    report: ReportState,
 }
 
 impl<'a> Progress<'a> {
@@ -238,6 +288,10 @@ impl<'a> Progress<'a> {
             outcomes: vec![None; n],
             started: vec![false; n],
             tasks: JoinSet::new(),
+            report: match checks.report {
+                Some(_) => ReportState::Waiting,
+                None => ReportState::NotRun,
+            },
         }
     }
 
@@ -295,24 +349,72 @@ impl<'a> Progress<'a> {
             self.tasks
                 .spawn(async move { (i, run_one(ctx, test, file).await) });
         }
+        self.start_report(engine);
     }
 
-    /// Waits for the tests still running; the outcomes, in the tests'
-    /// order.
-    pub(crate) async fn finish(mut self) -> Vec<TestOutcome> {
+    /// Starts the report once its tables from the run are committed.
+    fn start_report(&mut self, engine: &Engine) {
+        let (ReportState::Waiting, Some((report, query))) = (&self.report, &self.checks.report)
+        else {
+            return;
+        };
+        let from_run = || report.reads.iter().filter(|t| self.building.contains(*t));
+        if from_run().any(|t| self.failed.contains(t)) {
+            self.report = ReportState::NotRun;
+            return;
+        }
+        if !from_run().all(|t| self.built.contains(t)) {
+            return;
+        }
+        let present = report.reads.iter().all(|t| {
+            t.split_once('.')
+                .is_some_and(|(s, n)| engine.has_table(s, n))
+        });
+        if !present {
+            self.report = ReportState::NotRun;
+            return;
+        }
+        let started = Instant::now();
+        let work = engine
+            .session_for(&report.sql)
+            .map(|ctx| query(ctx, report.clone()));
+        self.report = ReportState::Running(tokio::spawn(async move {
+            let rows = match work {
+                Ok(work) => work.await,
+                Err(e) => Err(e),
+            };
+            Reported {
+                rows: rows.map_err(Arc::new),
+                seconds: started.elapsed().as_secs_f64(),
+            }
+        }));
+    }
+
+    /// Waits for the tests and the report still running; the outcomes, in
+    /// the tests' order, and the report when it ran.
+    pub(crate) async fn finish(mut self) -> (Vec<TestOutcome>, Option<Reported>) {
         while let Some(joined) = self.tasks.join_next().await {
             match joined {
                 Ok((i, outcome)) => self.outcomes[i] = Some(outcome),
                 Err(e) => tracing::error!(error = %e, "a data test task failed"),
             }
         }
+        let report = match self.report {
+            ReportState::Running(task) => Some(task.await.unwrap_or_else(|e| Reported {
+                rows: Err(Arc::new(Error::Internal(format!(
+                    "the report's task failed: {e}"
+                )))),
+                seconds: 0.0,
+            })),
+            ReportState::Waiting | ReportState::NotRun => None,
+        };
         let Progress {
             checks,
             project_dir,
             outcomes,
             ..
         } = self;
-        outcomes
+        let outcomes = outcomes
             .into_iter()
             .zip(&checks.tests)
             .map(|(o, test)| {
@@ -325,6 +427,7 @@ impl<'a> Progress<'a> {
                     )
                 })
             })
-            .collect()
+            .collect();
+        (outcomes, report)
     }
 }

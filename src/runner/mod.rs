@@ -85,6 +85,9 @@ pub struct Run {
     pub rows_in: BTreeMap<TableId, Option<u64>>,
     /// The data tests' outcomes, in their order, when it ran any.
     pub tests: Option<Vec<data_tests::TestOutcome>>,
+    /// The report computed beside the tests, when the checks held one and
+    /// it ran.
+    pub report: Option<data_tests::Reported>,
 }
 
 impl Run {
@@ -300,9 +303,12 @@ pub async fn run(
             }
         }
     }
-    let tests = match progress {
-        Some(p) => Some(p.finish().await),
-        None => None,
+    let (tests, report) = match progress {
+        Some(p) => {
+            let (tests, report) = p.finish().await;
+            (Some(tests), report)
+        }
+        None => (None, None),
     };
     Ok(Run {
         id: run_id,
@@ -311,6 +317,7 @@ pub async fn run(
         manifests,
         rows_in,
         tests,
+        report,
     })
 }
 

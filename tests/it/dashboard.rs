@@ -1,12 +1,14 @@
 //! The dashboard in a real headless browser (Debian's `chromium`, which
-//! `.ci/run` installs): it renders, its cards show the fixture's totals as
-//! worked out independently, filters in the address apply, and a screenshot
-//! is kept at `target/tmp/dashboard.png`.
+//! `.ci/run` installs), offline and live: it renders, its cards show the
+//! source's totals as worked out independently, filters in the address
+//! apply, no label reaches past its chart, and a screenshot is kept at
+//! `target/tmp/dashboard.png`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{Project, oracle};
+use crate::common::Project;
+use crate::common::oracle::{self, Sale};
 
 fn chromium() -> PathBuf {
     let path = std::env::var_os("STRATA_CHROMIUM")
@@ -39,10 +41,15 @@ fn browser(profile: &Path) -> Command {
     c
 }
 
-fn dom(page: &Path, hash: &str, profile: &Path) -> String {
+/// The page's DOM once its script has run (and, live, its requests have
+/// been answered).
+fn dom(url: &str, profile: &Path) -> String {
     let out = browser(profile)
+        // Virtual time runs on while requests are pending, so the DOM is
+        // taken after the live page's answers have been drawn.
+        .arg("--virtual-time-budget=30000")
         .arg("--dump-dom")
-        .arg(format!("file://{}{hash}", page.display()))
+        .arg(url)
         .output()
         .unwrap();
     assert!(
@@ -82,10 +89,69 @@ fn grouped(cents: i64) -> String {
     format!("R$ {out}.{:02}", cents % 100)
 }
 
+/// A body attribute the page sets (`data-<name>`).
+fn body_data(dom: &str, name: &str) -> Option<String> {
+    let at = dom.find("<body")?;
+    let tag = &dom[at..at + dom[at..].find('>')?];
+    tag.split(&format!("data-{name}=\""))
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .map(str::to_string)
+}
+
+/// What the page must show for `sales`: total, items and count on the
+/// cards, and every label inside its chart.
+fn assert_cards(dom: &str, sales: &[&Sale], what: &str) {
+    assert_eq!(
+        body_data(dom, "ready").as_deref(),
+        Some("true"),
+        "{what}: the script did not finish: {:?}",
+        body_data(dom, "error")
+    );
+    let cents: i64 = sales.iter().map(|s| s.cents).sum();
+    let items: i64 = sales.iter().map(|s| s.quantity).sum();
+    assert_eq!(
+        card(dom, "card-total-sales", "cents"),
+        (grouped(cents), cents.to_string()),
+        "{what}"
+    );
+    assert_eq!(
+        card(dom, "card-items-sold", "items").1,
+        items.to_string(),
+        "{what}"
+    );
+    let (avg, count) = card(dom, "card-average-ticket", "sales");
+    assert_eq!(count, sales.len().to_string(), "{what}");
+    let average = (cents as f64 / sales.len() as f64).round() as i64;
+    assert_eq!(avg, grouped(average), "{what}");
+    assert!(dom.contains("<polyline"), "{what}: no sales-over-time line");
+    assert!(
+        dom.matches("<rect").count() >= 10,
+        "{what}: no product bars"
+    );
+    assert_eq!(
+        body_data(dom, "clipped-labels").as_deref(),
+        Some("0"),
+        "{what}: labels reach past their charts"
+    );
+}
+
+/// The generated source: 3,000 sales of 300 products, more than the
+/// offline page keeps apart.
+fn generated(p: &Project) -> (String, Vec<Sale>) {
+    p.strata_ok(&[
+        "fixtures", "--sales", "3000", "--seed", "7", "--out", "many.csv",
+    ]);
+    let path = p.path().join("many.csv");
+    let sales = oracle::clean_sales(&std::fs::read_to_string(&path).unwrap());
+    (path.display().to_string(), sales)
+}
+
 #[test]
-fn the_dashboard_renders_the_fixtures_totals_in_a_real_browser() {
+fn the_offline_page_holds_monthly_groups_and_renders_the_sources_totals() {
     let p = Project::new();
-    p.strata_ok(&["run", "--no-report", "--no-tests"]);
+    let (source, sales) = generated(&p);
+    p.strata_ok(&["run", "--no-report", "--no-tests", "--source", &source]);
     p.strata_ok(&["dashboard", "--out", "dashboard.html"]);
     let page = p.path().join("dashboard.html");
     let html = std::fs::read_to_string(&page).unwrap();
@@ -95,55 +161,58 @@ fn the_dashboard_renders_the_fixtures_totals_in_a_real_browser() {
             "the page must load nothing from the network: {loads}"
         );
     }
+    // Its data: months x (50 products + the others) x regions, whatever
+    // the number of sales.
+    let json = html
+        .split("<script id=\"strata-data\" type=\"application/json\">")
+        .nth(1)
+        .and_then(|s| s.split("</script>").next())
+        .unwrap()
+        .replace("<\\/", "</");
+    let data: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let products = data["embedded"]["products"].as_array().unwrap();
+    assert_eq!(products.len(), 51, "the top 50 and the others");
+    assert!(products.contains(&serde_json::json!("Other products")));
+    let months: std::collections::BTreeSet<String> = sales
+        .iter()
+        .map(|s| s.date.format("%Y-%m").to_string())
+        .collect();
+    let regions: std::collections::BTreeSet<&str> =
+        sales.iter().map(|s| s.region.as_str()).collect();
+    let rows = data["embedded"]["rows"].as_array().unwrap();
+    assert!(rows.len() <= months.len() * 51 * regions.len());
+    assert!(
+        data["granularity"]
+            .as_str()
+            .unwrap()
+            .contains("monthly totals by product and region"),
+        "the page says what it holds"
+    );
+
     let profile = p.path().join("chromium-profile");
-
-    let fixture =
-        std::fs::read_to_string(crate::common::repo().join("fixtures/legacy_sales.csv")).unwrap();
-    let sales = oracle::clean_sales(&fixture);
-    let cents: i64 = sales.iter().map(|s| s.cents).sum();
-    let items: i64 = sales.iter().map(|s| s.quantity).sum();
-
-    let all = dom(&page, "", &profile);
+    let url = format!("file://{}", page.display());
+    let all: Vec<&Sale> = sales.iter().collect();
+    assert_cards(&dom(&url, &profile), &all, "all sales");
     assert!(
-        all.contains("data-ready=\"true\""),
-        "the script did not finish"
-    );
-    assert_eq!(
-        card(&all, "card-total-sales", "cents"),
-        (grouped(cents), cents.to_string())
-    );
-    assert_eq!(card(&all, "card-items-sold", "items").1, items.to_string());
-    let (avg, count) = card(&all, "card-average-ticket", "sales");
-    assert_eq!(count, sales.len().to_string());
-    let average = (cents as f64 / sales.len() as f64).round() as i64;
-    assert_eq!(avg, grouped(average));
-    assert!(all.contains("<polyline"), "no sales-over-time line");
-    assert!(all.matches("<rect").count() >= 10, "no product bars");
-    assert!(
-        all.contains("id=\"health-runs\">1<"),
-        "pipeline panel: one run"
+        dom(&url, &profile).contains("Other products"),
+        "the page names what it summed"
     );
 
-    // A region and a date range from the address.
-    let sul: Vec<_> = sales
+    // A region and a year from the address (whole months, as the page holds).
+    let sul: Vec<&Sale> = sales
         .iter()
         .filter(|s| s.region == "Sul" && s.date.format("%Y").to_string() == "2023")
         .collect();
-    let sul_cents: i64 = sul.iter().map(|s| s.cents).sum();
-    let filtered = dom(&page, "#region=Sul&from=2023-01-01&to=2023-12-31", &profile);
-    assert_eq!(
-        card(&filtered, "card-total-sales", "cents").1,
-        sul_cents.to_string()
+    let filtered = dom(
+        &format!("{url}#region=Sul&from=2023-01-01&to=2023-12-31"),
+        &profile,
     );
-    assert_eq!(
-        card(&filtered, "card-average-ticket", "sales").1,
-        sul.len().to_string()
-    );
+    assert_cards(&filtered, &sul, "Sul in 2023");
 
     let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
     let out = browser(&profile)
         .arg(format!("--screenshot={}", shot.display()))
-        .arg(format!("file://{}", page.display()))
+        .arg(&url)
         .output()
         .unwrap();
     assert!(
@@ -157,4 +226,29 @@ fn the_dashboard_renders_the_fixtures_totals_in_a_real_browser() {
         "screenshot at {}",
         shot.display()
     );
+}
+
+#[test]
+fn the_live_page_asks_the_server_and_its_filtered_totals_are_the_sources() {
+    let p = Project::new();
+    let (source, sales) = generated(&p);
+    p.strata_ok(&["run", "--no-report", "--no-tests", "--source", &source]);
+    let server = crate::serve::Server::start(&p, &[]);
+    let profile = p.path().join("chromium-profile");
+    let url = format!("http://127.0.0.1:{}/", server.http);
+
+    let all: Vec<&Sale> = sales.iter().collect();
+    let page = dom(&url, &profile);
+    assert_cards(&page, &all, "all sales, live");
+    assert!(page.contains("live: every filter is answered by the server"));
+
+    // Days, not months: the server filters over gold.
+    let from = chrono::NaiveDate::from_ymd_opt(2023, 3, 15).unwrap();
+    let to = chrono::NaiveDate::from_ymd_opt(2023, 11, 20).unwrap();
+    let sul: Vec<&Sale> = sales
+        .iter()
+        .filter(|s| s.region == "Sul" && s.date >= from && s.date <= to)
+        .collect();
+    let filtered = dom(&format!("{url}#region=Sul&from={from}&to={to}"), &profile);
+    assert_cards(&filtered, &sul, "Sul, 2023-03-15 to 2023-11-20, live");
 }

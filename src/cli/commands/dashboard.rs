@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 pub async fn dashboard(config: Config, args: &DashboardArgs) -> Result<Outcome> {
     let ws = open_lake(config).await?;
     let history = crate::metadata::tables::refresh(&ws.engine).await?;
-    let html = crate::cli::dashboard::render(&ws.engine, &history).await?;
+    let html = crate::app::dashboard::offline(&ws.engine, &history).await?;
     std::fs::write(&args.out, html).map_err(|e| Error::io(&args.out, e))?;
     out(format!("Wrote {}\n", args.out.display()))?;
     Ok(Outcome::Success)

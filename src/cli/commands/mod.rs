@@ -7,9 +7,11 @@ mod cluster;
 mod dashboard;
 mod dlq;
 mod fixtures;
+mod forecast;
 mod report;
 mod run;
 mod seed;
+mod serve;
 mod sql;
 mod status;
 mod sync;
@@ -51,6 +53,7 @@ pub async fn dispatch(cli: &Cli) -> Result<Outcome> {
         Command::Sync(args) => sync::sync(&config, args, quiet).await,
         Command::Sql(args) => sql::sql(config, args).await,
         Command::Report(args) => report::report(config, args).await,
+        Command::Forecast(args) => forecast::forecast(config, args).await,
         Command::Bench(args) => bench::bench(&config, args).await,
         Command::Seed(args) => seed::seed(&config, args).await,
         Command::Status(args) => status::status(config, args).await,
@@ -61,6 +64,7 @@ pub async fn dispatch(cli: &Cli) -> Result<Outcome> {
         Command::History(args) => versions::history(&config, args).await,
         Command::Rollback(args) => versions::rollback(&config, args).await,
         Command::Vacuum(args) => versions::vacuum(&config, args).await,
+        Command::Serve(args) => serve::serve(config, args).await,
         Command::Scheduler(args) => cluster::scheduler(&config, args).await,
         Command::Executor(args) => cluster::executor(&config, args).await,
         Command::Fixtures(_) => unreachable!("handled above"),

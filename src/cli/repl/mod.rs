@@ -6,7 +6,7 @@
 
 pub mod helper;
 pub mod meta;
-pub mod split;
+pub(crate) use crate::engine::split;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};

@@ -1169,9 +1169,76 @@ impl FunctionRewrite for TrinoSemantics {
                     field,
                 })))
             }
+            // `x LIKE p ESCAPE '/'` (SQLAlchemy's spelling, and any
+            // character in Trino): DataFusion escapes only with a
+            // backslash, so the pattern is respelled with one.
+            Expr::Like(like) if like.escape_char.is_some_and(|c| c != '\\') => {
+                let escape = like.escape_char.unwrap_or('\\');
+                let pattern = row_function(
+                    "like_pattern_with_backslash",
+                    |_| Ok(DataType::Utf8),
+                    backslash_escaped,
+                    vec![*like.pattern, lit(escape.to_string())],
+                );
+                Ok(Transformed::yes(Expr::Like(
+                    datafusion::logical_expr::expr::Like {
+                        pattern: Box::new(pattern),
+                        escape_char: Some('\\'),
+                        ..like
+                    },
+                )))
+            }
             other => Ok(Transformed::no(other)),
         }
     }
+}
+
+/// A LIKE pattern escaped with the character `args[1]` as the same pattern
+/// escaped with a backslash: `/x` becomes `\x`, and a literal backslash
+/// `\\`.
+fn backslash_escaped(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let patterns = cast(&args[0], &DataType::Utf8)?;
+    let patterns = patterns.as_string::<i32>();
+    let escapes = cast(&args[1], &DataType::Utf8)?;
+    let escapes = escapes.as_string::<i32>();
+    let mut out = StringBuilder::with_capacity(patterns.len(), patterns.value_data().len() * 2);
+    for i in 0..patterns.len() {
+        if patterns.is_null(i) || escapes.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let mut escape = escapes.value(i).chars();
+        let (Some(escape), None) = (escape.next(), escape.next()) else {
+            return exec_err!(
+                "LIKE ... ESCAPE '{}': the escape is one character",
+                escapes.value(i)
+            );
+        };
+        let mut respelled = String::with_capacity(patterns.value(i).len() + 4);
+        let mut chars = patterns.value(i).chars();
+        while let Some(c) = chars.next() {
+            if c == escape {
+                match chars.next() {
+                    Some(next) => {
+                        respelled.push('\\');
+                        respelled.push(next);
+                    }
+                    None => {
+                        return exec_err!(
+                            "LIKE pattern '{}' ends with its escape '{escape}'",
+                            patterns.value(i)
+                        );
+                    }
+                }
+            } else if c == '\\' {
+                respelled.push_str("\\\\");
+            } else {
+                respelled.push(c);
+            }
+        }
+        out.append_value(respelled);
+    }
+    Ok(Arc::new(out.finish()))
 }
 
 /// Whether a part of an expression (not itself) is JSON: an array or row
