@@ -136,15 +136,43 @@ pub(crate) fn statement(state: &SessionState, sql: &str) -> datafusion::error::R
         plan_datafusion_err!("No SQL statements were provided in the query string")
     })?;
     match &mut statement {
-        Statement::Statement(s) => matches_as_any_match(s),
+        Statement::Statement(s) => lambda_forms(s),
         Statement::Explain(e) => {
             if let Statement::Statement(s) = e.statement.as_mut() {
-                matches_as_any_match(s);
+                lambda_forms(s);
             }
         }
         _ => {}
     }
     Ok(statement)
+}
+
+/// Trino's forms that DataFusion would plan as something else or not at
+/// all: Unicode string literals, [`matches_as_any_match`], and
+/// `regexp_replace(s, p, x -> ...)`
+/// under a name of its own ([`super::trino::REGEXP_REPLACE_LAMBDA`]), since
+/// the plain `regexp_replace` is found first and takes no lambda.
+fn lambda_forms(statement: &mut ast::Statement) {
+    matches_as_any_match(statement);
+    let _ = ast::visit_expressions_mut(statement, |e| {
+        // U&'\+01F600': the parser has read the escapes; DataFusion's
+        // planner takes the text as an ordinary string.
+        if let ast::Expr::Value(v) = e
+            && let ast::Value::UnicodeStringLiteral(text) = &v.value
+        {
+            v.value = ast::Value::SingleQuotedString(text.clone());
+        }
+        if let ast::Expr::Function(f) = e
+            && f.name.to_string().eq_ignore_ascii_case("regexp_replace")
+            && matches!(&f.args, ast::FunctionArguments::List(list)
+                if matches!(list.args.get(2), Some(ast::FunctionArg::Unnamed(
+                    ast::FunctionArgExpr::Expr(ast::Expr::Lambda(_))))))
+        {
+            f.name =
+                ast::ObjectName::from(vec![ast::Ident::new(super::trino::REGEXP_REPLACE_LAMBDA)]);
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
 }
 
 /// Trino's `all_match(a, x -> p)` and `none_match(a, x -> p)` in terms of

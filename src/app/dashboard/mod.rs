@@ -95,8 +95,9 @@ impl Filters {
 }
 
 fn date(d: chrono::NaiveDate) -> ScalarValue {
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
-    ScalarValue::Date32(Some((d - epoch).num_days() as i32))
+    ScalarValue::Date32(Some(
+        datafusion::arrow::datatypes::Date32Type::from_naive_date(d),
+    ))
 }
 
 /// What the page shows for some filters: the cards, the products that sold
@@ -174,6 +175,9 @@ struct Embedded {
     regions: Vec<String>,
     /// `[month, product, region, sales, items, cents]`.
     rows: Vec<(String, usize, usize, i64, i64, i64)>,
+    /// The name of the bucket that holds the products past the top ones,
+    /// which the page leaves out of its product ranking.
+    other: &'static str,
 }
 
 /// The forecast panel: the total's recent months and the months ahead,
@@ -467,6 +471,7 @@ async fn embedded(engine: &Engine) -> Result<Embedded> {
         products,
         regions,
         rows,
+        other: OTHER_PRODUCTS,
     })
 }
 

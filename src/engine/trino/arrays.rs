@@ -4,7 +4,7 @@
 //! `element_at` (arrays and maps; index 0 is an error), `repeat` (an array),
 //! `array_position` (0 when absent) and `arrays_overlap` (NULL when a NULL
 //! element leaves the answer open); and Trino's own `trim_array`,
-//! `contains_sequence`, `ngrams` and `map_concat`.
+//! `contains_sequence`, `ngrams`, `map_concat`, `array_first`, `array_last` and `array_histogram`.
 
 use datafusion::arrow::array::{
     GenericListArray, Int64Array, ListBuilder, MapArray, UInt64Array, new_null_array,
@@ -265,6 +265,118 @@ pub(super) fn element_at(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
         picks.push((0..len).contains(&at).then(|| (from + at) as u64));
     }
     Ok(take(list.values(), &UInt64Array::from(picks), None)?)
+}
+
+/// `array_first`'s and `array_last`'s type: the array's element.
+pub(super) fn end_type(t: &[DataType]) -> Result<DataType> {
+    match t.first() {
+        Some(DataType::Map(..)) => plan_err!("array_first and array_last take an array, not a map"),
+        _ => element_type(t),
+    }
+}
+
+/// `array_first(array)`: its first element, NULL when it is empty.
+pub(super) fn array_first(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    element_at(
+        &[
+            a[0].clone(),
+            Arc::new(Int64Array::from(vec![1; a[0].len()])),
+        ],
+        ret,
+    )
+}
+
+/// `array_last(array)`: its last element, NULL when it is empty.
+pub(super) fn array_last(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    element_at(
+        &[
+            a[0].clone(),
+            Arc::new(Int64Array::from(vec![-1; a[0].len()])),
+        ],
+        ret,
+    )
+}
+
+/// `array_histogram`'s type: a map from the element to its BIGINT count.
+pub(super) fn histogram_type(t: &[DataType]) -> Result<DataType> {
+    let key = end_type(t)?;
+    Ok(DataType::Map(
+        Arc::new(Field::new(
+            "entries",
+            DataType::Struct(
+                vec![
+                    Field::new("key", key, false),
+                    Field::new("value", DataType::Int64, true),
+                ]
+                .into(),
+            ),
+            false,
+        )),
+        false,
+    ))
+}
+
+/// `array_histogram(array)`: how many times each element occurs, NULLs
+/// left out. Trino's map has no key order; the keys come sorted, so an
+/// answer reads the same on every run.
+pub(super) fn array_histogram(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    use datafusion::arrow::array::StructArray;
+    use datafusion::arrow::buffer::NullBuffer;
+    let DataType::Map(entries, sorted) = ret else {
+        return exec_err!("array_histogram: not a map type");
+    };
+    let DataType::Struct(fields) = entries.data_type() else {
+        return exec_err!("array_histogram: a map's entries are a struct");
+    };
+    let list = cast(
+        a[0].as_ref(),
+        &DataType::List(Arc::new(Field::new_list_field(
+            fields[0].data_type().clone(),
+            true,
+        ))),
+    )?;
+    let list = list.as_list::<i32>();
+    let values = list.values();
+    let (mut picks, mut counts, mut offsets, mut valid) =
+        (Vec::<u64>::new(), Vec::<i64>::new(), vec![0i32], Vec::new());
+    for row in 0..list.len() {
+        valid.push(list.is_valid(row));
+        if list.is_valid(row) {
+            let from = list.value_offsets()[row] as usize;
+            let to = list.value_offsets()[row + 1] as usize;
+            // (value, its first index, count)
+            let mut seen: Vec<(ScalarValue, u64, i64)> = Vec::new();
+            for i in from..to {
+                if values.is_null(i) {
+                    continue;
+                }
+                let v = ScalarValue::try_from_array(values, i)?;
+                match seen.iter_mut().find(|(s, _, _)| *s == v) {
+                    Some((_, _, n)) => *n += 1,
+                    None => seen.push((v, i as u64, 1)),
+                }
+            }
+            seen.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+            for (_, at, n) in seen {
+                picks.push(at);
+                counts.push(n);
+            }
+        }
+        offsets.push(counts.len() as i32);
+    }
+    let keys = take(values, &UInt64Array::from(picks), None)?;
+    let pairs = StructArray::try_new(
+        fields.clone(),
+        vec![keys, Arc::new(Int64Array::from(counts))],
+        None,
+    )?;
+    Ok(Arc::new(MapArray::try_new(
+        entries.clone(),
+        OffsetBuffer::new(offsets.into()),
+        pairs,
+        Some(NullBuffer::from(valid)),
+        *sorted,
+    )?))
 }
 
 fn map_lookup(map: &MapArray, keys: &ArrayRef) -> Result<ArrayRef> {
@@ -604,6 +716,77 @@ pub(super) fn nested_equal(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         .map(|i| equal_at(&x, i, &y, i))
         .collect::<Result<datafusion::arrow::array::BooleanArray>>()?;
     Ok(Arc::new(out))
+}
+
+/// `trino_sorted_maps(x)`: x with every map's entries, at any depth, in
+/// the order of their keys, so that comparisons which read entries in
+/// order (`IS NOT DISTINCT FROM`) find maps equal whatever the order they
+/// were built in, as Trino's maps are.
+pub(super) fn sorted_maps(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    entries_sorted(&a[0])
+}
+
+fn entries_sorted(a: &ArrayRef) -> Result<ArrayRef> {
+    use datafusion::arrow::array::{ListArray, StructArray};
+    use datafusion::arrow::row::{RowConverter, SortField};
+    match a.data_type() {
+        DataType::List(field) => {
+            let list = a.as_list::<i32>();
+            Ok(Arc::new(ListArray::try_new(
+                field.clone(),
+                list.offsets().clone(),
+                entries_sorted(list.values())?,
+                list.nulls().cloned(),
+            )?))
+        }
+        DataType::Struct(fields) => {
+            let row = a.as_struct();
+            let columns = row
+                .columns()
+                .iter()
+                .map(entries_sorted)
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Arc::new(StructArray::try_new(
+                fields.clone(),
+                columns,
+                row.nulls().cloned(),
+            )?))
+        }
+        DataType::Map(entries, sorted) => {
+            let map = a.as_map();
+            let DataType::Struct(kv) = entries.data_type() else {
+                return exec_err!("a map's entries are a struct");
+            };
+            let offsets = map.value_offsets();
+            let (first, last) = (offsets[0] as usize, offsets[map.len()] as usize);
+            let keys = entries_sorted(&map.keys().slice(first, last - first))?;
+            let values = entries_sorted(&map.values().slice(first, last - first))?;
+            let rows = RowConverter::new(vec![SortField::new(keys.data_type().clone())])?
+                .convert_columns(std::slice::from_ref(&keys))?;
+            let mut order: Vec<u32> = Vec::with_capacity(last - first);
+            for w in offsets.windows(2) {
+                let mut span: Vec<u32> =
+                    ((w[0] as usize - first) as u32..(w[1] as usize - first) as u32).collect();
+                span.sort_by(|x, y| rows.row(*x as usize).cmp(&rows.row(*y as usize)));
+                order.extend(span);
+            }
+            let order = datafusion::arrow::array::UInt32Array::from(order);
+            let pairs = StructArray::try_new(
+                kv.clone(),
+                vec![take(&keys, &order, None)?, take(&values, &order, None)?],
+                None,
+            )?;
+            let rebased = OffsetBuffer::new(offsets.iter().map(|o| o - offsets[0]).collect());
+            Ok(Arc::new(MapArray::try_new(
+                entries.clone(),
+                rebased,
+                pairs,
+                map.nulls().cloned(),
+                *sorted,
+            )?))
+        }
+        _ => Ok(a.clone()),
+    }
 }
 
 /// `trim_array(array, n)`: the array without its last `n` elements; `n`

@@ -167,6 +167,60 @@ pub(super) fn json_array_get(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
+/// The mark of a JSON number too large for a double (serde reads none),
+/// which Trino's parser reads as an infinity: `\u{0}inf+` or `\u{0}inf-`.
+const OVERFLOW: &str = "\u{0}inf";
+
+/// `doc` with each number a double cannot hold (`9.6E400`) written as a
+/// string marked [`OVERFLOW`], so the rest of the document can be read.
+fn overflows_marked(doc: &str) -> String {
+    let mut out = String::with_capacity(doc.len());
+    let mut chars = doc.char_indices().peekable();
+    let (mut in_string, mut escaped) = (false, false);
+    while let Some((i, c)) = chars.next() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        if c == '"' {
+            in_string = true;
+            out.push(c);
+            continue;
+        }
+        if c == '-' || c.is_ascii_digit() {
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = chars.peek() {
+                if d.is_ascii_digit() || matches!(d, '.' | 'e' | 'E' | '+' | '-') {
+                    end = j + d.len_utf8();
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            let token = &doc[i..end];
+            match token.parse::<f64>() {
+                Ok(x) if x.is_infinite() => {
+                    let sign = if x < 0.0 { '-' } else { '+' };
+                    out.push_str(&format!(
+                        "\"{}{sign}\"",
+                        OVERFLOW.replace('\u{0}', "\\u0000")
+                    ));
+                }
+                _ => out.push_str(token),
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `json_array_contains(json, value)`: whether the array holds the value
 /// (a boolean, number or string, compared as Trino does: by kind and value).
 pub(super) fn json_array_contains(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
@@ -175,11 +229,22 @@ pub(super) fn json_array_contains(a: &[ArrayRef], _: &DataType) -> Result<ArrayR
     let values = texts(&a[1])?;
     let mut out = datafusion::arrow::array::BooleanBuilder::new();
     for (doc, value) in docs.iter().zip(values) {
-        let (Some(serde_json::Value::Array(v)), Some(value)) = (parsed(doc), value) else {
+        let parsed =
+            parsed(doc).or_else(|| serde_json::from_str(&overflows_marked(doc.as_deref()?)).ok());
+        let (Some(serde_json::Value::Array(v)), Some(value)) = (parsed, value) else {
             out.append_null();
             continue;
         };
         let found = v.iter().any(|e| match (e, &kind) {
+            (serde_json::Value::String(s), k)
+                if (k.is_floating() || matches!(k, DataType::Decimal128(..)))
+                    && s.starts_with(OVERFLOW) =>
+            {
+                value
+                    .parse::<f64>()
+                    .is_ok_and(|b| b.is_infinite() && (b < 0.0) == s.ends_with('-'))
+            }
+            (serde_json::Value::String(s), _) if s.starts_with(OVERFLOW) => false,
             (serde_json::Value::Bool(b), DataType::Boolean) => b.to_string() == value,
             (serde_json::Value::Number(n), k) if k.is_integer() => {
                 n.as_i64().is_some_and(|n| n.to_string() == value)

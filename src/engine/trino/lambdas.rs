@@ -632,3 +632,123 @@ impl LambdaFunction for Reduce {
         }
     }
 }
+
+/// The name `regexp_replace(s, pattern, x -> ...)` is planned under:
+/// DataFusion looks a name up as a plain function first, and the plain
+/// `regexp_replace` takes no lambda, so [`crate::engine::dialect`] renames
+/// the lambda form.
+pub(crate) const REGEXP_REPLACE_LAMBDA: &str = "trino_regexp_replace_lambda";
+
+/// Trino's `regexp_replace(string, pattern, x -> ...)`: each match replaced
+/// by the lambda of its capturing groups (`x[1]` the first; a group that
+/// took no part is NULL), the matches found as Java finds them. A NULL
+/// replacement makes the whole string NULL, as in Trino. The lambda runs
+/// once over every match of the batch.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct RegexpReplace;
+
+impl LambdaFunction for RegexpReplace {
+    const ARGUMENTS: &'static [ValueOrLambda<(), ()>] = &[
+        ValueOrLambda::Value(()),
+        ValueOrLambda::Value(()),
+        ValueOrLambda::Lambda(()),
+    ];
+
+    fn name(&self) -> &'static str {
+        REGEXP_REPLACE_LAMBDA
+    }
+
+    fn coerce_value_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        Ok(arg_types.iter().map(|_| DataType::Utf8).collect())
+    }
+
+    fn lambda_parameters(
+        &self,
+        _step: usize,
+        _fields: &[ValueOrLambda<FieldRef, Option<FieldRef>>],
+    ) -> Result<LambdaParametersProgress> {
+        Ok(LambdaParametersProgress::Complete(vec![vec![Arc::new(
+            Field::new("groups", DataType::new_list(DataType::Utf8, true), true),
+        )]]))
+    }
+
+    fn return_field_from_args(&self, _args: HigherOrderReturnFieldArgs) -> Result<FieldRef> {
+        Ok(Arc::new(Field::new("", DataType::Utf8, true)))
+    }
+
+    fn invoke_with_args(&self, args: HigherOrderFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::array::{ListBuilder, StringBuilder};
+        let [
+            ValueOrLambda::Value(strings),
+            ValueOrLambda::Value(patterns),
+            ValueOrLambda::Lambda(lambda),
+        ] = &args.args[..]
+        else {
+            return exec_err!("regexp_replace takes a string, a pattern and a lambda");
+        };
+        let rows = args.number_rows;
+        let strings = super::texts(&strings.to_array(rows)?)?;
+        let patterns = super::texts(&patterns.to_array(rows)?)?;
+        // Every match of the batch: its row, its span, its groups.
+        let mut groups = ListBuilder::new(StringBuilder::new());
+        let (mut of_row, mut spans) = (Vec::<u32>::new(), Vec::<(usize, usize)>::new());
+        let mut cache = None;
+        for (row, (s, p)) in strings.iter().zip(&patterns).enumerate() {
+            let (Some(s), Some(p)) = (s, p) else {
+                continue;
+            };
+            let re = super::regexp::compile(&mut cache, p, "regexp_replace")?;
+            for caps in super::regexp::java_matches(re, s) {
+                let m = caps.get(0).expect("group 0 is the match");
+                for g in 1..caps.len() {
+                    groups
+                        .values()
+                        .append_option(caps.get(g).map(|m| m.as_str()));
+                }
+                groups.append(true);
+                of_row.push(row as u32);
+                spans.push((m.start(), m.end()));
+            }
+        }
+        let groups: ArrayRef = Arc::new(groups.finish());
+        let count = groups.len();
+        let parameter = || Ok(groups.clone());
+        let made = lambda
+            .evaluate(&[&parameter], |captured| {
+                // A column the lambda captures, repeated for each match of its row.
+                Ok(take_arrays(
+                    captured,
+                    &UInt32Array::from(of_row.clone()),
+                    None,
+                )?)
+            })?
+            .into_array(count)?;
+        let made = super::texts(&made)?;
+        let mut out = datafusion::arrow::array::StringBuilder::new();
+        let mut next = 0;
+        for (row, (s, p)) in strings.iter().zip(&patterns).enumerate() {
+            let (Some(s), Some(_)) = (s, p) else {
+                out.append_null();
+                continue;
+            };
+            let (mut text, mut copied, mut null) = (String::with_capacity(s.len()), 0, false);
+            while next < count && of_row[next] as usize == row {
+                let (start, end) = spans[next];
+                text.push_str(&s[copied..start]);
+                match &made[next] {
+                    Some(r) => text.push_str(r),
+                    None => null = true,
+                }
+                copied = end;
+                next += 1;
+            }
+            text.push_str(&s[copied..]);
+            if null {
+                out.append_null();
+            } else {
+                out.append_value(text);
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}

@@ -89,7 +89,7 @@ pub(super) fn floor(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
 /// skips the NULLs Trino's functions do not.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(super) enum NullWhen {
-    /// Any argument is NULL (`greatest`, `least`; NaN is refused too).
+    /// Any argument is NULL (`greatest`, `least`, which pass over NaN).
     AnyArgument,
     /// The array argument holds a NULL (`array_min`, `array_max`).
     AnyElement,
@@ -113,11 +113,6 @@ impl NullStrict {
             NullWhen::AnyArgument => {
                 let mut any_null = BooleanArray::from(vec![false; rows]);
                 for a in arrays {
-                    if matches!(a.data_type(), DataType::Float32 | DataType::Float64)
-                        && doubles(a)?.into_iter().flatten().any(|x| x.is_nan())
-                    {
-                        return exec_err!("Invalid argument to {}(): NaN", self.inner.name());
-                    }
                     any_null = or(&any_null, &is_null(a.as_ref())?)?;
                 }
                 Ok(any_null)
@@ -208,6 +203,16 @@ impl ScalarUDFImpl for NullStrict {
         let (arrays, scalar) = arrays(&args)?;
         let nulls = self.nulls(&arrays)?;
         let n = args.number_rows;
+        if self.when == NullWhen::AnyArgument
+            && matches!(
+                args.return_field.data_type(),
+                DataType::Float32 | DataType::Float64
+            )
+        {
+            let answer = extreme_past_nan(&arrays, self.inner.name() == "greatest")?;
+            let answer = cast(&answer, args.return_field.data_type())?;
+            return output(nullif(answer.as_ref(), &nulls)?, scalar);
+        }
         let mut result = self
             .inner
             .invoke_with_args(args)?
@@ -218,6 +223,26 @@ impl ScalarUDFImpl for NullStrict {
         self.refuse_nan_arrays(&arrays, &result, &nulls)?;
         output(nullif(result.as_ref(), &nulls)?, scalar)
     }
+}
+
+/// `greatest` or `least` of doubles as Trino's: NaN is passed over, and is
+/// the answer only when every argument is NaN (NULLs are the caller's).
+fn extreme_past_nan(arrays: &[ArrayRef], greatest: bool) -> Result<ArrayRef> {
+    let columns = arrays.iter().map(doubles).collect::<Result<Vec<_>>>()?;
+    let rows = columns.first().map_or(0, Vec::len);
+    let out: Float64Array = (0..rows)
+        .map(|row| {
+            let values = columns.iter().filter_map(|c| c[row]);
+            let numbers = values.clone().filter(|x| !x.is_nan());
+            let best = if greatest {
+                numbers.reduce(f64::max)
+            } else {
+                numbers.reduce(f64::min)
+            };
+            best.or_else(|| values.into_iter().next())
+        })
+        .collect();
+    Ok(Arc::new(out))
 }
 
 /// Whether a NaN is anywhere in `a`, at any depth of lists.
@@ -771,6 +796,39 @@ pub(super) fn cosine_similarity(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef
             return exec_err!("Vector magnitude cannot be zero");
         }
         out.push(Some(xy / (xx * yy).sqrt()));
+    }
+    Ok(Arc::new(Float64Array::from(out)))
+}
+
+/// `euclidean_distance(x, y)`: the length of x - y, in doubles (a REAL's
+/// values widened first, as Trino's); arrays of two lengths are an error,
+/// and so is a NULL element, which has no distance.
+pub(super) fn euclidean_distance(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let list_type = DataType::new_list(DataType::Float64, true);
+    let (first, second) = (cast(&a[0], &list_type)?, cast(&a[1], &list_type)?);
+    let (first, second) = (first.as_list::<i32>(), second.as_list::<i32>());
+    let mut out = Vec::with_capacity(first.len());
+    for row in 0..first.len() {
+        if first.is_null(row) || second.is_null(row) {
+            out.push(None);
+            continue;
+        }
+        let (x, y) = (first.value(row), second.value(row));
+        if x.len() != y.len() {
+            return exec_err!("The arguments must have the same length");
+        }
+        if x.null_count() > 0 || y.null_count() > 0 {
+            return exec_err!("euclidean_distance: the vectors must not contain NULLs");
+        }
+        let x = x.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        let y = y.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        let squares: f64 = x
+            .values()
+            .iter()
+            .zip(y.values().iter())
+            .map(|(x, y)| (x - y) * (x - y))
+            .sum();
+        out.push(Some(squares.sqrt()));
     }
     Ok(Arc::new(Float64Array::from(out)))
 }

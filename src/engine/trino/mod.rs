@@ -26,6 +26,7 @@ mod aggregate;
 mod arrays;
 mod binary;
 mod datetime;
+mod format;
 pub mod joda;
 mod json;
 mod json_type;
@@ -43,8 +44,10 @@ use aggregate::*;
 use arrays::*;
 use binary::*;
 use datetime::*;
+use format::format;
 use json::*;
 use json_type::*;
+pub(crate) use lambdas::REGEXP_REPLACE_LAMBDA;
 use math::*;
 use regexp::*;
 use strings::*;
@@ -407,7 +410,7 @@ pub fn register(ctx: &SessionContext) {
         |_| Ok(DataType::new_list(DataType::Utf8, true)),
         |_| Ok(DataType::Binary),
     );
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 114] = [
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 120] = [
         ("mod", Some(&[2]), mod_type, modulo),
         ("date", Some(&[1]), date, to_date),
         ("bitwise_and", Some(&[2]), first_integer_type, bitwise_and),
@@ -511,6 +514,13 @@ pub fn register(ctx: &SessionContext) {
         ("nan", Some(&[0]), float64, nan),
         ("cosine_similarity", Some(&[2]), float64, cosine_similarity),
         ("cosine_distance", Some(&[2]), float64, cosine_distance),
+        (
+            "euclidean_distance",
+            Some(&[2]),
+            float64,
+            euclidean_distance,
+        ),
+        ("timezone", Some(&[1]), utf8, zoned::timezone),
         ("infinity", Some(&[0]), float64, infinity),
         ("is_nan", Some(&[1]), boolean, is_nan),
         ("is_finite", Some(&[1]), boolean, is_finite),
@@ -529,6 +539,7 @@ pub fn register(ctx: &SessionContext) {
         ("json_parse", Some(&[1]), utf8, json_parse),
         ("json_format", Some(&[1]), utf8, json_format),
         ("typeof", Some(&[1]), utf8, type_of),
+        ("format", None, utf8, format),
         ("regexp_extract", Some(&[2, 3]), utf8, regexp_extract),
         ("regexp_replace", Some(&[2, 3]), utf8, regexp_replace),
         ("substr", Some(&[2, 3]), utf8, substr),
@@ -560,6 +571,14 @@ pub fn register(ctx: &SessionContext) {
         ("array_position", Some(&[2]), int64, array_position),
         ("arrays_overlap", Some(&[2]), boolean, arrays_overlap),
         ("element_at", Some(&[2]), element_type, element_at),
+        ("array_first", Some(&[1]), end_type, array_first),
+        ("array_last", Some(&[1]), end_type, array_last),
+        (
+            "array_histogram",
+            Some(&[1]),
+            histogram_type,
+            array_histogram,
+        ),
         ("repeat", Some(&[2]), repeat_type, repeat),
         ("ceil", Some(&[1]), rounding_type, ceil),
         ("ceiling", Some(&[1]), rounding_type, ceil),
@@ -692,6 +711,7 @@ pub fn register(ctx: &SessionContext) {
         ctx.register_higher_order_function(lambdas::udf(lambdas::MapFunction(kind)));
     }
     ctx.register_higher_order_function(lambdas::udf(lambdas::ZipWith));
+    ctx.register_higher_order_function(lambdas::udf(lambdas::RegexpReplace));
     ctx.register_higher_order_function(lambdas::udf(lambdas::Apply));
     ctx.register_higher_order_function(lambdas::udf(lambdas::Reduce));
     for (theirs, ours) in [

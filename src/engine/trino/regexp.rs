@@ -47,32 +47,45 @@ pub(super) fn regexp_replace(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
-/// Every match replaced as Java's `Matcher.replaceAll` finds them: an empty
-/// match right after a non-empty one counts too (`'x'` with `.*` has two
-/// matches, `x` and the empty one at the end), where the regex crate skips it.
+/// Every match replaced as Java's `Matcher.replaceAll` finds them.
 fn replace_all_java(re: &regex::Regex, s: &str, replacement: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let (mut copied, mut from) = (0, 0);
+    let mut copied = 0;
+    for caps in java_matches(re, s) {
+        let m = caps.get(0).expect("group 0 is the match");
+        out.push_str(&s[copied..m.start()]);
+        caps.expand(replacement, &mut out);
+        copied = m.end();
+    }
+    out.push_str(&s[copied..]);
+    out
+}
+
+/// The matches of `re` in `s` as Java's `Matcher.find` loop finds them: an
+/// empty match right after a non-empty one counts too (`'x'` with `.*` has
+/// two matches, `x` and the empty one at the end), where the regex crate
+/// skips it.
+pub(super) fn java_matches<'h>(re: &regex::Regex, s: &'h str) -> Vec<regex::Captures<'h>> {
+    let mut found = Vec::new();
+    let mut from = 0;
     while from <= s.len() {
         let Some(caps) = re.captures_at(s, from) else {
             break;
         };
         let m = caps.get(0).expect("group 0 is the match");
-        out.push_str(&s[copied..m.start()]);
-        caps.expand(replacement, &mut out);
-        copied = m.end();
-        from = if m.is_empty() {
+        let (end, empty) = (m.end(), m.is_empty());
+        found.push(caps);
+        from = if empty {
             // After an empty match the next search starts a character on.
-            match s[m.end()..].chars().next() {
-                Some(c) => m.end() + c.len_utf8(),
+            match s[end..].chars().next() {
+                Some(c) => end + c.len_utf8(),
                 None => break,
             }
         } else {
-            m.end()
+            end
         };
     }
-    out.push_str(&s[copied..]);
-    out
+    found
 }
 
 /// A Java replacement string in the regex crate's spelling: `\\x` is a
@@ -122,7 +135,7 @@ fn java_replacement(re: &regex::Regex, replacement: &str) -> Result<String> {
 }
 
 /// The pattern compiled, kept while the rows repeat it.
-fn compile<'a>(
+pub(super) fn compile<'a>(
     cache: &'a mut Option<(String, regex::Regex)>,
     p: &str,
     name: &str,

@@ -164,6 +164,27 @@ impl FunctionRewrite for TrinoSemantics {
                     Expr::Not(Box::new(equal))
                 }))
             }
+            // Maps are equal whatever their entries' order, as Trino's; the
+            // comparison reads entries in order, so both sides are sorted.
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if matches!(op, Operator::IsDistinctFrom | Operator::IsNotDistinctFrom)
+                    && (holds_map(&left.get_type(schema)?) || holds_map(&right.get_type(schema)?))
+                    && !is_call(&left, SORTED_MAPS) =>
+            {
+                let sorted = |e: Box<Expr>| {
+                    Box::new(row_function(
+                        SORTED_MAPS,
+                        |t| Ok(t[0].clone()),
+                        super::arrays::sorted_maps,
+                        vec![*e],
+                    ))
+                };
+                Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr {
+                    left: sorted(left),
+                    op,
+                    right: sorted(right),
+                })))
+            }
             Expr::BinaryExpr(BinaryExpr { left, op, right })
                 if (compares(op)
                     || matches!(op, Operator::IsDistinctFrom | Operator::IsNotDistinctFrom))
@@ -1028,6 +1049,29 @@ impl FunctionRewrite for TrinoSemantics {
                     _ => Ok(Transformed::no(Expr::ScalarFunction(f))),
                 }
             }
+            // format() hands a TIME WITH TIME ZONE to Java as Trino's CAST
+            // to VARCHAR writes it, with its precision's digits.
+            Expr::ScalarFunction(mut f)
+                if f.name() == "format"
+                    && f.args.iter().skip(1).any(|a| {
+                        a.get_type(schema)
+                            .is_ok_and(|t| super::zoned::is_time_zoned(&t))
+                    }) =>
+            {
+                for a in f.args.iter_mut().skip(1) {
+                    if super::zoned::is_time_zoned(&a.get_type(schema)?) {
+                        let digits = time_precision(a, schema)?.unwrap_or(3);
+                        let value = std::mem::replace(a, lit(ScalarValue::Null));
+                        *a = row_function(
+                            "trino_time_text",
+                            |_| Ok(DataType::Utf8),
+                            time_text,
+                            vec![value, lit(digits)],
+                        );
+                    }
+                }
+                Ok(Transformed::yes(Expr::ScalarFunction(f)))
+            }
             Expr::ScalarFunction(mut f)
                 if f.name() == "to_iso8601"
                     && f.args.len() == 1
@@ -1263,6 +1307,14 @@ fn is_marked(e: &Expr, schema: &DFSchema, key: &str) -> bool {
 
 fn is_row(e: &Expr, schema: &DFSchema) -> bool {
     matches!(e.get_type(schema), Ok(DataType::Struct(_)))
+}
+
+/// The name of the rewrite that puts maps' entries in key order.
+const SORTED_MAPS: &str = "trino_sorted_maps";
+
+/// Whether `e` is a call of the function named `name`.
+fn is_call(e: &Expr, name: &str) -> bool {
+    matches!(e, Expr::ScalarFunction(f) if f.name() == name)
 }
 
 fn holds_map(t: &DataType) -> bool {

@@ -548,6 +548,26 @@ impl ScalarUDFImpl for ZoneChange {
     }
 }
 
+/// `timezone(x)`: the zone of a TIMESTAMP WITH TIME ZONE (a region, `UTC`
+/// or an offset `+01:00`) or the offset of a TIME WITH TIME ZONE (`+09:00`).
+pub(super) fn timezone(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let DataType::Timestamp(_, Some(z)) = a[0].data_type() else {
+        return exec_err!(
+            "timezone takes a TIMESTAMP WITH TIME ZONE or a TIME WITH TIME ZONE, not {}",
+            a[0].data_type()
+        );
+    };
+    let zone = if is_time_zoned(a[0].data_type()) {
+        offset_text(z)
+    } else {
+        z.to_string()
+    };
+    let out: datafusion::arrow::array::StringArray = (0..a[0].len())
+        .map(|i| a[0].is_valid(i).then_some(zone.as_str()))
+        .collect();
+    Ok(Arc::new(out))
+}
+
 /// A zoned timestamp array as text: its wall-clock time as `format`
 /// writes zoneless ones, then its zone (`2020-05-01 12:34:56.1 Asia/Kathmandu`).
 pub fn display(a: &ArrayRef, format: &str) -> Result<ArrayRef> {
