@@ -762,11 +762,9 @@ pub(super) fn normal_cdf(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(Arc::new(out))
 }
 
-/// `cosine_similarity(x, y)` of two arrays as Trino computes it: the dot
-/// product over the root of the product of the squared magnitudes (so a
-/// vector is exactly 1 from itself), NULL when an element is NULL, an error
-/// for lengths that differ or a zero magnitude.
-pub(super) fn cosine_similarity(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+/// A function of two arrays of doubles, row by row: NULL when either array
+/// or any element is NULL, an error for lengths that differ.
+fn vectors(a: &[ArrayRef], f: impl Fn(&[f64], &[f64]) -> Result<f64>) -> Result<ArrayRef> {
     let list_type = DataType::new_list(DataType::Float64, true);
     let (first, second) = (cast(&a[0], &list_type)?, cast(&a[1], &list_type)?);
     let (first, second) = (first.as_list::<i32>(), second.as_list::<i32>());
@@ -786,8 +784,19 @@ pub(super) fn cosine_similarity(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef
         }
         let x = x.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
         let y = y.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        out.push(Some(f(x.values(), y.values())?));
+    }
+    Ok(Arc::new(Float64Array::from(out)))
+}
+
+/// `cosine_similarity(x, y)` of two arrays as Trino computes it: the dot
+/// product over the root of the product of the squared magnitudes (so a
+/// vector is exactly 1 from itself), NULL when an element is NULL, an error
+/// for lengths that differ or a zero magnitude.
+pub(super) fn cosine_similarity(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    vectors(a, |x, y| {
         let (mut xx, mut yy, mut xy) = (0.0, 0.0, 0.0);
-        for (x, y) in x.values().iter().zip(y.values().iter()) {
+        for (x, y) in x.iter().zip(y) {
             xx += x * x;
             yy += y * y;
             xy += x * y;
@@ -795,42 +804,21 @@ pub(super) fn cosine_similarity(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef
         if xx == 0.0 || yy == 0.0 {
             return exec_err!("Vector magnitude cannot be zero");
         }
-        out.push(Some(xy / (xx * yy).sqrt()));
-    }
-    Ok(Arc::new(Float64Array::from(out)))
+        Ok(xy / (xx * yy).sqrt())
+    })
 }
 
 /// `euclidean_distance(x, y)`: the length of x - y, in doubles (a REAL's
-/// values widened first, as Trino's); arrays of two lengths are an error,
-/// and so is a NULL element, which has no distance.
+/// values widened first, as Trino's); NULL when an element is NULL, an
+/// error for lengths that differ.
 pub(super) fn euclidean_distance(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let list_type = DataType::new_list(DataType::Float64, true);
-    let (first, second) = (cast(&a[0], &list_type)?, cast(&a[1], &list_type)?);
-    let (first, second) = (first.as_list::<i32>(), second.as_list::<i32>());
-    let mut out = Vec::with_capacity(first.len());
-    for row in 0..first.len() {
-        if first.is_null(row) || second.is_null(row) {
-            out.push(None);
-            continue;
-        }
-        let (x, y) = (first.value(row), second.value(row));
-        if x.len() != y.len() {
-            return exec_err!("The arguments must have the same length");
-        }
-        if x.null_count() > 0 || y.null_count() > 0 {
-            return exec_err!("euclidean_distance: the vectors must not contain NULLs");
-        }
-        let x = x.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
-        let y = y.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
-        let squares: f64 = x
-            .values()
-            .iter()
-            .zip(y.values().iter())
+    vectors(a, |x, y| {
+        Ok(x.iter()
+            .zip(y)
             .map(|(x, y)| (x - y) * (x - y))
-            .sum();
-        out.push(Some(squares.sqrt()));
-    }
-    Ok(Arc::new(Float64Array::from(out)))
+            .sum::<f64>()
+            .sqrt())
+    })
 }
 
 /// `cosine_distance(x, y)`: 1 - `cosine_similarity(x, y)`.
