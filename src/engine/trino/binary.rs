@@ -1,5 +1,6 @@
 //! Trino's VARBINARY functions: `to_utf8`, `from_utf8`, `to_base64`,
-//! `from_base64`, `crc32`, `xxhash64`, `from_hex`, and the big-endian and
+//! `from_base64`, `crc32`, `xxhash64`, `from_hex`, `to_hex`, the digests
+//! (`md5`, `sha1`, `sha256`, `sha512`, `hmac_sha1`...), and the big-endian and
 //! IEEE 754 encodings of numbers (`from_big_endian_64`, `to_ieee754_32`...).
 
 use base64::Engine as _;
@@ -76,6 +77,103 @@ pub(super) fn xxhash64(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(binary_of(bytes(&a[0])?.into_iter().map(|v| {
         v.map(|b| twox_hash::XxHash64::oneshot(0, &b).to_be_bytes().to_vec())
     })))
+}
+
+/// `to_hex(varbinary)`: the bytes in upper-case hex digits. Trino's takes
+/// bytes only (DataFusion's takes integers, which Trino refuses).
+pub(super) fn to_hex(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    if !matches!(
+        a[0].data_type(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::Null
+    ) {
+        return exec_err!("to_hex takes a VARBINARY, not {}", a[0].data_type());
+    }
+    let out: datafusion::arrow::array::StringArray = bytes(&a[0])?
+        .into_iter()
+        .map(|b| b.map(|b| b.iter().map(|x| format!("{x:02X}")).collect::<String>()))
+        .collect();
+    Ok(Arc::new(out))
+}
+
+/// A digest of each value's bytes (a VARBINARY, as Trino's digests take).
+fn digest_each(a: &ArrayRef, name: &str, digest: impl Fn(&[u8]) -> Vec<u8>) -> Result<ArrayRef> {
+    if !matches!(
+        a.data_type(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::Null
+    ) {
+        return exec_err!(
+            "{name} takes a VARBINARY, not {} (to_utf8 gives a text's bytes)",
+            a.data_type()
+        );
+    }
+    Ok(binary_of(
+        bytes(a)?.into_iter().map(|b| b.map(|b| digest(&b))),
+    ))
+}
+
+fn ring_digest(algorithm: &'static ring::digest::Algorithm) -> impl Fn(&[u8]) -> Vec<u8> {
+    move |b| ring::digest::digest(algorithm, b).as_ref().to_vec()
+}
+
+/// `md5(varbinary)`: the 16-byte MD5 digest.
+pub(super) fn md5(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    use md5::Digest as _;
+    digest_each(&a[0], "md5", |b| md5::Md5::digest(b).to_vec())
+}
+
+/// `sha1(varbinary)`: the 20-byte SHA-1 digest.
+pub(super) fn sha1(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    digest_each(
+        &a[0],
+        "sha1",
+        ring_digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY),
+    )
+}
+
+/// `sha256(varbinary)`: the 32-byte SHA-256 digest.
+pub(super) fn sha256(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    digest_each(&a[0], "sha256", ring_digest(&ring::digest::SHA256))
+}
+
+/// `sha512(varbinary)`: the 64-byte SHA-512 digest.
+pub(super) fn sha512(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    digest_each(&a[0], "sha512", ring_digest(&ring::digest::SHA512))
+}
+
+/// An HMAC of each value with each key (both VARBINARY).
+fn hmac_each(a: &[ArrayRef], name: &str, algorithm: ring::hmac::Algorithm) -> Result<ArrayRef> {
+    for x in a {
+        if !matches!(
+            x.data_type(),
+            DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::Null
+        ) {
+            return exec_err!(
+                "{name} takes VARBINARY values and keys, not {}",
+                x.data_type()
+            );
+        }
+    }
+    let (values, keys) = (bytes(&a[0])?, bytes(&a[1])?);
+    Ok(binary_of(values.into_iter().zip(keys).map(|(v, k)| {
+        let (v, k) = (v?, k?);
+        let key = ring::hmac::Key::new(algorithm, &k);
+        Some(ring::hmac::sign(&key, &v).as_ref().to_vec())
+    })))
+}
+
+/// `hmac_sha1(value, key)`.
+pub(super) fn hmac_sha1(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    hmac_each(a, "hmac_sha1", ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY)
+}
+
+/// `hmac_sha256(value, key)`.
+pub(super) fn hmac_sha256(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    hmac_each(a, "hmac_sha256", ring::hmac::HMAC_SHA256)
+}
+
+/// `hmac_sha512(value, key)`.
+pub(super) fn hmac_sha512(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    hmac_each(a, "hmac_sha512", ring::hmac::HMAC_SHA512)
 }
 
 /// `from_hex(varchar)`: the bytes the hex digits spell (either case); an

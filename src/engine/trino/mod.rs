@@ -410,7 +410,7 @@ pub fn register(ctx: &SessionContext) {
         |_| Ok(DataType::new_list(DataType::Utf8, true)),
         |_| Ok(DataType::Binary),
     );
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 120] = [
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 130] = [
         ("mod", Some(&[2]), mod_type, modulo),
         ("date", Some(&[1]), date, to_date),
         ("bitwise_and", Some(&[2]), first_integer_type, bitwise_and),
@@ -619,6 +619,21 @@ pub fn register(ctx: &SessionContext) {
         ),
         ("combinations", Some(&[2]), combinations_type, combinations),
         ("from_hex", Some(&[1]), binary, from_hex),
+        ("to_hex", Some(&[1]), utf8, to_hex),
+        ("split_to_map", Some(&[3]), split_to_map_type, split_to_map),
+        (
+            "split_to_multimap",
+            Some(&[3]),
+            split_to_multimap_type,
+            split_to_multimap,
+        ),
+        ("md5", Some(&[1]), binary, md5),
+        ("sha1", Some(&[1]), binary, sha1),
+        ("sha256", Some(&[1]), binary, sha256),
+        ("sha512", Some(&[1]), binary, sha512),
+        ("hmac_sha1", Some(&[2]), binary, hmac_sha1),
+        ("hmac_sha256", Some(&[2]), binary, hmac_sha256),
+        ("hmac_sha512", Some(&[2]), binary, hmac_sha512),
         (
             "from_big_endian_32",
             Some(&[1]),

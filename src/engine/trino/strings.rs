@@ -2,8 +2,8 @@
 //! (negative positions count from the end), `concat_ws` (skips NULLs, takes
 //! an array), `split_part` (NULL past the last part), `split` (with a limit),
 //! `replace` (an empty search inserts between characters), `lpad`/`rpad`
-//! (an empty padding is an error); and Trino's own `soundex` and
-//! `luhn_check`.
+//! (an empty padding is an error); and Trino's own `soundex`,
+//! `luhn_check`, `split_to_map` and `split_to_multimap`.
 
 use datafusion::arrow::array::{ListBuilder, StringArray};
 
@@ -539,6 +539,130 @@ pub(super) fn levenshtein_distance(a: &[ArrayRef], _: &DataType) -> Result<Array
             }
         }
         out.append_value(row[r.len()] as i64);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// The map type `split_to_map` (`values` VARCHAR) and `split_to_multimap`
+/// (`values` ARRAY(VARCHAR)) answer, as arrow's map builder makes it.
+fn text_map_type(values: DataType) -> DataType {
+    DataType::Map(
+        Arc::new(datafusion::arrow::datatypes::Field::new(
+            "entries",
+            DataType::Struct(
+                vec![
+                    datafusion::arrow::datatypes::Field::new("key", DataType::Utf8, false),
+                    datafusion::arrow::datatypes::Field::new("value", values, true),
+                ]
+                .into(),
+            ),
+            false,
+        )),
+        false,
+    )
+}
+
+pub(super) fn split_to_map_type(_: &[DataType]) -> Result<DataType> {
+    Ok(text_map_type(DataType::Utf8))
+}
+
+pub(super) fn split_to_multimap_type(_: &[DataType]) -> Result<DataType> {
+    Ok(text_map_type(DataType::new_list(DataType::Utf8, true)))
+}
+
+/// A text's `key<kv>value<entry>...` entries, as Trino splits them: an
+/// entry without the key-value delimiter exactly once is an error, and
+/// a trailing entry delimiter ends the text.
+fn entries<'a>(text: &'a str, entry: &str, kv: &str) -> Result<Vec<(&'a str, &'a str)>> {
+    if entry.is_empty() || kv.is_empty() {
+        return exec_err!("the entry and key-value delimiters must not be empty");
+    }
+    if entry == kv {
+        return exec_err!("entryDelimiter and keyValueDelimiter must not be the same");
+    }
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (one, after) = match rest.find(entry) {
+            Some(i) => (&rest[..i], &rest[i + entry.len()..]),
+            None => (rest, ""),
+        };
+        rest = after;
+        let mut parts = one.split(kv);
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(k), Some(v), None) => out.push((k, v)),
+            _ => {
+                return exec_err!(
+                    "Key-value delimiter must appear exactly once in each entry. Bad input: '{one}'"
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn map_builder<V: datafusion::arrow::array::ArrayBuilder>(
+    values: V,
+) -> datafusion::arrow::array::MapBuilder<StringBuilder, V> {
+    datafusion::arrow::array::MapBuilder::new(
+        Some(datafusion::arrow::array::MapFieldNames {
+            entry: "entries".into(),
+            key: "key".into(),
+            value: "value".into(),
+        }),
+        StringBuilder::new(),
+        values,
+    )
+}
+
+/// `split_to_map(text, entry_delimiter, key_value_delimiter)`: a key twice
+/// is an error.
+pub(super) fn split_to_map(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (texts_, entry, kv) = (texts(&a[0])?, texts(&a[1])?, texts(&a[2])?);
+    let mut out = map_builder(StringBuilder::new());
+    for i in 0..texts_.len() {
+        let (Some(t), Some(e), Some(k)) = (&texts_[i], &entry[i], &kv[i]) else {
+            out.append(false)?;
+            continue;
+        };
+        let pairs = entries(t, e, k)?;
+        for (n, (key, value)) in pairs.iter().enumerate() {
+            if pairs[..n].iter().any(|(other, _)| other == key) {
+                return exec_err!("Duplicate keys ({key}) are not allowed");
+            }
+            out.keys().append_value(key);
+            out.values().append_value(value);
+        }
+        out.append(true)?;
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `split_to_multimap(text, entry_delimiter, key_value_delimiter)`: each
+/// key's values in order.
+pub(super) fn split_to_multimap(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (texts_, entry, kv) = (texts(&a[0])?, texts(&a[1])?, texts(&a[2])?);
+    let mut out = map_builder(ListBuilder::new(StringBuilder::new()));
+    for i in 0..texts_.len() {
+        let (Some(t), Some(e), Some(k)) = (&texts_[i], &entry[i], &kv[i]) else {
+            out.append(false)?;
+            continue;
+        };
+        let mut grouped: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (key, value) in entries(t, e, k)? {
+            match grouped.iter_mut().find(|(other, _)| *other == key) {
+                Some((_, values)) => values.push(value),
+                None => grouped.push((key, vec![value])),
+            }
+        }
+        for (key, values) in grouped {
+            out.keys().append_value(key);
+            for v in values {
+                out.values().values().append_value(v);
+            }
+            out.values().append(true);
+        }
+        out.append(true)?;
     }
     Ok(Arc::new(out.finish()))
 }
