@@ -148,11 +148,15 @@ pub(crate) fn statement(state: &SessionState, sql: &str) -> datafusion::error::R
 }
 
 /// Trino's forms that DataFusion would plan as something else or not at
-/// all: Unicode string literals, [`matches_as_any_match`], and
+/// all: `UNNEST ... WITH ORDINALITY` and array literals in an UNNEST
+/// ([`Ordinality`]), Unicode string
+/// literals, [`matches_as_any_match`], and
 /// `regexp_replace(s, p, x -> ...)`
 /// under a name of its own ([`super::trino::REGEXP_REPLACE_LAMBDA`]), since
 /// the plain `regexp_replace` is found first and takes no lambda.
 fn lambda_forms(statement: &mut ast::Statement) {
+    use ast::VisitMut as _;
+    let _ = statement.visit(&mut Ordinality);
     matches_as_any_match(statement);
     let _ = ast::visit_expressions_mut(statement, |e| {
         // U&'\+01F600': the parser has read the escapes; DataFusion's
@@ -173,6 +177,81 @@ fn lambda_forms(statement: &mut ast::Statement) {
         }
         std::ops::ControlFlow::<()>::Continue(())
     });
+}
+
+/// `UNNEST(a, ...) WITH ORDINALITY`, which DataFusion does not plan, as
+/// `UNNEST(a, ..., range(1, n + 1))`: the ordinals as one more array beside
+/// the others, `n` the longest one's length (DataFusion pads the shorter
+/// arrays with NULLs, as Trino does), so each row's ordinal is a BIGINT
+/// from 1 (beside another table's rows, `CROSS JOIN UNNEST(t.a) WITH
+/// ORDINALITY`, the ordinals are an expression of the row, which
+/// `trino::unnest` plans).
+struct Ordinality;
+
+impl ast::VisitorMut for Ordinality {
+    type Break = ();
+
+    fn pre_visit_table_factor(
+        &mut self,
+        factor: &mut ast::TableFactor,
+    ) -> std::ops::ControlFlow<Self::Break> {
+        // `ARRAY[t.a, ...]` in an UNNEST beside another table: DataFusion
+        // plans an array literal's elements without the other table's
+        // columns in scope, and a `make_array` call's with them.
+        if let ast::TableFactor::UNNEST { array_exprs, .. } = factor {
+            for e in array_exprs.iter_mut() {
+                let _ = ast::visit_expressions_mut(e, |x| {
+                    if let ast::Expr::Array(array) = x {
+                        let args = std::mem::take(&mut array.elem)
+                            .into_iter()
+                            .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)))
+                            .collect();
+                        *x = ast::Expr::Function(ast::Function {
+                            name: ast::ObjectName::from(vec![ast::Ident::new("make_array")]),
+                            uses_odbc_syntax: false,
+                            parameters: ast::FunctionArguments::None,
+                            args: ast::FunctionArguments::List(ast::FunctionArgumentList {
+                                duplicate_treatment: None,
+                                args,
+                                clauses: vec![],
+                            }),
+                            filter: None,
+                            null_treatment: None,
+                            over: None,
+                            within_group: vec![],
+                        });
+                    }
+                    std::ops::ControlFlow::<()>::Continue(())
+                });
+            }
+        }
+        if let ast::TableFactor::UNNEST {
+            array_exprs,
+            with_ordinality,
+            ..
+        } = factor
+            && *with_ordinality
+        {
+            let lengths: Vec<String> = array_exprs
+                .iter()
+                .map(|e| format!("coalesce(cardinality({e}), 0)"))
+                .collect();
+            let longest = if lengths.len() == 1 {
+                lengths[0].clone()
+            } else {
+                format!("greatest({})", lengths.join(", "))
+            };
+            let ordinals = format!("range(1, {longest} + 1)");
+            if let Ok(e) = datafusion::sql::sqlparser::parser::Parser::new(&TrinoDialect)
+                .try_with_sql(&ordinals)
+                .and_then(|mut p| p.parse_expr())
+            {
+                array_exprs.push(e);
+                *with_ordinality = false;
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    }
 }
 
 /// Trino's `all_match(a, x -> p)` and `none_match(a, x -> p)` in terms of

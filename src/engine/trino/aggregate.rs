@@ -1,4 +1,5 @@
-//! Trino's aggregates DataFusion lacks: `count_if`, `max_by`, `min_by`.
+//! Trino's aggregates DataFusion lacks: `count_if`, `max_by`, `min_by`,
+//! `map_agg` and `histogram`.
 
 use super::*;
 
@@ -133,5 +134,216 @@ impl datafusion::logical_expr::Accumulator for By {
     }
     fn size(&self) -> usize {
         std::mem::size_of_val(self) + self.best.as_ref().map_or(0, |(v, k)| v.size() + k.size())
+    }
+}
+
+/// What a map aggregate makes of its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum MapOf {
+    /// `map_agg(key, value)`: each key's value (the first one met; Trino's
+    /// pick among a key's values is arbitrary too).
+    Pairs,
+    /// `histogram(x)`: each value's count.
+    Counts,
+}
+
+/// `map_agg(key, value)` and `histogram(x)`: a MAP of the group's rows,
+/// NULL keys left out; NULL for a group without one.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct MapAggregate {
+    pub(super) of: MapOf,
+    pub(super) signature: Signature,
+}
+
+impl MapAggregate {
+    fn value_type(&self, args: &[DataType]) -> DataType {
+        match self.of {
+            MapOf::Pairs => args[1].clone(),
+            MapOf::Counts => DataType::Int64,
+        }
+    }
+}
+
+fn map_of(key: DataType, value: DataType) -> DataType {
+    use datafusion::arrow::datatypes::Field;
+    DataType::Map(
+        Arc::new(Field::new(
+            "entries",
+            DataType::Struct(
+                vec![
+                    Field::new("key", key, false),
+                    Field::new("value", value, true),
+                ]
+                .into(),
+            ),
+            false,
+        )),
+        false,
+    )
+}
+
+impl datafusion::logical_expr::AggregateUDFImpl for MapAggregate {
+    fn name(&self) -> &str {
+        match self.of {
+            MapOf::Pairs => "map_agg",
+            MapOf::Counts => "histogram",
+        }
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(map_of(args[0].clone(), self.value_type(args)))
+    }
+    fn state_fields(
+        &self,
+        args: datafusion::logical_expr::function::StateFieldsArgs,
+    ) -> Result<Vec<datafusion::arrow::datatypes::FieldRef>> {
+        use datafusion::arrow::datatypes::Field;
+        let types: Vec<DataType> = args
+            .input_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        Ok(vec![
+            Arc::new(Field::new(
+                "keys",
+                DataType::new_list(types[0].clone(), true),
+                true,
+            )),
+            Arc::new(Field::new(
+                "values",
+                DataType::new_list(self.value_type(&types), true),
+                true,
+            )),
+        ])
+    }
+    fn accumulator(
+        &self,
+        args: datafusion::logical_expr::function::AccumulatorArgs,
+    ) -> Result<Box<dyn datafusion::logical_expr::Accumulator>> {
+        let DataType::Map(entries, _) = args.return_field.data_type() else {
+            return exec_err!("{} returns a map", self.name());
+        };
+        let DataType::Struct(kv) = entries.data_type() else {
+            return exec_err!("{} returns a map of entries", self.name());
+        };
+        Ok(Box::new(MapAccumulator {
+            of: self.of,
+            map_type: args.return_field.data_type().clone(),
+            key_type: kv[0].data_type().clone(),
+            value_type: kv[1].data_type().clone(),
+            index: std::collections::HashMap::new(),
+            entries: Vec::new(),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct MapAccumulator {
+    of: MapOf,
+    map_type: DataType,
+    key_type: DataType,
+    value_type: DataType,
+    /// Each key's place in `entries`.
+    index: std::collections::HashMap<ScalarValue, usize>,
+    entries: Vec<(ScalarValue, ScalarValue)>,
+}
+
+impl MapAccumulator {
+    /// One entry in: a new key is added, a known one counted (histogram)
+    /// or left as it is (map_agg).
+    fn offer(&mut self, key: ScalarValue, value: ScalarValue) -> Result<()> {
+        match self.index.get(&key) {
+            Some(&at) => {
+                if self.of == MapOf::Counts {
+                    let (ScalarValue::Int64(Some(a)), ScalarValue::Int64(Some(b))) =
+                        (&self.entries[at].1, &value)
+                    else {
+                        return exec_err!("histogram counts are BIGINT");
+                    };
+                    self.entries[at].1 = ScalarValue::Int64(Some(a + b));
+                }
+            }
+            None => {
+                self.index.insert(key.clone(), self.entries.len());
+                self.entries.push((key, value));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl datafusion::logical_expr::Accumulator for MapAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let keys = &values[0];
+        for i in 0..keys.len() {
+            if keys.is_null(i) {
+                continue;
+            }
+            let value = match self.of {
+                MapOf::Pairs => ScalarValue::try_from_array(&values[1], i)?,
+                MapOf::Counts => ScalarValue::Int64(Some(1)),
+            };
+            self.offer(ScalarValue::try_from_array(keys, i)?, value)?;
+        }
+        Ok(())
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let (keys, values) = (states[0].as_list::<i32>(), states[1].as_list::<i32>());
+        for row in 0..keys.len() {
+            if keys.is_null(row) {
+                continue;
+            }
+            let (k, v) = (keys.value(row), values.value(row));
+            for i in 0..k.len() {
+                self.offer(
+                    ScalarValue::try_from_array(&k, i)?,
+                    ScalarValue::try_from_array(&v, i)?,
+                )?;
+            }
+        }
+        Ok(())
+    }
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let keys: Vec<ScalarValue> = self.entries.iter().map(|(k, _)| k.clone()).collect();
+        let values: Vec<ScalarValue> = self.entries.iter().map(|(_, v)| v.clone()).collect();
+        Ok(vec![
+            ScalarValue::List(ScalarValue::new_list_nullable(&keys, &self.key_type)),
+            ScalarValue::List(ScalarValue::new_list_nullable(&values, &self.value_type)),
+        ])
+    }
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        use datafusion::arrow::array::{MapArray, StructArray};
+        use datafusion::arrow::buffer::OffsetBuffer;
+        if self.entries.is_empty() {
+            return ScalarValue::try_from(&self.map_type);
+        }
+        let DataType::Map(entries, sorted) = &self.map_type else {
+            return exec_err!("a map aggregate returns a map");
+        };
+        let DataType::Struct(kv) = entries.data_type() else {
+            return exec_err!("a map's entries are a struct");
+        };
+        let keys = ScalarValue::iter_to_array(self.entries.iter().map(|(k, _)| k.clone()))?;
+        let values = ScalarValue::iter_to_array(self.entries.iter().map(|(_, v)| v.clone()))?;
+        let values = cast(&values, &self.value_type)?;
+        let pairs = StructArray::try_new(kv.clone(), vec![keys, values], None)?;
+        let map = MapArray::try_new(
+            entries.clone(),
+            OffsetBuffer::from_lengths([self.entries.len()]),
+            pairs,
+            None,
+            *sorted,
+        )?;
+        Ok(ScalarValue::Map(Arc::new(map)))
+    }
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+            + self
+                .entries
+                .iter()
+                .map(|(k, v)| 2 * k.size() + v.size())
+                .sum::<usize>()
     }
 }

@@ -37,6 +37,7 @@ mod semantics;
 mod strings;
 mod types;
 mod units;
+mod unnest;
 mod url;
 mod zoned;
 
@@ -701,6 +702,15 @@ pub fn register(ctx: &SessionContext) {
             signature: Signature::any(2, Volatility::Immutable),
         }));
     }
+    for of in [MapOf::Pairs, MapOf::Counts] {
+        ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(MapAggregate {
+            of,
+            signature: Signature::any(
+                if of == MapOf::Pairs { 2 } else { 1 },
+                Volatility::Immutable,
+            ),
+        }));
+    }
     // Trino's names for what DataFusion already has.
     let state = ctx.state();
     for (theirs, ours) in [
@@ -808,4 +818,5 @@ pub fn register(ctx: &SessionContext) {
             .register_function_rewrite(rewrite)
             .expect("a session accepts function rewrites");
     }
+    state.add_analyzer_rule(Arc::new(unnest::LateralUnnest));
 }
