@@ -79,15 +79,27 @@ pub(super) fn xxhash64(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     })))
 }
 
+/// Trino's byte functions take VARBINARY only (no text, whose bytes
+/// `to_utf8` gives).
+fn takes_bytes(name: &str, a: &[ArrayRef]) -> Result<()> {
+    for x in a {
+        if !matches!(
+            x.data_type(),
+            DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::Null
+        ) {
+            return exec_err!(
+                "{name} takes a VARBINARY, not {} (to_utf8 gives a text's bytes)",
+                x.data_type()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `to_hex(varbinary)`: the bytes in upper-case hex digits. Trino's takes
 /// bytes only (DataFusion's takes integers, which Trino refuses).
 pub(super) fn to_hex(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    if !matches!(
-        a[0].data_type(),
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::Null
-    ) {
-        return exec_err!("to_hex takes a VARBINARY, not {}", a[0].data_type());
-    }
+    takes_bytes("to_hex", &a[..1])?;
     let out: datafusion::arrow::array::StringArray = bytes(&a[0])?
         .into_iter()
         .map(|b| b.map(|b| b.iter().map(|x| format!("{x:02X}")).collect::<String>()))
@@ -97,15 +109,7 @@ pub(super) fn to_hex(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
 
 /// A digest of each value's bytes (a VARBINARY, as Trino's digests take).
 fn digest_each(a: &ArrayRef, name: &str, digest: impl Fn(&[u8]) -> Vec<u8>) -> Result<ArrayRef> {
-    if !matches!(
-        a.data_type(),
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::Null
-    ) {
-        return exec_err!(
-            "{name} takes a VARBINARY, not {} (to_utf8 gives a text's bytes)",
-            a.data_type()
-        );
-    }
+    takes_bytes(name, std::slice::from_ref(a))?;
     Ok(binary_of(
         bytes(a)?.into_iter().map(|b| b.map(|b| digest(&b))),
     ))
@@ -142,17 +146,7 @@ pub(super) fn sha512(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
 
 /// An HMAC of each value with each key (both VARBINARY).
 fn hmac_each(a: &[ArrayRef], name: &str, algorithm: ring::hmac::Algorithm) -> Result<ArrayRef> {
-    for x in a {
-        if !matches!(
-            x.data_type(),
-            DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::Null
-        ) {
-            return exec_err!(
-                "{name} takes VARBINARY values and keys, not {}",
-                x.data_type()
-            );
-        }
-    }
+    takes_bytes(name, a)?;
     let (values, keys) = (bytes(&a[0])?, bytes(&a[1])?);
     Ok(binary_of(values.into_iter().zip(keys).map(|(v, k)| {
         let (v, k) = (v?, k?);
