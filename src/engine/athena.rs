@@ -503,7 +503,9 @@ fn time_zone_setting(sql: &str) -> Option<String> {
 
 /// Trino's array type `ARRAY(BIGINT)` in the spelling DataFusion's parser
 /// reads, `ARRAY<BIGINT>` (Trino builds array values with `ARRAY[...]`, so
-/// `ARRAY(` is always a type there).
+/// `ARRAY(` is always a type there), and its row type `ROW(x BIGINT, y
+/// VARCHAR)` as `STRUCT<x BIGINT, y VARCHAR>` (a `ROW(` whose first field is
+/// a name and a type; `ROW(1, x)` builds a row value).
 fn array_types(sql: &str) -> std::borrow::Cow<'_, str> {
     use datafusion::sql::sqlparser::dialect::GenericDialect;
     use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
@@ -512,22 +514,41 @@ fn array_types(sql: &str) -> std::borrow::Cow<'_, str> {
     };
     let next =
         |from: usize| (from..tokens.len()).find(|&j| !matches!(tokens[j], Token::Whitespace(_)));
-    // Positions of "(" to become "<", and of their ")" to become ">".
+    // Positions of "(" to become "<", and of their ")" to become ">"; of
+    // a ROW to become STRUCT.
     let mut angle = std::collections::HashSet::new();
+    let mut structs = std::collections::HashSet::new();
+    let word = |j: usize| match &tokens[j] {
+        Token::Word(t) if t.quote_style.is_none() => Some(t.value.to_ascii_uppercase()),
+        _ => None,
+    };
     for i in 0..tokens.len() {
         let Token::Word(w) = &tokens[i] else { continue };
-        if w.quote_style.is_some() || !w.value.eq_ignore_ascii_case("ARRAY") {
+        let row = w.value.eq_ignore_ascii_case("ROW");
+        if w.quote_style.is_some() || !(row || w.value.eq_ignore_ascii_case("ARRAY")) {
             continue;
         }
         let Some(open) = next(i + 1).filter(|&j| tokens[j] == Token::LParen) else {
             continue;
         };
-        let type_follows = next(open + 1).is_some_and(|j| {
-            matches!(&tokens[j], Token::Word(t) if t.quote_style.is_none()
-                && !["SELECT", "WITH", "VALUES"].iter().any(|k| t.value.eq_ignore_ascii_case(k)))
-        });
+        let type_follows = if row {
+            // A field's name, then a type's first word.
+            next(open + 1)
+                .filter(|&j| matches!(&tokens[j], Token::Word(_)))
+                .and_then(|j| next(j + 1))
+                .and_then(word)
+                .is_some_and(|t| ROW_FIELD_TYPES.contains(&t.as_str()))
+        } else {
+            next(open + 1).is_some_and(|j| {
+                matches!(&tokens[j], Token::Word(t) if t.quote_style.is_none()
+                    && !["SELECT", "WITH", "VALUES"].iter().any(|k| t.value.eq_ignore_ascii_case(k)))
+            })
+        };
         if !type_follows {
             continue;
+        }
+        if row {
+            structs.insert(i);
         }
         let mut depth = 0;
         for (j, t) in tokens.iter().enumerate().skip(open) {
@@ -554,11 +575,37 @@ fn array_types(sql: &str) -> std::borrow::Cow<'_, str> {
         .map(|(i, t)| match t {
             Token::LParen if angle.contains(&i) => "<".to_string(),
             Token::RParen if angle.contains(&i) => ">".to_string(),
+            Token::Word(_) if structs.contains(&i) => "STRUCT".to_string(),
             other => other.to_string(),
         })
         .collect::<String>()
         .into()
 }
+
+/// The first words of the types a `ROW(name type, ...)` field can have.
+const ROW_FIELD_TYPES: &[&str] = &[
+    "BOOLEAN",
+    "TINYINT",
+    "SMALLINT",
+    "INT",
+    "INTEGER",
+    "BIGINT",
+    "REAL",
+    "DOUBLE",
+    "DECIMAL",
+    "VARCHAR",
+    "CHAR",
+    "VARBINARY",
+    "JSON",
+    "DATE",
+    "TIME",
+    "TIMESTAMP",
+    "INTERVAL",
+    "ARRAY",
+    "MAP",
+    "ROW",
+    "UUID",
+];
 
 /// `DECIMAL '1.50'` and `1.50` are `DECIMAL(3,2) '1.50'` (DataFusion would read every
 /// DECIMAL literal as `decimal(38,10)`, rounding `1.999...` past 10 places
@@ -1288,6 +1335,14 @@ mod tests {
         assert_eq!(
             trino_spelling("SELECT DECIMAL '0.0034', DECIMAL '-12.50', DECIMAL '007'"),
             "SELECT DECIMAL(4,4) '0.0034', DECIMAL(4,2) '-12.50', DECIMAL(1,0) '007'"
+        );
+    }
+
+    #[test]
+    fn row_types_are_structs_and_row_values_stay() {
+        assert_eq!(
+            trino_spelling("SELECT CAST(r AS ROW(x BIGINT, y ARRAY(VARCHAR))), ROW(1, x), ROW(a)"),
+            "SELECT CAST(r AS STRUCT<x BIGINT, y ARRAY<VARCHAR>>), ROW(1, x), ROW(a)"
         );
     }
 

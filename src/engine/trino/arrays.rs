@@ -789,6 +789,72 @@ fn entries_sorted(a: &ArrayRef) -> Result<ArrayRef> {
     }
 }
 
+/// `trino_row_cast(x, typed_null)`: x cast to the second argument's type,
+/// a row's fields in order, as Trino casts a ROW (Arrow's cast matches
+/// fields by name, and a row value's fields are named c0, c1...), at any
+/// depth of arrays, maps and rows.
+pub(super) fn row_cast(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    positional_cast(&a[0], ret)
+}
+
+fn positional_cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+    use datafusion::arrow::array::{ListArray, StructArray};
+    match (a.data_type(), to) {
+        (DataType::Struct(from), DataType::Struct(fields)) => {
+            if from.len() != fields.len() {
+                return exec_err!(
+                    "Cannot cast a ROW of {} fields to one of {}",
+                    from.len(),
+                    fields.len()
+                );
+            }
+            let row = a.as_struct();
+            let columns = row
+                .columns()
+                .iter()
+                .zip(fields.iter())
+                .map(|(c, f)| positional_cast(c, f.data_type()))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Arc::new(StructArray::try_new(
+                fields.clone(),
+                columns,
+                row.nulls().cloned(),
+            )?))
+        }
+        (DataType::List(_), DataType::List(item)) => {
+            let list = a.as_list::<i32>();
+            Ok(Arc::new(ListArray::try_new(
+                item.clone(),
+                list.offsets().clone(),
+                positional_cast(list.values(), item.data_type())?,
+                list.nulls().cloned(),
+            )?))
+        }
+        (DataType::Map(..), DataType::Map(entries, sorted)) => {
+            let map = a.as_map();
+            let DataType::Struct(kv) = entries.data_type() else {
+                return exec_err!("a map's entries are a struct");
+            };
+            let pairs = StructArray::try_new(
+                kv.clone(),
+                vec![
+                    positional_cast(map.keys(), kv[0].data_type())?,
+                    positional_cast(map.values(), kv[1].data_type())?,
+                ],
+                None,
+            )?;
+            Ok(Arc::new(MapArray::try_new(
+                entries.clone(),
+                map.offsets().clone(),
+                pairs,
+                map.nulls().cloned(),
+                *sorted,
+            )?))
+        }
+        _ => Ok(cast(a, to)?),
+    }
+}
+
 /// `trim_array(array, n)`: the array without its last `n` elements; `n`
 /// past the array's length is an error.
 pub(super) fn trim_array(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {

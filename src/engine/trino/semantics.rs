@@ -602,6 +602,21 @@ impl FunctionRewrite for TrinoSemantics {
                      cast the values before building it"
                 )
             }
+            // CAST to a ROW type: field by field in order, as Trino's.
+            Expr::Cast(Cast { expr, field })
+                if holds_struct(field.data_type())
+                    && expr
+                        .get_type(schema)
+                        .is_ok_and(|t| holds_struct(&t) && t != *field.data_type()) =>
+            {
+                let target = field.data_type().clone();
+                Ok(Transformed::yes(row_function(
+                    "trino_row_cast",
+                    |t| Ok(t[1].clone()),
+                    super::arrays::row_cast,
+                    vec![*expr, lit(super::zoned::typed_null(&target))],
+                )))
+            }
             Expr::Cast(Cast { expr, field })
                 if field.metadata().contains_key(super::json_type::JSON) =>
             {
@@ -1315,6 +1330,22 @@ const SORTED_MAPS: &str = "trino_sorted_maps";
 /// Whether `e` is a call of the function named `name`.
 fn is_call(e: &Expr, name: &str) -> bool {
     matches!(e, Expr::ScalarFunction(f) if f.name() == name)
+}
+
+/// Whether a type is or holds a row (struct), at any depth.
+fn holds_struct(t: &DataType) -> bool {
+    match t {
+        DataType::Struct(_) => true,
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            holds_struct(f.data_type())
+        }
+        // A map's entries are a struct of its own; its keys and values count.
+        DataType::Map(entries, _) => match entries.data_type() {
+            DataType::Struct(kv) => kv.iter().any(|f| holds_struct(f.data_type())),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 fn holds_map(t: &DataType) -> bool {

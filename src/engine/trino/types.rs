@@ -146,9 +146,17 @@ impl TypePlanner for TrinoTypes {
                 datafusion::arrow::datatypes::Field::new("", DataType::Utf8, true)
                     .with_metadata([(LENGTH.to_string(), length.to_string())].into()),
             ),
+            // Trino's ROW(x BIGINT, ...), as `STRUCT<...>` (see `athena`), with
+            // Strata's strings, for the field types it names simply.
+            SqlType::Struct(..) => {
+                let Some(t) = nested(sql_type) else {
+                    return Ok(None);
+                };
+                field(t, None)
+            }
             // Trino's MAP(K, V), for the key and value types it names simply.
             SqlType::Map(k, v) => {
-                let (Some(k), Some(v)) = (simple(k), simple(v)) else {
+                let (Some(k), Some(v)) = (nested(k), nested(v)) else {
                     return Ok(None);
                 };
                 field(
@@ -172,6 +180,49 @@ impl TypePlanner for TrinoTypes {
             _ => return Ok(None),
         }))
     }
+}
+
+/// The Arrow type of a type the parts of a ROW or MAP can be: the scalar
+/// ones [`simple`] knows, and arrays, maps and rows of them.
+fn nested(t: &SqlType) -> Option<DataType> {
+    use datafusion::arrow::datatypes::Field;
+    use datafusion::sql::sqlparser::ast::ArrayElemTypeDef;
+    Some(match t {
+        SqlType::Struct(fields, _) => DataType::Struct(
+            fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let name = f
+                        .field_name
+                        .as_ref()
+                        .map_or_else(|| format!("field{i}"), |n| n.value.clone());
+                    Some(Field::new(name, nested(&f.field_type)?, true))
+                })
+                .collect::<Option<Vec<_>>>()?
+                .into(),
+        ),
+        SqlType::Array(
+            ArrayElemTypeDef::AngleBracket(item)
+            | ArrayElemTypeDef::Parenthesis(item)
+            | ArrayElemTypeDef::SquareBracket(item, None),
+        ) => DataType::new_list(nested(item)?, true),
+        SqlType::Map(k, v) => DataType::Map(
+            Arc::new(Field::new(
+                "entries",
+                DataType::Struct(
+                    vec![
+                        Field::new("key", nested(k)?, false),
+                        Field::new("value", nested(v)?, true),
+                    ]
+                    .into(),
+                ),
+                false,
+            )),
+            false,
+        ),
+        other => simple(other)?,
+    })
 }
 
 /// The Arrow type of a scalar SQL type, for the parts of a MAP(K, V).
