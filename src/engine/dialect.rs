@@ -148,8 +148,8 @@ pub(crate) fn statement(state: &SessionState, sql: &str) -> datafusion::error::R
 }
 
 /// Trino's forms that DataFusion would plan as something else or not at
-/// all: `UNNEST ... WITH ORDINALITY` and array literals in an UNNEST
-/// ([`Ordinality`]), Unicode string
+/// all: `UNNEST ... WITH ORDINALITY`, an UNNEST of rows into their fields
+/// and array literals in an UNNEST ([`Ordinality`]), Unicode string
 /// literals, [`matches_as_any_match`], and
 /// `regexp_replace(s, p, x -> ...)`
 /// under a name of its own ([`super::trino::REGEXP_REPLACE_LAMBDA`]), since
@@ -195,6 +195,40 @@ impl ast::VisitorMut for Ordinality {
         &mut self,
         factor: &mut ast::TableFactor,
     ) -> std::ops::ControlFlow<Self::Break> {
+        // `UNNEST(rows) AS t(x, y)`: an array of rows, one column per field,
+        // as Trino unnests it (more names than arrays say so). DataFusion
+        // unnests the array to rows, and `unnest(row)` to its fields.
+        if let ast::TableFactor::UNNEST {
+            alias: Some(alias),
+            array_exprs,
+            with_ordinality,
+            ..
+        } = factor
+            && array_exprs.len() == 1
+            && alias.columns.len() > 1 + usize::from(*with_ordinality)
+        {
+            let (numbered, ordinal) = if *with_ordinality {
+                (" WITH ORDINALITY", ", __strata_n")
+            } else {
+                ("", "")
+            };
+            let sql = format!(
+                "SELECT unnest(__strata_row){ordinal} FROM UNNEST({}){numbered} \
+                 AS __strata_rows(__strata_row{ordinal})",
+                array_exprs[0]
+            );
+            if let Ok(query) = datafusion::sql::sqlparser::parser::Parser::new(&TrinoDialect)
+                .try_with_sql(&sql)
+                .and_then(|mut p| p.parse_query())
+            {
+                *factor = ast::TableFactor::Derived {
+                    lateral: true,
+                    subquery: query,
+                    alias: Some(alias.clone()),
+                    sample: None,
+                };
+            }
+        }
         // `ARRAY[t.a, ...]` in an UNNEST beside another table: DataFusion
         // plans an array literal's elements without the other table's
         // columns in scope, and a `make_array` call's with them.

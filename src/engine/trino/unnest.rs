@@ -60,18 +60,23 @@ fn rewrite(join: Join) -> Result<Transformed<LogicalPlan>> {
         return Ok(Transformed::no(LogicalPlan::Join(join)));
     }
     let left = join.left.as_ref();
-    let carried: Vec<Expr> = left
-        .schema()
-        .columns()
-        .into_iter()
-        .map(Expr::Column)
+    // The left side's columns ride along under names of their own (an
+    // alias in the subquery would requalify them), and get theirs back at
+    // the end.
+    let columns = left.schema().columns();
+    let carried: Vec<String> = (0..columns.len())
+        .map(|i| format!("__strata_lateral_{i}"))
         .collect();
-    let Some(rebuilt) = over(subquery, left, &carried, keep_empty)? else {
+    let Some(rebuilt) = over(subquery, left, &columns, &carried, keep_empty)? else {
         return Ok(Transformed::no(LogicalPlan::Join(join)));
     };
     // The join's columns: the left side's, then the UNNEST's under its alias.
+    let mut exprs: Vec<Expr> = carried
+        .iter()
+        .zip(columns)
+        .map(|(name, c)| Expr::Column(Column::from_name(name)).alias_qualified(c.relation, c.name))
+        .collect();
     let right_schema = join.right.schema();
-    let mut exprs = carried;
     for (i, (_, field)) in right_schema.iter().enumerate() {
         let (qualifier, name) = rebuilt.schema().qualified_field(i);
         let source = Expr::Column(Column::new(qualifier.cloned(), name.name()));
@@ -101,25 +106,28 @@ fn lateral(
 fn has_unnest(p: &LogicalPlan) -> bool {
     match p {
         LogicalPlan::Unnest(_) => true,
-        LogicalPlan::Projection(Projection { input, .. }) => has_unnest(input),
+        LogicalPlan::Projection(Projection { input, .. })
+        | LogicalPlan::SubqueryAlias(SubqueryAlias { input, .. }) => has_unnest(input),
+        LogicalPlan::Subquery(s) => has_unnest(&s.subquery),
         _ => false,
     }
 }
 
 /// `p` rebuilt over `left` instead of its one-row empty relation, its outer
-/// references read from `left`'s columns, which every node carries along;
-/// `None` for a shape this rule does not know.
+/// references read from `left`'s columns, which every node carries along
+/// under the `carried` names; `None` for a shape this rule does not know.
 fn over(
     p: &LogicalPlan,
     left: &LogicalPlan,
-    carried: &[Expr],
+    columns: &[Column],
+    carried: &[String],
     keep_empty: bool,
 ) -> Result<Option<LogicalPlan>> {
     Ok(Some(match p {
         LogicalPlan::Projection(Projection { expr, input, .. }) => {
             let at_bottom =
                 matches!(input.as_ref(), LogicalPlan::EmptyRelation(e) if e.produce_one_row);
-            let Some(input) = over(input, left, carried, keep_empty)? else {
+            let Some(input) = over(input, left, columns, carried, keep_empty)? else {
                 return Ok(None);
             };
             let mut exprs = Vec::with_capacity(expr.len() + carried.len());
@@ -133,24 +141,48 @@ fn over(
                     e
                 });
             }
-            exprs.extend(carried.iter().cloned());
+            for (name, column) in carried.iter().zip(columns) {
+                exprs.push(if at_bottom {
+                    Expr::Column(column.clone()).alias(name)
+                } else {
+                    Expr::Column(Column::from_name(name))
+                });
+            }
             LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(input))?)
         }
         LogicalPlan::Unnest(Unnest {
             input,
             exec_columns,
+            list_type_columns,
             options,
             ..
         }) => {
-            let Some(input) = over(input, left, carried, keep_empty)? else {
+            let Some(input) = over(input, left, columns, carried, keep_empty)? else {
                 return Ok(None);
             };
+            // Empty and NULL arrays: no row in a CROSS JOIN, one in a LEFT.
+            let options = if list_type_columns.is_empty() {
+                options.clone()
+            } else {
+                options.clone().with_preserve_nulls(keep_empty)
+            };
             LogicalPlanBuilder::from(input)
-                .unnest_columns_with_options(
-                    exec_columns.clone(),
-                    options.clone().with_preserve_nulls(keep_empty),
-                )?
+                .unnest_columns_with_options(exec_columns.clone(), options)?
                 .build()?
+        }
+        LogicalPlan::SubqueryAlias(SubqueryAlias { input, alias, .. }) => {
+            let Some(input) = over(input, left, columns, carried, keep_empty)? else {
+                return Ok(None);
+            };
+            LogicalPlan::SubqueryAlias(SubqueryAlias::try_new(Arc::new(input), alias.clone())?)
+        }
+        // An UNNEST in the FROM of a lateral subquery (`LATERAL (SELECT
+        // unnest(r) FROM UNNEST(t.a) AS u(r))`): correlated too.
+        LogicalPlan::Subquery(s) => {
+            let Some(input) = over(&s.subquery, left, columns, carried, keep_empty)? else {
+                return Ok(None);
+            };
+            input
         }
         LogicalPlan::EmptyRelation(e) if e.produce_one_row => left.clone(),
         _ => return Ok(None),
