@@ -122,15 +122,36 @@ pub async fn metrics(lake: &Lake) -> Result<String> {
 /// is told on stderr at once, as a warning is: the operator at the terminal
 /// should see it even when the command itself fails.
 async fn after_run(config: &Config, lake: &Lake) -> Result<()> {
-    let (prom, digest, dead) = figures(lake).await?;
+    let (mut prom, digest, dead) = figures(lake).await?;
+    // A lake that follows its source: how far behind, which an unreachable
+    // source leaves unsaid rather than failing the run.
+    let lag = match crate::app::sync::lag(config).await {
+        Ok(lag) => lag,
+        Err(e) => {
+            eprintln!(
+                "warning: the lake follows its source, whose slot cannot be read: {}",
+                user_message(&e)
+            );
+            None
+        }
+    };
+    if let Some(lag) = &lag {
+        prom.push_str(&crate::metadata::metrics::slot_lag(lag));
+    }
     lake.store()
         .put(
             &object_store::path::Path::from(crate::metadata::METRICS_FILE),
             prom.into_bytes().into(),
         )
         .await?;
-    for fired in
-        crate::metadata::alerts::evaluate(&config.alerts, &digest, dead, &lake.describe()).await?
+    for fired in crate::metadata::alerts::evaluate(
+        &config.alerts,
+        &digest,
+        dead,
+        lag.as_ref(),
+        &lake.describe(),
+    )
+    .await?
     {
         eprintln!(
             "alert: {} ({} is {})",

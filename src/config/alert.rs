@@ -100,11 +100,17 @@ pub enum Metric {
     DeadLetters,
     /// 1 when the last run did not succeed.
     LastRunFailed,
+    /// WAL the source keeps for the lake's replication slot, bytes (0 for
+    /// a lake that follows no source).
+    SlotLagBytes,
+    /// Seconds since the lake last applied a batch of its source's changes
+    /// (0 for a lake that follows no source).
+    SyncLagSeconds,
 }
 
 impl Metric {
     /// Every metric with its name in `strata.toml`.
-    pub const ALL: [(Metric, &'static str); 7] = [
+    pub const ALL: [(Metric, &'static str); 9] = [
         (Metric::ErrorCount, "error_count"),
         (Metric::SuccessRate, "success_rate"),
         (Metric::RunDurationP50, "run_duration_p50"),
@@ -112,6 +118,8 @@ impl Metric {
         (Metric::Runs, "runs"),
         (Metric::DeadLetters, "dead_letters"),
         (Metric::LastRunFailed, "last_run_failed"),
+        (Metric::SlotLagBytes, "slot_lag_bytes"),
+        (Metric::SyncLagSeconds, "sync_lag_seconds"),
     ];
 }
 

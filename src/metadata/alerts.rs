@@ -48,6 +48,7 @@ pub async fn evaluate(
     rules: &[AlertRule],
     d: &Digest,
     dead_letters: u64,
+    lag: Option<&crate::app::sync::SlotLag>,
     lake: &str,
 ) -> Result<Vec<Payload>> {
     let mut fired = Vec::new();
@@ -69,6 +70,8 @@ pub async fn evaluate(
             Metric::LastRunFailed => f64::from(u8::from(
                 last.is_some_and(|r| r.status != super::RunStatus::Succeeded),
             )),
+            Metric::SlotLagBytes => lag.map_or(0.0, |l| l.bytes as f64),
+            Metric::SyncLagSeconds => lag.map_or(0.0, |l| l.seconds),
         };
         if !rule.condition.holds(value) {
             continue;

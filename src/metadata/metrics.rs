@@ -239,6 +239,36 @@ pub fn prometheus(d: &Digest, running: u64, quarantined: u64, dead_letters: u64)
     out
 }
 
+/// The gauges of a lake that follows its source through a replication
+/// slot: the WAL the source keeps for it, the seconds since the lake last
+/// applied a batch, and whether the slot still exists.
+pub fn slot_lag(lag: &crate::app::sync::SlotLag) -> String {
+    let slot = lag.slot.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut out = String::new();
+    for (name, help, value) in [
+        (
+            "strata_sync_slot_lag_bytes",
+            "WAL the source keeps for the lake's replication slot, in bytes.",
+            lag.bytes as f64,
+        ),
+        (
+            "strata_sync_lag_seconds",
+            "Seconds since the lake last applied a batch of its source's changes.",
+            lag.seconds,
+        ),
+        (
+            "strata_sync_slot_exists",
+            "1 while the lake's replication slot exists on its source.",
+            f64::from(u8::from(lag.exists)),
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        let _ = writeln!(out, "{name}{{slot=\"{slot}\"}} {value}");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -115,6 +115,13 @@ async fn contents(project: &Project) -> Vec<(String, Vec<String>, String)> {
 async fn random_changes_leave_the_lake_equal_to_a_full_rebuild() {
     let url = source("sync_property", 300).await;
     let synced = project_on(&url);
+    synced.write(
+        "strata.toml",
+        &format!(
+            "source = \"{url}\"\n\n[[alert]]\nname = \"slot kept\"\n\
+             when = \"slot_lag_bytes >= 0\"\non_alert = \"cat > slot_alert.json\"\n"
+        ),
+    );
     let out = synced.strata_ok(&["sync"]);
     assert!(out.contains("Created replication slot"), "{out}");
 
@@ -153,6 +160,23 @@ async fn random_changes_leave_the_lake_equal_to_a_full_rebuild() {
             output(&verified)
         );
     }
+    // How far the slot is behind, once the lake follows it: in the metrics,
+    // where an alert rule can test it, and in the status.
+    let prom = std::fs::read_to_string(synced.lake().join("_strata/metrics.prom")).unwrap();
+    for gauge in [
+        "strata_sync_slot_lag_bytes{slot=",
+        "strata_sync_lag_seconds{slot=",
+        "strata_sync_slot_exists{slot=",
+    ] {
+        assert!(prom.contains(gauge), "{gauge} missing from\n{prom}");
+    }
+    let alert: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(synced.path().join("slot_alert.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(alert["condition"], "slot_lag_bytes >= 0");
+    let status = synced.strata_ok(&["status"]);
+    assert!(status.contains("Sync: slot"), "{status}");
     // Each batch reached a few days: the incremental models replaced those
     // days and kept every other file of the versions before.
     let manifests = synced.current_manifests();
