@@ -125,12 +125,21 @@ async fn after_run(config: &Config, lake: &Lake) -> Result<()> {
     let (mut prom, digest, dead) = figures(lake).await?;
     // A lake that follows its source: how far behind, which an unreachable
     // source leaves unsaid rather than failing the run.
-    let lag = match crate::app::sync::lag(config).await {
-        Ok(lag) => lag,
-        Err(e) => {
+    // A source that does not answer holds the run no longer than this.
+    const SOURCE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+    let lag = match tokio::time::timeout(SOURCE_WAIT, crate::app::sync::lag(config)).await {
+        Ok(Ok(lag)) => lag,
+        Ok(Err(e)) => {
             eprintln!(
                 "warning: the lake follows its source, whose slot cannot be read: {}",
                 user_message(&e)
+            );
+            None
+        }
+        Err(_) => {
+            eprintln!(
+                "warning: the lake follows its source, which did not answer within {}s",
+                SOURCE_WAIT.as_secs()
             );
             None
         }
