@@ -48,7 +48,7 @@ pub async fn evaluate(
     rules: &[AlertRule],
     d: &Digest,
     dead_letters: u64,
-    lag: Option<&crate::app::sync::SlotLag>,
+    lag: Option<&super::metrics::SlotLag>,
     lake: &str,
 ) -> Result<Vec<Payload>> {
     let mut fired = Vec::new();

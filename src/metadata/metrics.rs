@@ -239,10 +239,28 @@ pub fn prometheus(d: &Digest, running: u64, quarantined: u64, dead_letters: u64)
     out
 }
 
+/// How far the lake's replication slot is behind its source (read by
+/// `app::sync::lag`).
+#[derive(Debug, Clone)]
+pub struct SlotLag {
+    /// The slot.
+    pub slot: String,
+    /// Whether it exists on the server still.
+    pub exists: bool,
+    /// Whether a sync is streaming from it now.
+    pub active: bool,
+    /// WAL the server keeps for it: its position to the server's.
+    pub bytes: i64,
+    /// When bronze last took a batch (or was built from the snapshot).
+    pub applied_at: String,
+    /// Seconds since then.
+    pub seconds: f64,
+}
+
 /// The gauges of a lake that follows its source through a replication
 /// slot: the WAL the source keeps for it, the seconds since the lake last
 /// applied a batch, and whether the slot still exists.
-pub fn slot_lag(lag: &crate::app::sync::SlotLag) -> String {
+pub fn slot_lag(lag: &SlotLag) -> String {
     let slot = lag.slot.replace('\\', "\\\\").replace('"', "\\\"");
     let mut out = String::new();
     for (name, help, value) in [

@@ -434,22 +434,7 @@ async fn start(
     }
 }
 
-/// How far the lake's slot is behind its source.
-#[derive(Debug, Clone)]
-pub struct SlotLag {
-    /// The slot.
-    pub slot: String,
-    /// Whether it exists on the server still.
-    pub exists: bool,
-    /// Whether a sync is streaming from it now.
-    pub active: bool,
-    /// WAL the server keeps for it: its position to the server's.
-    pub bytes: i64,
-    /// When bronze last took a batch (or was built from the snapshot).
-    pub applied_at: String,
-    /// Seconds since then.
-    pub seconds: f64,
-}
+pub use crate::metadata::metrics::SlotLag;
 
 /// The lag of the lake's slot, when the lake follows a source.
 pub async fn lag(config: &Config) -> Result<Option<SlotLag>> {

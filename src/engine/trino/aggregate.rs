@@ -347,3 +347,124 @@ impl datafusion::logical_expr::Accumulator for MapAccumulator {
                 .sum::<usize>()
     }
 }
+
+/// Trino's `approx_percentile(x, p)`: DataFusion's t-digest estimate, of
+/// the value's own type. DataFusion takes and answers doubles, and its
+/// estimate falls between two values (2.5 for 1, 2, 3, 4 at 0.5), where
+/// Trino answers a BIGINT for integers: the estimate is rounded down,
+/// which is the nearest-rank value where the digest holds every value.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct ApproxPercentile {
+    pub(super) inner: datafusion::logical_expr::AggregateUDF,
+    pub(super) signature: Signature,
+}
+
+fn float_field(
+    f: &datafusion::arrow::datatypes::FieldRef,
+) -> datafusion::arrow::datatypes::FieldRef {
+    Arc::new(f.as_ref().clone().with_data_type(DataType::Float64))
+}
+
+impl datafusion::logical_expr::AggregateUDFImpl for ApproxPercentile {
+    fn name(&self) -> &str {
+        "approx_percentile"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        if !(2..=3).contains(&args.len()) {
+            return plan_err!("approx_percentile takes a value and a percentile");
+        }
+        if !args[0].is_numeric() {
+            return plan_err!("approx_percentile takes a number, not {}", args[0]);
+        }
+        let mut coerced = vec![
+            if args[0].is_integer() {
+                DataType::Int64
+            } else {
+                DataType::Float64
+            },
+            DataType::Float64,
+        ];
+        if args.len() == 3 {
+            coerced.push(DataType::Int64);
+        }
+        Ok(coerced)
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(if args[0].is_integer() {
+            DataType::Int64
+        } else {
+            DataType::Float64
+        })
+    }
+    fn state_fields(
+        &self,
+        args: datafusion::logical_expr::function::StateFieldsArgs,
+    ) -> Result<Vec<datafusion::arrow::datatypes::FieldRef>> {
+        let inputs: Vec<_> = args.input_fields.iter().map(float_field).collect();
+        self.inner
+            .inner()
+            .state_fields(datafusion::logical_expr::function::StateFieldsArgs {
+                input_fields: &inputs,
+                return_field: float_field(&args.return_field),
+                ..args
+            })
+    }
+    fn accumulator(
+        &self,
+        args: datafusion::logical_expr::function::AccumulatorArgs,
+    ) -> Result<Box<dyn datafusion::logical_expr::Accumulator>> {
+        let integer = args.return_field.data_type().is_integer();
+        let inputs: Vec<_> = args.expr_fields.iter().map(float_field).collect();
+        let inner = self.inner.inner().accumulator(
+            datafusion::logical_expr::function::AccumulatorArgs {
+                expr_fields: &inputs,
+                return_field: float_field(&args.return_field),
+                ..args
+            },
+        )?;
+        Ok(Box::new(PercentileOf { inner, integer }))
+    }
+}
+
+#[derive(Debug)]
+struct PercentileOf {
+    inner: Box<dyn datafusion::logical_expr::Accumulator>,
+    /// Whether the answer is a BIGINT.
+    integer: bool,
+}
+
+impl datafusion::logical_expr::Accumulator for PercentileOf {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let values = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                if i == 0 {
+                    Ok(cast(v, &DataType::Float64)?)
+                } else {
+                    Ok(v.clone())
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.inner.update_batch(&values)
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.inner.merge_batch(states)
+    }
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.inner.state()
+    }
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let estimate = self.inner.evaluate()?;
+        Ok(match (self.integer, estimate) {
+            (true, ScalarValue::Float64(x)) => ScalarValue::Int64(x.map(|x| x.floor() as i64)),
+            (_, other) => other,
+        })
+    }
+    fn size(&self) -> usize {
+        self.inner.size()
+    }
+}

@@ -713,13 +713,18 @@ pub fn register(ctx: &SessionContext) {
     }
     // Trino's names for what DataFusion already has.
     let state = ctx.state();
-    for (theirs, ours) in [
-        ("arbitrary", "any_value"),
-        ("approx_percentile", "approx_percentile_cont"),
-    ] {
+    for (theirs, ours) in [("arbitrary", "any_value")] {
         if let Some(f) = state.aggregate_functions().get(ours) {
             ctx.register_udaf(f.as_ref().clone().with_aliases([theirs]));
         }
+    }
+    if let Some(inner) = state.aggregate_functions().get("approx_percentile_cont") {
+        ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(
+            ApproxPercentile {
+                inner: inner.as_ref().clone(),
+                signature: Signature::user_defined(Volatility::Immutable),
+            },
+        ));
     }
     // Trino's names for DataFusion's functions of lambdas, and Trino's
     // functions of a map and a lambda.
