@@ -1144,7 +1144,8 @@ pub async fn execute(engine: &Engine, statement: &Statement) -> Result<Option<Ve
             let (mut cols, mut types, mut nulls, mut extra) = (vec![], vec![], vec![], vec![]);
             for f in df.schema().fields() {
                 cols.push(f.name().clone());
-                types.push(f.data_type().to_string());
+                // Trino's names, as Athena's DESCRIBE shows them (`varchar`).
+                types.push(super::trino::trino_name(f.data_type()));
                 nulls.push(if f.is_nullable() { "YES" } else { "NO" }.to_string());
                 extra.push(if partitions.contains(f.name()) {
                     "partition key".to_string()

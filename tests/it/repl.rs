@@ -36,7 +36,7 @@ fn the_prompt_edits_recovers_cancels_completes_and_remembers() {
 
     // Columns of a table, partition keys marked.
     p.send_line("\\d gold.daily_sales").unwrap();
-    p.exp_regex(r"year[^A-Za-z0-9]+Int32[^A-Za-z0-9]+YES[^A-Za-z0-9]+partition key")
+    p.exp_regex(r"year[^A-Za-z0-9]+integer[^A-Za-z0-9]+YES[^A-Za-z0-9]+partition key")
         .unwrap();
 
     // Tab completes a column name from the catalog.

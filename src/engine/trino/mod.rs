@@ -53,6 +53,7 @@ use math::*;
 use regexp::*;
 use strings::*;
 pub use types::TrinoTypes;
+pub(crate) use types::trino_name;
 use types::type_of;
 use units::*;
 use url::*;

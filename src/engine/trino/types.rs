@@ -242,7 +242,7 @@ fn simple(t: &SqlType) -> Option<DataType> {
 }
 
 /// A type's name as Trino spells it (`typeof`).
-pub(super) fn trino_name(t: &DataType) -> String {
+pub(crate) fn trino_name(t: &DataType) -> String {
     use DataType::*;
     let precision = |u: &TimeUnit| match u {
         TimeUnit::Second => 0,
