@@ -348,11 +348,13 @@ impl datafusion::logical_expr::Accumulator for MapAccumulator {
     }
 }
 
-/// Trino's `approx_percentile(x, p)`: DataFusion's t-digest estimate, of
-/// the value's own type. DataFusion takes and answers doubles, and its
-/// estimate falls between two values (2.5 for 1, 2, 3, 4 at 0.5), where
-/// Trino answers a BIGINT for integers: the estimate is rounded down,
-/// which is the nearest-rank value where the digest holds every value.
+/// Trino's `approx_percentile(x, p)` and `approx_percentile(x, ARRAY[p,
+/// ...])`: DataFusion's t-digest estimate, of the value's own type.
+/// DataFusion takes and answers doubles, and its estimate falls between
+/// two values (2.5 for 1, 2, 3, 4 at 0.5), where Trino answers a BIGINT
+/// for integers: the estimate is rounded down, which is the nearest-rank
+/// value where the digest holds every value. An array of percentiles is
+/// answered from one digest of the rows.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(super) struct ApproxPercentile {
     pub(super) inner: datafusion::logical_expr::AggregateUDF,
@@ -363,6 +365,13 @@ fn float_field(
     f: &datafusion::arrow::datatypes::FieldRef,
 ) -> datafusion::arrow::datatypes::FieldRef {
     Arc::new(f.as_ref().clone().with_data_type(DataType::Float64))
+}
+
+fn is_list(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
+    )
 }
 
 impl datafusion::logical_expr::AggregateUDFImpl for ApproxPercentile {
@@ -385,7 +394,11 @@ impl datafusion::logical_expr::AggregateUDFImpl for ApproxPercentile {
             } else {
                 DataType::Float64
             },
-            DataType::Float64,
+            if is_list(&args[1]) {
+                DataType::new_list(DataType::Float64, true)
+            } else {
+                DataType::Float64
+            },
         ];
         if args.len() == 3 {
             coerced.push(DataType::Int64);
@@ -393,17 +406,29 @@ impl datafusion::logical_expr::AggregateUDFImpl for ApproxPercentile {
         Ok(coerced)
     }
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        Ok(if args[0].is_integer() {
+        let one = if args[0].is_integer() {
             DataType::Int64
         } else {
             DataType::Float64
+        };
+        Ok(if is_list(&args[1]) {
+            DataType::new_list(one, true)
+        } else {
+            one
         })
     }
     fn state_fields(
         &self,
         args: datafusion::logical_expr::function::StateFieldsArgs,
     ) -> Result<Vec<datafusion::arrow::datatypes::FieldRef>> {
-        let inputs: Vec<_> = args.input_fields.iter().map(float_field).collect();
+        // One digest whatever the percentiles: the inner function's state
+        // over doubles.
+        let inputs: Vec<_> = args
+            .input_fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| if i < 2 { float_field(f) } else { f.clone() })
+            .collect();
         self.inner
             .inner()
             .state_fields(datafusion::logical_expr::function::StateFieldsArgs {
@@ -416,55 +441,118 @@ impl datafusion::logical_expr::AggregateUDFImpl for ApproxPercentile {
         &self,
         args: datafusion::logical_expr::function::AccumulatorArgs,
     ) -> Result<Box<dyn datafusion::logical_expr::Accumulator>> {
-        let integer = args.return_field.data_type().is_integer();
-        let inputs: Vec<_> = args.expr_fields.iter().map(float_field).collect();
-        let inner = self.inner.inner().accumulator(
-            datafusion::logical_expr::function::AccumulatorArgs {
-                expr_fields: &inputs,
-                return_field: float_field(&args.return_field),
-                ..args
-            },
-        )?;
-        Ok(Box::new(PercentileOf { inner, integer }))
-    }
-}
-
-#[derive(Debug)]
-struct PercentileOf {
-    inner: Box<dyn datafusion::logical_expr::Accumulator>,
-    /// Whether the answer is a BIGINT.
-    integer: bool,
-}
-
-impl datafusion::logical_expr::Accumulator for PercentileOf {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let values = values
+        use datafusion::physical_expr::expressions::Literal;
+        let list = is_list(args.return_field.data_type());
+        let integer = match args.return_field.data_type() {
+            DataType::List(item) => item.data_type().is_integer(),
+            t => t.is_integer(),
+        };
+        let percentiles: Vec<Option<f64>> = if list {
+            let empty = datafusion::arrow::record_batch::RecordBatch::new_empty(Arc::new(
+                datafusion::arrow::datatypes::Schema::empty(),
+            ));
+            match args.exprs[1].evaluate(&empty)? {
+                ColumnarValue::Scalar(ScalarValue::List(a)) if !a.is_null(0) => {
+                    let values = cast(&a.value(0), &DataType::Float64)?;
+                    values
+                        .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
+                        .iter()
+                        .collect()
+                }
+                _ => {
+                    return plan_err!(
+                        "approx_percentile: the percentiles must be a constant array"
+                    );
+                }
+            }
+        } else {
+            vec![None]
+        };
+        let inputs: Vec<_> = args
+            .expr_fields
             .iter()
             .enumerate()
-            .map(|(i, v)| {
-                if i == 0 {
-                    Ok(cast(v, &DataType::Float64)?)
-                } else {
-                    Ok(v.clone())
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.inner.update_batch(&values)
+            .map(|(i, f)| if i < 2 { float_field(f) } else { f.clone() })
+            .collect();
+        let mut inners = Vec::with_capacity(percentiles.len());
+        for p in percentiles {
+            let mut exprs = args.exprs.to_vec();
+            if list {
+                let Some(p) = p else {
+                    return plan_err!("approx_percentile: a percentile is NULL");
+                };
+                exprs[1] = Arc::new(Literal::new(ScalarValue::Float64(Some(p))));
+            }
+            inners.push(self.inner.inner().accumulator(
+                datafusion::logical_expr::function::AccumulatorArgs {
+                    expr_fields: &inputs,
+                    exprs: &exprs,
+                    return_field: Arc::new(datafusion::arrow::datatypes::Field::new(
+                        "estimate",
+                        DataType::Float64,
+                        true,
+                    )),
+                    ..args
+                },
+            )?);
+        }
+        Ok(Box::new(PercentilesOf {
+            inners,
+            integer,
+            list,
+        }))
+    }
+}
+
+/// The accumulators of one digest, each asked for its percentile.
+#[derive(Debug)]
+struct PercentilesOf {
+    inners: Vec<Box<dyn datafusion::logical_expr::Accumulator>>,
+    /// Whether each answer is a BIGINT.
+    integer: bool,
+    /// Whether the answer is an array.
+    list: bool,
+}
+
+impl datafusion::logical_expr::Accumulator for PercentilesOf {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let doubles = [cast(&values[0], &DataType::Float64)?];
+        for inner in &mut self.inners {
+            inner.update_batch(&doubles)?;
+        }
+        Ok(())
     }
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        self.inner.merge_batch(states)
+        for inner in &mut self.inners {
+            inner.merge_batch(states)?;
+        }
+        Ok(())
     }
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.inner.state()
+        // Every accumulator holds the same digest.
+        self.inners[0].state()
     }
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let estimate = self.inner.evaluate()?;
-        Ok(match (self.integer, estimate) {
-            (true, ScalarValue::Float64(x)) => ScalarValue::Int64(x.map(|x| x.floor() as i64)),
-            (_, other) => other,
-        })
+        let mut answers = Vec::with_capacity(self.inners.len());
+        for inner in &mut self.inners {
+            answers.push(match (self.integer, inner.evaluate()?) {
+                (true, ScalarValue::Float64(x)) => ScalarValue::Int64(x.map(|x| x.floor() as i64)),
+                (_, other) => other,
+            });
+        }
+        if !self.list {
+            return Ok(answers.swap_remove(0));
+        }
+        let item = if self.integer {
+            DataType::Int64
+        } else {
+            DataType::Float64
+        };
+        Ok(ScalarValue::List(ScalarValue::new_list_nullable(
+            &answers, &item,
+        )))
     }
     fn size(&self) -> usize {
-        self.inner.size()
+        self.inners.iter().map(|i| i.size()).sum()
     }
 }
