@@ -320,7 +320,6 @@ pub(super) fn histogram_type(t: &[DataType]) -> Result<DataType> {
 /// left out. Trino's map has no key order; the keys come sorted, so an
 /// answer reads the same on every run.
 pub(super) fn array_histogram(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
-    use datafusion::arrow::array::StructArray;
     use datafusion::arrow::buffer::NullBuffer;
     let DataType::Map(entries, sorted) = ret else {
         return exec_err!("array_histogram: not a map type");
@@ -364,19 +363,14 @@ pub(super) fn array_histogram(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef
         }
         offsets.push(counts.len() as i32);
     }
-    let keys = take(values, &UInt64Array::from(picks), None)?;
-    let pairs = StructArray::try_new(
-        fields.clone(),
-        vec![keys, Arc::new(Int64Array::from(counts))],
-        None,
-    )?;
-    Ok(Arc::new(MapArray::try_new(
-        entries.clone(),
-        OffsetBuffer::new(offsets.into()),
-        pairs,
-        Some(NullBuffer::from(valid)),
+    map_array(
+        entries,
         *sorted,
-    )?))
+        take(values, &UInt64Array::from(picks), None)?,
+        Arc::new(Int64Array::from(counts)),
+        OffsetBuffer::new(offsets.into()),
+        Some(NullBuffer::from(valid)),
+    )
 }
 
 fn map_lookup(map: &MapArray, keys: &ArrayRef) -> Result<ArrayRef> {
@@ -754,9 +748,6 @@ fn entries_sorted(a: &ArrayRef) -> Result<ArrayRef> {
         }
         DataType::Map(entries, sorted) => {
             let map = a.as_map();
-            let DataType::Struct(kv) = entries.data_type() else {
-                return exec_err!("a map's entries are a struct");
-            };
             let offsets = map.value_offsets();
             let (first, last) = (offsets[0] as usize, offsets[map.len()] as usize);
             let keys = entries_sorted(&map.keys().slice(first, last - first))?;
@@ -771,19 +762,15 @@ fn entries_sorted(a: &ArrayRef) -> Result<ArrayRef> {
                 order.extend(span);
             }
             let order = datafusion::arrow::array::UInt32Array::from(order);
-            let pairs = StructArray::try_new(
-                kv.clone(),
-                vec![take(&keys, &order, None)?, take(&values, &order, None)?],
-                None,
-            )?;
             let rebased = OffsetBuffer::new(offsets.iter().map(|o| o - offsets[0]).collect());
-            Ok(Arc::new(MapArray::try_new(
-                entries.clone(),
-                rebased,
-                pairs,
-                map.nulls().cloned(),
+            map_array(
+                entries,
                 *sorted,
-            )?))
+                take(&keys, &order, None)?,
+                take(&values, &order, None)?,
+                rebased,
+                map.nulls().cloned(),
+            )
         }
         _ => Ok(a.clone()),
     }
@@ -835,24 +822,41 @@ fn positional_cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
             let DataType::Struct(kv) = entries.data_type() else {
                 return exec_err!("a map's entries are a struct");
             };
-            let pairs = StructArray::try_new(
-                kv.clone(),
-                vec![
-                    positional_cast(map.keys(), kv[0].data_type())?,
-                    positional_cast(map.values(), kv[1].data_type())?,
-                ],
-                None,
-            )?;
-            Ok(Arc::new(MapArray::try_new(
-                entries.clone(),
-                map.offsets().clone(),
-                pairs,
-                map.nulls().cloned(),
+            map_array(
+                entries,
                 *sorted,
-            )?))
+                positional_cast(map.keys(), kv[0].data_type())?,
+                positional_cast(map.values(), kv[1].data_type())?,
+                map.offsets().clone(),
+                map.nulls().cloned(),
+            )
         }
         _ => Ok(cast(a, to)?),
     }
+}
+
+/// A map array of `entries`' type from its keys and values (one entry
+/// each), the rows' offsets into them and the rows' nulls.
+fn map_array(
+    entries: &FieldRef,
+    sorted: bool,
+    keys: ArrayRef,
+    values: ArrayRef,
+    offsets: OffsetBuffer<i32>,
+    nulls: Option<datafusion::arrow::buffer::NullBuffer>,
+) -> Result<ArrayRef> {
+    let DataType::Struct(kv) = entries.data_type() else {
+        return exec_err!("a map's entries are a struct");
+    };
+    let pairs =
+        datafusion::arrow::array::StructArray::try_new(kv.clone(), vec![keys, values], None)?;
+    Ok(Arc::new(MapArray::try_new(
+        entries.clone(),
+        offsets,
+        pairs,
+        nulls,
+        sorted,
+    )?))
 }
 
 /// `trim_array(array, n)`: the array without its last `n` elements; `n`
@@ -1198,7 +1202,6 @@ pub(super) fn map_from_entries_type(t: &[DataType]) -> Result<DataType> {
 /// `map_from_entries(array(row(k, v)))`: the map of the pairs; a NULL pair
 /// or key, or a key twice, is an error, as in Trino.
 pub(super) fn map_from_entries(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
-    use datafusion::arrow::array::{MapArray, StructArray};
     let DataType::Map(entries, sorted) = ret else {
         return exec_err!("map_from_entries: not a map type");
     };
@@ -1259,18 +1262,14 @@ pub(super) fn map_from_entries(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRe
             seen.push(key);
         }
     }
-    let entries_array = StructArray::try_new(
-        fields.clone(),
-        vec![pairs.column(0).clone(), pairs.column(1).clone()],
-        None,
-    )?;
-    Ok(Arc::new(MapArray::try_new(
-        entries.clone(),
-        list.offsets().clone(),
-        entries_array,
-        list.nulls().cloned(),
+    map_array(
+        entries,
         *sorted,
-    )?))
+        pairs.column(0).clone(),
+        pairs.column(1).clone(),
+        list.offsets().clone(),
+        list.nulls().cloned(),
+    )
 }
 
 fn pairs_type_item(list: &DataType) -> DataType {
