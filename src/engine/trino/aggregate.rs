@@ -164,24 +164,6 @@ impl MapAggregate {
     }
 }
 
-fn map_of(key: DataType, value: DataType) -> DataType {
-    use datafusion::arrow::datatypes::Field;
-    DataType::Map(
-        Arc::new(Field::new(
-            "entries",
-            DataType::Struct(
-                vec![
-                    Field::new("key", key, false),
-                    Field::new("value", value, true),
-                ]
-                .into(),
-            ),
-            false,
-        )),
-        false,
-    )
-}
-
 impl datafusion::logical_expr::AggregateUDFImpl for MapAggregate {
     fn name(&self) -> &str {
         match self.of {
@@ -193,7 +175,7 @@ impl datafusion::logical_expr::AggregateUDFImpl for MapAggregate {
         &self.signature
     }
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        Ok(map_of(args[0].clone(), self.value_type(args)))
+        Ok(map_type(args[0].clone(), self.value_type(args)))
     }
     fn state_fields(
         &self,

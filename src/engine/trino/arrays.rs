@@ -299,21 +299,7 @@ pub(super) fn array_last(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
 
 /// `array_histogram`'s type: a map from the element to its BIGINT count.
 pub(super) fn histogram_type(t: &[DataType]) -> Result<DataType> {
-    let key = end_type(t)?;
-    Ok(DataType::Map(
-        Arc::new(Field::new(
-            "entries",
-            DataType::Struct(
-                vec![
-                    Field::new("key", key, false),
-                    Field::new("value", DataType::Int64, true),
-                ]
-                .into(),
-            ),
-            false,
-        )),
-        false,
-    ))
+    Ok(map_type(end_type(t)?, DataType::Int64))
 }
 
 /// `array_histogram(array)`: how many times each element occurs, NULLs
@@ -1187,16 +1173,7 @@ pub(super) fn map_from_entries_type(t: &[DataType]) -> Result<DataType> {
         Some(DataType::Null) => (DataType::Null, DataType::Null),
         other => return plan_err!("map_from_entries: takes an array of pairs, not {other:?}"),
     };
-    Ok(DataType::Map(
-        Arc::new(Field::new(
-            "entries",
-            DataType::Struct(
-                vec![Field::new("key", k, false), Field::new("value", v, true)].into(),
-            ),
-            false,
-        )),
-        false,
-    ))
+    Ok(map_type(k, v))
 }
 
 /// `map_from_entries(array(row(k, v)))`: the map of the pairs; a NULL pair

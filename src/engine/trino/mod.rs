@@ -143,6 +143,26 @@ pub(super) fn is_date(t: &DataType) -> bool {
     matches!(t, DataType::Date32 | DataType::Date64)
 }
 
+/// Trino's MAP(K, V) as Arrow's map: non-NULL keys, nullable values,
+/// entries in no declared order.
+pub(super) fn map_type(key: DataType, value: DataType) -> DataType {
+    use datafusion::arrow::datatypes::Field;
+    DataType::Map(
+        Arc::new(Field::new(
+            "entries",
+            DataType::Struct(
+                vec![
+                    Field::new("key", key, false),
+                    Field::new("value", value, true),
+                ]
+                .into(),
+            ),
+            false,
+        )),
+        false,
+    )
+}
+
 /// The types of a call's arguments.
 fn argument_types(args: &ScalarFunctionArgs) -> Vec<DataType> {
     args.arg_fields

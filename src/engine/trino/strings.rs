@@ -546,20 +546,7 @@ pub(super) fn levenshtein_distance(a: &[ArrayRef], _: &DataType) -> Result<Array
 /// The map type `split_to_map` (`values` VARCHAR) and `split_to_multimap`
 /// (`values` ARRAY(VARCHAR)) answer, as arrow's map builder makes it.
 fn text_map_type(values: DataType) -> DataType {
-    DataType::Map(
-        Arc::new(datafusion::arrow::datatypes::Field::new(
-            "entries",
-            DataType::Struct(
-                vec![
-                    datafusion::arrow::datatypes::Field::new("key", DataType::Utf8, false),
-                    datafusion::arrow::datatypes::Field::new("value", values, true),
-                ]
-                .into(),
-            ),
-            false,
-        )),
-        false,
-    )
+    map_type(DataType::Utf8, values)
 }
 
 pub(super) fn split_to_map_type(_: &[DataType]) -> Result<DataType> {

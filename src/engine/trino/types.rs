@@ -155,27 +155,11 @@ impl TypePlanner for TrinoTypes {
                 field(t, None)
             }
             // Trino's MAP(K, V), for the key and value types it names simply.
-            SqlType::Map(k, v) => {
-                let (Some(k), Some(v)) = (nested(k), nested(v)) else {
+            SqlType::Map(..) => {
+                let Some(t) = nested(sql_type) else {
                     return Ok(None);
                 };
-                field(
-                    DataType::Map(
-                        Arc::new(datafusion::arrow::datatypes::Field::new(
-                            "entries",
-                            DataType::Struct(
-                                vec![
-                                    datafusion::arrow::datatypes::Field::new("key", k, false),
-                                    datafusion::arrow::datatypes::Field::new("value", v, true),
-                                ]
-                                .into(),
-                            ),
-                            false,
-                        )),
-                        false,
-                    ),
-                    None,
-                )
+                field(t, None)
             }
             _ => return Ok(None),
         }))
@@ -207,20 +191,7 @@ fn nested(t: &SqlType) -> Option<DataType> {
             | ArrayElemTypeDef::Parenthesis(item)
             | ArrayElemTypeDef::SquareBracket(item, None),
         ) => DataType::new_list(nested(item)?, true),
-        SqlType::Map(k, v) => DataType::Map(
-            Arc::new(Field::new(
-                "entries",
-                DataType::Struct(
-                    vec![
-                        Field::new("key", nested(k)?, false),
-                        Field::new("value", nested(v)?, true),
-                    ]
-                    .into(),
-                ),
-                false,
-            )),
-            false,
-        ),
+        SqlType::Map(k, v) => super::map_type(nested(k)?, nested(v)?),
         other => simple(other)?,
     })
 }
