@@ -1,5 +1,5 @@
-//! Contexts kept after use, per thread, for the next `create` (Strata's
-//! patch to zstd-safe; see `vendor/README.md` in Strata).
+//! Contexts kept after use for the next `create` (Strata's patch to
+//! zstd-safe; see `vendor/README.md` in Strata).
 //!
 //! zstd asks the CPU for its features (three `cpuid` instructions) every
 //! time it creates a compression or decompression context. In a virtual
@@ -14,116 +14,81 @@
 //! and parameters (which also drops any dictionary or prefix, loaded or
 //! referenced). They differ from a fresh context only in the memory zstd
 //! already allocated for them. That memory is bounded: no idle context
-//! larger than [`LARGEST`] is kept, and all threads' idle contexts together
-//! hold at most [`BUDGET`] bytes; anything over is freed as before. A
-//! thread's idle contexts are freed when the thread ends.
+//! larger than [`LARGEST`] is kept, and idle contexts together hold at most
+//! [`BUDGET`] bytes; anything over is freed as before.
+//!
+//! One shelf for the process, not one per thread: Parquet's readers and
+//! writers run as tasks that move between threads, and a context is often
+//! dropped on another thread than the one that next creates one: with
+//! per-thread shelves a quarter of the contexts were still new. A lock
+//! costs far less than a `cpuid`.
 
-use core::cell::RefCell;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicUsize, Ordering};
-use std::thread_local;
+use std::sync::Mutex;
 use std::vec::Vec;
 
-/// Bytes that idle contexts of all threads may hold together.
+/// Bytes that idle contexts may hold together.
 const BUDGET: usize = 64 << 20;
 
 /// A context holding more than this (say, after a large window or a long
 /// stream) is freed rather than kept.
 const LARGEST: usize = 4 << 20;
 
-/// Bytes held by idle contexts now, over all threads.
-static HELD: AtomicUsize = AtomicUsize::new(0);
-
-/// One kind of context: how to free it.
-pub(crate) trait Kind {
-    /// Frees a context zstd created.
-    ///
-    /// # Safety
-    /// `ptr` came from zstd's create function for this kind, and is not
-    /// used afterwards.
-    unsafe fn free(ptr: NonNull<Self>);
+/// Idle contexts of one kind, most recently used last, and the bytes they
+/// hold.
+struct Shelf<K> {
+    idle: Vec<(NonNull<K>, usize)>,
+    held: usize,
 }
 
-impl Kind for zstd_sys::ZSTD_CCtx {
-    unsafe fn free(ptr: NonNull<Self>) {
-        zstd_sys::ZSTD_freeCCtx(ptr.as_ptr());
-    }
-}
+// Safety: a shelved context is owned by the shelf alone, and zstd contexts
+// may move between threads (zstd-safe's `CCtx` and `DCtx` are `Send`).
+unsafe impl<K> Send for Shelf<K> {}
 
-impl Kind for zstd_sys::ZSTD_DCtx {
-    unsafe fn free(ptr: NonNull<Self>) {
-        zstd_sys::ZSTD_freeDCtx(ptr.as_ptr());
-    }
-}
+static CCTX: Mutex<Shelf<zstd_sys::ZSTD_CCtx>> = Mutex::new(Shelf {
+    idle: Vec::new(),
+    held: 0,
+});
+static DCTX: Mutex<Shelf<zstd_sys::ZSTD_DCtx>> = Mutex::new(Shelf {
+    idle: Vec::new(),
+    held: 0,
+});
 
-/// A thread's idle contexts of one kind, with the bytes each holds.
-struct Shelf<K: Kind>(Vec<(NonNull<K>, usize)>);
-
-impl<K: Kind> Drop for Shelf<K> {
-    fn drop(&mut self) {
-        for (ptr, bytes) in self.0.drain(..) {
-            HELD.fetch_sub(bytes, Ordering::Relaxed);
-            // Safety: a shelved context is owned by the shelf alone.
-            unsafe { K::free(ptr) };
-        }
-    }
-}
-
-thread_local! {
-    static CCTX: RefCell<Shelf<zstd_sys::ZSTD_CCtx>> = const { RefCell::new(Shelf(Vec::new())) };
-    static DCTX: RefCell<Shelf<zstd_sys::ZSTD_DCtx>> = const { RefCell::new(Shelf(Vec::new())) };
-}
-
-fn take<K: Kind>(
-    shelf: &'static std::thread::LocalKey<RefCell<Shelf<K>>>,
-) -> Option<NonNull<K>> {
-    let (ptr, bytes) = shelf
-        .try_with(|s| s.try_borrow_mut().ok()?.0.pop())
-        .ok()
-        .flatten()?;
-    HELD.fetch_sub(bytes, Ordering::Relaxed);
+fn take<K>(shelf: &Mutex<Shelf<K>>) -> Option<NonNull<K>> {
+    let mut shelf = shelf.lock().ok()?;
+    let (ptr, bytes) = shelf.idle.pop()?;
+    shelf.held -= bytes;
     Some(ptr)
 }
 
-/// Keeps `ptr` for reuse, or hands it back when it is too large, the budget
-/// is spent, or the thread is ending.
-fn keep<K: Kind>(
-    shelf: &'static std::thread::LocalKey<RefCell<Shelf<K>>>,
+/// Keeps `ptr` for reuse, or hands it back when it is too large or the
+/// budget is spent.
+fn keep<K>(
+    shelf: &Mutex<Shelf<K>>,
     ptr: NonNull<K>,
     bytes: usize,
 ) -> Result<(), NonNull<K>> {
-    if bytes > LARGEST
-        || HELD
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
-                (held + bytes <= BUDGET).then_some(held + bytes)
-            })
-            .is_err()
-    {
+    if bytes > LARGEST {
         return Err(ptr);
     }
-    let kept = shelf
-        .try_with(|s| match s.try_borrow_mut() {
-            Ok(mut s) => {
-                s.0.push((ptr, bytes));
-                true
-            }
-            Err(_) => false,
-        })
-        .unwrap_or(false);
-    if kept {
-        Ok(())
-    } else {
-        HELD.fetch_sub(bytes, Ordering::Relaxed);
-        Err(ptr)
+    let mut shelf = match shelf.lock() {
+        Ok(shelf) => shelf,
+        Err(_) => return Err(ptr),
+    };
+    if shelf.held + bytes > BUDGET {
+        return Err(ptr);
     }
+    shelf.held += bytes;
+    shelf.idle.push((ptr, bytes));
+    Ok(())
 }
 
-/// An idle compression context of this thread, reset to its initial state.
+/// An idle compression context, reset to its initial state.
 pub(crate) fn take_cctx() -> Option<NonNull<zstd_sys::ZSTD_CCtx>> {
     take(&CCTX)
 }
 
-/// An idle decompression context of this thread, reset to its initial state.
+/// An idle decompression context, reset to its initial state.
 pub(crate) fn take_dctx() -> Option<NonNull<zstd_sys::ZSTD_DCtx>> {
     take(&DCTX)
 }
