@@ -14,8 +14,8 @@
 //! and parameters (which also drops any dictionary or prefix, loaded or
 //! referenced). They differ from a fresh context only in the memory zstd
 //! already allocated for them. That memory is bounded: no idle context
-//! larger than [`LARGEST`] is kept, and idle contexts together hold at most
-//! [`BUDGET`] bytes; anything over is freed as before.
+//! larger than [`LARGEST`] is kept, and the idle contexts of each kind hold
+//! at most [`BUDGET`] bytes; anything over is freed as before.
 //!
 //! One shelf for the process, not one per thread: Parquet's readers and
 //! writers run as tasks that move between threads, and a context is often
@@ -27,7 +27,7 @@ use core::ptr::NonNull;
 use std::sync::Mutex;
 use std::vec::Vec;
 
-/// Bytes that idle contexts may hold together.
+/// Bytes that the idle contexts of one kind may hold together.
 const BUDGET: usize = 64 << 20;
 
 /// A context holding more than this (say, after a large window or a long
