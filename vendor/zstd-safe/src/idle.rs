@@ -45,9 +45,65 @@ const DCTX_BUDGET: usize = 8 << 20;
 /// stream) is freed rather than kept.
 const LARGEST: usize = 4 << 20;
 
+/// One kind of context, and what the shelf needs of it.
+pub(crate) trait Kind: Sized + 'static {
+    /// Where idle contexts of this kind wait.
+    fn shelf() -> &'static Mutex<Shelf<Self>>;
+    /// Bytes idle contexts of this kind may hold together.
+    const BUDGET: usize;
+    /// `ZSTD_*_reset` to the initial session and parameters; false if it
+    /// failed.
+    unsafe fn reset(ptr: NonNull<Self>) -> bool;
+    /// `ZSTD_sizeof_*`.
+    unsafe fn size(ptr: NonNull<Self>) -> usize;
+    /// `ZSTD_free*`.
+    unsafe fn free(ptr: NonNull<Self>);
+}
+
+const SESSION_AND_PARAMETERS: zstd_sys::ZSTD_ResetDirective =
+    zstd_sys::ZSTD_ResetDirective::ZSTD_reset_session_and_parameters;
+
+impl Kind for zstd_sys::ZSTD_CCtx {
+    fn shelf() -> &'static Mutex<Shelf<Self>> {
+        &CCTX
+    }
+    const BUDGET: usize = CCTX_BUDGET;
+    unsafe fn reset(ptr: NonNull<Self>) -> bool {
+        zstd_sys::ZSTD_isError(zstd_sys::ZSTD_CCtx_reset(
+            ptr.as_ptr(),
+            SESSION_AND_PARAMETERS,
+        )) == 0
+    }
+    unsafe fn size(ptr: NonNull<Self>) -> usize {
+        zstd_sys::ZSTD_sizeof_CCtx(ptr.as_ptr())
+    }
+    unsafe fn free(ptr: NonNull<Self>) {
+        zstd_sys::ZSTD_freeCCtx(ptr.as_ptr());
+    }
+}
+
+impl Kind for zstd_sys::ZSTD_DCtx {
+    fn shelf() -> &'static Mutex<Shelf<Self>> {
+        &DCTX
+    }
+    const BUDGET: usize = DCTX_BUDGET;
+    unsafe fn reset(ptr: NonNull<Self>) -> bool {
+        zstd_sys::ZSTD_isError(zstd_sys::ZSTD_DCtx_reset(
+            ptr.as_ptr(),
+            SESSION_AND_PARAMETERS,
+        )) == 0
+    }
+    unsafe fn size(ptr: NonNull<Self>) -> usize {
+        zstd_sys::ZSTD_sizeof_DCtx(ptr.as_ptr())
+    }
+    unsafe fn free(ptr: NonNull<Self>) {
+        zstd_sys::ZSTD_freeDCtx(ptr.as_ptr());
+    }
+}
+
 /// Idle contexts of one kind, most recently used last, and the bytes they
 /// hold.
-struct Shelf<K> {
+pub(crate) struct Shelf<K> {
     idle: Vec<(NonNull<K>, usize)>,
     held: usize,
 }
@@ -65,87 +121,33 @@ static DCTX: Mutex<Shelf<zstd_sys::ZSTD_DCtx>> = Mutex::new(Shelf {
     held: 0,
 });
 
-fn take<K>(shelf: &Mutex<Shelf<K>>) -> Option<NonNull<K>> {
-    let mut shelf = shelf.lock().ok()?;
+/// An idle context of this kind, reset to its initial state.
+pub(crate) fn take<K: Kind>() -> Option<NonNull<K>> {
+    let mut shelf = K::shelf().lock().ok()?;
     let (ptr, bytes) = shelf.idle.pop()?;
     shelf.held -= bytes;
     Some(ptr)
 }
 
-/// Keeps `ptr` for reuse, or hands it back when it is too large or the
-/// budget is spent.
-fn keep<K>(
-    shelf: &Mutex<Shelf<K>>,
-    budget: usize,
-    ptr: NonNull<K>,
-    bytes: usize,
-) -> Result<(), NonNull<K>> {
-    if bytes > LARGEST {
-        return Err(ptr);
-    }
-    let mut shelf = match shelf.lock() {
-        Ok(shelf) => shelf,
-        Err(_) => return Err(ptr),
-    };
-    if shelf.held + bytes > budget {
-        return Err(ptr);
-    }
-    shelf.held += bytes;
-    shelf.idle.push((ptr, bytes));
-    Ok(())
-}
-
-/// An idle compression context, reset to its initial state.
-pub(crate) fn take_cctx() -> Option<NonNull<zstd_sys::ZSTD_CCtx>> {
-    take(&CCTX)
-}
-
-/// An idle decompression context, reset to its initial state.
-pub(crate) fn take_dctx() -> Option<NonNull<zstd_sys::ZSTD_DCtx>> {
-    take(&DCTX)
-}
-
-/// Resets a compression context that is done with, and keeps it; frees it
-/// if that fails or it cannot be kept.
+/// Resets a context that is done with and keeps it; frees it if the reset
+/// fails, it is too large, or the budget is spent.
 ///
 /// # Safety
-/// `ptr` is a context from `ZSTD_createCCtx` that nothing else uses, that
-/// never had worker threads or a thread pool, and whose last call did not
-/// fail.
-pub(crate) unsafe fn put_cctx(ptr: NonNull<zstd_sys::ZSTD_CCtx>) {
-    let reset = zstd_sys::ZSTD_CCtx_reset(
-        ptr.as_ptr(),
-        zstd_sys::ZSTD_ResetDirective::ZSTD_reset_session_and_parameters,
-    );
-    if zstd_sys::ZSTD_isError(reset) == 0 {
-        let bytes = zstd_sys::ZSTD_sizeof_CCtx(ptr.as_ptr());
-        match keep(&CCTX, CCTX_BUDGET, ptr, bytes) {
-            Ok(()) => return,
-            Err(ptr) => zstd_sys::ZSTD_freeCCtx(ptr.as_ptr()),
-        };
-    } else {
-        zstd_sys::ZSTD_freeCCtx(ptr.as_ptr());
+/// `ptr` is a context from zstd's create function for its kind that nothing
+/// else uses, whose last call did not fail, and (for compression) that
+/// never had worker threads or a thread pool.
+pub(crate) unsafe fn put<K: Kind>(ptr: NonNull<K>) {
+    if K::reset(ptr) {
+        let bytes = K::size(ptr);
+        if bytes <= LARGEST {
+            if let Ok(mut shelf) = K::shelf().lock() {
+                if shelf.held + bytes <= K::BUDGET {
+                    shelf.held += bytes;
+                    shelf.idle.push((ptr, bytes));
+                    return;
+                }
+            }
+        }
     }
-}
-
-/// Resets a decompression context that is done with, and keeps it; frees it
-/// if that fails or it cannot be kept.
-///
-/// # Safety
-/// `ptr` is a context from `ZSTD_createDCtx` that nothing else uses, and
-/// whose last call did not fail.
-pub(crate) unsafe fn put_dctx(ptr: NonNull<zstd_sys::ZSTD_DCtx>) {
-    let reset = zstd_sys::ZSTD_DCtx_reset(
-        ptr.as_ptr(),
-        zstd_sys::ZSTD_ResetDirective::ZSTD_reset_session_and_parameters,
-    );
-    if zstd_sys::ZSTD_isError(reset) == 0 {
-        let bytes = zstd_sys::ZSTD_sizeof_DCtx(ptr.as_ptr());
-        match keep(&DCTX, DCTX_BUDGET, ptr, bytes) {
-            Ok(()) => return,
-            Err(ptr) => zstd_sys::ZSTD_freeDCtx(ptr.as_ptr()),
-        };
-    } else {
-        zstd_sys::ZSTD_freeDCtx(ptr.as_ptr());
-    }
+    K::free(ptr);
 }

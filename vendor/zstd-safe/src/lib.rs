@@ -27,7 +27,7 @@ extern crate std;
 #[cfg(test)]
 mod tests;
 
-// Strata's patch: contexts are reused within a thread, see idle.rs. Not
+// Strata's patch: contexts are reused, see idle.rs. Not
 // with zstdmt, whose thread pool a context may reference past a reset.
 #[cfg(all(feature = "std", not(feature = "zstdmt")))]
 mod idle;
@@ -374,7 +374,7 @@ impl<'a> CCtx<'a> {
     /// Returns `None` if zstd returns a NULL pointer - may happen if allocation fails.
     pub fn try_create() -> Option<Self> {
         #[cfg(all(feature = "std", not(feature = "zstdmt")))]
-        if let Some(ptr) = idle::take_cctx() {
+        if let Some(ptr) = idle::take() {
             return Some(CCtx(
                 ptr,
                 PhantomData,
@@ -1469,7 +1469,7 @@ impl<'a> Drop for CCtx<'a> {
         #[cfg(all(feature = "std", not(feature = "zstdmt")))]
         if !self.3.ever && self.2.guard().is_ok() {
             // Safety: never given workers, not poisoned, and not used again.
-            unsafe { idle::put_cctx(self.0) };
+            unsafe { idle::put(self.0) };
             return;
         }
         // Safety: Just FFI
@@ -1535,7 +1535,7 @@ impl<'a> DCtx<'a> {
     /// Returns `None` if the operation failed (for example, not enough memory).
     pub fn try_create() -> Option<Self> {
         #[cfg(all(feature = "std", not(feature = "zstdmt")))]
-        if let Some(ptr) = idle::take_dctx() {
+        if let Some(ptr) = idle::take() {
             return Some(DCtx(
                 ptr,
                 PhantomData,
@@ -2058,7 +2058,7 @@ impl Drop for DCtx<'_> {
         #[cfg(all(feature = "std", not(feature = "zstdmt")))]
         if self.2.guard().is_ok() && !self.multiple_ddicts_ever() {
             // Safety: not poisoned, and not used again.
-            unsafe { idle::put_dctx(self.0) };
+            unsafe { idle::put(self.0) };
             return;
         }
         unsafe {
