@@ -776,12 +776,14 @@ fn time_offset_of(text: &str) -> Option<&str> {
 /// `strata_timestamptz(p, 'zone')`, planned by the Trino types.
 pub(crate) const ZONED_TIMESTAMP: &str = "strata_timestamptz";
 
-/// `CAST(TIMESTAMP '...56.111111111111' AS TIMESTAMP(3))`: a literal with
-/// more fraction digits than Strata's nanoseconds hold, cast at once to a
-/// precision they do hold, is the cast of its text, which is read to its
-/// last digit and rounded once, as Trino rounds the literal. A TIMESTAMP
-/// literal so cast to a TIMESTAMP, a TIME one to a TIME; any other is left
-/// to be refused.
+/// `CAST(TIMESTAMP '...56.111111111111' AS TIME(3))`: a literal with more
+/// fraction digits than Strata's nanoseconds hold (Trino reads up to 12),
+/// cast at once to a TIMESTAMP or TIME of 9 digits or fewer, is rounded in
+/// its text to the cast's digits, half up and carrying into the second, the
+/// date or round the clock, as Trino rounds it
+/// ([`crate::engine::trino::round_picoseconds`]): no digit that matters is
+/// cut. A plain text so cast (`CAST('...' AS TIMESTAMP(9))`) is rounded
+/// alike. A text that cannot be read so is left to be refused.
 fn long_fractions_cast(sql: &str) -> std::borrow::Cow<'_, str> {
     use datafusion::sql::sqlparser::dialect::GenericDialect;
     use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
@@ -798,54 +800,46 @@ fn long_fractions_cast(sql: &str) -> std::borrow::Cow<'_, str> {
         .filter(|(_, t)| !matches!(t, Token::Whitespace(_)))
         .collect();
     let word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
-    let mut dropped = vec![];
-    for at in solid.windows(9) {
+    let time_type = |t: &Token| word(t, "TIMESTAMP") || word(t, "TIME");
+    // (index of the text's token, the text rounded)
+    let mut rounded: Vec<(usize, String)> = vec![];
+    for (n, &(_, cast)) in solid.iter().enumerate() {
+        if !word(cast, "CAST") || !matches!(solid.get(n + 1), Some((_, Token::LParen))) {
+            continue;
+        }
+        // CAST ( [TIMESTAMP | TIME] 'text' AS type ( p ) ...
+        let typed = solid.get(n + 2).is_some_and(|(_, t)| time_type(t));
+        let rest = &solid[(n + 2 + usize::from(typed)).min(solid.len())..];
         let [
-            (_, cast),
-            (_, open),
-            (kind_at, kind),
-            (_, Token::SingleQuotedString(text)),
+            (text_at, Token::SingleQuotedString(text)),
             (_, as_),
             (_, target),
-            (_, open2),
+            (_, Token::LParen),
             (_, Token::Number(p, _)),
-            (_, close),
-        ] = at
+            (_, Token::RParen),
+            ..,
+        ] = rest
         else {
             continue;
         };
-        let fraction = fraction_digits(text);
-        let same_kind = ["TIMESTAMP", "TIME"]
-            .iter()
-            .any(|k| word(kind, k) && word(target, k));
-        if word(cast, "CAST")
-            && matches!(open, Token::LParen)
-            && word(as_, "AS")
-            && matches!(open2, Token::LParen)
-            && matches!(close, Token::RParen)
-            && same_kind
-            && fraction > 9
-            && p.parse::<u32>().is_ok_and(|p| p <= 9)
+        if !word(as_, "AS") || !time_type(target) || fraction_digits(text) <= 9 {
+            continue;
+        }
+        if let Some(digits) = p.parse::<u32>().ok().filter(|p| *p <= 9)
+            && let Some(r) = crate::engine::trino::round_picoseconds(text, digits)
         {
-            dropped.push(*kind_at);
+            rounded.push((*text_at, r));
         }
     }
-    if dropped.is_empty() {
+    if rounded.is_empty() {
         return sql.into();
     }
-    // The type word goes, and the space after it.
     let mut out = String::with_capacity(sql.len());
-    let mut after_dropped = false;
     for (i, t) in tokens.iter().enumerate() {
-        if dropped.contains(&i) {
-            after_dropped = true;
-            continue;
+        match rounded.iter().find(|(at, _)| *at == i) {
+            Some((_, text)) => out.push_str(&Token::SingleQuotedString(text.clone()).to_string()),
+            None => out.push_str(&t.to_string()),
         }
-        if after_dropped && matches!(t, Token::Whitespace(_)) {
-            continue;
-        }
-        after_dropped = false;
-        out.push_str(&t.to_string());
     }
     out.into()
 }
@@ -1265,15 +1259,24 @@ mod tests {
     }
 
     #[test]
-    fn a_literal_past_nanoseconds_cast_to_fewer_digits_is_its_text() {
+    fn a_literal_past_nanoseconds_cast_to_fewer_digits_is_rounded_to_them() {
         assert_eq!(
             trino_spelling(
                 "SELECT CAST(TIMESTAMP '2020-05-01 12:34:56.111111111111' AS TIMESTAMP(3))"
             ),
-            "SELECT CAST('2020-05-01 12:34:56.111111111111' AS TIMESTAMP(3))"
+            "SELECT CAST(TIMESTAMP(3) '2020-05-01 12:34:56.111' AS TIMESTAMP(3))"
         );
-        // To 12 digits, or a TIME from a TIMESTAMP: left to be refused.
-        let kept = "SELECT CAST(TIMESTAMP '2020-05-01 12:34:56.111111111111' AS TIME(3))";
+        // A TIME from a TIMESTAMP, and a plain text to 9 digits, alike.
+        assert_eq!(
+            trino_spelling("SELECT CAST(TIMESTAMP '2020-05-01 23:59:59.9999999999' AS TIME(0))"),
+            "SELECT CAST(TIMESTAMP(0) '2020-05-02 00:00:00' AS TIME(0))"
+        );
+        assert_eq!(
+            trino_spelling("SELECT CAST('12:34:56.5555555555' AS TIME(9))"),
+            "SELECT CAST('12:34:56.555555556' AS TIME(9))"
+        );
+        // To 10 to 12 digits: left to be refused.
+        let kept = "SELECT CAST(TIMESTAMP '2020-05-01 12:34:56.111111111111' AS TIMESTAMP(12))";
         assert_eq!(trino_spelling(kept), kept);
     }
 

@@ -10,6 +10,9 @@ use datafusion::execution::SessionState;
 use datafusion::sql::parser::{DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::ast;
 use datafusion::sql::sqlparser::dialect::{Dialect, GenericDialect};
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion::sql::sqlparser::tokenizer::Token;
 
 /// DataFusion's generic dialect with lambdas.
 #[derive(Debug, Default)]
@@ -44,6 +47,34 @@ impl Dialect for TrinoDialect {
 
     fn supports_lambda_functions(&self) -> bool {
         true
+    }
+
+    /// `x [NOT] BETWEEN SYMMETRIC a AND b` and `... ASYMMETRIC ...`, which
+    /// the generic dialect does not read (see [`between_symmetric`]).
+    fn parse_infix(
+        &self,
+        parser: &mut Parser,
+        expr: &ast::Expr,
+        _precedence: u8,
+    ) -> Option<Result<ast::Expr, ParserError>> {
+        let [a, b, c] = parser.peek_tokens::<3>();
+        let keyword = |t: &Token, k: Keyword| matches!(t, Token::Word(w) if w.keyword == k);
+        let bounds_kind =
+            |t: &Token| keyword(t, Keyword::SYMMETRIC) || keyword(t, Keyword::ASYMMETRIC);
+        let negated = keyword(&a, Keyword::NOT);
+        let (between, kind) = if negated { (&b, &c) } else { (&a, &b) };
+        if !keyword(between, Keyword::BETWEEN) || !bounds_kind(kind) {
+            return None;
+        }
+        let symmetric = keyword(kind, Keyword::SYMMETRIC);
+        for _ in 0..(2 + usize::from(negated)) {
+            parser.next_token();
+        }
+        Some(
+            parser
+                .parse_between(expr.clone(), negated)
+                .map(|e| if symmetric { between_symmetric(e) } else { e }),
+        )
     }
 
     // Every setting the generic dialect changes from the trait's default.
@@ -150,7 +181,7 @@ pub(crate) fn statement(state: &SessionState, sql: &str) -> datafusion::error::R
 /// Trino's forms that DataFusion would plan as something else or not at
 /// all: `UNNEST ... WITH ORDINALITY`, an UNNEST of rows into their fields
 /// and array literals in an UNNEST ([`Ordinality`]), Unicode string
-/// literals, [`matches_as_any_match`], and
+/// literals, [`matches_as_any_match`], [`method_calls`], and
 /// `regexp_replace(s, p, x -> ...)`
 /// under a name of its own ([`super::trino::REGEXP_REPLACE_LAMBDA`]), since
 /// the plain `regexp_replace` is found first and takes no lambda.
@@ -165,6 +196,36 @@ fn lambda_forms(statement: &mut ast::Statement) {
             && let ast::Value::UnicodeStringLiteral(text) = &v.value
         {
             v.value = ast::Value::SingleQuotedString(text.clone());
+        }
+        method_calls(e);
+        if let ast::Expr::Lambda(l) = e {
+            arrays_as_calls(&mut l.body);
+        }
+        // normalize(s, NFD): Trino names the form as a bare word.
+        if let ast::Expr::Function(f) = e
+            && f.name.to_string().eq_ignore_ascii_case("normalize")
+            && let ast::FunctionArguments::List(list) = &mut f.args
+            && let Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(form))) =
+                list.args.get_mut(1)
+            && let ast::Expr::Identifier(word) = form
+            && ["NFC", "NFD", "NFKC", "NFKD"]
+                .iter()
+                .any(|f| word.value.eq_ignore_ascii_case(f))
+        {
+            *form = ast::Expr::value(ast::Value::SingleQuotedString(
+                word.value.to_ascii_uppercase(),
+            ));
+        }
+        // MAP(): the empty map, which DataFusion's `map` (one or more
+        // arguments) does not make.
+        if let ast::Expr::Function(f) = e
+            && f.name.to_string().eq_ignore_ascii_case("map")
+            && matches!(&f.args, ast::FunctionArguments::List(l) if l.args.is_empty())
+            && let Ok(empty) = datafusion::sql::sqlparser::parser::Parser::new(&TrinoDialect)
+                .try_with_sql("map_from_entries(ARRAY[])")
+                .and_then(|mut p| p.parse_expr())
+        {
+            *e = empty;
         }
         if let ast::Expr::Function(f) = e
             && f.name.to_string().eq_ignore_ascii_case("regexp_replace")
@@ -234,29 +295,7 @@ impl ast::VisitorMut for Ordinality {
         // columns in scope, and a `make_array` call's with them.
         if let ast::TableFactor::UNNEST { array_exprs, .. } = factor {
             for e in array_exprs.iter_mut() {
-                let _ = ast::visit_expressions_mut(e, |x| {
-                    if let ast::Expr::Array(array) = x {
-                        let args = std::mem::take(&mut array.elem)
-                            .into_iter()
-                            .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)))
-                            .collect();
-                        *x = ast::Expr::Function(ast::Function {
-                            name: ast::ObjectName::from(vec![ast::Ident::new("make_array")]),
-                            uses_odbc_syntax: false,
-                            parameters: ast::FunctionArguments::None,
-                            args: ast::FunctionArguments::List(ast::FunctionArgumentList {
-                                duplicate_treatment: None,
-                                args,
-                                clauses: vec![],
-                            }),
-                            filter: None,
-                            null_treatment: None,
-                            over: None,
-                            within_group: vec![],
-                        });
-                    }
-                    std::ops::ControlFlow::<()>::Continue(())
-                });
+                arrays_as_calls(e);
             }
         }
         if let ast::TableFactor::UNNEST {
@@ -286,6 +325,35 @@ impl ast::VisitorMut for Ordinality {
         }
         std::ops::ControlFlow::Continue(())
     }
+}
+
+/// Every array literal in `e` as a `make_array` call: DataFusion plans an
+/// array literal's elements without the names a lambda or another table
+/// brings into scope (`x -> ARRAY[x + 1]`), and a call's with them.
+fn arrays_as_calls(e: &mut ast::Expr) {
+    let _ = ast::visit_expressions_mut(e, |x| {
+        if let ast::Expr::Array(array) = x {
+            let args = std::mem::take(&mut array.elem)
+                .into_iter()
+                .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)))
+                .collect();
+            *x = ast::Expr::Function(ast::Function {
+                name: ast::ObjectName::from(vec![ast::Ident::new("make_array")]),
+                uses_odbc_syntax: false,
+                parameters: ast::FunctionArguments::None,
+                args: ast::FunctionArguments::List(ast::FunctionArgumentList {
+                    duplicate_treatment: None,
+                    args,
+                    clauses: vec![],
+                }),
+                filter: None,
+                null_treatment: None,
+                over: None,
+                within_group: vec![],
+            });
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
 }
 
 /// Trino's `all_match(a, x -> p)` and `none_match(a, x -> p)` in terms of
@@ -328,6 +396,91 @@ fn matches_as_any_match(statement: &mut ast::Statement) {
         }
         std::ops::ControlFlow::<()>::Continue(())
     });
+}
+
+/// `x BETWEEN SYMMETRIC a AND b` as `x BETWEEN a AND b OR x BETWEEN b AND
+/// a`, which answers as Trino does with NULL bounds too (`3 BETWEEN
+/// SYMMETRIC NULL AND 4` is NULL, where `least`/`greatest` of the bounds,
+/// skipping NULLs, would say true). Negated: neither order holds.
+fn between_symmetric(e: ast::Expr) -> ast::Expr {
+    let ast::Expr::Between {
+        expr,
+        negated,
+        low,
+        high,
+    } = e
+    else {
+        return e;
+    };
+    let one = ast::Expr::Between {
+        expr: expr.clone(),
+        negated,
+        low: low.clone(),
+        high: high.clone(),
+    };
+    let other = ast::Expr::Between {
+        expr,
+        negated,
+        low: high,
+        high: low,
+    };
+    let op = if negated {
+        ast::BinaryOperator::And
+    } else {
+        ast::BinaryOperator::Or
+    };
+    ast::Expr::Nested(Box::new(ast::Expr::BinaryOp {
+        left: Box::new(one),
+        op,
+        right: Box::new(other),
+    }))
+}
+
+/// Trino's method calls, `'ab'.repeat(3)` and `(x).char_length()`, as the
+/// function calls they stand for: `repeat('ab', 3)`. Only a call ends a
+/// chain this way; a field (`(r).x`) stays an access.
+fn method_calls(e: &mut ast::Expr) {
+    let ast::Expr::CompoundFieldAccess { root, access_chain } = e else {
+        return;
+    };
+    if !access_chain
+        .iter()
+        .any(|a| matches!(a, ast::AccessExpr::Dot(ast::Expr::Function(_))))
+    {
+        return;
+    }
+    let mut value = std::mem::replace(root.as_mut(), null());
+    let mut rest = vec![];
+    for access in std::mem::take(access_chain) {
+        match access {
+            ast::AccessExpr::Dot(ast::Expr::Function(mut f))
+                if matches!(f.args, ast::FunctionArguments::List(_)) =>
+            {
+                if !rest.is_empty() {
+                    value = ast::Expr::CompoundFieldAccess {
+                        root: Box::new(value),
+                        access_chain: std::mem::take(&mut rest),
+                    };
+                }
+                if let ast::FunctionArguments::List(list) = &mut f.args {
+                    list.args.insert(
+                        0,
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(value)),
+                    );
+                }
+                value = ast::Expr::Function(f);
+            }
+            other => rest.push(other),
+        }
+    }
+    *e = if rest.is_empty() {
+        value
+    } else {
+        ast::Expr::CompoundFieldAccess {
+            root: Box::new(value),
+            access_chain: rest,
+        }
+    };
 }
 
 fn null() -> ast::Expr {

@@ -1185,38 +1185,7 @@ pub(super) fn map_from_entries(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRe
     let DataType::Struct(fields) = entries.data_type() else {
         return exec_err!("map_from_entries: a map's entries are a struct");
     };
-    let pairs_type = DataType::new_list(
-        DataType::Struct(
-            vec![
-                Field::new("c0", fields[0].data_type().clone(), true),
-                Field::new("c1", fields[1].data_type().clone(), true),
-            ]
-            .into(),
-        ),
-        true,
-    );
-    let list = if a[0].data_type() == &DataType::Null {
-        datafusion::arrow::array::new_null_array(&pairs_type, a[0].len())
-    } else {
-        let DataType::List(item) = a[0].data_type() else {
-            return exec_err!("map_from_entries: takes an array");
-        };
-        if item.data_type() == &DataType::Null {
-            // ARRAY[] (no pairs): empty maps, NULL arrays stay NULL.
-            let l = a[0].as_list::<i32>();
-            Arc::new(datafusion::arrow::array::ListArray::try_new(
-                Arc::new(Field::new("item", pairs_type_item(&pairs_type), true)),
-                l.offsets().clone(),
-                datafusion::arrow::array::new_null_array(
-                    &pairs_type_item(&pairs_type),
-                    l.values().len(),
-                ),
-                l.nulls().cloned(),
-            )?)
-        } else {
-            cast(&a[0], &pairs_type)?
-        }
-    };
+    let list = entry_pairs(&a[0], fields[0].data_type(), fields[1].data_type())?;
     let list = list.as_list::<i32>();
     let pairs = list.values().as_struct();
     for row in 0..list.len() {
@@ -1226,13 +1195,7 @@ pub(super) fn map_from_entries(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRe
         let range = list.value_offsets()[row] as usize..list.value_offsets()[row + 1] as usize;
         let mut seen = Vec::with_capacity(range.len());
         for i in range {
-            if pairs.is_null(i) {
-                return exec_err!("map entry cannot be null");
-            }
-            if pairs.column(0).is_null(i) {
-                return exec_err!("map key cannot be null");
-            }
-            let key = ScalarValue::try_from_array(pairs.column(0), i)?;
+            let key = entry_key(pairs, i)?;
             if seen.contains(&key) {
                 return exec_err!("Duplicate map keys ({key}) are not allowed");
             }
@@ -1247,6 +1210,129 @@ pub(super) fn map_from_entries(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRe
         list.offsets().clone(),
         list.nulls().cloned(),
     )
+}
+
+/// The type of `multimap_from_entries(array(row(k, v)))`: `map(k, array(v))`.
+pub(super) fn multimap_from_entries_type(t: &[DataType]) -> Result<DataType> {
+    let DataType::Map(entries, _) = map_from_entries_type(t)? else {
+        return plan_err!("multimap_from_entries: not a map type");
+    };
+    let DataType::Struct(f) = entries.data_type() else {
+        return plan_err!("multimap_from_entries: a map's entries are a struct");
+    };
+    Ok(map_type(
+        f[0].data_type().clone(),
+        DataType::new_list(f[1].data_type().clone(), true),
+    ))
+}
+
+/// `multimap_from_entries(array(row(k, v)))`: each key once, with the array
+/// of its values in the order of the pairs; a NULL pair or key is an
+/// error, as in Trino.
+pub(super) fn multimap_from_entries(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    let DataType::Map(entries, sorted) = ret else {
+        return exec_err!("multimap_from_entries: not a map type");
+    };
+    let DataType::Struct(fields) = entries.data_type() else {
+        return exec_err!("multimap_from_entries: a map's entries are a struct");
+    };
+    let DataType::List(value_item) = fields[1].data_type() else {
+        return exec_err!("multimap_from_entries: a multimap's values are arrays");
+    };
+    let list = entry_pairs(&a[0], fields[0].data_type(), value_item.data_type())?;
+    let list = list.as_list::<i32>();
+    let pairs = list.values().as_struct();
+    let (mut key_at, mut value_at) = (Vec::<u32>::new(), Vec::<u32>::new());
+    let (mut value_offsets, mut map_offsets) = (vec![0i32], vec![0i32]);
+    for row in 0..list.len() {
+        let range = list.value_offsets()[row] as usize..list.value_offsets()[row + 1] as usize;
+        let mut groups: Vec<(ScalarValue, Vec<u32>)> = vec![];
+        if list.is_valid(row) {
+            for i in range {
+                let key = entry_key(pairs, i)?;
+                match groups.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, at)) => at.push(i as u32),
+                    None => groups.push((key, vec![i as u32])),
+                }
+            }
+        }
+        map_offsets.push(map_offsets[map_offsets.len() - 1] + groups.len() as i32);
+        for (_, at) in groups {
+            key_at.push(at[0]);
+            value_at.extend(at);
+            value_offsets.push(value_at.len() as i32);
+        }
+    }
+    let pick = |c: &ArrayRef, at: Vec<u32>| {
+        take(
+            c.as_ref(),
+            &datafusion::arrow::array::UInt32Array::from(at),
+            None,
+        )
+    };
+    let values = datafusion::arrow::array::ListArray::try_new(
+        value_item.clone(),
+        OffsetBuffer::new(value_offsets.into()),
+        pick(pairs.column(1), value_at)?,
+        None,
+    )?;
+    map_array(
+        entries,
+        *sorted,
+        pick(pairs.column(0), key_at)?,
+        Arc::new(values),
+        OffsetBuffer::new(map_offsets.into()),
+        list.nulls().cloned(),
+    )
+}
+
+/// A pair's key, which must be there: a NULL pair or key is an error.
+fn entry_key(pairs: &datafusion::arrow::array::StructArray, i: usize) -> Result<ScalarValue> {
+    if pairs.is_null(i) {
+        return exec_err!("map entry cannot be null");
+    }
+    if pairs.column(0).is_null(i) {
+        return exec_err!("map key cannot be null");
+    }
+    ScalarValue::try_from_array(pairs.column(0), i)
+}
+
+/// An array of entries (or NULL, or `ARRAY[]`) as a list of `(key, value)`
+/// structs of the given types.
+fn entry_pairs(a: &ArrayRef, key: &DataType, value: &DataType) -> Result<ArrayRef> {
+    let pairs_type = DataType::new_list(
+        DataType::Struct(
+            vec![
+                Field::new("c0", key.clone(), true),
+                Field::new("c1", value.clone(), true),
+            ]
+            .into(),
+        ),
+        true,
+    );
+    if a.data_type() == &DataType::Null {
+        return Ok(datafusion::arrow::array::new_null_array(
+            &pairs_type,
+            a.len(),
+        ));
+    }
+    let DataType::List(item) = a.data_type() else {
+        return exec_err!("map_from_entries: takes an array");
+    };
+    if item.data_type() == &DataType::Null {
+        // ARRAY[] (no pairs): empty maps, NULL arrays stay NULL.
+        let l = a.as_list::<i32>();
+        return Ok(Arc::new(datafusion::arrow::array::ListArray::try_new(
+            Arc::new(Field::new("item", pairs_type_item(&pairs_type), true)),
+            l.offsets().clone(),
+            datafusion::arrow::array::new_null_array(
+                &pairs_type_item(&pairs_type),
+                l.values().len(),
+            ),
+            l.nulls().cloned(),
+        )?));
+    }
+    Ok(cast(a, &pairs_type)?)
 }
 
 fn pairs_type_item(list: &DataType) -> DataType {

@@ -41,6 +41,8 @@ mod unnest;
 mod url;
 mod zoned;
 
+pub(crate) use zoned::round_picoseconds;
+
 use aggregate::*;
 use arrays::*;
 use binary::*;
@@ -432,7 +434,7 @@ pub fn register(ctx: &SessionContext) {
         |_| Ok(DataType::new_list(DataType::Utf8, true)),
         |_| Ok(DataType::Binary),
     );
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 130] = [
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 134] = [
         ("mod", Some(&[2]), mod_type, modulo),
         ("date", Some(&[1]), date, to_date),
         ("bitwise_and", Some(&[2]), first_integer_type, bitwise_and),
@@ -625,6 +627,8 @@ pub fn register(ctx: &SessionContext) {
             human_readable_seconds,
         ),
         ("soundex", Some(&[1]), utf8, soundex),
+        ("normalize", Some(&[1, 2]), utf8, normalize),
+        ("word_stem", Some(&[1, 2]), utf8, word_stem),
         ("luhn_check", Some(&[1]), boolean, luhn_check),
         ("width_bucket", Some(&[2, 4]), int64, width_bucket),
         ("trim_array", Some(&[2]), |t| Ok(t[0].clone()), trim_array),
@@ -638,6 +642,12 @@ pub fn register(ctx: &SessionContext) {
             Some(&[1]),
             map_from_entries_type,
             map_from_entries,
+        ),
+        (
+            "multimap_from_entries",
+            Some(&[1]),
+            multimap_from_entries_type,
+            multimap_from_entries,
         ),
         ("combinations", Some(&[2]), combinations_type, combinations),
         ("from_hex", Some(&[1]), binary, from_hex),
@@ -675,6 +685,7 @@ pub fn register(ctx: &SessionContext) {
         ("to_ieee754_32", Some(&[1]), binary, to_ieee754_32),
         ("to_ieee754_64", Some(&[1]), binary, to_ieee754_64),
         ("normal_cdf", Some(&[3]), float64, normal_cdf),
+        ("t_cdf", Some(&[2]), float64, t_cdf),
         ("is_json_scalar", Some(&[1]), boolean, is_json_scalar),
         ("codepoint", Some(&[1]), |_| Ok(DataType::Int32), codepoint),
         ("strpos", Some(&[2, 3]), int64, strpos),

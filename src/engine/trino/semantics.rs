@@ -279,6 +279,31 @@ impl FunctionRewrite for TrinoSemantics {
                 ))
             }
             Expr::Cast(Cast { expr, field })
+                if matches!(field.data_type(), DataType::Decimal128(..))
+                    && expr.get_type(schema)? == DataType::Boolean =>
+            {
+                // Trino's true is 1 and false 0; Arrow casts no BOOLEAN to
+                // a decimal, but does to an integer (which then fails as
+                // any 1 too wide for the decimal does).
+                let as_int = Expr::Cast(Cast::new(expr, DataType::Int8));
+                Ok(Transformed::yes(Expr::Cast(Cast {
+                    expr: Box::new(as_int),
+                    field,
+                })))
+            }
+            Expr::Cast(Cast { expr, field })
+                if field.data_type() == &DataType::Boolean
+                    && matches!(expr.get_type(schema)?, DataType::Decimal128(..)) =>
+            {
+                // Trino: a decimal is true unless it is zero.
+                let DataType::Decimal128(p, s) = expr.get_type(schema)? else {
+                    unreachable!("matched above")
+                };
+                Ok(Transformed::yes(
+                    expr.not_eq(lit(ScalarValue::Decimal128(Some(0), p, s))),
+                ))
+            }
+            Expr::Cast(Cast { expr, field })
                 if field.metadata().contains_key(super::zoned::ZONE_FROM_VALUE)
                     && super::zoned::is_time_zoned(field.data_type()) =>
             {

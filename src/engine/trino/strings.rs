@@ -328,6 +328,119 @@ pub(super) fn hamming_distance(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef>
     Ok(Arc::new(out.finish()))
 }
 
+/// `normalize(string[, form])`: the text in Unicode normal form NFC (the
+/// default), NFD, NFKC or NFKD; any other form is an error.
+pub(super) fn normalize(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    use unicode_normalization::UnicodeNormalization;
+    let values = texts(&a[0])?;
+    let forms = match a.get(1) {
+        Some(f) => texts(f)?,
+        None => vec![Some("NFC".to_string()); values.len()],
+    };
+    let mut out = StringBuilder::new();
+    for (value, form) in values.iter().zip(&forms) {
+        let (Some(v), Some(f)) = (value, form) else {
+            out.append_null();
+            continue;
+        };
+        let normal: String = match f.to_ascii_uppercase().as_str() {
+            "NFC" => v.nfc().collect(),
+            "NFD" => v.nfd().collect(),
+            "NFKC" => v.nfkc().collect(),
+            "NFKD" => v.nfkd().collect(),
+            other => {
+                return exec_err!(
+                    "Normalization form must be one of [NFD, NFC, NFKD, NFKC], not {other}"
+                );
+            }
+        };
+        out.append_value(normal);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `word_stem(word[, language])`: the word's Snowball stem in that language
+/// (English by default), as Trino's (Lucene's Snowball) stemmers give it.
+/// A language Trino knows but Strata's stemmers lack is refused by name;
+/// an unknown one is Trino's error.
+pub(super) fn word_stem(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    use rust_stemmers::{Algorithm, Stemmer};
+    let words = texts(&a[0])?;
+    let languages = match a.get(1) {
+        Some(l) => texts(l)?,
+        None => vec![Some("en".to_string()); words.len()],
+    };
+    let mut out = StringBuilder::new();
+    for (word, language) in words.iter().zip(&languages) {
+        let (Some(word), Some(language)) = (word, language) else {
+            out.append_null();
+            continue;
+        };
+        let algorithm = match language.as_str() {
+            "da" => Algorithm::Danish,
+            "de" => Algorithm::German,
+            "en" => Algorithm::English,
+            "es" => Algorithm::Spanish,
+            "fi" => Algorithm::Finnish,
+            "fr" => Algorithm::French,
+            "hu" => Algorithm::Hungarian,
+            "it" => Algorithm::Italian,
+            "nl" => Algorithm::Dutch,
+            "no" => Algorithm::Norwegian,
+            "pt" => Algorithm::Portuguese,
+            "ro" => Algorithm::Romanian,
+            "ru" => Algorithm::Russian,
+            "sv" => Algorithm::Swedish,
+            "tr" => Algorithm::Turkish,
+            "ca" | "eu" | "hy" | "ir" | "lt" => {
+                return exec_err!(
+                    "word_stem: the '{language}' stemmer is not supported (Trino has it, \
+                     Strata's Snowball stemmers do not)"
+                );
+            }
+            other => return exec_err!("Unknown stemmer language: {other}"),
+        };
+        // Trino's German is Snowball's german2, which first reads ae, oe and
+        // ue (but not after q) as the umlauts they stand for.
+        let word = if language == "de" {
+            german2_umlauts(word)
+        } else {
+            word.clone()
+        };
+        out.append_value(Stemmer::create(algorithm).stem(&word));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `ae`, `oe` and `ue` as `ä`, `ö` and `ü`, except `ue` after `q` or a
+/// vowel (german2 has marked such a `u`, between vowels, as a consonant).
+fn german2_umlauts(word: &str) -> String {
+    let vowel = |c: Option<char>| c.is_some_and(|c| "aeiouyäöü".contains(c));
+    let mut out = String::with_capacity(word.len());
+    let mut chars = word.chars().peekable();
+    let mut previous = None;
+    while let Some(c) = chars.next() {
+        let umlaut = match (c, chars.peek()) {
+            ('a', Some('e')) => Some('ä'),
+            ('o', Some('e')) => Some('ö'),
+            ('u', Some('e')) if previous != Some('q') && !vowel(previous) => Some('ü'),
+            _ => None,
+        };
+        match umlaut {
+            Some(u) => {
+                chars.next();
+                out.push(u);
+                previous = Some(u);
+            }
+            None => {
+                out.push(c);
+                previous = Some(c);
+            }
+        }
+    }
+    out
+}
+
 /// `soundex(string)`: the American Soundex code of the string's letters
 /// (a letter and three digits); `''` when it has no letter. A letter
 /// outside A-Z has no code and is an error, as in Trino.

@@ -359,6 +359,48 @@ fn split(text: &str) -> Option<Written<'_>> {
     })
 }
 
+/// A TIMESTAMP or TIME literal's text (`2020-05-01 12:34:56.123456789012
+/// Asia/Kathmandu`, `12:34:56.5555555555+08:35`) with its fraction of 10
+/// to 12 digits rounded half up to `digits` (at most 9), carrying into the
+/// second, the date, or round the clock for a time of day; what follows
+/// the fraction stays as written. `None` for any other text, or a year
+/// outside 1 to 9999.
+pub(crate) fn round_picoseconds(text: &str, digits: u32) -> Option<String> {
+    let dot = text.find('.')?;
+    let fraction = text[dot + 1..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(text.len() - dot - 1, |n| n);
+    if !(10..=12).contains(&fraction) || digits > 9 {
+        return None;
+    }
+    let (head, suffix) = (&text[..dot + 1 + fraction], &text[dot + 1 + fraction..]);
+    let time_of_day = !head.trim_start().contains('-');
+    let dated = if time_of_day {
+        format!("1970-01-01 {}", head.trim_start())
+    } else {
+        head.to_string()
+    };
+    let written = split(&dated)?;
+    let rounded = written.rounded(digits)?;
+    if !(1..=9999).contains(&rounded.year()) && !time_of_day {
+        return None;
+    }
+    let clock = if time_of_day {
+        "%H:%M:%S"
+    } else {
+        "%Y-%m-%d %H:%M:%S"
+    };
+    let fraction = match digits {
+        0 => String::new(),
+        d => format!(
+            ".{:0width$}",
+            rounded.nanosecond() / 10u32.pow(9 - d),
+            width = d as usize
+        ),
+    };
+    Some(format!("{}{fraction}{suffix}", rounded.format(clock)))
+}
+
 /// The zone a timestamp text names after its date and time, canonical.
 pub(super) fn zone_of_text(text: &str) -> Option<String> {
     split(text)
@@ -646,6 +688,31 @@ mod tests {
         assert_eq!(w.at.year(), -12001);
         assert!(split("2020-13-01 00:00:00 UTC").is_none());
         assert!(split("20-05-01").is_none());
+    }
+
+    #[test]
+    fn picosecond_literals_round_to_their_cast() {
+        let r = |t: &str, d: u32| round_picoseconds(t, d);
+        assert_eq!(
+            r("2020-05-01 12:34:56.123456789012", 9).as_deref(),
+            Some("2020-05-01 12:34:56.123456789")
+        );
+        assert_eq!(
+            r("2020-05-01 12:34:56.1234567895", 9).as_deref(),
+            Some("2020-05-01 12:34:56.123456790")
+        );
+        assert_eq!(
+            r("2020-12-31 23:59:59.999999999999 Asia/Kathmandu", 3).as_deref(),
+            Some("2021-01-01 00:00:00.000 Asia/Kathmandu")
+        );
+        assert_eq!(r("23:59:59.5555555555", 0).as_deref(), Some("00:00:00"));
+        assert_eq!(
+            r("12:34:56.111111111111+08:35", 1).as_deref(),
+            Some("12:34:56.1+08:35")
+        );
+        // Nine digits or fewer, or not a time: left as written.
+        assert_eq!(r("2020-05-01 12:34:56.123456789", 3), None);
+        assert_eq!(r("1.5", 3), None);
     }
 
     #[test]
