@@ -324,6 +324,8 @@ impl FunctionRewrite for TrinoSemantics {
                         ))
                     })
                 };
+                // A constant in a region, at the offset Trino gives it.
+                let mut moved = None;
                 let zone = match (&source, expr.as_ref()) {
                     (t, _) if super::zoned::is_time_zoned(t) => {
                         let DataType::Timestamp(_, Some(z)) = t else {
@@ -337,14 +339,24 @@ impl FunctionRewrite for TrinoSemantics {
                             None => session()?,
                         }
                     }
-                    (DataType::Timestamp(_, Some(z)), _) => super::zoned::time_zone_of(z)
+                    (DataType::Timestamp(_, Some(z)), e) => super::zoned::time_zone_of(z)
+                        .or_else(|| {
+                            let (zone, value) = constant_offset(e, schema, options)?;
+                            moved = Some(value);
+                            Some(zone)
+                        })
                         .ok_or_else(|| {
                             DataFusionError::Plan(format!(
                                 "CAST to TIME WITH TIME ZONE of a timestamp in {z}: a region's \
-                                 offset changes with the date; at_timezone(x, '+hh:mm') first"
+                                 offset changes with the date, and Strata keeps one offset per \
+                                 column; at_timezone(x, '+hh:mm') first"
                             ))
                         })?,
                     _ => session()?,
+                };
+                let expr = match moved {
+                    Some(value) => Box::new(lit(value)),
+                    None => expr,
                 };
                 let target = DataType::Timestamp(*unit, Some(zone.as_str().into()));
                 if is_text(&expr, schema)? {
@@ -1533,6 +1545,51 @@ fn in_session(e: Box<Expr>, schema: &DFSchema, zone: &str) -> Result<Box<Expr>> 
         e,
         DataType::Timestamp(unit, Some(zone.into())),
     ))))
+}
+
+/// The offset (`+0545`) Trino gives a constant zoned timestamp (a literal,
+/// or an expression of literals alone) cast to TIME WITH TIME ZONE, and the
+/// value at that offset with the same wall time
+/// ([`super::zoned::time_zone_at`]); `None` for anything that varies by row
+/// or does not fold to one value.
+fn constant_offset(
+    e: &Expr,
+    schema: &DFSchema,
+    options: &ConfigOptions,
+) -> Option<(String, ScalarValue)> {
+    use datafusion::logical_expr::simplify::SimplifyContext;
+    use datafusion::optimizer::simplify_expressions::ExprSimplifier;
+    if !e.column_refs().is_empty() {
+        return None;
+    }
+    let context = SimplifyContext::builder()
+        .with_schema(Arc::new(schema.clone()))
+        .with_config_options(Arc::new(options.clone()))
+        .build();
+    let (value, unit, zone) = match ExprSimplifier::new(context).simplify(e.clone()).ok()? {
+        Expr::Literal(ScalarValue::TimestampSecond(Some(v), Some(z)), _) => {
+            (v, TimeUnit::Second, z)
+        }
+        Expr::Literal(ScalarValue::TimestampMillisecond(Some(v), Some(z)), _) => {
+            (v, TimeUnit::Millisecond, z)
+        }
+        Expr::Literal(ScalarValue::TimestampMicrosecond(Some(v), Some(z)), _) => {
+            (v, TimeUnit::Microsecond, z)
+        }
+        Expr::Literal(ScalarValue::TimestampNanosecond(Some(v), Some(z)), _) => {
+            (v, TimeUnit::Nanosecond, z)
+        }
+        _ => return None,
+    };
+    let (offset, moved) = super::zoned::time_zone_at(&zone, value, unit)?;
+    let at = Some(zone);
+    let value = match unit {
+        TimeUnit::Second => ScalarValue::TimestampSecond(Some(moved), at),
+        TimeUnit::Millisecond => ScalarValue::TimestampMillisecond(Some(moved), at),
+        TimeUnit::Microsecond => ScalarValue::TimestampMicrosecond(Some(moved), at),
+        TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(Some(moved), at),
+    };
+    Some((offset, value))
 }
 
 /// The fraction digits a cast's field declares (Trino's default, 3, for a

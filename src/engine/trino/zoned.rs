@@ -209,6 +209,25 @@ fn per_second(unit: TimeUnit) -> i64 {
     }
 }
 
+/// The TIME WITH TIME ZONE zone (`+0545`) a region's timestamp at one
+/// instant of `unit`s is cast to: a constant's, whose date fixes it. As
+/// Trino takes it, that is the offset in force at the local wall time
+/// read as a UTC instant (so 03:23:45 in Los Angeles on the morning summer
+/// time starts is -08:00, the offset of 03:23:45 UTC, the evening before).
+/// Trino keeps the wall time, so where that offset is not the one in force
+/// the instant moves: the value at the returned zone is the second result.
+pub(super) fn time_zone_at(zone: &str, value: i64, unit: TimeUnit) -> Option<(String, i64)> {
+    let zone = tz(zone).ok()?;
+    let actual = offset_at(&zone, value, unit)?;
+    let local = value.checked_add(actual.checked_mul(per_second(unit))?)?;
+    let seconds = offset_at(&zone, local, unit)?;
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let minutes = seconds.abs() / 60;
+    let time_zone = time_zone_of(&format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60))?;
+    let moved = value.checked_add((actual - seconds).checked_mul(per_second(unit))?)?;
+    Some((time_zone, moved))
+}
+
 /// The zone's offset from UTC, in seconds, at an instant of `unit`s.
 fn offset_at(zone: &Tz, value: i64, unit: TimeUnit) -> Option<i64> {
     let at = chrono::DateTime::from_timestamp(value.div_euclid(per_second(unit)), 0)?;
@@ -688,6 +707,23 @@ mod tests {
         assert_eq!(w.at.year(), -12001);
         assert!(split("2020-13-01 00:00:00 UTC").is_none());
         assert!(split("20-05-01").is_none());
+    }
+
+    #[test]
+    fn a_regions_offset_at_an_instant_is_that_dates() {
+        // 2020-01-01 and 2020-07-01, 12:00 UTC.
+        let (winter, summer) = (1_577_880_000, 1_593_604_800);
+        let la = |t| time_zone_at("America/Los_Angeles", t, TimeUnit::Second);
+        assert_eq!(la(winter), Some(("-0800".into(), winter)));
+        assert_eq!(la(summer), Some(("-0700".into(), summer)));
+        // 2020-03-08 03:23:45 PDT (10:23:45 UTC): its wall time as UTC is
+        // the evening before, still PST, and 03:23:45 PST is an hour later.
+        assert_eq!(
+            la(1_583_663_025),
+            Some(("-0800".into(), 1_583_663_025 + 3600))
+        );
+        let kathmandu = time_zone_at("Asia/Kathmandu", summer * 1000, TimeUnit::Millisecond);
+        assert_eq!(kathmandu, Some(("+0545".into(), summer * 1000)));
     }
 
     #[test]
