@@ -49,6 +49,30 @@ impl Dialect for TrinoDialect {
         true
     }
 
+    /// `IPADDRESS '10.0.0.1'`, a literal of a type the parser does not
+    /// know, as the cast it is.
+    fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<ast::Expr, ParserError>> {
+        let [word, text] = parser.peek_tokens::<2>();
+        let (Token::Word(w), Token::SingleQuotedString(text)) = (word, text) else {
+            return None;
+        };
+        if w.quote_style.is_some() || !w.value.eq_ignore_ascii_case("IPADDRESS") {
+            return None;
+        }
+        parser.next_token();
+        parser.next_token();
+        Some(Ok(ast::Expr::Cast {
+            kind: ast::CastKind::Cast,
+            expr: Box::new(ast::Expr::value(ast::Value::SingleQuotedString(text))),
+            data_type: ast::DataType::Custom(
+                ast::ObjectName::from(vec![ast::Ident::new("IPADDRESS")]),
+                vec![],
+            ),
+            array: false,
+            format: None,
+        }))
+    }
+
     /// `x [NOT] BETWEEN SYMMETRIC a AND b` and `... ASYMMETRIC ...`, which
     /// the generic dialect does not read (see [`between_symmetric`]).
     fn parse_infix(

@@ -23,7 +23,11 @@ pub(super) const JSON: &str = "strata.trino_json";
 /// canonical lowercase text).
 pub(super) const UUID: &str = "strata.trino_uuid";
 
-/// A VARCHAR field marked with `key` ([`JSON`], [`UUID`]).
+/// The field metadata key that marks a VARCHAR as Trino's IPADDRESS (its
+/// canonical text: an IPv4 address, or IPv6 as RFC 5952 writes it).
+pub(super) const IPADDRESS: &str = "strata.trino_ipaddress";
+
+/// A VARCHAR field marked with `key` ([`JSON`], [`UUID`], [`IPADDRESS`]).
 pub(super) fn marked_field(name: &str, key: &str) -> FieldRef {
     Arc::new(
         Field::new(name, DataType::Utf8, true)
@@ -112,20 +116,112 @@ pub(super) fn to_uuid(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
 
 /// `trino_uuid_bytes(uuid)`: a UUID's 16 bytes.
 pub(super) fn uuid_bytes(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    binary_of_texts(&a[0], |text| {
+        let hex = text.replace('-', "");
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+            .collect::<std::result::Result<Vec<u8>, _>>()
+            .map_err(|e| DataFusionError::Execution(format!("Invalid UUID {text}: {e}")))
+    })
+}
+
+/// Each text of a marked type as its bytes; NULL stays NULL.
+fn binary_of_texts(a: &ArrayRef, bytes: impl Fn(&str) -> Result<Vec<u8>>) -> Result<ArrayRef> {
     let mut out = datafusion::arrow::array::BinaryBuilder::new();
-    for v in texts(&a[0])? {
+    for v in texts(a)? {
         match v {
             None => out.append_null(),
-            Some(text) => {
-                let hex = text.replace('-', "");
-                let bytes = (0..hex.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
-                    .collect::<std::result::Result<Vec<u8>, _>>()
-                    .map_err(|e| DataFusionError::Execution(format!("Invalid UUID {text}: {e}")))?;
-                out.append_value(bytes);
+            Some(text) => out.append_value(bytes(&text)?),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// An address as Trino holds it: 16 bytes, an IPv4 address mapped into
+/// IPv6 (`::ffff:a.b.c.d`), so that IPv4 and IPv6 order together.
+fn ip_of_text(text: &str) -> Result<std::net::Ipv6Addr> {
+    match text.trim().parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => Ok(v4.to_ipv6_mapped()),
+        Ok(std::net::IpAddr::V6(v6)) => Ok(v6),
+        Err(_) => exec_err!("Cannot cast value to IPADDRESS: {text}"),
+    }
+}
+
+/// Trino's text of an address: a mapped IPv4 address as IPv4, any other
+/// as RFC 5952's IPv6 (lowercase, the longest run of zeros as `::`).
+fn ip_text(ip: std::net::Ipv6Addr) -> String {
+    match ip.to_ipv4_mapped() {
+        Some(v4) => v4.to_string(),
+        None => ip.to_string(),
+    }
+}
+
+/// `trino_ipaddress(x)`: an IPADDRESS from its text (IPv4 or IPv6) or its
+/// 4 or 16 bytes, as Trino's canonical text.
+pub(super) fn to_ipaddress(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let mut out = StringBuilder::new();
+    match a[0].data_type() {
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
+            let b = cast(&a[0], &DataType::Binary)?;
+            for v in b.as_binary::<i32>() {
+                out.append_option(
+                    v.map(|bytes| {
+                        let ip = match bytes.len() {
+                            4 => std::net::Ipv4Addr::from(<[u8; 4]>::try_from(bytes).expect("4"))
+                                .to_ipv6_mapped(),
+                            16 => {
+                                std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes).expect("16"))
+                            }
+                            n => return exec_err!("Invalid IP address binary length: {n}"),
+                        };
+                        Ok(ip_text(ip))
+                    })
+                    .transpose()?,
+                );
             }
         }
+        _ => {
+            for v in texts(&a[0])? {
+                out.append_option(v.map(|t| ip_of_text(&t).map(ip_text)).transpose()?);
+            }
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `trino_ipaddress_bytes(ip)`: an address's 16 bytes (IPv4 mapped), which
+/// order addresses as Trino orders them.
+pub(super) fn ipaddress_bytes(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    binary_of_texts(&a[0], |text| Ok(ip_of_text(text)?.octets().to_vec()))
+}
+
+/// `contains(network, ip)`: whether a CIDR network (`10.0.0.0/8`,
+/// `2001:db8::/32`) holds the address. A prefix out of range, or an IPv4
+/// network with bits set past its prefix, is an error, as in Trino (an
+/// IPv6 network's are ignored).
+pub(super) fn ip_contains(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (networks, ips) = (texts(&a[0])?, texts(&a[1])?);
+    let mut out = datafusion::arrow::array::BooleanBuilder::new();
+    for (network, ip) in networks.iter().zip(&ips) {
+        let (Some(network), Some(ip)) = (network, ip) else {
+            out.append_null();
+            continue;
+        };
+        let invalid = || DataFusionError::Execution(format!("Invalid CIDR: {network}"));
+        let (base, prefix) = network.split_once('/').ok_or_else(invalid)?;
+        let prefix: u32 = prefix.parse().map_err(|_| invalid())?;
+        let (base, prefix, v4) = match base.parse::<std::net::IpAddr>().map_err(|_| invalid())? {
+            std::net::IpAddr::V4(v4) if prefix <= 32 => (v4.to_ipv6_mapped(), prefix + 96, true),
+            std::net::IpAddr::V6(v6) if prefix <= 128 => (v6, prefix, false),
+            _ => return Err(invalid()),
+        };
+        let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
+        let base = u128::from(base);
+        if v4 && base & !mask != 0 {
+            return Err(invalid());
+        }
+        out.append_value(u128::from(ip_of_text(ip)?) & mask == base & mask);
     }
     Ok(Arc::new(out.finish()))
 }

@@ -688,6 +688,87 @@ impl FunctionRewrite for TrinoSemantics {
                 )))
             }
             Expr::Cast(Cast { expr, field })
+                if field.metadata().contains_key(super::json_type::IPADDRESS) =>
+            {
+                // CAST(x AS IPADDRESS), IPADDRESS '...': checked and written
+                // as Trino writes addresses.
+                if is_marked(&expr, schema, super::json_type::IPADDRESS) {
+                    return Ok(Transformed::yes(*expr));
+                }
+                Ok(Transformed::yes(marked(
+                    "trino_ipaddress",
+                    super::json_type::IPADDRESS,
+                    super::json_type::to_ipaddress,
+                    *expr,
+                )))
+            }
+            Expr::Cast(Cast { expr, field })
+                if is_marked(&expr, schema, super::json_type::IPADDRESS)
+                    && matches!(
+                        field.data_type(),
+                        DataType::Binary | DataType::BinaryView | DataType::LargeBinary
+                    ) =>
+            {
+                Ok(Transformed::yes(Expr::Cast(Cast {
+                    expr: Box::new(ip_bytes(*expr)),
+                    field,
+                })))
+            }
+            Expr::Cast(Cast { expr, field })
+                if is_marked(&expr, schema, super::json_type::IPADDRESS)
+                    && field
+                        .metadata()
+                        .get(super::types::LENGTH)
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .is_some_and(|n| n < 39) =>
+            {
+                // Trino refuses a VARCHAR(n) too short for every address
+                // (39 characters of IPv6), even where this one would fit.
+                let _ = (expr, field);
+                plan_err!("Cannot cast IPADDRESS to a VARCHAR(n) shorter than 39 characters")
+            }
+            // Addresses order by their 16 bytes (IPv4 mapped into IPv6), not
+            // their text; equal addresses have equal text.
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if matches!(
+                    op,
+                    Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
+                ) && (is_marked(&left, schema, super::json_type::IPADDRESS)
+                    || is_marked(&right, schema, super::json_type::IPADDRESS)) =>
+            {
+                Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
+                    Box::new(ip_bytes(*left)),
+                    op,
+                    Box::new(ip_bytes(*right)),
+                ))))
+            }
+            Expr::Between(Between {
+                expr,
+                negated,
+                low,
+                high,
+            }) if is_marked(&expr, schema, super::json_type::IPADDRESS) => {
+                Ok(Transformed::yes(Expr::Between(Between {
+                    expr: Box::new(ip_bytes(*expr)),
+                    negated,
+                    low: Box::new(ip_bytes(*low)),
+                    high: Box::new(ip_bytes(*high)),
+                })))
+            }
+            // contains(network, address): a CIDR network holding an IPADDRESS.
+            Expr::ScalarFunction(f)
+                if f.name() == "contains"
+                    && f.args.len() == 2
+                    && is_marked(&f.args[1], schema, super::json_type::IPADDRESS) =>
+            {
+                Ok(Transformed::yes(row_function(
+                    "trino_ip_contains",
+                    |_| Ok(DataType::Boolean),
+                    super::json_type::ip_contains,
+                    f.args,
+                )))
+            }
+            Expr::Cast(Cast { expr, field })
                 if is_marked(&expr, schema, super::json_type::UUID)
                     && matches!(
                         field.data_type(),
@@ -802,13 +883,14 @@ impl FunctionRewrite for TrinoSemantics {
                     || time_precision(&expr, schema)?.is_some()) =>
             {
                 let plain = Arc::new(field.as_ref().clone().with_metadata(Default::default()));
-                // A VARCHAR is cut to the length; any other value (JSON and
-                // UUID are marked text) must fit, or the cast fails.
+                // A VARCHAR is cut to the length; any other value (JSON, UUID
+                // and IPADDRESS are marked text) must fit, or the cast fails.
                 let from_text = matches!(
                     expr.get_type(schema)?,
                     DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null
                 ) && !is_json(&expr, schema)
-                    && !is_marked(&expr, schema, super::json_type::UUID);
+                    && !is_marked(&expr, schema, super::json_type::UUID)
+                    && !is_marked(&expr, schema, super::json_type::IPADDRESS);
                 let text = if let Some(digits) = time_precision(&expr, schema)? {
                     row_function(
                         "trino_time_text",
@@ -1948,6 +2030,16 @@ fn row_function(
             eval,
         })),
         args,
+    )
+}
+
+/// An IPADDRESS's 16 bytes, which order as Trino orders addresses.
+fn ip_bytes(e: Expr) -> Expr {
+    row_function(
+        "trino_ipaddress_bytes",
+        |_| Ok(DataType::Binary),
+        super::json_type::ipaddress_bytes,
+        vec![e],
     )
 }
 

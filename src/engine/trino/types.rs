@@ -135,6 +135,11 @@ impl TypePlanner for TrinoTypes {
             SqlType::Varbinary(_) => field(DataType::Binary, None),
             SqlType::JSON => super::json_type::marked_field("", super::json_type::JSON),
             SqlType::Uuid => super::json_type::marked_field("", super::json_type::UUID),
+            SqlType::Custom(name, modifiers)
+                if modifiers.is_empty() && name.to_string().eq_ignore_ascii_case("IPADDRESS") =>
+            {
+                super::json_type::marked_field("", super::json_type::IPADDRESS)
+            }
             // Trino's DECIMAL without arguments is decimal(38,0); DataFusion's
             // would be decimal(38,10).
             SqlType::Decimal(datafusion::sql::sqlparser::ast::ExactNumberInfo::None) => {
