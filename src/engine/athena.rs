@@ -518,9 +518,18 @@ fn array_types(sql: &str) -> std::borrow::Cow<'_, str> {
     // a ROW to become STRUCT.
     let mut angle = std::collections::HashSet::new();
     let mut structs = std::collections::HashSet::new();
+    // Tokens an anonymous row's field names go before (`c0 `, `c1 `, ...).
+    let mut names: std::collections::HashMap<usize, String> = Default::default();
+    // The parentheses of the types found so far.
+    let mut spans: Vec<(usize, usize)> = vec![];
     let word = |j: usize| match &tokens[j] {
         Token::Word(t) if t.quote_style.is_none() => Some(t.value.to_ascii_uppercase()),
         _ => None,
+    };
+    let previous = |from: usize| {
+        (0..from)
+            .rev()
+            .find(|&j| !matches!(tokens[j], Token::Whitespace(_)))
     };
     for i in 0..tokens.len() {
         let Token::Word(w) = &tokens[i] else { continue };
@@ -531,7 +540,22 @@ fn array_types(sql: &str) -> std::borrow::Cow<'_, str> {
         let Some(open) = next(i + 1).filter(|&j| tokens[j] == Token::LParen) else {
             continue;
         };
-        let type_follows = if row {
+        // `ROW(BIGINT, VARCHAR)`, a row type without field names: where a
+        // type is written (after AS, or inside another type), a ROW whose
+        // first word is a type's. Its fields are named as DataFusion names
+        // a row value's (c0, c1, ...); casts between rows go by position.
+        let anonymous = row
+            && (previous(i).and_then(word).as_deref() == Some("AS")
+                || spans.iter().any(|&(a, b)| a < i && i < b))
+            && next(open + 1)
+                .and_then(word)
+                .is_some_and(|t| ROW_FIELD_TYPES.contains(&t.as_str()))
+            && next(open + 1)
+                .and_then(|j| next(j + 1))
+                .is_some_and(|j| matches!(tokens[j], Token::Comma | Token::RParen | Token::LParen));
+        let type_follows = if anonymous {
+            true
+        } else if row {
             // A field's name, then a type's first word.
             next(open + 1)
                 .filter(|&j| matches!(&tokens[j], Token::Word(_)))
@@ -551,15 +575,26 @@ fn array_types(sql: &str) -> std::borrow::Cow<'_, str> {
             structs.insert(i);
         }
         let mut depth = 0;
+        let mut field = 0;
+        if anonymous && let Some(first) = next(open + 1) {
+            names.insert(first, "c0 ".into());
+        }
         for (j, t) in tokens.iter().enumerate().skip(open) {
             match t {
-                Token::LParen => depth += 1,
-                Token::RParen => {
+                Token::LParen | Token::Lt => depth += 1,
+                Token::RParen | Token::Gt => {
                     depth -= 1;
                     if depth == 0 {
                         angle.insert(open);
                         angle.insert(j);
+                        spans.push((open, j));
                         break;
+                    }
+                }
+                Token::Comma if anonymous && depth == 1 => {
+                    field += 1;
+                    if let Some(first) = next(j + 1) {
+                        names.insert(first, format!("c{field} "));
                     }
                 }
                 _ => {}
@@ -572,11 +607,17 @@ fn array_types(sql: &str) -> std::borrow::Cow<'_, str> {
     tokens
         .iter()
         .enumerate()
-        .map(|(i, t)| match t {
-            Token::LParen if angle.contains(&i) => "<".to_string(),
-            Token::RParen if angle.contains(&i) => ">".to_string(),
-            Token::Word(_) if structs.contains(&i) => "STRUCT".to_string(),
-            other => other.to_string(),
+        .map(|(i, t)| {
+            let text = match t {
+                Token::LParen if angle.contains(&i) => "<".to_string(),
+                Token::RParen if angle.contains(&i) => ">".to_string(),
+                Token::Word(_) if structs.contains(&i) => "STRUCT".to_string(),
+                other => other.to_string(),
+            };
+            match names.get(&i) {
+                Some(name) => format!("{name}{text}"),
+                None => text,
+            }
         })
         .collect::<String>()
         .into()
@@ -1347,6 +1388,18 @@ mod tests {
         assert_eq!(
             trino_spelling("SELECT CAST(r AS ROW(x BIGINT, y ARRAY(VARCHAR))), ROW(1, x), ROW(a)"),
             "SELECT CAST(r AS STRUCT<x BIGINT, y ARRAY<VARCHAR>>), ROW(1, x), ROW(a)"
+        );
+    }
+
+    #[test]
+    fn row_types_without_names_name_their_fields_by_position() {
+        assert_eq!(
+            trino_spelling(
+                "SELECT CAST(r AS ROW(BIGINT, DECIMAL(3, 1))), CAST(a AS ARRAY(ROW(INT, ROW(DATE)))), \
+                 ROW(date, x)"
+            ),
+            "SELECT CAST(r AS STRUCT<c0 BIGINT, c1 DECIMAL(3, 1)>), \
+             CAST(a AS ARRAY<STRUCT<c0 INT, c1 STRUCT<c0 DATE>>>), ROW(date, x)"
         );
     }
 

@@ -76,12 +76,16 @@ pub(crate) fn session(config: &Config, lake: &Lake) -> Result<SessionContext> {
             SpillCompression::None => Codec::Uncompressed,
         }
     };
-    let state = SessionStateBuilder::new()
+    let mut state = SessionStateBuilder::new()
         .with_config(session)
         .with_runtime_env(runtime(config, lake)?)
         .with_default_features()
-        .with_type_planner(Arc::new(trino::TrinoTypes))
-        .build();
+        .with_type_planner(Arc::new(trino::TrinoTypes));
+    // Asked before DataFusion's own, which take every `x[i]` for an array.
+    if let Some(planners) = state.expr_planners() {
+        planners.insert(0, Arc::new(trino::RowIndex));
+    }
+    let state = state.build();
     let ctx = SessionContext::new_with_state(state);
     functions::register(&ctx);
     trino::register(&ctx);

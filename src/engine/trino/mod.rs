@@ -33,6 +33,7 @@ mod json_type;
 mod lambdas;
 mod math;
 mod regexp;
+mod row_index;
 mod semantics;
 mod strings;
 mod types;
@@ -41,6 +42,7 @@ mod unnest;
 mod url;
 mod zoned;
 
+pub(crate) use row_index::RowIndex;
 pub(crate) use zoned::round_picoseconds;
 
 use aggregate::*;
