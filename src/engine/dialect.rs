@@ -225,6 +225,20 @@ fn lambda_forms(statement: &mut ast::Statement) {
         if let ast::Expr::Lambda(l) = e {
             arrays_as_calls(&mut l.body);
         }
+        // `x AT TIME ZONE INTERVAL '10' HOUR`, at_timezone(x, INTERVAL ...):
+        // a zone given as its offset from UTC.
+        match e {
+            ast::Expr::AtTimeZone { time_zone, .. } => offset_of_interval(time_zone),
+            ast::Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("at_timezone") => {
+                if let ast::FunctionArguments::List(list) = &mut f.args
+                    && let Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(zone))) =
+                        list.args.get_mut(1)
+                {
+                    offset_of_interval(zone);
+                }
+            }
+            _ => {}
+        }
         // normalize(s, NFD): Trino names the form as a bare word.
         if let ast::Expr::Function(f) = e
             && f.name.to_string().eq_ignore_ascii_case("normalize")
@@ -505,6 +519,48 @@ fn method_calls(e: &mut ast::Expr) {
             access_chain: rest,
         }
     };
+}
+
+/// An INTERVAL naming a time zone (`INTERVAL '10' HOUR`, `INTERVAL '-8
+/// hours -30 minutes'`) as the zone's text, `+10:00`: whole minutes of a
+/// day-time interval within Trino's ±14 hours. Any other is left as it is,
+/// for the planner to refuse.
+fn offset_of_interval(zone: &mut ast::Expr) {
+    let ast::Expr::Interval(interval) = zone else {
+        return;
+    };
+    let ast::Expr::Value(v) = interval.value.as_ref() else {
+        return;
+    };
+    let ast::Value::SingleQuotedString(text) = &v.value else {
+        return;
+    };
+    if interval.last_field.is_some() {
+        return;
+    }
+    let spelled = match &interval.leading_field {
+        Some(unit) => format!("{text} {unit}"),
+        None => text.clone(),
+    };
+    let Ok(parsed) =
+        datafusion::arrow::compute::kernels::cast_utils::parse_interval_month_day_nano(&spelled)
+    else {
+        return;
+    };
+    const MINUTE: i64 = 60_000_000_000;
+    if parsed.months != 0 || parsed.days != 0 || parsed.nanoseconds % MINUTE != 0 {
+        return;
+    }
+    let minutes = parsed.nanoseconds / MINUTE;
+    if minutes.abs() > 14 * 60 {
+        return;
+    }
+    let sign = if minutes < 0 { '-' } else { '+' };
+    *zone = ast::Expr::value(ast::Value::SingleQuotedString(format!(
+        "{sign}{:02}:{:02}",
+        minutes.abs() / 60,
+        minutes.abs() % 60
+    )));
 }
 
 fn null() -> ast::Expr {
