@@ -81,9 +81,10 @@ pub(crate) fn session(config: &Config, lake: &Lake) -> Result<SessionContext> {
         .with_runtime_env(runtime(config, lake)?)
         .with_default_features()
         .with_type_planner(Arc::new(trino::TrinoTypes));
-    // Asked before DataFusion's own, which take every `x[i]` for an array.
+    // Asked before DataFusion's own, which take every `x[i]` for an array
+    // and refuse an interval times a number.
     if let Some(planners) = state.expr_planners() {
-        planners.insert(0, Arc::new(trino::RowIndex));
+        planners.insert(0, Arc::new(trino::TrinoPlanner));
     }
     let state = state.build();
     let ctx = SessionContext::new_with_state(state);

@@ -32,8 +32,8 @@ mod json;
 mod json_type;
 mod lambdas;
 mod math;
+mod planners;
 mod regexp;
-mod row_index;
 mod semantics;
 mod strings;
 mod types;
@@ -42,7 +42,7 @@ mod unnest;
 mod url;
 mod zoned;
 
-pub(crate) use row_index::RowIndex;
+pub(crate) use planners::TrinoPlanner;
 pub(crate) use zoned::round_picoseconds;
 
 use aggregate::*;

@@ -2015,7 +2015,7 @@ fn text_literal(e: &Expr) -> Option<&str> {
     }
 }
 
-fn row_function(
+pub(super) fn row_function(
     name: &'static str,
     returns: super::ReturnType,
     eval: super::Eval,
