@@ -785,6 +785,31 @@ pub(super) fn t_cdf(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(Arc::new(out))
 }
 
+/// `beta_cdf(a, b, v)`: the beta distribution's cumulative probability at
+/// v, the regularized incomplete beta function; a and b must be positive
+/// and v within [0, 1].
+pub(super) fn beta_cdf(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (alphas, betas, vs) = (doubles(&a[0])?, doubles(&a[1])?, doubles(&a[2])?);
+    let out = (0..vs.len())
+        .map(|i| match (alphas[i], betas[i], vs[i]) {
+            (Some(alpha), Some(beta), Some(v)) => {
+                if alpha.is_nan() || alpha <= 0.0 {
+                    return exec_err!("beta_cdf: a must be > 0");
+                }
+                if beta.is_nan() || beta <= 0.0 {
+                    return exec_err!("beta_cdf: b must be > 0");
+                }
+                if !(0.0..=1.0).contains(&v) {
+                    return exec_err!("beta_cdf: value must be in the interval [0, 1]");
+                }
+                Ok(Some(regularized_beta(v, alpha, beta)))
+            }
+            _ => Ok(None),
+        })
+        .collect::<Result<Float64Array>>()?;
+    Ok(Arc::new(out))
+}
+
 /// The regularized incomplete beta function I_x(a, b), by its continued
 /// fraction (modified Lentz), on the side of x where it converges fast.
 fn regularized_beta(x: f64, a: f64, b: f64) -> f64 {

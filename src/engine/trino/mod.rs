@@ -436,7 +436,7 @@ pub fn register(ctx: &SessionContext) {
         |_| Ok(DataType::new_list(DataType::Utf8, true)),
         |_| Ok(DataType::Binary),
     );
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 134] = [
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 135] = [
         ("mod", Some(&[2]), mod_type, modulo),
         ("date", Some(&[1]), date, to_date),
         ("bitwise_and", Some(&[2]), first_integer_type, bitwise_and),
@@ -688,6 +688,7 @@ pub fn register(ctx: &SessionContext) {
         ("to_ieee754_64", Some(&[1]), binary, to_ieee754_64),
         ("normal_cdf", Some(&[3]), float64, normal_cdf),
         ("t_cdf", Some(&[2]), float64, t_cdf),
+        ("beta_cdf", Some(&[3]), float64, beta_cdf),
         ("is_json_scalar", Some(&[1]), boolean, is_json_scalar),
         ("codepoint", Some(&[1]), |_| Ok(DataType::Int32), codepoint),
         ("strpos", Some(&[2, 3]), int64, strpos),
