@@ -239,6 +239,40 @@ fn lambda_forms(statement: &mut ast::Statement) {
             }
             _ => {}
         }
+        // `(ARRAY[1, 2], 'x')`: a row of any expressions, where DataFusion's
+        // planner builds a tuple of names and literals only.
+        if let ast::Expr::Tuple(items) = e
+            && items
+                .iter()
+                .any(|i| !matches!(i, ast::Expr::Value(_) | ast::Expr::Identifier(_)))
+        {
+            let args = std::mem::take(items)
+                .into_iter()
+                .map(|i| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(i)))
+                .collect();
+            *e = ast::Expr::Function(ast::Function {
+                name: ast::ObjectName::from(vec![ast::Ident::new("row")]),
+                uses_odbc_syntax: false,
+                parameters: ast::FunctionArguments::None,
+                args: ast::FunctionArguments::List(ast::FunctionArgumentList {
+                    duplicate_treatment: None,
+                    args,
+                    clauses: vec![],
+                }),
+                filter: None,
+                null_treatment: None,
+                over: None,
+                within_group: vec![],
+            });
+        }
+        // random(n): Trino's random integer below n, planned apart from
+        // DataFusion's random() of no arguments.
+        if let ast::Expr::Function(f) = e
+            && f.name.to_string().eq_ignore_ascii_case("random")
+            && matches!(&f.args, ast::FunctionArguments::List(l) if l.args.len() == 1)
+        {
+            f.name = ast::ObjectName::from(vec![ast::Ident::new(super::trino::RANDOM_BELOW)]);
+        }
         // normalize(s, NFD): Trino names the form as a bare word.
         if let ast::Expr::Function(f) = e
             && f.name.to_string().eq_ignore_ascii_case("normalize")

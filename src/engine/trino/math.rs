@@ -762,6 +762,22 @@ pub(super) fn normal_cdf(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(Arc::new(out))
 }
 
+/// `random(n)`: a random integer from 0 up to n (exclusive), of n's type;
+/// n must be positive.
+pub(super) fn random_below(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    use rand::Rng as _;
+    let mut rng = rand::rng();
+    let out = integers(&a[0])?
+        .into_iter()
+        .map(|n| match n {
+            Some(n) if n <= 0 => exec_err!("bound must be positive"),
+            Some(n) => Ok(Some(rng.random_range(0..n))),
+            None => Ok(None),
+        })
+        .collect::<Result<Int64Array>>()?;
+    Ok(cast(&(Arc::new(out) as ArrayRef), ret)?)
+}
+
 /// `t_cdf(x, df)`: Student's t distribution's cumulative probability at x
 /// with df degrees of freedom (df must be positive), through the
 /// regularized incomplete beta function, as Trino's (commons-math) is.

@@ -349,6 +349,9 @@ fn to_date(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(cast(&a[0], &DataType::Date32)?)
 }
 
+/// The name Trino's `random(n)` is planned under (see `dialect`).
+pub(crate) const RANDOM_BELOW: &str = "trino_random_below";
+
 /// Registers the functions in a session (replacing DataFusion's `date_format`,
 /// which takes chrono codes, with Trino's).
 pub fn register(ctx: &SessionContext) {
@@ -722,6 +725,13 @@ pub fn register(ctx: &SessionContext) {
             ctx.register_udf(ScalarUDF::from(function));
         }
     }
+    // random(n), named apart so DataFusion's random() stays as it is.
+    ctx.register_udf(ScalarUDF::from(Function {
+        name: RANDOM_BELOW,
+        signature: Signature::any(1, Volatility::Volatile),
+        returns: |t| Ok(t[0].clone()),
+        eval: random_below,
+    }));
     ctx.register_udaf(datafusion::logical_expr::create_udaf(
         "count_if",
         vec![DataType::Boolean],
