@@ -246,24 +246,7 @@ fn lambda_forms(statement: &mut ast::Statement) {
                 .iter()
                 .any(|i| !matches!(i, ast::Expr::Value(_) | ast::Expr::Identifier(_)))
         {
-            let args = std::mem::take(items)
-                .into_iter()
-                .map(|i| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(i)))
-                .collect();
-            *e = ast::Expr::Function(ast::Function {
-                name: ast::ObjectName::from(vec![ast::Ident::new("row")]),
-                uses_odbc_syntax: false,
-                parameters: ast::FunctionArguments::None,
-                args: ast::FunctionArguments::List(ast::FunctionArgumentList {
-                    duplicate_treatment: None,
-                    args,
-                    clauses: vec![],
-                }),
-                filter: None,
-                null_treatment: None,
-                over: None,
-                within_group: vec![],
-            });
+            *e = call("row", std::mem::take(items));
         }
         // random(n): Trino's random integer below n, planned apart from
         // DataFusion's random() of no arguments.
@@ -293,11 +276,8 @@ fn lambda_forms(statement: &mut ast::Statement) {
         if let ast::Expr::Function(f) = e
             && f.name.to_string().eq_ignore_ascii_case("map")
             && matches!(&f.args, ast::FunctionArguments::List(l) if l.args.is_empty())
-            && let Ok(empty) = datafusion::sql::sqlparser::parser::Parser::new(&TrinoDialect)
-                .try_with_sql("map_from_entries(ARRAY[])")
-                .and_then(|mut p| p.parse_expr())
         {
-            *e = empty;
+            *e = call("map_from_entries", vec![call("make_array", vec![])]);
         }
         if let ast::Expr::Function(f) = e
             && f.name.to_string().eq_ignore_ascii_case("regexp_replace")
@@ -405,27 +385,31 @@ impl ast::VisitorMut for Ordinality {
 fn arrays_as_calls(e: &mut ast::Expr) {
     let _ = ast::visit_expressions_mut(e, |x| {
         if let ast::Expr::Array(array) = x {
-            let args = std::mem::take(&mut array.elem)
-                .into_iter()
-                .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)))
-                .collect();
-            *x = ast::Expr::Function(ast::Function {
-                name: ast::ObjectName::from(vec![ast::Ident::new("make_array")]),
-                uses_odbc_syntax: false,
-                parameters: ast::FunctionArguments::None,
-                args: ast::FunctionArguments::List(ast::FunctionArgumentList {
-                    duplicate_treatment: None,
-                    args,
-                    clauses: vec![],
-                }),
-                filter: None,
-                null_treatment: None,
-                over: None,
-                within_group: vec![],
-            });
+            *x = call("make_array", std::mem::take(&mut array.elem));
         }
         std::ops::ControlFlow::<()>::Continue(())
     });
+}
+
+/// A plain call of the function `name` on `args`.
+fn call(name: &str, args: Vec<ast::Expr>) -> ast::Expr {
+    ast::Expr::Function(ast::Function {
+        name: ast::ObjectName::from(vec![ast::Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: ast::FunctionArguments::None,
+        args: ast::FunctionArguments::List(ast::FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|a| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a)))
+                .collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
 }
 
 /// Trino's `all_match(a, x -> p)` and `none_match(a, x -> p)` in terms of
