@@ -395,9 +395,34 @@ pub struct SyncArgs {
     /// Seconds between batches with --follow.
     #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
     pub interval: f64,
-    /// Stop capturing: remove the lake's replication slot and publication.
+    /// Stop capturing: remove the lake's replication slot and publication
+    /// (or forget its cursor).
     #[arg(long)]
     pub drop_slot: bool,
+    /// Follow the source without replication rights: re-read the rows of
+    /// every key whose COLUMN (a timestamp every insert and update sets)
+    /// moved past the last sync's. Cannot see deletes. Given on the first
+    /// sync; later ones remember it.
+    #[arg(long, value_name = "COLUMN", conflicts_with = "drop_slot")]
+    pub cursor: Option<String>,
+    /// With --cursor: the column that names a sale; all its rows are re-read.
+    #[arg(
+        long,
+        value_name = "COLUMN",
+        default_value = "sale_id",
+        requires = "cursor"
+    )]
+    pub key: String,
+    /// With --cursor: how many seconds before the last sync's cursor value
+    /// to look again, for transactions that committed late with older
+    /// values (longer than the source's longest transaction).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 600.0,
+        requires = "cursor"
+    )]
+    pub lookback: f64,
 }
 
 /// `strata sql`.

@@ -144,6 +144,17 @@ pub fn render(
 /// keeps the source's disk filling.
 const SLOT_LAG_WARNING_BYTES: i64 = 1 << 30;
 
+/// The sync section of a lake that follows by cursor: the column, and how
+/// far the lake has come.
+pub fn cursor_lag(lag: &crate::app::sync::cursor::CursorLag) -> String {
+    let s = &lag.state;
+    format!(
+        "Sync: cursor on {} (key {}, looking {}s back), applied through {}, last batch {}; \
+         deletes at the source are not seen (`strata verify` finds them)\n",
+        s.column, s.key, s.lookback_seconds, lag.applied, lag.applied_at
+    )
+}
+
 /// The sync section of the report: the slot, its lag in bytes and time,
 /// and a warning when it is gone or holds much WAL.
 pub fn sync_lag(lag: &crate::app::sync::SlotLag) -> String {

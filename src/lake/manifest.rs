@@ -111,8 +111,9 @@ pub struct TableManifest {
     /// The version this one restored, when `strata rollback` made it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restored_from: Option<u64>,
-    /// The source's WAL position this version holds every change up to,
-    /// when `strata sync` wrote it (PostgreSQL's `X/Y`).
+    /// The source position this version holds every change up to, when
+    /// `strata sync` wrote it: a WAL position (PostgreSQL's `X/Y`) through a
+    /// slot, or `cursor <column> <value>` by cursor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_position: Option<String>,
     /// The exact sum of each decimal column over the rows this version's

@@ -36,8 +36,10 @@ fn project_on(url: &str) -> Project {
 }
 
 /// One random transaction of the kinds the legacy system and its users
-/// make, as SQL.
-fn random_transaction(rng: &mut StdRng) -> String {
+/// make, as SQL. For a lake that follows by cursor, every write moves
+/// `updated_at` (as the contract says the legacy system does), and there
+/// are no deletes, which a cursor cannot see.
+fn random_transaction(rng: &mut StdRng, cursor: bool) -> String {
     let mut sql = vec!["BEGIN".to_string()];
     // Rows are picked by position in a fixed order, so a seed replays.
     let pick = |rng: &mut StdRng| {
@@ -46,11 +48,25 @@ fn random_transaction(rng: &mut StdRng) -> String {
             rng.random_range(0..150)
         )
     };
+    let touch = if cursor {
+        ", updated_at = localtimestamp"
+    } else {
+        ""
+    };
+    let stamp = if cursor {
+        "localtimestamp"
+    } else {
+        "updated_at + interval '1 day'"
+    };
     for _ in 0..rng.random_range(1..=4) {
-        sql.push(match rng.random_range(0..8) {
+        let kind = match rng.random_range(0..8) {
+            1 | 7 if cursor => 0,
+            k => k,
+        };
+        sql.push(match kind {
             // A sale moved to another day.
             0 => format!(
-                "UPDATE sales SET sale_date = to_char(DATE '2022-01-01' + {}, 'DD/MM/YYYY') WHERE sale_id = {}",
+                "UPDATE sales SET sale_date = to_char(DATE '2022-01-01' + {}, 'DD/MM/YYYY'){touch} WHERE sale_id = {}",
                 rng.random_range(0..400),
                 pick(rng)
             ),
@@ -61,22 +77,31 @@ fn random_transaction(rng: &mut StdRng) -> String {
             ),
             // A good date made bad.
             2 => format!(
-                "UPDATE sales SET sale_date = '{}' WHERE sale_id = {}",
+                "UPDATE sales SET sale_date = '{}'{touch} WHERE sale_id = {}",
                 ["31/02/2023", "N/A", "", "00/00/0000"][rng.random_range(0..4)],
                 pick(rng)
             ),
             // A bad one fixed.
-            3 => "UPDATE sales SET sale_date = '2023-03-01' WHERE sale_id = (SELECT min(sale_id) FROM sales \
+            3 => format!(
+                "UPDATE sales SET sale_date = '2023-03-01'{touch} WHERE sale_id = (SELECT min(sale_id) FROM sales \
                   WHERE sale_date IN ('', 'N/A', '00/00/0000', '31/02/2023'))"
-                .to_string(),
-            // An exact duplicate.
-            4 => format!(
-                "INSERT INTO sales SELECT * FROM sales WHERE sale_id = {} LIMIT 1",
-                pick(rng)
             ),
+            // An exact duplicate (by cursor, the original is touched too,
+            // so that the two stay equal).
+            4 => {
+                let id = pick(rng);
+                let mut s = format!("INSERT INTO sales SELECT * FROM sales WHERE sale_id = {id} LIMIT 1");
+                if cursor {
+                    s.push_str(&format!(
+                        ";\nUPDATE sales SET updated_at = localtimestamp WHERE sale_id = \
+                         (SELECT max(sale_id) FROM sales WHERE sale_id = {id})"
+                    ));
+                }
+                s
+            }
             // A customer renamed, on every sale of theirs.
             5 => format!(
-                "UPDATE sales SET customer_name = customer_name || ' Jr' WHERE customer_id = \
+                "UPDATE sales SET customer_name = customer_name || ' Jr'{touch} WHERE customer_id = \
                  (SELECT customer_id FROM sales WHERE sale_id = {} LIMIT 1)",
                 pick(rng)
             ),
@@ -84,7 +109,7 @@ fn random_transaction(rng: &mut StdRng) -> String {
             6 => format!(
                 "INSERT INTO sales SELECT (SELECT max(sale_id) + 1 FROM sales), sale_date, customer_id, \
                  customer_name, product_id, product_name, category, seller_id, seller_name, region, \
-                 quantity, unit_price, total_value, updated_at + interval '1 day' \
+                 quantity, unit_price, total_value, {stamp} \
                  FROM sales WHERE sale_id = {} LIMIT 1",
                 pick(rng)
             ),
@@ -134,7 +159,7 @@ async fn random_changes_leave_the_lake_equal_to_a_full_rebuild() {
     let batches = 6;
     for batch in 0..batches {
         for _ in 0..rng.random_range(1..=3) {
-            let tx = random_transaction(&mut rng);
+            let tx = random_transaction(&mut rng, false);
             client
                 .batch_execute(&tx)
                 .await
@@ -202,7 +227,7 @@ async fn random_changes_leave_the_lake_equal_to_a_full_rebuild() {
     );
     synced.write("queries/silver/sales.sql", &edited);
     client
-        .batch_execute(&random_transaction(&mut rng))
+        .batch_execute(&random_transaction(&mut rng, false))
         .await
         .unwrap();
     synced.strata_ok(&["sync"]);
@@ -246,7 +271,7 @@ async fn a_sync_killed_at_any_point_resumes_to_the_same_lake() {
     for delay_ms in [150u64, 400, 700, 1000, 1400, 1900, 2600] {
         for _ in 0..2 {
             client
-                .batch_execute(&random_transaction(&mut rng))
+                .batch_execute(&random_transaction(&mut rng, false))
                 .await
                 .unwrap();
         }
@@ -401,4 +426,109 @@ async fn follow_applies_changes_as_they_commit_and_stops_on_ctrl_c() {
         output(&out)
     );
     project.strata_ok(&["sync", "--drop-slot"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_follows_inserts_and_updates_and_verify_names_the_deletes_it_cannot_see() {
+    let url = source("sync_cursor", 300).await;
+    let synced = project_on(&url);
+    // The cursor must be a timestamp the source has.
+    for (column, says) in [
+        ("nope", "public.sales has no column nope"),
+        ("sale_date", "public.sales.sale_date is a character varying"),
+    ] {
+        let out = synced.strata(&["sync", "--cursor", column]);
+        assert_eq!(out.status.code(), Some(2), "{}", output(&out));
+        assert!(output(&out).contains(says), "{}", output(&out));
+    }
+    let out = synced.strata_ok(&["sync", "--cursor", "updated_at"]);
+    assert!(
+        out.contains("Following the source by cursor updated_at"),
+        "{out}"
+    );
+
+    let client = pg::client("sync_cursor").await;
+    let mut rng = StdRng::seed_from_u64(20261207);
+    let equal_to_a_rebuild = async |what: &str| {
+        let rebuilt = project_on(&url);
+        rebuilt.strata_ok(&["run", "--no-report", "--no-tests"]);
+        assert_eq!(
+            contents(&synced).await,
+            contents(&rebuilt).await,
+            "{what}: the lake synced by cursor differs from a full rebuild"
+        );
+    };
+    for batch in 0..4 {
+        for _ in 0..rng.random_range(1..=3) {
+            let tx = random_transaction(&mut rng, true);
+            client
+                .batch_execute(&tx)
+                .await
+                .unwrap_or_else(|e| panic!("batch {batch}: {e}\n{tx}"));
+        }
+        // Later syncs remember the cursor.
+        let out = synced.strata_ok(&["sync"]);
+        assert!(out.contains("changed keys"), "batch {batch}: {out}");
+        equal_to_a_rebuild(&format!("batch {batch}")).await;
+    }
+
+    // A transaction that stamps its rows before a sync reads and commits
+    // after it: its older stamps are inside the lookback window, and the
+    // next sync still finds them.
+    let late = pg::client("sync_cursor").await;
+    late.batch_execute(
+        "BEGIN;
+         UPDATE sales SET customer_name = 'Late Writer', updated_at = localtimestamp
+         WHERE customer_id = (SELECT customer_id FROM sales ORDER BY sale_id LIMIT 1)",
+    )
+    .await
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    // A new sale, later stamped: the watermark passes the late one's.
+    client
+        .batch_execute(
+            "INSERT INTO sales SELECT (SELECT max(sale_id) + 1 FROM sales), sale_date, customer_id,
+                    customer_name, product_id, product_name, category, seller_id, seller_name,
+                    region, quantity, unit_price, total_value, localtimestamp
+             FROM sales WHERE sale_id = (SELECT max(sale_id) FROM sales) LIMIT 1",
+        )
+        .await
+        .unwrap();
+    synced.strata_ok(&["sync"]);
+    late.batch_execute("COMMIT").await.unwrap();
+    synced.strata_ok(&["sync"]);
+    equal_to_a_rebuild("a late commit").await;
+    let engine = synced.engine().await;
+    assert_eq!(
+        crate::common::scalar(
+            &engine,
+            "SELECT count(*) FROM gold.dim_customer WHERE customer_name = 'Late Writer'"
+        )
+        .await,
+        "1"
+    );
+
+    // A delete leaves nothing for a cursor to find: the lake keeps the
+    // sale, and verify names it.
+    client
+        .batch_execute("DELETE FROM sales WHERE sale_id = (SELECT max(sale_id) FROM sales)")
+        .await
+        .unwrap();
+    synced.strata_ok(&["sync"]);
+    let verified = synced.strata(&["verify"]);
+    assert_eq!(verified.status.code(), Some(1), "{}", output(&verified));
+    assert!(
+        output(&verified).contains("only in the lake"),
+        "{}",
+        output(&verified)
+    );
+    let status = synced.strata_ok(&["status"]);
+    assert!(status.contains("Sync: cursor on updated_at"), "{status}");
+
+    // One way of following at a time.
+    let out = synced.strata(&["sync", "--cursor", "updated_at", "--key", "customer_id"]);
+    assert_eq!(out.status.code(), Some(2), "{}", output(&out));
+    assert!(output(&out).contains("follows its source by cursor updated_at (key sale_id)"));
+    let out = synced.strata_ok(&["sync", "--drop-slot"]);
+    assert!(out.contains("Forgot the cursor on updated_at"), "{out}");
 }

@@ -58,42 +58,65 @@ fn covered(key: &str) -> Option<(u64, u64)> {
     Some((from, to))
 }
 
-/// Appends `captured` to `bronze.sales_changes` as one file. Files of an
-/// earlier batch that reach past `applied` were written by a sync that
-/// stopped before applying them; the slot sends those changes again, so
+/// Where a batch of changes lies in the source's history: after `from` and
+/// up to `to`, as numbers that order the batches (a slot's log positions,
+/// or a cursor column's microseconds), and `to` as the manifests record it.
+pub struct Span {
+    /// The position the lake held before the batch.
+    pub from: u64,
+    /// The position the batch reaches.
+    pub to: u64,
+    /// `to` as text: what `source_position` records.
+    pub position: String,
+}
+
+impl Span {
+    /// The span of a slot's batch.
+    pub fn of_log(applied: Lsn, captured: &Captured) -> Self {
+        Span {
+            from: applied.0,
+            to: captured.through.0,
+            position: captured.through.to_string(),
+        }
+    }
+}
+
+/// Appends `batch` to `bronze.sales_changes` as one file. Files of an
+/// earlier batch that reach past `span.from` were written by a sync that
+/// stopped before applying them; the source sends those changes again, so
 /// they are left out of the new version rather than counted twice.
 pub async fn append_changes(
     lake: &Lake,
     run_id: &str,
-    captured: &Captured,
-    applied: Lsn,
+    batch: &RecordBatch,
+    span: &Span,
 ) -> Result<TableManifest> {
     let table = changes_table();
     let old = versions::current(lake, &table).await?;
     let mut files: Vec<DataFile> = vec![];
     if let Some(old) = &old {
         for f in &old.files {
-            if covered(&f.key).is_some_and(|(_, to)| to <= applied.0) {
+            if covered(&f.key).is_some_and(|(_, to)| to <= span.from) {
                 files.push(old.carried(f));
             }
         }
     }
     let mut bytes = vec![];
-    let mut writer = ArrowWriter::try_new(&mut bytes, captured.batch.schema(), None)
+    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), None)
         .map_err(|e| Error::Internal(format!("change file: {e}")))?;
     writer
-        .write(&captured.batch)
+        .write(batch)
         .map_err(|e| Error::Internal(format!("change file: {e}")))?;
     writer
         .close()
         .map_err(|e| Error::Internal(format!("change file: {e}")))?;
     let key = format!(
         "{SYNC_PARTITION}={run_id}/changes-{:016X}-{:016X}.{run_id}.parquet",
-        applied.0, captured.through.0
+        span.from, span.to
     );
     let data = DataFile {
         key: key.clone(),
-        rows: captured.batch.num_rows() as u64,
+        rows: batch.num_rows() as u64,
         bytes: bytes.len() as u64,
         sha256: sha256_hex(&bytes),
         run_id: None,
@@ -105,7 +128,7 @@ pub async fn append_changes(
         )
         .await?;
     files.push(data);
-    let mut schema_fields = captured.batch.schema().fields().to_vec();
+    let mut schema_fields = batch.schema().fields().to_vec();
     schema_fields.push(Arc::new(datafusion::arrow::datatypes::Field::new(
         SYNC_PARTITION,
         datafusion::arrow::datatypes::DataType::Utf8,
@@ -126,7 +149,7 @@ pub async fn append_changes(
         file_tag: run_id.to_string(),
         inputs: BTreeMap::new(),
         restored_from: None,
-        source_position: Some(captured.through.to_string()),
+        source_position: Some(span.position.clone()),
         totals: BTreeMap::new(),
         definition: String::new(),
     };
@@ -244,7 +267,7 @@ pub async fn apply_to_bronze(
     run_id: &str,
     changes: &RecordBatch,
     changes_version: u64,
-    through: Lsn,
+    position: &str,
 ) -> Result<TableManifest> {
     let table = bronze_table();
     let old = versions::current(lake, &table)
@@ -374,7 +397,7 @@ pub async fn apply_to_bronze(
         file_tag: run_id.to_string(),
         inputs,
         restored_from: None,
-        source_position: Some(through.to_string()),
+        source_position: Some(position.to_string()),
         // The model's run summed what it wrote; a partial rewrite cannot.
         totals: BTreeMap::new(),
         ..old
@@ -385,7 +408,7 @@ pub async fn apply_to_bronze(
 
 /// Batches cast to `schema` (the bronze model's result types can differ in
 /// nullability or string kind from the table's).
-fn cast_all(batches: &[RecordBatch], schema: &Arc<Schema>) -> Result<Vec<RecordBatch>> {
+pub(crate) fn cast_all(batches: &[RecordBatch], schema: &Arc<Schema>) -> Result<Vec<RecordBatch>> {
     batches
         .iter()
         .map(|b| {

@@ -1,5 +1,6 @@
 //! `strata sync`: the lake kept in step with a live PostgreSQL source
-//! through logical replication.
+//! through logical replication, or by cursor where the source grants no
+//! replication ([`cursor`]).
 //!
 //! The first sync creates a publication of `public.sales` and a logical
 //! replication slot, and builds the whole lake from the snapshot the slot
@@ -13,11 +14,15 @@
 //! finds the position bronze holds (its manifest's `source_position`) and
 //! skips what it already applied.
 //!
-//! Silver and gold are rebuilt whole from bronze for now (the models'
-//! `--changed` build); only bronze is updated in place.
+//! What reads bronze is then rebuilt by the models' `--changed` build:
+//! incremental models replace only the partitions the batch reached, the
+//! others are rebuilt whole.
 
 pub(crate) mod apply;
 pub(crate) mod capture;
+pub(crate) mod cursor;
+
+pub use cursor::{CursorSpec, CursorState, Watermark};
 
 use std::sync::Arc;
 
@@ -54,6 +59,24 @@ pub struct SyncState {
     pub created_at: String,
 }
 
+/// Where a lake stands in its source's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// A position in the source's write-ahead log, through a slot.
+    Log(Lsn),
+    /// The cursor column's value every row up to is applied.
+    Cursor(Watermark),
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Position::Log(l) => write!(f, "{l}"),
+            Position::Cursor(w) => write!(f, "{w}"),
+        }
+    }
+}
+
 /// What one sync did.
 #[derive(Debug)]
 pub enum Synced {
@@ -62,9 +85,35 @@ pub enum Synced {
         /// The slot.
         slot: String,
         /// Where its stream starts.
-        at: Lsn,
+        at: Position,
         /// The build from the snapshot.
         built: Box<Built>,
+    },
+    /// The first sync by cursor: the lake built from one snapshot, and the
+    /// cursor's value in it recorded.
+    CursorSnapshot {
+        /// The cursor column.
+        column: String,
+        /// Its highest value in the snapshot.
+        at: Position,
+        /// The build from the snapshot.
+        built: Box<Built>,
+    },
+    /// Changed keys re-read by cursor, and their rows replaced.
+    CursorApplied {
+        /// Keys whose rows the source changed since the watermark (less the
+        /// lookback).
+        keys: u64,
+        /// Rows added to bronze.
+        added: u64,
+        /// Rows removed from it.
+        removed: u64,
+        /// The watermark before.
+        from: Position,
+        /// The watermark now.
+        to: Position,
+        /// The rebuild of what reads bronze.
+        built: Option<Box<Built>>,
     },
     /// Changes applied.
     Applied {
@@ -77,16 +126,16 @@ pub enum Synced {
         /// Rows deleted.
         deleted: u64,
         /// The position the lake held before.
-        from: Lsn,
+        from: Position,
         /// The position it holds now.
-        to: Lsn,
+        to: Position,
         /// The rebuild of what reads bronze.
         built: Option<Box<Built>>,
     },
     /// Nothing committed at the source since the last sync.
     UpToDate {
         /// The position the lake holds.
-        at: Lsn,
+        at: Position,
         /// The rebuild of what a killed sync left stale, if it left any.
         built: Option<Box<Built>>,
     },
@@ -111,14 +160,15 @@ fn postgres(config: &Config) -> Result<PgConnector> {
     }
 }
 
-async fn load_state(lake: &Lake) -> Result<Option<SyncState>> {
-    match lake.store().get(&Path::from(STATE_KEY)).await {
+/// A state file of the sync's under the lake root, if it is there.
+async fn read_json<T: serde::de::DeserializeOwned>(lake: &Lake, key: &str) -> Result<Option<T>> {
+    match lake.store().get(&Path::from(key)).await {
         Ok(r) => {
             let bytes = r.bytes().await?;
             serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| Error::Lake {
-                    key: STATE_KEY.into(),
+                    key: key.into(),
                     message: format!("unreadable sync state: {e}"),
                 })
         }
@@ -127,12 +177,21 @@ async fn load_state(lake: &Lake) -> Result<Option<SyncState>> {
     }
 }
 
-async fn save_state(lake: &Lake, state: &SyncState) -> Result<()> {
+/// Writes a state file of the sync's (one PUT: whole or not at all).
+async fn write_json<T: Serialize>(lake: &Lake, key: &str, state: &T) -> Result<()> {
     let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
     lake.store()
-        .put(&Path::from(STATE_KEY), PutPayload::from(bytes))
+        .put(&Path::from(key), PutPayload::from(bytes))
         .await?;
     Ok(())
+}
+
+async fn load_state(lake: &Lake) -> Result<Option<SyncState>> {
+    read_json(lake, STATE_KEY).await
+}
+
+async fn save_state(lake: &Lake, state: &SyncState) -> Result<()> {
+    write_json(lake, STATE_KEY, state).await
 }
 
 /// The sync's state, if the lake has a slot.
@@ -141,14 +200,37 @@ pub async fn state(config: &Config) -> Result<Option<SyncState>> {
     load_state(&lake).await
 }
 
-/// One sync: the first builds from a new slot's snapshot, later ones apply
-/// what was committed since.
-pub async fn sync(config: &Config, observer: Arc<dyn Observer>) -> Result<Synced> {
+/// One sync: the first builds from a new slot's snapshot (or, with a
+/// cursor, from one snapshot whose cursor value it records), later ones
+/// apply what was committed since. A lake follows its source one way: a
+/// cursor asked of a lake with a slot, or another cursor than the one it
+/// has, is refused.
+pub async fn sync(
+    config: &Config,
+    cursor: Option<&CursorSpec>,
+    observer: Arc<dyn Observer>,
+) -> Result<Synced> {
     let connector = postgres(config)?;
     let lake = Arc::new(Lake::open(&config.lake, &config.s3)?);
-    match load_state(&lake).await? {
-        None => first(config, &connector, &lake, observer).await,
-        Some(state) => next(config, &connector, &lake, &state, observer).await,
+    match (load_state(&lake).await?, cursor::load(&lake).await?, cursor) {
+        (Some(state), _, Some(_)) => Err(Error::Config(format!(
+            "this lake follows its source through replication slot {}; to follow it by cursor \
+             instead, `strata sync --drop-slot` first",
+            state.slot
+        ))),
+        (Some(state), _, None) => next(config, &connector, &lake, &state, observer).await,
+        (None, Some(state), Some(asked))
+            if asked.column != state.column || asked.key != state.key =>
+        {
+            Err(Error::Config(format!(
+                "this lake follows its source by cursor {} (key {}), not {} (key {}); \
+                 `strata sync --drop-slot` forgets the cursor, and the next sync starts over",
+                state.column, state.key, asked.column, asked.key
+            )))
+        }
+        (None, Some(state), _) => cursor::next(config, &connector, &lake, &state, observer).await,
+        (None, None, Some(spec)) => cursor::first(config, &connector, &lake, spec, observer).await,
+        (None, None, None) => first(config, &connector, &lake, observer).await,
     }
 }
 
@@ -221,19 +303,7 @@ async fn first(
     })?;
     // The connection stays idle while the build reads: that keeps the
     // exported snapshot importable.
-    let mut snapshot_config = config.clone();
-    snapshot_config.pg_env.snapshot = Some(created.snapshot.clone());
-    let built = build(
-        &snapshot_config,
-        &BuildOptions {
-            select: vec![],
-            tests: true,
-            report: false,
-            changed: false,
-        },
-        observer,
-    )
-    .await;
+    let built = build_in_snapshot(config, &created.snapshot, observer).await;
     let built = match built {
         Ok(b) if b.run.ok() => b,
         other => {
@@ -262,9 +332,31 @@ async fn first(
     save_state(lake, &state).await?;
     Ok(Synced::Snapshot {
         slot,
-        at: created.consistent_point,
+        at: Position::Log(created.consistent_point),
         built: Box::new(built),
     })
+}
+
+/// The whole lake built with every read of the source inside `snapshot`,
+/// with the data tests.
+async fn build_in_snapshot(
+    config: &Config,
+    snapshot: &str,
+    observer: Arc<dyn Observer>,
+) -> Result<Built> {
+    let mut snapshot_config = config.clone();
+    snapshot_config.pg_env.snapshot = Some(snapshot.to_string());
+    build(
+        &snapshot_config,
+        &BuildOptions {
+            select: vec![],
+            tests: true,
+            report: false,
+            changed: false,
+        },
+        observer,
+    )
+    .await
 }
 
 /// The position `bronze.sales` holds every change up to.
@@ -301,7 +393,10 @@ async fn next(
         stream.confirm(from).await?;
         stream.stop().await?;
         let built = rebuild_stale(config, observer).await?;
-        return Ok(Synced::UpToDate { at: from, built });
+        return Ok(Synced::UpToDate {
+            at: Position::Log(from),
+            built,
+        });
     }
     let captured = capture::capture(&mut stream, from, target).await?;
     if captured.batch.num_rows() == 0 {
@@ -309,32 +404,68 @@ async fn next(
         stream.confirm(captured.through).await?;
         stream.stop().await?;
         let built = rebuild_stale(config, observer).await?;
-        return Ok(Synced::UpToDate { at: from, built });
+        return Ok(Synced::UpToDate {
+            at: Position::Log(from),
+            built,
+        });
     }
     // The stream ends before the lake is written: a server would close a
     // stream left silent for longer than its wal_sender_timeout (60 s by
     // default), and applying a large batch can take longer. The slot is
     // confirmed afterwards, on a plain connection.
     stream.stop().await?;
+    let span = apply::Span::of_log(from, &captured);
+    land(
+        config,
+        lake,
+        &format!("sync {from}..{}", captured.through),
+        &captured.batch,
+        &span,
+    )
+    .await?;
+    // Bronze holds the batch: the slot may let it go. A failure here loses
+    // nothing: bronze records its position, and the next sync skips what
+    // it holds.
+    advance_slot(connector, &state.slot, captured.through).await?;
+    let built = rebuild_stale(config, observer).await?;
+    Ok(Synced::Applied {
+        transactions: captured.transactions,
+        inserted: captured.inserted,
+        updated: captured.updated,
+        deleted: captured.deleted,
+        from: Position::Log(from),
+        to: Position::Log(captured.through),
+        built,
+    })
+}
+
+/// Lands a batch of changes as one recorded run: appended to the change
+/// log, then applied to `bronze.sales`, each one commit of its table.
+async fn land(
+    config: &Config,
+    lake: &Arc<Lake>,
+    command: &str,
+    batch: &datafusion::arrow::array::RecordBatch,
+    span: &apply::Span,
+) -> Result<()> {
     let model = crate::models::discover(&config.queries_dir)?
         .into_iter()
         .find(|m| m.table == apply::bronze_table())
         .ok_or_else(|| {
             Error::Config("no model builds bronze.sales (queries/bronze/sales.sql)".into())
         })?;
-    let command = format!("sync {from}..{}", captured.through);
-    let ((), _) = super::recorded::recorded(config, lake, &command, async |run_id| {
+    let ((), _) = super::recorded::recorded(config, lake, command, async |run_id| {
         let ws = super::Workspace::open_on(config.clone(), lake.clone()).await?;
         let _lock = lake.lock().await?;
-        let changes = apply::append_changes(lake, run_id, &captured, from).await?;
+        let changes = apply::append_changes(lake, run_id, batch, span).await?;
         let bronze = apply::apply_to_bronze(
             &ws.engine,
             &model,
             lake,
             run_id,
-            &captured.batch,
+            batch,
             changes.version,
-            captured.through,
+            &span.position,
         )
         .await?;
         Ok((
@@ -347,20 +478,7 @@ async fn next(
         ))
     })
     .await?;
-    // Bronze holds the batch: the slot may let it go. A failure here loses
-    // nothing: bronze records its position, and the next sync skips what
-    // it holds.
-    advance_slot(connector, &state.slot, captured.through).await?;
-    let built = rebuild_stale(config, observer).await?;
-    Ok(Synced::Applied {
-        transactions: captured.transactions,
-        inserted: captured.inserted,
-        updated: captured.updated,
-        deleted: captured.deleted,
-        from,
-        to: captured.through,
-        built,
-    })
+    Ok(())
 }
 
 /// Confirms the slot up to `to`, as a stream's status update would.
@@ -470,11 +588,28 @@ pub async fn lag(config: &Config) -> Result<Option<SlotLag>> {
     }))
 }
 
-/// Removes the lake's slot and publication, and forgets them: the next sync
-/// starts over from a new snapshot.
-pub async fn drop_slot(config: &Config) -> Result<Option<String>> {
-    let connector = postgres(config)?;
+/// What `strata sync --drop-slot` removed.
+#[derive(Debug, PartialEq)]
+pub enum Dropped {
+    /// The replication slot of this name, and its publication.
+    Slot(String),
+    /// The cursor on this column (nothing was on the source).
+    Cursor(String),
+    /// No slot existed; the publication is removed if there was one.
+    Nothing,
+}
+
+/// Removes the lake's slot and publication (or forgets its cursor): the
+/// next sync starts over from a new snapshot.
+pub async fn drop_slot(config: &Config) -> Result<Dropped> {
     let lake = Lake::open(&config.lake, &config.s3)?;
+    // A lake that follows by cursor holds nothing on the source: forgetting
+    // the cursor is all, and needs no replication rights.
+    if let Some(state) = cursor::load(&lake).await? {
+        cursor::forget(&lake).await?;
+        return Ok(Dropped::Cursor(state.column));
+    }
+    let connector = postgres(config)?;
     let (slot, publication) = match load_state(&lake).await? {
         Some(s) => (s.slot, s.publication),
         None => names(&lake),
@@ -500,5 +635,9 @@ pub async fn drop_slot(config: &Config) -> Result<Option<String>> {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
         Err(e) => return Err(e.into()),
     }
-    Ok(existed.then_some(slot))
+    Ok(if existed {
+        Dropped::Slot(slot)
+    } else {
+        Dropped::Nothing
+    })
 }

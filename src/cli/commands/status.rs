@@ -22,6 +22,9 @@ pub async fn status(config: Config, args: &StatusArgs) -> Result<Outcome> {
             crate::error::user_message(&e)
         )),
     }
+    if let Some(cursor) = crate::app::sync::cursor::lag(&ws.config).await? {
+        text.push_str(&crate::cli::status::cursor_lag(&cursor));
+    }
     out(text)?;
     Ok(Outcome::Success)
 }

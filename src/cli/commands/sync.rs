@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::run::built_text;
 use super::{Outcome, out};
-use crate::app::sync::{Synced, drop_slot, sync as sync_once};
+use crate::app::sync::{CursorSpec, Dropped, Synced, drop_slot, sync as sync_once};
 use crate::cli::SyncArgs;
 use crate::cli::progress::Progress;
 use crate::config::Config;
@@ -14,10 +14,13 @@ use crate::error::Result;
 pub async fn sync(config: &Config, args: &SyncArgs, quiet: bool) -> Result<Outcome> {
     if args.drop_slot {
         out(match drop_slot(config).await? {
-            Some(slot) => format!(
+            Dropped::Slot(slot) => format!(
                 "Dropped replication slot {slot} and its publication; the next sync starts from a new snapshot.\n"
             ),
-            None => {
+            Dropped::Cursor(column) => format!(
+                "Forgot the cursor on {column}; the next sync starts from a new snapshot.\n"
+            ),
+            Dropped::Nothing => {
                 "No replication slot to drop; the publication is removed if there was one.\n".into()
             }
         })?;
@@ -34,9 +37,14 @@ pub async fn sync(config: &Config, args: &SyncArgs, quiet: bool) -> Result<Outco
     } else {
         None
     };
+    let cursor = args.cursor.as_ref().map(|column| CursorSpec {
+        column: column.clone(),
+        key: args.key.clone(),
+        lookback: std::time::Duration::from_secs_f64(args.lookback.max(0.0)),
+    });
     let mut outcome = Outcome::Success;
     loop {
-        let synced = sync_once(config, Arc::new(Progress::new(quiet))).await?;
+        let synced = sync_once(config, cursor.as_ref(), Arc::new(Progress::new(quiet))).await?;
         let (text, ok) = describe(&synced)?;
         // Following, a quiet source is not reported every interval.
         let quiet_batch = matches!(synced, Synced::UpToDate { built: None, .. });
@@ -66,6 +74,31 @@ fn describe(synced: &Synced) -> Result<(String, bool)> {
             ),
             built.succeeded(),
         ),
+        Synced::CursorSnapshot { column, at, built } => (
+            format!(
+                "Following the source by cursor {column} from {at}; the lake was built from one snapshot.\n{}",
+                built_text(built)?
+            ),
+            built.succeeded(),
+        ),
+        Synced::CursorApplied {
+            keys,
+            added,
+            removed,
+            from,
+            to,
+            built,
+        } => {
+            let mut text = format!(
+                "Applied {keys} changed keys ({added} rows added, {removed} removed) from {from} to {to}.\n"
+            );
+            let mut ok = true;
+            if let Some(b) = built {
+                text.push_str(&built_text(b)?);
+                ok = b.succeeded();
+            }
+            (text, ok)
+        }
         Synced::Applied {
             transactions,
             inserted,
