@@ -7,6 +7,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::{Column, DFSchema, ScalarValue, TableReference};
 use datafusion::datasource::ViewTable;
+use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -91,11 +92,41 @@ pub(crate) fn table_provider(
             // `strata sync` updated in place) cannot be listed so: refused
             // when read, rather than read in part.
             let extension = m.parquet_suffix();
-            if m.files.iter().any(|f| !f.key.ends_with(&extension)) {
+            let several_runs = m.files.iter().any(|f| !f.key.ends_with(&extension));
+            if several_runs && !guard {
                 return Ok(Arc::new(Unlistable {
                     schema,
                     table: m.table.to_string(),
                 }));
+            }
+            // Files in folders that are no columns (hidden partitions), which
+            // a listing of the table's folder passes over as Hive does, or of
+            // several runs (a table updated in place): read by their paths.
+            if several_runs || !m.hidden_partition_by.is_empty() {
+                if m.files.is_empty() {
+                    return Ok(Arc::new(EmptyTable::new(schema)));
+                }
+                let urls = m
+                    .files
+                    .iter()
+                    .map(|f| ListingTableUrl::parse(format!("{}{table_dir}/{}", lake.url(), f.key)))
+                    .collect::<datafusion::error::Result<Vec<_>>>()?;
+                let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                    .with_file_extension(".parquet");
+                let config = ListingTableConfig::new_with_multi_paths(urls)
+                    .with_listing_options(options)
+                    .with_schema(file_schema);
+                let listing: Arc<dyn TableProvider> = Arc::new(ListingTable::try_new(config)?);
+                return Ok(if guard {
+                    Arc::new(Pinned {
+                        inner: listing,
+                        lake: lake.clone(),
+                        table: m.table.clone(),
+                        version: m.version,
+                    })
+                } else {
+                    listing
+                });
             }
             let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
                 .with_file_extension(extension)

@@ -304,6 +304,7 @@ mod tests {
             table: TableId::parse("gold.daily").unwrap(),
             format: Format::Parquet,
             partition_by: vec!["year".into()],
+            hidden_partition_by: vec![],
             columns: vec![
                 Column {
                     name: "total".into(),

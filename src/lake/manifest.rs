@@ -80,6 +80,11 @@ pub struct TableManifest {
     pub format: Format,
     /// Hive partition columns, outermost first (not stored inside the files).
     pub partition_by: Vec<String>,
+    /// Columns of the model's result that group the files into hive
+    /// folders but are no columns of the table (hidden partitioning); a
+    /// table has these or `partition_by`, not both.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden_partition_by: Vec<String>,
     /// All columns in the order queries see them, partition columns included.
     pub columns: Vec<Column>,
     /// Its files, sorted by key.
@@ -130,6 +135,15 @@ pub struct TableManifest {
 }
 
 impl TableManifest {
+    /// The columns its files are grouped into folders by, hidden or not.
+    pub fn folders_by(&self) -> &[String] {
+        if self.partition_by.is_empty() {
+            &self.hidden_partition_by
+        } else {
+            &self.partition_by
+        }
+    }
+
     /// The suffix that picks this version's Parquet files out of the
     /// table's folder (`.<tag>.parquet`).
     pub fn parquet_suffix(&self) -> String {
@@ -256,6 +270,7 @@ mod tests {
             table: crate::lake::TableId::parse("x.y").unwrap(),
             format: Format::Parquet,
             partition_by: vec![],
+            hidden_partition_by: vec![],
             columns: TableManifest::columns_of(&schema),
             files: vec![],
             rows: 0,

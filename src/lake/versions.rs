@@ -335,6 +335,7 @@ mod tests {
             table: table.clone(),
             format: Format::Csv,
             partition_by: vec![],
+            hidden_partition_by: vec![],
             columns: vec![],
             files: files
                 .iter()

@@ -38,6 +38,10 @@ pub struct WriteSpec {
     pub partition_by: Vec<String>,
     /// Columns each file's rows are sorted by (ascending, NULLs last).
     pub order_by: Vec<String>,
+    /// Whether the partition columns only group the files into folders and
+    /// are no columns of the table (hidden partitioning): the table keeps
+    /// its columns, and an incremental build can still replace a folder.
+    pub hidden: bool,
 }
 
 impl WriteSpec {

@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | `format` | `parquet`, `csv` | `parquet` |
 //! | `partition_by` | comma-separated column names | none |
+//! | `hidden_partition_by` | comma-separated column names | none |
 //! | `order_by` | comma-separated column names | none |
 //! | `incremental` | `replace partitions` | none: always rebuilt whole |
 //!
@@ -25,6 +26,12 @@
 //! `strata sync` batch), the build runs the model's plain `SELECT` over
 //! just those partitions and replaces the partitions its result falls in
 //! (see [`crate::runner::incremental`]); otherwise it rebuilds whole.
+//!
+//! `hidden_partition_by` groups the files into hive folders by result
+//! columns the table does not keep (Iceberg calls this hidden
+//! partitioning): `gold.fact_sales` keeps the contract's columns, yet its
+//! files follow silver's months, so that a change to a month replaces that
+//! month's files only.
 //!
 //! A model's dependencies are the tables its statement reads, found by
 //! parsing it; nobody numbers files by hand.
@@ -198,7 +205,13 @@ fn column_list(value: &str) -> Vec<String> {
 }
 
 /// The directives a model's leading comments may hold.
-const DIRECTIVES: [&str; 4] = ["format", "partition_by", "order_by", "incremental"];
+const DIRECTIVES: [&str; 5] = [
+    "format",
+    "partition_by",
+    "hidden_partition_by",
+    "order_by",
+    "incremental",
+];
 
 /// What a model's directives say.
 #[derive(Debug, Default)]
@@ -239,10 +252,16 @@ fn parse_directives(sql: &str) -> std::result::Result<Directives, String> {
                     other => return Err(format!("unknown format `{other}` (parquet, csv)")),
                 }
             }
-            "partition_by" => {
+            "partition_by" | "hidden_partition_by" => {
+                if !spec.partition_by.is_empty() {
+                    return Err(
+                        "a model has one of partition_by and hidden_partition_by, once".into(),
+                    );
+                }
                 spec.partition_by = column_list(value);
+                spec.hidden = key == "hidden_partition_by";
                 if spec.partition_by.is_empty() {
-                    return Err("partition_by names no column".into());
+                    return Err(format!("{key} names no column"));
                 }
             }
             "order_by" => {
@@ -377,6 +396,28 @@ mod tests {
             parse_directives("-- partition_by: day\n-- incremental: merge\nSELECT 1").unwrap_err();
         assert!(e.contains("unknown incremental strategy `merge`"), "{e}");
         assert!(parse_directives("-- incremetal: replace partitions\nSELECT 1").is_err());
+    }
+
+    #[test]
+    fn hidden_partitions_group_files_by_columns_the_table_does_not_keep() {
+        let d = parse_directives(
+            "-- hidden_partition_by: year, month\n-- incremental: replace partitions\nSELECT 1",
+        )
+        .unwrap();
+        assert_eq!(d.write.partition_by, ["year", "month"]);
+        assert!(d.write.hidden);
+        assert!(
+            !parse_directives("-- partition_by: day\nSELECT 1")
+                .unwrap()
+                .write
+                .hidden
+        );
+        let e = parse_directives("-- partition_by: day\n-- hidden_partition_by: day\nSELECT 1")
+            .unwrap_err();
+        assert!(
+            e.contains("one of partition_by and hidden_partition_by"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -104,7 +104,10 @@ pub(crate) async fn plan(
             previous.version
         ));
     }
-    if previous.partition_by != target.write.partition_by || previous.format != target.write.format
+    let hidden = !previous.hidden_partition_by.is_empty();
+    if previous.folders_by() != target.write.partition_by
+        || hidden != target.write.hidden
+        || previous.format != target.write.format
     {
         return whole("its layout changed".into());
     }
@@ -129,7 +132,7 @@ pub(crate) async fn plan(
         [one] => *one,
         _ => return whole("several of its inputs changed".into()),
     };
-    if after.partition_by.is_empty() {
+    if after.folders_by().is_empty() {
         return whole(format!("{input} is not partitioned"));
     }
     let before = match versions::at(lake, &after.table, built_from).await {
@@ -140,7 +143,7 @@ pub(crate) async fn plan(
             ));
         }
     };
-    if before.partition_by != after.partition_by || before.columns != after.columns {
+    if before.folders_by() != after.folders_by() || before.columns != after.columns {
         return whole(format!("{input}'s layout changed"));
     }
     let (mut folders, of) = changed_partitions(&before, after);
@@ -148,7 +151,7 @@ pub(crate) async fn plan(
     // (silver's months of bronze's days) makes each of its partitions from
     // all the input partitions that share them: those are read whole.
     let k = target.write.partition_by.len();
-    if k < after.partition_by.len() && after.partition_by[..k] == target.write.partition_by[..] {
+    if k < after.folders_by().len() && after.folders_by()[..k] == target.write.partition_by[..] {
         folders = widened(&folders, k, &before, after);
     }
     if folders.len() as f64 > MOST_PARTITIONS * of as f64 {
@@ -269,7 +272,7 @@ pub(crate) async fn build_slice(
     let after = reading(ctx, lake, &slice.input, &slice.after)?;
     let written = write_result(&after, lake, target, run_id, on_rows).await?;
     let previous = &slice.previous;
-    let columns = TableManifest::columns_of(&written.schema);
+    let columns = target.columns_of(&written.schema);
     if !written.files.is_empty() && columns != previous.columns {
         remove_tagged(lake, &target.table, run_id).await?;
         return Err(Error::Lake {
@@ -309,6 +312,7 @@ mod tests {
             table: TableId::new(Layer::new("bronze").unwrap(), "sales").unwrap(),
             format: Format::Parquet,
             partition_by: vec!["day".into()],
+            hidden_partition_by: vec![],
             columns: vec![],
             files: files
                 .iter()

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use datafusion::arrow::datatypes::Schema;
 use datafusion::prelude::{DataFrame, SessionContext};
 use tokio::task::JoinSet;
 
@@ -369,7 +370,16 @@ impl Target {
         let mut m = TableManifest {
             table: self.table.clone(),
             format: self.write.format,
-            partition_by: self.write.partition_by.clone(),
+            partition_by: if self.write.hidden {
+                vec![]
+            } else {
+                self.write.partition_by.clone()
+            },
+            hidden_partition_by: if self.write.hidden {
+                self.write.partition_by.clone()
+            } else {
+                vec![]
+            },
             columns,
             rows: 0,
             bytes: 0,
@@ -387,6 +397,16 @@ impl Target {
         };
         m.set_files(files);
         m
+    }
+
+    /// The table's columns, of a result with `schema`: all of them, but
+    /// hidden partition columns, which only name the files' folders.
+    pub(crate) fn columns_of(&self, schema: &Schema) -> Vec<crate::lake::manifest::Column> {
+        let mut columns = TableManifest::columns_of(schema);
+        if self.write.hidden {
+            columns.retain(|c| !self.write.partition_by.contains(&c.name));
+        }
+        columns
     }
 
     /// A model's build.
@@ -460,7 +480,7 @@ pub async fn build(
     on_rows: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<TableManifest> {
     let written = write_result(ctx, lake, target, run_id, on_rows).await?;
-    let columns = TableManifest::columns_of(&written.schema);
+    let columns = target.columns_of(&written.schema);
     let mut files = written.files;
     let landed = carry_landed(lake, &target.table, &columns).await?;
     // The sums cover what this run wrote; with landed files beside it they

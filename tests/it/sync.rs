@@ -205,7 +205,7 @@ async fn random_changes_leave_the_lake_equal_to_a_full_rebuild() {
     // Each batch reached a few days: the incremental models replaced those
     // days and kept every other file of the versions before.
     let manifests = synced.current_manifests();
-    for table in ["silver/sales", "gold/daily_sales"] {
+    for table in ["silver/sales", "gold/daily_sales", "gold/fact_sales"] {
         let (_, m) = manifests.iter().find(|(t, _)| t == table).unwrap();
         let carried = m["files"]
             .as_array()

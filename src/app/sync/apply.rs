@@ -138,6 +138,7 @@ pub async fn append_changes(
         table,
         format: Format::Parquet,
         partition_by: vec![SYNC_PARTITION.into()],
+        hidden_partition_by: vec![],
         columns: TableManifest::columns_of(&Schema::new(schema_fields)),
         rows: 0,
         bytes: 0,
@@ -364,6 +365,7 @@ pub async fn apply_to_bronze(
         format: Format::Parquet,
         partition_by: partition_by.clone(),
         order_by: vec![],
+        hidden: false,
     };
     let streams = crate::runner::streams(kept, &spec).await?;
     let written = write_parallel(
