@@ -91,6 +91,20 @@ pub(crate) fn table_provider(
             // A version that kept files of earlier runs (a bronze that
             // `strata sync` updated in place) cannot be listed so: refused
             // when read, rather than read in part.
+            // Ballista ships a plan's tables to executors as protobuf, which
+            // knows listing tables only; there the check is not made.
+            let pin = |listing: Arc<dyn TableProvider>| -> Arc<dyn TableProvider> {
+                if guard {
+                    Arc::new(Pinned {
+                        inner: listing,
+                        lake: lake.clone(),
+                        table: m.table.clone(),
+                        version: m.version,
+                    })
+                } else {
+                    listing
+                }
+            };
             let extension = m.parquet_suffix();
             let several_runs = m.files.iter().any(|f| !f.key.ends_with(&extension));
             if several_runs && !guard {
@@ -116,17 +130,7 @@ pub(crate) fn table_provider(
                 let config = ListingTableConfig::new_with_multi_paths(urls)
                     .with_listing_options(options)
                     .with_schema(file_schema);
-                let listing: Arc<dyn TableProvider> = Arc::new(ListingTable::try_new(config)?);
-                return Ok(if guard {
-                    Arc::new(Pinned {
-                        inner: listing,
-                        lake: lake.clone(),
-                        table: m.table.clone(),
-                        version: m.version,
-                    })
-                } else {
-                    listing
-                });
+                return Ok(pin(Arc::new(ListingTable::try_new(config)?)));
             }
             let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
                 .with_file_extension(extension)
@@ -139,19 +143,7 @@ pub(crate) fn table_provider(
             let config = ListingTableConfig::new(url)
                 .with_listing_options(options)
                 .with_schema(file_schema);
-            let listing: Arc<dyn TableProvider> = Arc::new(ListingTable::try_new(config)?);
-            // Ballista ships a plan's tables to executors as protobuf, which
-            // knows listing tables only; there the check is not made.
-            let listing = if guard {
-                Arc::new(Pinned {
-                    inner: listing,
-                    lake: lake.clone(),
-                    table: m.table.clone(),
-                    version: m.version,
-                })
-            } else {
-                listing
-            };
+            let listing = pin(Arc::new(ListingTable::try_new(config)?));
             if m.partition_by.is_empty() {
                 return Ok(listing);
             }
