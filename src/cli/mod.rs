@@ -405,6 +405,11 @@ pub struct SyncArgs {
     /// sync; later ones remember it.
     #[arg(long, value_name = "COLUMN", conflicts_with = "drop_slot")]
     pub cursor: Option<String>,
+    /// The most change rows one lake commit takes from the slot: a longer
+    /// backlog is applied in several batches, each confirmed in turn, so
+    /// memory holds one batch (a transaction is never split).
+    #[arg(long, value_name = "ROWS", default_value_t = 500_000)]
+    pub batch_rows: usize,
     /// With --cursor: the column that names a sale; all its rows are re-read.
     #[arg(
         long,

@@ -157,6 +157,7 @@ async fn random_changes_leave_the_lake_equal_to_a_full_rebuild() {
     let mut rng = StdRng::seed_from_u64(seed);
     let client = pg::client("sync_property").await;
     let batches = 6;
+    let mut split = false;
     for batch in 0..batches {
         for _ in 0..rng.random_range(1..=3) {
             let tx = random_transaction(&mut rng, false);
@@ -165,11 +166,18 @@ async fn random_changes_leave_the_lake_equal_to_a_full_rebuild() {
                 .await
                 .unwrap_or_else(|e| panic!("seed {seed}, batch {batch}: {e}\n{tx}"));
         }
-        let out = synced.strata_ok(&["sync"]);
+        // Every other sync takes its backlog a few rows at a time: each
+        // part landed and confirmed before the next is read.
+        let out = if batch % 2 == 1 {
+            synced.strata_ok(&["sync", "--batch-rows", "3"])
+        } else {
+            synced.strata_ok(&["sync"])
+        };
         assert!(
             out.contains("Applied") || out.contains("Up to date"),
             "seed {seed}, batch {batch}: {out}"
         );
+        split |= out.contains(" batches.");
 
         let rebuilt = project_on(&url);
         rebuilt.strata_ok(&["run", "--no-report", "--no-tests"]);
@@ -185,6 +193,7 @@ async fn random_changes_leave_the_lake_equal_to_a_full_rebuild() {
             output(&verified)
         );
     }
+    assert!(split, "no sync applied its backlog in several batches");
     // How far the slot is behind, once the lake follows it: in the metrics,
     // where an alert rule can test it, and in the status.
     let prom = std::fs::read_to_string(synced.lake().join("_strata/metrics.prom")).unwrap();

@@ -79,13 +79,15 @@ pub struct Captured {
 }
 
 /// Reads committed transactions until one ends at or after `target` (the
-/// server's position when the sync started), skipping those that end at or
-/// before `applied` (already in the lake: a sync killed after its commit
-/// and before confirming the slot sees them again).
+/// server's position when the sync started), or until `max_rows` change
+/// rows are held (at a commit: a transaction is never split), skipping
+/// those that end at or before `applied` (already in the lake: a sync
+/// killed after its commit and before confirming the slot sees them again).
 pub async fn capture(
     stream: &mut ReplicationStream,
     applied: Lsn,
     target: Lsn,
+    max_rows: usize,
 ) -> Result<Captured> {
     let mut relations: HashMap<u32, Relation> = HashMap::new();
     // Where each of the source's columns goes in the contract's order.
@@ -185,7 +187,7 @@ pub async fn capture(
                 }
                 pending.clear();
                 through = through.max(end_lsn);
-                if end_lsn >= target {
+                if end_lsn >= target || rows.len() >= max_rows {
                     break;
                 }
             }

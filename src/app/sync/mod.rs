@@ -59,6 +59,17 @@ pub struct SyncState {
     pub created_at: String,
 }
 
+/// How a sync goes.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Follow by this cursor, for a source without replication rights (the
+    /// first sync's choice; later ones remember it).
+    pub cursor: Option<CursorSpec>,
+    /// The most change rows one lake commit takes from a slot: a longer
+    /// backlog is applied in several batches, each confirmed in turn.
+    pub batch_rows: usize,
+}
+
 /// Where a lake stands in its source's history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Position {
@@ -125,6 +136,9 @@ pub enum Synced {
         updated: u64,
         /// Rows deleted.
         deleted: u64,
+        /// The lake commits they took (a backlog longer than a batch takes
+        /// several).
+        batches: u64,
         /// The position the lake held before.
         from: Position,
         /// The position it holds now.
@@ -207,9 +221,10 @@ pub async fn state(config: &Config) -> Result<Option<SyncState>> {
 /// has, is refused.
 pub async fn sync(
     config: &Config,
-    cursor: Option<&CursorSpec>,
+    options: &SyncOptions,
     observer: Arc<dyn Observer>,
 ) -> Result<Synced> {
+    let cursor = options.cursor.as_ref();
     let connector = postgres(config)?;
     let lake = Arc::new(Lake::open(&config.lake, &config.s3)?);
     match (load_state(&lake).await?, cursor::load(&lake).await?, cursor) {
@@ -218,7 +233,17 @@ pub async fn sync(
              instead, `strata sync --drop-slot` first",
             state.slot
         ))),
-        (Some(state), _, None) => next(config, &connector, &lake, &state, observer).await,
+        (Some(state), _, None) => {
+            next(
+                config,
+                &connector,
+                &lake,
+                &state,
+                options.batch_rows,
+                observer,
+            )
+            .await
+        }
         (None, Some(state), Some(asked))
             if asked.column != state.column || asked.key != state.key =>
         {
@@ -385,6 +410,7 @@ async fn next(
     connector: &PgConnector,
     lake: &Arc<Lake>,
     state: &SyncState,
+    batch_rows: usize,
     observer: Arc<dyn Observer>,
 ) -> Result<Synced> {
     let from = applied(lake, state).await?;
@@ -398,43 +424,63 @@ async fn next(
             built,
         });
     }
-    let captured = capture::capture(&mut stream, from, target).await?;
-    if captured.batch.num_rows() == 0 {
-        // Other tables' commits, or none: the slot moves on all the same.
-        stream.confirm(captured.through).await?;
+    // A backlog is applied in batches of at most `batch_rows` change rows,
+    // each landed and confirmed before the next is read: memory holds one
+    // batch, however long the lake was left behind.
+    let (mut at, mut batches) = (from, 0u64);
+    let (mut transactions, mut inserted, mut updated, mut deleted) = (0, 0, 0, 0);
+    loop {
+        let captured = capture::capture(&mut stream, at, target, batch_rows.max(1)).await?;
+        if captured.batch.num_rows() == 0 {
+            // Other tables' commits, or none: the slot moves on all the same.
+            stream.confirm(captured.through).await?;
+            stream.stop().await?;
+            break;
+        }
+        // The stream ends before the lake is written: a server would close
+        // a stream left silent for longer than its wal_sender_timeout (60 s
+        // by default), and applying a large batch can take longer. The slot
+        // is confirmed afterwards, on a plain connection.
         stream.stop().await?;
-        let built = rebuild_stale(config, observer).await?;
+        let span = apply::Span::of_log(at, &captured);
+        land(
+            config,
+            lake,
+            &format!("sync {at}..{}", captured.through),
+            &captured.batch,
+            &span,
+        )
+        .await?;
+        // Bronze holds the batch: the slot may let it go. A failure here
+        // loses nothing: bronze records its position, and the next sync
+        // skips what it holds.
+        advance_slot(connector, &state.slot, captured.through).await?;
+        batches += 1;
+        transactions += captured.transactions;
+        inserted += captured.inserted;
+        updated += captured.updated;
+        deleted += captured.deleted;
+        at = captured.through;
+        if at >= target {
+            break;
+        }
+        stream = start(connector, state, at).await?.1;
+    }
+    let built = rebuild_stale(config, observer).await?;
+    if batches == 0 {
         return Ok(Synced::UpToDate {
             at: Position::Log(from),
             built,
         });
     }
-    // The stream ends before the lake is written: a server would close a
-    // stream left silent for longer than its wal_sender_timeout (60 s by
-    // default), and applying a large batch can take longer. The slot is
-    // confirmed afterwards, on a plain connection.
-    stream.stop().await?;
-    let span = apply::Span::of_log(from, &captured);
-    land(
-        config,
-        lake,
-        &format!("sync {from}..{}", captured.through),
-        &captured.batch,
-        &span,
-    )
-    .await?;
-    // Bronze holds the batch: the slot may let it go. A failure here loses
-    // nothing: bronze records its position, and the next sync skips what
-    // it holds.
-    advance_slot(connector, &state.slot, captured.through).await?;
-    let built = rebuild_stale(config, observer).await?;
     Ok(Synced::Applied {
-        transactions: captured.transactions,
-        inserted: captured.inserted,
-        updated: captured.updated,
-        deleted: captured.deleted,
+        transactions,
+        inserted,
+        updated,
+        deleted,
+        batches,
         from: Position::Log(from),
-        to: Position::Log(captured.through),
+        to: Position::Log(at),
         built,
     })
 }

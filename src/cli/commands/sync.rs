@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::run::built_text;
 use super::{Outcome, out};
-use crate::app::sync::{CursorSpec, Dropped, Synced, drop_slot, sync as sync_once};
+use crate::app::sync::{CursorSpec, Dropped, SyncOptions, Synced, drop_slot, sync as sync_once};
 use crate::cli::SyncArgs;
 use crate::cli::progress::Progress;
 use crate::config::Config;
@@ -37,14 +37,17 @@ pub async fn sync(config: &Config, args: &SyncArgs, quiet: bool) -> Result<Outco
     } else {
         None
     };
-    let cursor = args.cursor.as_ref().map(|column| CursorSpec {
-        column: column.clone(),
-        key: args.key.clone(),
-        lookback: std::time::Duration::from_secs_f64(args.lookback.max(0.0)),
-    });
+    let options = SyncOptions {
+        cursor: args.cursor.as_ref().map(|column| CursorSpec {
+            column: column.clone(),
+            key: args.key.clone(),
+            lookback: std::time::Duration::from_secs_f64(args.lookback.max(0.0)),
+        }),
+        batch_rows: args.batch_rows,
+    };
     let mut outcome = Outcome::Success;
     loop {
-        let synced = sync_once(config, cursor.as_ref(), Arc::new(Progress::new(quiet))).await?;
+        let synced = sync_once(config, &options, Arc::new(Progress::new(quiet))).await?;
         let (text, ok) = describe(&synced)?;
         // Following, a quiet source is not reported every interval.
         let quiet_batch = matches!(synced, Synced::UpToDate { built: None, .. });
@@ -104,12 +107,18 @@ fn describe(synced: &Synced) -> Result<(String, bool)> {
             inserted,
             updated,
             deleted,
+            batches,
             from,
             to,
             built,
         } => {
+            let in_batches = if *batches > 1 {
+                format!(" in {batches} batches")
+            } else {
+                String::new()
+            };
             let mut text = format!(
-                "Applied {transactions} transactions ({inserted} inserts, {updated} updates, {deleted} deletes) from {from} to {to}.\n"
+                "Applied {transactions} transactions ({inserted} inserts, {updated} updates, {deleted} deletes) from {from} to {to}{in_batches}.\n"
             );
             let mut ok = true;
             if let Some(b) = built {
