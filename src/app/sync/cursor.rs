@@ -20,8 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{Expr, SessionContext, col, lit};
 use datafusion::scalar::ScalarValue;
@@ -461,7 +460,11 @@ async fn changes(
     let sql = format!(
         "SELECT {e_list},
                 CASE WHEN k.strata_key IS NULL THEN 'insert' ELSE 'update' END AS _op,
-                CASE WHEN e.copies > 0 THEN 1 ELSE -1 END AS _sign
+                CASE WHEN e.copies > 0 THEN 1 ELSE -1 END AS _sign,
+                0 AS _lsn,
+                -- Declared non-null: a row without a cursor value cannot
+                -- have been found by it, but an unchanged copy of its key can.
+                coalesce(e.{column}, TIMESTAMP '1970-01-01 00:00:00') AS _commit_ts
          FROM (SELECT {list}, copies, unnest(range(abs(copies))) AS strata_copy
                FROM (SELECT {list}, sum(n) AS copies
                      FROM (SELECT {list}, 1 AS n FROM strata_cursor_source
@@ -470,52 +473,15 @@ async fn changes(
                WHERE copies <> 0) e
          LEFT JOIN (SELECT DISTINCT {key} AS strata_key FROM strata_cursor_lake) k
            ON e.{key} = k.strata_key
-         ORDER BY e.{key}, _sign"
+         ORDER BY e.{key}, _sign",
+        column = quote_ident(&spec.column)
     );
     let batches = session.sql(&sql).await?.collect().await?;
     let target = super::capture::changes_schema();
-    let found = datafusion::arrow::compute::concat_batches(
-        &batches.first().map_or_else(
-            || {
-                Arc::new(datafusion::arrow::datatypes::Schema::new(
-                    target.fields()[..contract.fields().len() + 2].to_vec(),
-                ))
-            },
-            |b| b.schema(),
-        ),
-        &batches,
-    )?;
-    let n = found.num_rows();
-    let mut columns: Vec<ArrayRef> = vec![];
-    for field in target.fields() {
-        let column: ArrayRef = match field.name().as_str() {
-            "_lsn" => Arc::new(Int64Array::from(vec![0; n])),
-            "_commit_ts" => datafusion::arrow::compute::cast(
-                found.column(found.schema().index_of(&spec.column)?),
-                &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            )?,
-            name => found.column(found.schema().index_of(name)?).clone(),
-        };
-        columns.push(datafusion::arrow::compute::cast(
-            &column,
-            field.data_type(),
-        )?);
-    }
-    // `_commit_ts` is declared non-null: a row without a cursor value
-    // cannot have been found by it, but an unchanged copy of its key can.
-    let commit = target.index_of("_commit_ts")?;
-    if columns[commit].null_count() > 0 {
-        let filled = datafusion::arrow::compute::kernels::zip::zip(
-            &datafusion::arrow::compute::is_not_null(&columns[commit])?,
-            &columns[commit],
-            &datafusion::arrow::array::Scalar::new(
-                datafusion::arrow::array::TimestampMicrosecondArray::from(vec![0])
-                    .with_timezone("UTC"),
-            ),
-        )?;
-        columns[commit] = filled;
-    }
-    Ok(RecordBatch::try_new(target, columns)?)
+    Ok(datafusion::arrow::compute::concat_batches(
+        &target,
+        &apply::cast_all(&batches, &target)?,
+    )?)
 }
 
 /// How far a cursor-following lake has come.

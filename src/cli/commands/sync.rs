@@ -92,15 +92,10 @@ fn describe(synced: &Synced) -> Result<(String, bool)> {
             to,
             built,
         } => {
-            let mut text = format!(
+            let text = format!(
                 "Applied {keys} changed keys ({added} rows added, {removed} removed) from {from} to {to}.\n"
             );
-            let mut ok = true;
-            if let Some(b) = built {
-                text.push_str(&built_text(b)?);
-                ok = b.succeeded();
-            }
-            (text, ok)
+            then_built(text, "", built)?
         }
         Synced::Applied {
             transactions,
@@ -117,25 +112,30 @@ fn describe(synced: &Synced) -> Result<(String, bool)> {
             } else {
                 String::new()
             };
-            let mut text = format!(
+            let text = format!(
                 "Applied {transactions} transactions ({inserted} inserts, {updated} updates, {deleted} deletes) from {from} to {to}{in_batches}.\n"
             );
-            let mut ok = true;
-            if let Some(b) = built {
-                text.push_str(&built_text(b)?);
-                ok = b.succeeded();
-            }
-            (text, ok)
+            then_built(text, "", built)?
         }
-        Synced::UpToDate { at, built } => {
-            let mut text = format!("Up to date at {at}.\n");
-            let mut ok = true;
-            if let Some(b) = built {
-                text.push_str("Rebuilt what an interrupted sync left stale:\n");
-                text.push_str(&built_text(b)?);
-                ok = b.succeeded();
-            }
-            (text, ok)
-        }
+        Synced::UpToDate { at, built } => then_built(
+            format!("Up to date at {at}.\n"),
+            "Rebuilt what an interrupted sync left stale:\n",
+            built,
+        )?,
     })
+}
+
+/// `text`, then the rebuild's report (under `heading`) if there was one,
+/// and whether that rebuild succeeded.
+fn then_built(
+    mut text: String,
+    heading: &str,
+    built: &Option<Box<crate::app::build::Built>>,
+) -> Result<(String, bool)> {
+    let Some(b) = built else {
+        return Ok((text, true));
+    };
+    text.push_str(heading);
+    text.push_str(&built_text(b)?);
+    Ok((text, b.succeeded()))
 }

@@ -61,6 +61,30 @@ impl ScalarUDFImpl for Marked {
     }
 }
 
+/// Canonical text of a value given as bytes or as text, each read by its
+/// own parser: the inverse of [`binary_of_texts`].
+fn text_of_bytes_or_text(
+    a: &ArrayRef,
+    of_bytes: impl Fn(&[u8]) -> Result<String>,
+    of_text: impl Fn(&str) -> Result<String>,
+) -> Result<ArrayRef> {
+    let mut out = StringBuilder::new();
+    match a.data_type() {
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
+            let b = cast(a, &DataType::Binary)?;
+            for v in b.as_binary::<i32>() {
+                out.append_option(v.map(&of_bytes).transpose()?);
+            }
+        }
+        _ => {
+            for v in texts(a)? {
+                out.append_option(v.as_deref().map(&of_text).transpose()?);
+            }
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
 /// `trino_uuid(x)`: a UUID from its text (any case, dashed) or its 16
 /// bytes, as its lowercase dashed text.
 pub(super) fn to_uuid(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
@@ -74,44 +98,28 @@ pub(super) fn to_uuid(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             &hex[20..]
         )
     };
-    let mut out = StringBuilder::new();
-    match a[0].data_type() {
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
-            let b = cast(&a[0], &DataType::Binary)?;
-            for v in b.as_binary::<i32>() {
-                out.append_option(
-                    v.map(|bytes| {
-                        if bytes.len() != 16 {
-                            return exec_err!("Invalid UUID binary length: {}", bytes.len());
-                        }
-                        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                        Ok(dashed(&hex))
-                    })
-                    .transpose()?,
-                );
+    text_of_bytes_or_text(
+        &a[0],
+        |bytes| {
+            if bytes.len() != 16 {
+                return exec_err!("Invalid UUID binary length: {}", bytes.len());
             }
-        }
-        _ => {
-            for v in texts(&a[0])? {
-                out.append_option(
-                    v.map(|text| {
-                        let parts: Vec<&str> = text.split('-').collect();
-                        let lengths: Vec<usize> = parts.iter().map(|p| p.len()).collect();
-                        if lengths != [8, 4, 4, 4, 12]
-                            || !parts
-                                .iter()
-                                .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
-                        {
-                            return exec_err!("Invalid UUID string: {text}");
-                        }
-                        Ok(dashed(&parts.concat().to_ascii_lowercase()))
-                    })
-                    .transpose()?,
-                );
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            Ok(dashed(&hex))
+        },
+        |text| {
+            let parts: Vec<&str> = text.split('-').collect();
+            let lengths: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+            if lengths != [8, 4, 4, 4, 12]
+                || !parts
+                    .iter()
+                    .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+            {
+                return exec_err!("Invalid UUID string: {text}");
             }
-        }
-    }
-    Ok(Arc::new(out.finish()))
+            Ok(dashed(&parts.concat().to_ascii_lowercase()))
+        },
+    )
 }
 
 /// `trino_uuid_bytes(uuid)`: a UUID's 16 bytes.
@@ -160,34 +168,19 @@ fn ip_text(ip: std::net::Ipv6Addr) -> String {
 /// `trino_ipaddress(x)`: an IPADDRESS from its text (IPv4 or IPv6) or its
 /// 4 or 16 bytes, as Trino's canonical text.
 pub(super) fn to_ipaddress(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let mut out = StringBuilder::new();
-    match a[0].data_type() {
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
-            let b = cast(&a[0], &DataType::Binary)?;
-            for v in b.as_binary::<i32>() {
-                out.append_option(
-                    v.map(|bytes| {
-                        let ip = match bytes.len() {
-                            4 => std::net::Ipv4Addr::from(<[u8; 4]>::try_from(bytes).expect("4"))
-                                .to_ipv6_mapped(),
-                            16 => {
-                                std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes).expect("16"))
-                            }
-                            n => return exec_err!("Invalid IP address binary length: {n}"),
-                        };
-                        Ok(ip_text(ip))
-                    })
-                    .transpose()?,
-                );
-            }
-        }
-        _ => {
-            for v in texts(&a[0])? {
-                out.append_option(v.map(|t| ip_of_text(&t).map(ip_text)).transpose()?);
-            }
-        }
-    }
-    Ok(Arc::new(out.finish()))
+    text_of_bytes_or_text(
+        &a[0],
+        |bytes| {
+            let ip = match bytes.len() {
+                4 => std::net::Ipv4Addr::from(<[u8; 4]>::try_from(bytes).expect("4"))
+                    .to_ipv6_mapped(),
+                16 => std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes).expect("16")),
+                n => return exec_err!("Invalid IP address binary length: {n}"),
+            };
+            Ok(ip_text(ip))
+        },
+        |text| ip_of_text(text).map(ip_text),
+    )
 }
 
 /// `trino_ipaddress_bytes(ip)`: an address's 16 bytes (IPv4 mapped), which
