@@ -314,7 +314,7 @@ impl Words {
 /// them ([`values_in_parentheses`]), and typed literals take the precision
 /// they are written in, as in Trino ([`literal_precision`]).
 pub fn trino_spelling(sql: &str) -> String {
-    if let Some(setting) = time_zone_setting(sql) {
+    if let Some(setting) = time_zone_setting(sql).or_else(|| super::clock::setting(sql)) {
         return setting;
     }
     let sql = values_in_parentheses(sql);

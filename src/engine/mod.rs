@@ -5,6 +5,7 @@
 
 pub(crate) mod athena;
 pub(crate) mod catalog;
+pub(crate) mod clock;
 pub(crate) mod codec;
 pub(crate) mod dialect;
 pub(crate) mod functions;
@@ -59,7 +60,8 @@ pub(crate) fn session(config: &Config, lake: &Lake) -> Result<SessionContext> {
         .with_information_schema(true)
         .with_default_catalog_and_schema(CATALOG, "public")
         .with_ballista_logical_extension_codec(Arc::new(codec::LogicalCodec::default()))
-        .with_ballista_physical_extension_codec(Arc::new(codec::PhysicalCodec::default()));
+        .with_ballista_physical_extension_codec(Arc::new(codec::PhysicalCodec::default()))
+        .with_option_extension(clock::SessionOptions::default());
     session.options_mut().sql_parser.collect_spans = true;
     session = session.with_target_partitions(config.resources.threads);
     // A scan whose streams are already hash-partitioned on some of a
@@ -374,5 +376,5 @@ pub(crate) async fn plan(
     let statement = dialect::statement(&state, sql)?;
     let plan = state.statement_to_plan(statement).await?;
     options.verify_plan(&plan)?;
-    ctx.execute_logical_plan(plan).await
+    Ok(clock::pinned(ctx.execute_logical_plan(plan).await?))
 }

@@ -34,6 +34,9 @@ struct Case {
     expected: Option<Expected>,
     /// The session's zone the answer is for (`SET TIME ZONE`).
     session_zone: String,
+    /// The session's start the answer is for, when Trino's test fixes it
+    /// (`SET SESSION session_start_time`); else the clock's.
+    session_start: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +97,10 @@ fn parse(family: &str, text: &str) -> Vec<Case> {
             .find_map(|l| l.strip_prefix("# session zone "))
             .unwrap_or("UTC")
             .to_string();
+        let session_start = lines[..head]
+            .iter()
+            .find_map(|l| l.strip_prefix("# session start "))
+            .map(str::to_string);
         cases.push(Case {
             family: family.to_string(),
             source,
@@ -101,6 +108,7 @@ fn parse(family: &str, text: &str) -> Vec<Case> {
             sql,
             expected,
             session_zone,
+            session_start,
         });
     }
     cases
@@ -419,12 +427,23 @@ async fn trino_expectations() {
     let mut functions: BTreeMap<String, Tally> = BTreeMap::new();
     let mut failing = String::new();
     let mut zone = String::from("UTC");
+    let mut start = None;
     for case in &cases {
         if case.session_zone != zone {
             zone = case.session_zone.clone();
             strata::app::statement::execute(&ws, &format!("SET TIME ZONE '{zone}'"))
                 .await
                 .expect("SET TIME ZONE");
+        }
+        if case.session_start != start {
+            start = case.session_start.clone();
+            let setting = match &start {
+                Some(at) => format!("SET SESSION session_start_time = '{at}'"),
+                None => "RESET SESSION session_start_time".into(),
+            };
+            strata::app::statement::execute(&ws, &setting)
+                .await
+                .expect("SET SESSION session_start_time");
         }
         let outcome = run(&ws, case).await;
         families

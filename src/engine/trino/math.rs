@@ -1152,3 +1152,73 @@ fn wide_decimal(
         Decimal128Array::from(out).with_precision_and_scale(*p, *s)?,
     ))
 }
+
+/// The wider of two signed integer types: the type of their sum,
+/// difference or product, as Trino's (and DataFusion's) coercion gives it.
+pub(super) fn wider_integer(t: &[DataType]) -> Result<DataType> {
+    let width = |t: &DataType| match t {
+        DataType::Int8 => Ok(1),
+        DataType::Int16 => Ok(2),
+        DataType::Int32 => Ok(4),
+        DataType::Int64 => Ok(8),
+        other => plan_err!("integer arithmetic on {other}"),
+    };
+    Ok(if width(&t[0])? >= width(&t[1])? {
+        t[0].clone()
+    } else {
+        t[1].clone()
+    })
+}
+
+/// Both sides in `to`, then Arrow's checked kernel `op`, whose overflow is
+/// an error naming the operation, as Trino's.
+fn checked(
+    a: &[ArrayRef],
+    to: &DataType,
+    what: &str,
+    op: fn(
+        &dyn datafusion::arrow::array::Datum,
+        &dyn datafusion::arrow::array::Datum,
+    ) -> std::result::Result<ArrayRef, datafusion::arrow::error::ArrowError>,
+) -> Result<ArrayRef> {
+    let (l, r) = (cast(&a[0], to)?, cast(&a[1], to)?);
+    op(&l, &r).map_err(|e| match e {
+        datafusion::arrow::error::ArrowError::ArithmeticOverflow(detail) => {
+            DataFusionError::Execution(format!(
+                "{} {what} overflow: {detail}",
+                super::types::trino_name(to)
+            ))
+        }
+        other => other.into(),
+    })
+}
+
+/// `trino_checked_add(a, b)`: `a + b`, failing on overflow.
+pub(super) fn checked_add(a: &[ArrayRef], to: &DataType) -> Result<ArrayRef> {
+    checked(
+        a,
+        to,
+        "addition",
+        datafusion::arrow::compute::kernels::numeric::add,
+    )
+}
+
+/// `trino_checked_subtract(a, b)`: `a - b`, failing on overflow.
+pub(super) fn checked_subtract(a: &[ArrayRef], to: &DataType) -> Result<ArrayRef> {
+    checked(
+        a,
+        to,
+        "subtraction",
+        datafusion::arrow::compute::kernels::numeric::sub,
+    )
+}
+
+/// `trino_checked_multiply(a, b)`: `a * b`, failing on overflow.
+pub(super) fn checked_multiply(a: &[ArrayRef], to: &DataType) -> Result<ArrayRef> {
+    checked(
+        a,
+        to,
+        "multiplication",
+        datafusion::arrow::compute::kernels::numeric::mul,
+    )
+}

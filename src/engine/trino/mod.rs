@@ -25,6 +25,7 @@ use datafusion::prelude::SessionContext;
 mod aggregate;
 mod arrays;
 mod binary;
+mod current;
 mod datetime;
 mod format;
 pub mod joda;
@@ -360,6 +361,9 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(crate::engine::lenient::If::new()));
     ctx.register_udf(zoned::ZoneChange::at());
     ctx.register_udf(zoned::ZoneChange::with());
+    for clock in current::functions() {
+        ctx.register_udf(clock);
+    }
     {
         let state = ctx.state_ref();
         let mut state = state.write();

@@ -95,6 +95,17 @@ fn is_interval(e: &Expr, schema: &DFSchema) -> bool {
 
 /// Whether `left` and `right` are Trino's DECIMAL arithmetic: a DECIMAL
 /// with a DECIMAL or an integer, either way round.
+/// Whether both sides are signed integers (Trino has no unsigned ones).
+fn integer_operands(left: &Expr, right: &Expr, schema: &DFSchema) -> bool {
+    let signed = |e: &Expr| {
+        matches!(
+            e.get_type(schema),
+            Ok(DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64)
+        )
+    };
+    signed(left) && signed(right)
+}
+
 fn decimal_operands(left: &Expr, right: &Expr, schema: &DFSchema) -> bool {
     let (Ok(l), Ok(r)) = (left.get_type(schema), right.get_type(schema)) else {
         return false;
@@ -220,6 +231,24 @@ impl FunctionRewrite for TrinoSemantics {
                     super::math::quotient_type,
                     super::math::decimal_divide,
                     vec![left, right],
+                )))
+            }
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if matches!(op, Operator::Plus | Operator::Minus | Operator::Multiply)
+                    && integer_operands(&left, &right, schema) =>
+            {
+                // Trino fails on an integer overflow; DataFusion wraps
+                // (2147483647 + 1 would be -2147483648).
+                let (name, eval): (&'static str, super::Eval) = match op {
+                    Operator::Plus => ("trino_checked_add", super::math::checked_add),
+                    Operator::Minus => ("trino_checked_subtract", super::math::checked_subtract),
+                    _ => ("trino_checked_multiply", super::math::checked_multiply),
+                };
+                Ok(Transformed::yes(row_function(
+                    name,
+                    super::math::wider_integer,
+                    eval,
+                    vec![*left, *right],
                 )))
             }
             Expr::BinaryExpr(BinaryExpr { left, op, right })
@@ -434,12 +463,69 @@ impl FunctionRewrite for TrinoSemantics {
                         DataType::Timestamp(unit, Some(offset.into())),
                     ))));
                 }
-                plan_err!(
-                    "CAST of a TIME WITH TIME ZONE to {}: it needs the session's date, which \
-                     Strata does not fix (Trino takes the query's start), or an offset \
-                     (+hh:mm) for AT TIME ZONE",
-                    field.data_type()
-                )
+                let (DataType::Timestamp(unit, _), DataType::Timestamp(source_unit, Some(offset))) =
+                    (field.data_type(), expr.get_type(schema)?)
+                else {
+                    return plan_err!(
+                        "CAST of a TIME WITH TIME ZONE to {}: Trino casts it to a TIMESTAMP, \
+                         with or without a zone, or to a TIME",
+                        field.data_type()
+                    );
+                };
+                let digits = declared_digits(&field);
+                let fine = finer(source_unit, *unit);
+                if field.metadata().contains_key(super::zoned::ZONE_FROM_VALUE) {
+                    // TIMESTAMP WITH TIME ZONE: the UTC time on the session's
+                    // day, at the TIME's offset (rounding wraps at midnight).
+                    let zone = super::zoned::offset_text(&offset);
+                    let day = on_session_day(
+                        wrap_day(round_time(*expr, digits)),
+                        options,
+                        false,
+                        DataType::Timestamp(fine, Some(zone.as_str().into())),
+                    );
+                    return Ok(Transformed::yes(Expr::Cast(Cast::new(
+                        Box::new(day),
+                        DataType::Timestamp(*unit, Some(zone.into())),
+                    ))));
+                }
+                // TIMESTAMP: the TIME's wall clock on the session's day
+                // (rounding may reach the next day).
+                let wall = wall_clock(*expr);
+                let day = on_session_day(wall, options, false, DataType::Timestamp(fine, None));
+                Ok(Transformed::yes(Expr::Cast(Cast::new(
+                    Box::new(round_time(day, digits)),
+                    DataType::Timestamp(*unit, None),
+                ))))
+            }
+            Expr::Cast(Cast { expr, field })
+                if matches!(expr.get_type(schema)?, DataType::Time32(_) | DataType::Time64(_))
+                    && matches!(field.data_type(), DataType::Timestamp(..))
+                    && !field.metadata().contains_key(super::zoned::ZONE_FROM_VALUE)
+                    && !super::zoned::is_time_zoned(field.data_type()) =>
+            {
+                // A TIME on the session's day; WITH TIME ZONE (the session's
+                // zone, which the zoned cast above names) at the zone's
+                // offset when the session started.
+                let DataType::Timestamp(unit, zone) = field.data_type() else {
+                    unreachable!("matched above")
+                };
+                let digits = declared_digits(&field);
+                let source_unit = match expr.get_type(schema)? {
+                    DataType::Time64(TimeUnit::Nanosecond) => TimeUnit::Nanosecond,
+                    _ => TimeUnit::Microsecond,
+                };
+                let fine = finer(source_unit, *unit);
+                let day = on_session_day(
+                    *expr,
+                    options,
+                    zone.is_some(),
+                    DataType::Timestamp(fine, zone.clone()),
+                );
+                Ok(Transformed::yes(Expr::Cast(Cast::new(
+                    Box::new(round_time(day, digits)),
+                    DataType::Timestamp(*unit, zone.clone()),
+                ))))
             }
             Expr::Cast(Cast { expr, field })
                 if field.metadata().contains_key(super::zoned::ZONE_FROM_VALUE) =>
@@ -509,15 +595,7 @@ impl FunctionRewrite for TrinoSemantics {
                     && matches!(expr.get_type(schema)?, DataType::Timestamp(_, Some(_))) =>
             {
                 // A zoned value as a TIMESTAMP is its zone's wall clock.
-                let wall = row_function(
-                    WALL_CLOCK,
-                    |t| match &t[0] {
-                        DataType::Timestamp(u, _) => Ok(DataType::Timestamp(*u, None)),
-                        other => plan_err!("{WALL_CLOCK} of {other}"),
-                    },
-                    |a, _| super::zoned::local(&a[0]),
-                    vec![*expr],
-                );
+                let wall = wall_clock(*expr);
                 self.rewrite(
                     Expr::Cast(Cast {
                         expr: Box::new(wall),
@@ -1717,6 +1795,34 @@ fn zoned_text(text: Expr, target: &DataType, digits: i64) -> Expr {
     )
 }
 
+/// `time` on the day the session started: see [`super::zoned::on_session_day`].
+/// The day comes from `now()`, which DataFusion fixes to the statement's
+/// start when it simplifies it (the session's fixed start, if it sets one).
+fn on_session_day(time: Expr, options: &ConfigOptions, in_zone: bool, ret: DataType) -> Expr {
+    row_function(
+        "trino_on_session_day",
+        |t| Ok(t[4].clone()),
+        super::zoned::on_session_day,
+        vec![
+            time,
+            datafusion::functions::datetime::expr_fn::now(),
+            lit(session_zone(options)),
+            lit(in_zone),
+            lit(super::zoned::typed_null(&ret)),
+        ],
+    )
+}
+
+/// The finer of two units, nanoseconds or else microseconds: the unit a
+/// conversion between them is computed in.
+fn finer(a: TimeUnit, b: TimeUnit) -> TimeUnit {
+    if a == TimeUnit::Nanosecond || b == TimeUnit::Nanosecond {
+        TimeUnit::Nanosecond
+    } else {
+        TimeUnit::Microsecond
+    }
+}
+
 /// The session's zone (`SET TIME ZONE`), UTC unless set, as Athena's.
 fn session_zone(options: &ConfigOptions) -> String {
     options
@@ -1729,6 +1835,19 @@ fn session_zone(options: &ConfigOptions) -> String {
 
 /// The function that reads a zoned timestamp on its zone's wall clock.
 const WALL_CLOCK: &str = "trino_wall_clock";
+
+/// A zoned timestamp read on its zone's wall clock (zoneless, same unit).
+fn wall_clock(e: Expr) -> Expr {
+    row_function(
+        WALL_CLOCK,
+        |t| match &t[0] {
+            DataType::Timestamp(u, _) => Ok(DataType::Timestamp(*u, None)),
+            other => plan_err!("{WALL_CLOCK} of {other}"),
+        },
+        |a, _| super::zoned::local(&a[0]),
+        vec![e],
+    )
+}
 
 fn is_zoneless_time(e: &Expr, schema: &DFSchema) -> Result<bool> {
     Ok(matches!(

@@ -188,6 +188,67 @@ pub(super) fn time_at_offset(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef>
     Ok(cast(&utc, ret)?)
 }
 
+/// `trino_on_session_day(time, start, session_zone, in_zone, target)`: a
+/// time of day on the day the session started, as Trino casts a TIME (or a
+/// TIME WITH TIME ZONE) to a TIMESTAMP: the day is the start's in the
+/// session's zone. `time` is a TIME, or a timestamp read modulo a day (a
+/// TIME WITH TIME ZONE's UTC time, or a wall clock). When `in_zone` is
+/// true the result is an instant of the session's zone, moved by the
+/// zone's offset at the start (as Trino's, whatever the offset at that
+/// time of day); else it stays where it is (a wall clock, or a TIME WITH
+/// TIME ZONE's UTC time, whose result keeps its offset).
+pub(super) fn on_session_day(a: &[ArrayRef], ret: &DataType) -> Result<ArrayRef> {
+    let DataType::Timestamp(unit, _) = ret else {
+        return exec_err!("trino_on_session_day to {ret}");
+    };
+    let scale = per_second(*unit);
+    let day = 86_400 * scale;
+    let start = cast(
+        &a[1],
+        &DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+    )?;
+    let start = cast(&start, &DataType::Int64)?;
+    let Some(start) = start.as_primitive::<Int64Type>().iter().flatten().next() else {
+        return exec_err!("trino_on_session_day without the session's start");
+    };
+    let zone_text = cast(&a[2], &DataType::Utf8)?;
+    let zone_text = zone_text.as_string::<i32>();
+    let zone = tz(if zone_text.is_empty() || zone_text.is_null(0) {
+        SESSION_ZONE
+    } else {
+        zone_text.value(0)
+    })?;
+    let in_zone = a[3]
+        .as_boolean_opt()
+        .is_some_and(|b| !b.is_empty() && b.value(0));
+    let at = chrono::DateTime::from_timestamp_nanos(start);
+    let offset = i64::from(
+        zone.offset_from_utc_datetime(&at.naive_utc())
+            .fix()
+            .local_minus_utc(),
+    );
+    let local_day = (at.naive_utc() + Duration::seconds(offset)).date();
+    let days = (local_day - NaiveDate::from_ymd_opt(1970, 1, 1).expect("the epoch")).num_days();
+    let shift = if in_zone { offset * scale } else { 0 };
+    let base = days.checked_mul(day).and_then(|b| b.checked_sub(shift));
+    let Some(base) = base else {
+        return exec_err!("the session's day {local_day} is out of range");
+    };
+    let time_of_day = match a[0].data_type() {
+        DataType::Time32(_) | DataType::Time64(_) => cast(
+            &a[0],
+            &DataType::Time64(match unit {
+                TimeUnit::Nanosecond => TimeUnit::Nanosecond,
+                _ => TimeUnit::Microsecond,
+            }),
+        )?,
+        DataType::Timestamp(_, zone) => cast(&a[0], &DataType::Timestamp(*unit, zone.clone()))?,
+        other => return exec_err!("trino_on_session_day of {other}"),
+    };
+    let values = map_values(&time_of_day, |v| base.checked_add(v.rem_euclid(day)))?;
+    Ok(cast(&values, ret)?)
+}
+
 /// The seconds east of UTC of a TIME WITH TIME ZONE's zone (`+0835`).
 fn offset_seconds(time_zone: &str) -> i64 {
     let sign = if time_zone.starts_with('-') { -1 } else { 1 };
