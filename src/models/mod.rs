@@ -10,7 +10,7 @@
 //! | `partition_by` | comma-separated column names | none |
 //! | `hidden_partition_by` | comma-separated column names | none |
 //! | `order_by` | comma-separated column names | none |
-//! | `incremental` | `replace partitions` | none: always rebuilt whole |
+//! | `incremental` | `replace partitions`, `merge on <column>` | none: always rebuilt whole |
 //!
 //! Without `order_by`, a model's rows are computed and written on every
 //! core, and a re-run gives the same content (rows, and the folder each
@@ -26,6 +26,14 @@
 //! `strata sync` batch), the build runs the model's plain `SELECT` over
 //! just those partitions and replaces the partitions its result falls in
 //! (see [`crate::runner::incremental`]); otherwise it rebuilds whole.
+//!
+//! `incremental: merge on <column>` declares that each of the model's rows
+//! comes from its input's rows of one value of that column (a customer's
+//! row of `dim_customer` from that customer's sales), which its input has
+//! too. When only some partitions of that input changed, the build finds
+//! the key values of the rows that changed in them, runs the `SELECT`
+//! filtered to those keys (the filter reaches the scan), and writes the
+//! table's other rows as they were beside the result.
 //!
 //! `hidden_partition_by` groups the files into hive folders by result
 //! columns the table does not keep (Iceberg calls this hidden
@@ -74,11 +82,15 @@ pub struct Model {
 
 /// How a model's table may be kept up to date without rebuilding it whole
 /// (`-- incremental:`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Incremental {
     /// Only the partitions whose input partitions changed are recomputed
     /// and replaced.
     ReplacePartitions,
+    /// Only the rows of the keys (values of this column) whose input rows
+    /// changed are recomputed, and replace that key's rows
+    /// (`-- incremental: merge on customer_id`).
+    MergeOn(String),
 }
 
 /// A SQL file that is a single query (a data test or report).
@@ -274,9 +286,18 @@ fn parse_directives(sql: &str) -> std::result::Result<Directives, String> {
                 let words: Vec<&str> = value.split_whitespace().collect();
                 incremental = match words.as_slice() {
                     ["replace", "partitions"] => Some(Incremental::ReplacePartitions),
+                    ["merge", "on", key] if !key.contains(',') => {
+                        Some(Incremental::MergeOn(key.to_string()))
+                    }
+                    ["merge", "on", ..] => {
+                        return Err(format!(
+                            "`incremental: {value}`: a merge is on one key column"
+                        ));
+                    }
                     _ => {
                         return Err(format!(
-                            "unknown incremental strategy `{value}` (replace partitions)"
+                            "unknown incremental strategy `{value}` (replace partitions, or \
+                             merge on <column>)"
                         ));
                     }
                 }
@@ -287,8 +308,17 @@ fn parse_directives(sql: &str) -> std::result::Result<Directives, String> {
     if spec.format == Format::Csv && !spec.partition_by.is_empty() {
         return Err("CSV tables cannot be partitioned".into());
     }
-    if incremental == Some(Incremental::ReplacePartitions) && spec.partition_by.is_empty() {
-        return Err("`incremental: replace partitions` needs `partition_by`".into());
+    match &incremental {
+        Some(Incremental::ReplacePartitions) if spec.partition_by.is_empty() => {
+            return Err("`incremental: replace partitions` needs `partition_by`".into());
+        }
+        Some(Incremental::MergeOn(_)) if !spec.partition_by.is_empty() => {
+            return Err(
+                "`incremental: merge on` rewrites its table whole, so it takes no `partition_by`"
+                    .into(),
+            );
+        }
+        _ => {}
     }
     Ok(Directives {
         write: spec,

@@ -33,7 +33,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use datafusion::prelude::SessionContext;
+use datafusion::common::ScalarValue;
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::prelude::{DataFrame, SessionContext, col, lit};
 
 use super::{Target, remove_tagged, write_result};
 use crate::engine::Engine;
@@ -92,9 +94,9 @@ pub(crate) async fn plan(
     now: &BTreeMap<String, TableManifest>,
 ) -> Result<Plan> {
     let whole = |why: String| Ok(Plan::Whole(why));
-    if target.incremental != Some(Incremental::ReplacePartitions) {
+    let Some(strategy) = &target.incremental else {
         return whole("it is not incremental".into());
-    }
+    };
     let Some(previous) = previous else {
         return whole("it was never built".into());
     };
@@ -147,12 +149,24 @@ pub(crate) async fn plan(
         return whole(format!("{input}'s layout changed"));
     }
     let (mut folders, of) = changed_partitions(&before, after);
-    // A table partitioned by the leading columns of its input's partitions
-    // (silver's months of bronze's days) makes each of its partitions from
-    // all the input partitions that share them: those are read whole.
-    let k = target.write.partition_by.len();
-    if k < after.folders_by().len() && after.folders_by()[..k] == target.write.partition_by[..] {
-        folders = widened(&folders, k, &before, after);
+    match strategy {
+        Incremental::ReplacePartitions => {
+            // A table partitioned by the leading columns of its input's
+            // partitions (silver's months of bronze's days) makes each of
+            // its partitions from all the input partitions that share
+            // them: those are read whole.
+            let k = target.write.partition_by.len();
+            if k < after.folders_by().len()
+                && after.folders_by()[..k] == target.write.partition_by[..]
+            {
+                folders = widened(&folders, k, &before, after);
+            }
+        }
+        Incremental::MergeOn(key) => {
+            if !after.columns.iter().any(|c| &c.name == key) {
+                return whole(format!("{input} has no column {key} to merge on"));
+            }
+        }
     }
     if folders.len() as f64 > MOST_PARTITIONS * of as f64 {
         return whole(format!(
@@ -298,6 +312,116 @@ pub(crate) async fn build_slice(
         inputs,
         BTreeMap::new(),
     );
+    versions::commit(lake, manifest).await
+}
+
+/// A table version as a frame; one of no files (a partition a change
+/// created or emptied) as an empty table of its schema, which every plan
+/// takes (a listing of no files has no partitions, which a join's build
+/// side refuses).
+fn frame(
+    ctx: &SessionContext,
+    lake: &Arc<Lake>,
+    m: &TableManifest,
+) -> datafusion::error::Result<DataFrame> {
+    let provider = table_provider(lake, m, true)
+        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+    if m.files.is_empty() {
+        return ctx.read_table(Arc::new(EmptyTable::new(provider.schema())));
+    }
+    ctx.read_table(provider)
+}
+
+/// Merges into `target`'s table the rows of the keys whose input rows
+/// changed in `slice` (`incremental: merge on key`), and commits the new
+/// version: the table's other rows as they were, beside the model's rows
+/// for those keys computed from its inputs as they are now.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn build_merge(
+    ctx: &SessionContext,
+    lake: &Arc<Lake>,
+    target: &Target,
+    slice: &Slice,
+    key: &str,
+    run_id: &str,
+    inputs: BTreeMap<String, u64>,
+    on_rows: Arc<dyn Fn(u64) + Send + Sync>,
+) -> Result<TableManifest> {
+    let sql_error = |e| Error::sql(&target.origin, e);
+    // The input's rows that are in one version of its changed partitions
+    // and not the other: their keys are the ones whose rows change.
+    let before = frame(ctx, lake, &slice.before).map_err(sql_error)?;
+    let after = frame(ctx, lake, &slice.after).map_err(sql_error)?;
+    let keys = before
+        .clone()
+        .except(after.clone())
+        .and_then(|removed| removed.union(after.except(before)?))
+        .and_then(|changed| changed.select_columns(&[key]))
+        .and_then(|k| k.distinct())
+        .map_err(sql_error)?
+        .collect()
+        .await
+        .map_err(sql_error)?;
+    let mut values = vec![];
+    let mut null_key = false;
+    for batch in &keys {
+        let column = batch.column(0);
+        for i in 0..column.len() {
+            let v = ScalarValue::try_from_array(column, i).map_err(sql_error)?;
+            if v.is_null() {
+                null_key = true;
+            } else {
+                values.push(lit(v));
+            }
+        }
+    }
+    tracing::info!(
+        table = %target.table, input = %slice.input, key, keys = values.len() + usize::from(null_key),
+        "merging the rows of the keys a change reached"
+    );
+    // The filter is on the model's result, and DataFusion pushes it below
+    // the model's GROUP BY or DISTINCT on that key, to the input's scan.
+    let is_key = col(key).in_list(values.clone(), false);
+    let (fresh, kept) = if null_key {
+        (
+            is_key.clone().or(col(key).is_null()),
+            col(key).in_list(values, true).and(col(key).is_not_null()),
+        )
+    } else {
+        (
+            is_key,
+            col(key).in_list(values, true).or(col(key).is_null()),
+        )
+    };
+    let previous = &slice.previous;
+    let names: Vec<&str> = previous.columns.iter().map(|c| c.name.as_str()).collect();
+    let fresh = Engine::sql_from_file(ctx, &target.origin, &target.sql)
+        .await?
+        .filter(fresh)
+        .and_then(|df| df.select_columns(&names))
+        .map_err(sql_error)?;
+    let kept = frame(ctx, lake, previous)
+        .and_then(|df| df.filter(kept))
+        .and_then(|df| df.select_columns(&names))
+        .map_err(sql_error)?;
+    // In key order, as the dimensions' whole builds write them.
+    let merged = kept
+        .union(fresh)
+        .and_then(|df| df.sort(vec![col(key).sort(true, false)]))
+        .map_err(sql_error)?;
+    let written = super::write_frame(merged, lake, target, run_id, on_rows).await?;
+    let columns = target.columns_of(&written.schema);
+    if columns != previous.columns {
+        remove_tagged(lake, &target.table, run_id).await?;
+        return Err(Error::Lake {
+            key: target.table.to_string(),
+            message: "the model's result no longer has the table's columns; \
+                      rebuild it whole (`strata run --select` it)"
+                .into(),
+        });
+    }
+    // The whole table was written: its sums are the table's.
+    let manifest = target.manifest(run_id, columns, written.files, inputs, written.totals);
     versions::commit(lake, manifest).await
 }
 

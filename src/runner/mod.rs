@@ -417,7 +417,7 @@ impl Target {
             write: model.write.clone(),
             origin: model.path.clone(),
             defined_by: relative(&model.path, project_dir),
-            incremental: model.incremental,
+            incremental: model.incremental.clone(),
         }
     }
 }
@@ -455,10 +455,18 @@ async fn build_model(
         };
         match plan {
             incremental::Plan::Slice(slice) => {
-                return incremental::build_slice(
-                    ctx, lake, target, &slice, run_id, inputs, on_rows,
-                )
-                .await;
+                return match &target.incremental {
+                    Some(Incremental::MergeOn(key)) => {
+                        incremental::build_merge(
+                            ctx, lake, target, &slice, key, run_id, inputs, on_rows,
+                        )
+                        .await
+                    }
+                    _ => {
+                        incremental::build_slice(ctx, lake, target, &slice, run_id, inputs, on_rows)
+                            .await
+                    }
+                };
             }
             incremental::Plan::Whole(why) => {
                 tracing::info!(table = %target.table, why, "rebuilt whole");
@@ -505,6 +513,18 @@ async fn write_result(
     on_rows: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<crate::lake::writer::Written> {
     let df = Engine::sql_from_file(ctx, &target.origin, &target.sql).await?;
+    write_frame(df, lake, target, run_id, on_rows).await
+}
+
+/// Writes `df` as `target`'s table into its folder under the run's tag. On
+/// failure, what was written is removed.
+async fn write_frame(
+    df: DataFrame,
+    lake: &Arc<Lake>,
+    target: &Target,
+    run_id: &str,
+    on_rows: Arc<dyn Fn(u64) + Send + Sync>,
+) -> Result<crate::lake::writer::Written> {
     let streams = streams(df, &target.write)
         .await
         .map_err(|e| Error::sql(&target.origin, e))?;

@@ -296,16 +296,12 @@ pub async fn apply_to_bronze(
     };
     register("strata_sync_added", cast_all(&added, &schema)?)?;
     register("strata_sync_removed", cast_all(&removed, &schema)?)?;
-    let predicate = touched
-        .iter()
-        .map(|p| in_partition(&partition_by, p))
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    let predicate = if predicate.is_empty() {
-        "false".to_string()
-    } else {
-        predicate
-    };
+    let predicate = any_of(
+        &touched
+            .iter()
+            .map(|p| in_partition(&partition_by, p))
+            .collect::<Vec<_>>(),
+    );
     // The touched partitions' rows and the added ones, split by whether
     // they equal a removed row: the copy arithmetic is needed only for
     // those (few), the rest pass through a hash join untouched. Columns
@@ -427,8 +423,38 @@ pub(crate) fn cast_all(batches: &[RecordBatch], schema: &Arc<Schema>) -> Result<
         .collect()
 }
 
+/// `a OR b OR ...` as a balanced tree of parenthesised halves: a batch
+/// may touch every day of bronze (1,461 at 1M sales), and a chain that long
+/// nests as deep, past what the SQL parser's recursion has stack for.
+fn any_of(conditions: &[String]) -> String {
+    match conditions {
+        [] => "false".into(),
+        [one] => one.clone(),
+        _ => {
+            let (left, right) = conditions.split_at(conditions.len() / 2);
+            format!("({} OR {})", any_of(left), any_of(right))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn many_conditions_nest_as_a_balanced_tree() {
+        let parts: Vec<String> = (0..5).map(|i| format!("d = {i}")).collect();
+        assert_eq!(
+            super::any_of(&parts),
+            "((d = 0 OR d = 1) OR (d = 2 OR (d = 3 OR d = 4)))"
+        );
+        assert_eq!(super::any_of(&[]), "false");
+        let many: Vec<String> = (0..100_000).map(|i| format!("d = {i}")).collect();
+        let depth = super::any_of(&many)
+            .chars()
+            .take_while(|c| *c == '(')
+            .count();
+        assert!(depth <= 17, "{depth}");
+    }
+
     use super::*;
 
     #[test]

@@ -443,7 +443,7 @@ pub fn register(ctx: &SessionContext) {
         |_| Ok(DataType::new_list(DataType::Utf8, true)),
         |_| Ok(DataType::Binary),
     );
-    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 135] = [
+    let shaped: [(&'static str, Option<&[usize]>, ReturnType, Eval); 138] = [
         ("mod", Some(&[2]), mod_type, modulo),
         ("date", Some(&[1]), date, to_date),
         ("bitwise_and", Some(&[2]), first_integer_type, bitwise_and),
@@ -572,6 +572,26 @@ pub fn register(ctx: &SessionContext) {
         ("json_parse", Some(&[1]), utf8, json_parse),
         ("json_format", Some(&[1]), utf8, json_format),
         ("typeof", Some(&[1]), utf8, type_of),
+        // What integer `+ - *` become (see semantics): registered by name
+        // too, so a Ballista executor resolves them in a shipped plan.
+        (
+            "trino_checked_add",
+            Some(&[2]),
+            math::wider_integer,
+            math::checked_add,
+        ),
+        (
+            "trino_checked_subtract",
+            Some(&[2]),
+            math::wider_integer,
+            math::checked_subtract,
+        ),
+        (
+            "trino_checked_multiply",
+            Some(&[2]),
+            math::wider_integer,
+            math::checked_multiply,
+        ),
         ("format", None, utf8, format),
         ("regexp_extract", Some(&[2, 3]), utf8, regexp_extract),
         ("regexp_replace", Some(&[2, 3]), utf8, regexp_replace),
