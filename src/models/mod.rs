@@ -429,6 +429,20 @@ mod tests {
     }
 
     #[test]
+    fn a_merge_is_on_one_key_of_an_unpartitioned_table() {
+        let d = parse_directives("-- incremental: merge on customer_id\nSELECT 1").unwrap();
+        assert_eq!(
+            d.incremental,
+            Some(Incremental::MergeOn("customer_id".into()))
+        );
+        let e = parse_directives("-- incremental: merge on a, b\nSELECT 1").unwrap_err();
+        assert!(e.contains("one key column"), "{e}");
+        let e = parse_directives("-- partition_by: day\n-- incremental: merge on id\nSELECT 1")
+            .unwrap_err();
+        assert!(e.contains("takes no `partition_by`"), "{e}");
+    }
+
+    #[test]
     fn hidden_partitions_group_files_by_columns_the_table_does_not_keep() {
         let d = parse_directives(
             "-- hidden_partition_by: year, month\n-- incremental: replace partitions\nSELECT 1",

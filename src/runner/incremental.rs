@@ -30,12 +30,18 @@
 //! changed input is not partitioned, the version it was built from is gone,
 //! or most partitions changed (then a whole rebuild costs less).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::empty::EmptyTable;
-use datafusion::prelude::{DataFrame, SessionContext, col, lit};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::{DataFrame, SessionContext, col};
 
 use super::{Target, remove_tagged, write_result};
 use crate::engine::Engine;
@@ -253,6 +259,27 @@ fn reading(
     overlay(ctx, vec![((schema.into(), table.into()), provider)])
 }
 
+/// Fails, removing what the run wrote, when an update in place wrote
+/// other columns than the table's: only a whole build may change them.
+async fn same_columns(
+    lake: &Arc<Lake>,
+    target: &Target,
+    run_id: &str,
+    columns: &[crate::lake::manifest::Column],
+    previous: &TableManifest,
+) -> Result<()> {
+    if columns == previous.columns {
+        return Ok(());
+    }
+    remove_tagged(lake, &target.table, run_id).await?;
+    Err(Error::Lake {
+        key: target.table.to_string(),
+        message: "the model's result no longer has the table's columns; \
+                  rebuild it whole (`strata run --select` it)"
+            .into(),
+    })
+}
+
 /// Replaces the slice of `target`'s table that `slice` names, and commits
 /// the new version. `inputs` are the versions of the tables it read.
 pub(crate) async fn build_slice(
@@ -287,14 +314,8 @@ pub(crate) async fn build_slice(
     let written = write_result(&after, lake, target, run_id, on_rows).await?;
     let previous = &slice.previous;
     let columns = target.columns_of(&written.schema);
-    if !written.files.is_empty() && columns != previous.columns {
-        remove_tagged(lake, &target.table, run_id).await?;
-        return Err(Error::Lake {
-            key: target.table.to_string(),
-            message: "the model's result no longer has the table's columns; \
-                      rebuild it whole (`strata run --select` it)"
-                .into(),
-        });
+    if !written.files.is_empty() {
+        same_columns(lake, target, run_id, &columns, previous).await?;
     }
     cleared.extend(written.files.iter().map(|f| folder_of(&f.key).to_string()));
     let mut files: Vec<DataFile> = previous
@@ -313,6 +334,127 @@ pub(crate) async fn build_slice(
         BTreeMap::new(),
     );
     versions::commit(lake, manifest).await
+}
+
+/// Above this share of a table's rows, a merge whose keys changed is
+/// built whole instead.
+const MOST_KEYS: f64 = 0.2;
+
+/// The keys a merge recomputes, as a filter on the key column.
+#[derive(Debug, Default)]
+struct KeySet {
+    /// Integer keys (any width), the usual case.
+    integers: HashSet<i64>,
+    /// Other keys.
+    others: HashSet<ScalarValue>,
+    /// Whether NULL is one of them.
+    null: bool,
+}
+
+impl KeySet {
+    fn extend(&mut self, column: &ArrayRef) -> datafusion::error::Result<()> {
+        if column.data_type().is_integer() {
+            let values = cast(column, &DataType::Int64)?;
+            let values = values.as_primitive::<Int64Type>();
+            self.null |= values.null_count() > 0;
+            self.integers.extend(values.iter().flatten());
+            return Ok(());
+        }
+        for i in 0..column.len() {
+            let v = ScalarValue::try_from_array(column, i)?;
+            if v.is_null() {
+                self.null = true;
+            } else {
+                self.others.insert(v);
+            }
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.integers.len() + self.others.len() + usize::from(self.null)
+    }
+
+    /// `key` among the keys (or, `negated`, not among them), NULL included.
+    fn filter(keys: &Arc<KeySet>, key: &str, negated: bool) -> Expr {
+        let udf = ScalarUDF::from(KeyFilter {
+            keys: keys.clone(),
+            negated,
+            signature: Signature::any(1, Volatility::Immutable),
+        });
+        udf.call(vec![col(key)])
+    }
+
+    fn contains(&self, column: &ArrayRef) -> datafusion::error::Result<BooleanArray> {
+        if column.data_type().is_integer() {
+            let values = cast(column, &DataType::Int64)?;
+            return Ok(values
+                .as_primitive::<Int64Type>()
+                .iter()
+                .map(|v| Some(v.map_or(self.null, |v| self.integers.contains(&v))))
+                .collect());
+        }
+        (0..column.len())
+            .map(|i| {
+                let v = ScalarValue::try_from_array(column, i)?;
+                Ok(Some(if v.is_null() {
+                    self.null
+                } else {
+                    self.others.contains(&v)
+                }))
+            })
+            .collect()
+    }
+}
+
+/// `strata_merge_keys(key)`: whether a row's key is one a merge recomputes.
+#[derive(Debug)]
+struct KeyFilter {
+    keys: Arc<KeySet>,
+    negated: bool,
+    signature: Signature,
+}
+
+// One merge's filter equals only itself: its set is compared by identity.
+impl PartialEq for KeyFilter {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.keys, &other.keys) && self.negated == other.negated
+    }
+}
+impl Eq for KeyFilter {}
+impl std::hash::Hash for KeyFilter {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (Arc::as_ptr(&self.keys) as usize).hash(state);
+        self.negated.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for KeyFilter {
+    fn name(&self) -> &str {
+        if self.negated {
+            "strata_merge_kept"
+        } else {
+            "strata_merge_keys"
+        }
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> datafusion::error::Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::error::Result<ColumnarValue> {
+        let column = args.args[0].to_array(args.number_rows)?;
+        let found = self.keys.contains(&column)?;
+        Ok(ColumnarValue::Array(Arc::new(if self.negated {
+            datafusion::arrow::compute::not(&found)?
+        } else {
+            found
+        })))
+    }
 }
 
 /// A table version as a frame; one of no files (a partition a change
@@ -362,38 +504,31 @@ pub(crate) async fn build_merge(
         .collect()
         .await
         .map_err(sql_error)?;
-    let mut values = vec![];
-    let mut null_key = false;
+    let mut changed = KeySet::default();
     for batch in &keys {
-        let column = batch.column(0);
-        for i in 0..column.len() {
-            let v = ScalarValue::try_from_array(column, i).map_err(sql_error)?;
-            if v.is_null() {
-                null_key = true;
-            } else {
-                values.push(lit(v));
-            }
-        }
+        changed.extend(batch.column(0)).map_err(sql_error)?;
+    }
+    let previous = &slice.previous;
+    // Most keys changed: recomputing them all costs what a whole build
+    // does, and the filter on top of it more.
+    if changed.len() as f64 > MOST_KEYS * previous.rows as f64 {
+        tracing::info!(
+            table = %target.table, why = format!("{} keys of {} rows changed", changed.len(), previous.rows),
+            "rebuilt whole"
+        );
+        return super::build(ctx, lake, target, run_id, inputs, on_rows).await;
     }
     tracing::info!(
-        table = %target.table, input = %slice.input, key, keys = values.len() + usize::from(null_key),
+        table = %target.table, input = %slice.input, key, keys = changed.len(),
         "merging the rows of the keys a change reached"
     );
-    // The filter is on the model's result, and DataFusion pushes it below
-    // the model's GROUP BY or DISTINCT on that key, to the input's scan.
-    let is_key = col(key).in_list(values.clone(), false);
-    let (fresh, kept) = if null_key {
-        (
-            is_key.clone().or(col(key).is_null()),
-            col(key).in_list(values, true).and(col(key).is_not_null()),
-        )
-    } else {
-        (
-            is_key,
-            col(key).in_list(values, true).or(col(key).is_null()),
-        )
-    };
-    let previous = &slice.previous;
+    // The filter is on the model's result; DataFusion pushes it below the
+    // model's GROUP BY or DISTINCT on that key, to the input's scan. It is
+    // one function over a hash set, whatever the number of keys (an IN
+    // list of tens of thousands of literals costs seconds to plan).
+    let changed = Arc::new(changed);
+    let fresh = KeySet::filter(&changed, key, false);
+    let kept = KeySet::filter(&changed, key, true);
     let names: Vec<&str> = previous.columns.iter().map(|c| c.name.as_str()).collect();
     let fresh = Engine::sql_from_file(ctx, &target.origin, &target.sql)
         .await?
@@ -411,15 +546,7 @@ pub(crate) async fn build_merge(
         .map_err(sql_error)?;
     let written = super::write_frame(merged, lake, target, run_id, on_rows).await?;
     let columns = target.columns_of(&written.schema);
-    if columns != previous.columns {
-        remove_tagged(lake, &target.table, run_id).await?;
-        return Err(Error::Lake {
-            key: target.table.to_string(),
-            message: "the model's result no longer has the table's columns; \
-                      rebuild it whole (`strata run --select` it)"
-                .into(),
-        });
-    }
+    same_columns(lake, target, run_id, &columns, previous).await?;
     // The whole table was written: its sums are the table's.
     let manifest = target.manifest(run_id, columns, written.files, inputs, written.totals);
     versions::commit(lake, manifest).await
