@@ -501,12 +501,16 @@ impl FunctionRewrite for TrinoSemantics {
             Expr::Cast(Cast { expr, field })
                 if matches!(expr.get_type(schema)?, DataType::Time32(_) | DataType::Time64(_))
                     && matches!(field.data_type(), DataType::Timestamp(..))
+                    && (matches!(field.data_type(), DataType::Timestamp(_, None))
+                        || field.metadata().contains_key(super::types::PRECISION))
                     && !field.metadata().contains_key(super::zoned::ZONE_FROM_VALUE)
                     && !super::zoned::is_time_zoned(field.data_type()) =>
             {
                 // A TIME on the session's day; WITH TIME ZONE (the session's
                 // zone, which the zoned cast above names) at the zone's
-                // offset when the session started.
+                // offset when the session started. Not `t AT TIME ZONE z`
+                // (a zoned type without a declared precision): of a TIME,
+                // Trino's answer is a TIME WITH TIME ZONE, not this.
                 let DataType::Timestamp(unit, zone) = field.data_type() else {
                     unreachable!("matched above")
                 };
