@@ -463,8 +463,10 @@ impl FunctionRewrite for TrinoSemantics {
                         DataType::Timestamp(unit, Some(offset.into())),
                     ))));
                 }
-                let (DataType::Timestamp(unit, _), DataType::Timestamp(source_unit, Some(offset))) =
-                    (field.data_type(), expr.get_type(schema)?)
+                let (
+                    DataType::Timestamp(unit, target_zone),
+                    DataType::Timestamp(source_unit, Some(offset)),
+                ) = (field.data_type(), expr.get_type(schema)?)
                 else {
                     return plan_err!(
                         "CAST of a TIME WITH TIME ZONE to {}: Trino casts it to a TIMESTAMP, \
@@ -472,6 +474,18 @@ impl FunctionRewrite for TrinoSemantics {
                         field.data_type()
                     );
                 };
+                // `t AT TIME ZONE 'region'`: a TIME WITH TIME ZONE at the
+                // region's offset on the session's day, which one offset
+                // per column cannot hold when the day is not fixed.
+                if target_zone.is_some()
+                    && !field.metadata().contains_key(super::zoned::ZONE_FROM_VALUE)
+                {
+                    return plan_err!(
+                        "AT TIME ZONE {} of a TIME WITH TIME ZONE: a region's offset depends \
+                         on the date; name an offset (+hh:mm)",
+                        target_zone.as_deref().unwrap_or_default()
+                    );
+                }
                 let digits = declared_digits(&field);
                 let fine = finer(source_unit, *unit);
                 if field.metadata().contains_key(super::zoned::ZONE_FROM_VALUE) {
